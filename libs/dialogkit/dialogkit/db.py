@@ -1,0 +1,59 @@
+"""PostgreSQL access: pools and ordered, once-only SQL migrations."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+
+import asyncpg
+
+MIGRATION_LOCK = 7_310_001  # advisory lock id: one migrator at a time
+
+
+async def create_pool(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
+    """A connection pool; fails fast when the database cannot be reached."""
+    return await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, command_timeout=30)
+
+
+def migration_files(package: str) -> list[tuple[str, str]]:
+    """The `NNN_name.sql` files of a package's `migrations` folder, in order."""
+    folder: Traversable = files(package).joinpath("migrations")
+    scripts = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
+    return [(f"{package}/{f.name}", f.read_text()) for f in scripts]
+
+
+async def migrate(dsn: str, *packages: str) -> list[str]:
+    """Apply the migrations of the given packages that are not applied yet."""
+    connection = await asyncpg.connect(dsn)
+    applied: list[str] = []
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        await connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["name"] for r in await connection.fetch("SELECT name FROM schema_migrations")}
+        for package in ("dialogkit", *packages):
+            for name, sql in migration_files(package):
+                if name in done:
+                    continue
+                async with connection.transaction():
+                    await connection.execute(sql)
+                    await connection.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+                applied.append(name)
+    finally:
+        await connection.close()
+    return applied
+
+
+async def ensure_database(admin_dsn: str, name: str) -> bool:
+    """Create a database if it does not exist; True when it was created."""
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists:
+            return False
+        await connection.execute(f'CREATE DATABASE "{name}"')
+        return True
+    finally:
+        await connection.close()

@@ -1,0 +1,152 @@
+"""The FastAPI shell every service's API shares: lifespan, health, auth, problems, tracing."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry import trace
+
+from dialogkit import metrics
+from dialogkit.config import ServiceSettings
+from dialogkit.db import create_pool
+from dialogkit.logs import configure_logging
+from dialogkit.problems import Problem, install_problem_handlers
+from dialogkit.publishing import EventPublisher, KafkaPublisher
+from dialogkit.tracing import configure_tracing, span_from
+
+
+@dataclass
+class ApiRuntime:
+    """What request handlers need: the settings, the service's database, a publisher."""
+
+    service: str
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    publisher: EventPublisher
+
+
+Probe = Callable[[], Awaitable[bool]]
+
+
+@asynccontextmanager
+async def kafka_postgres_runtime(
+    service: str, settings: ServiceSettings
+) -> AsyncIterator[tuple[ApiRuntime, dict[str, Probe]]]:
+    """Open the pool and producer for the app's lifetime, and say how to probe them."""
+    pool = await create_pool(settings.database_url, max_size=settings.database_pool_max)
+    publisher = KafkaPublisher(
+        settings.kafka_bootstrap,
+        client_id=f"{service}-api",
+        idempotent=settings.kafka_idempotent_producer,
+    )
+    try:
+        await publisher.start()
+        runtime = ApiRuntime(service, settings, pool, publisher)
+
+        async def database() -> bool:
+            try:
+                return await pool.fetchval("SELECT 1", timeout=2) == 1
+            except Exception:
+                return False
+
+        yield runtime, {"database": database, "broker": publisher.reachable}
+    finally:
+        await publisher.stop()
+        await pool.close()
+
+
+RuntimeFactory = Callable[[str, ServiceSettings], Any]
+
+
+def get_runtime(request: Request) -> ApiRuntime:
+    runtime: ApiRuntime = request.app.state.runtime
+    return runtime
+
+
+Runtime = Annotated[ApiRuntime, Depends(get_runtime)]
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Reject a request that does not carry the service's bearer token."""
+    expected = request.app.state.settings.api_token.get_secret_value()
+    if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
+        raise Problem(
+            401,
+            "Unauthorized",
+            "send 'Authorization: Bearer <token>' with the service's API token",
+        )
+
+
+def create_api(
+    service: str,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter],
+    *,
+    runtime_factory: RuntimeFactory = kafka_postgres_runtime,
+    description: str = "",
+) -> FastAPI:
+    """Build a service's API; connections open in the lifespan, never at import."""
+    configure_logging(f"{service}-api", settings.log_level)
+    configure_tracing(f"{service}-api", settings.otlp_endpoint)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime_factory(service, settings) as (runtime, probes):
+            app.state.runtime = runtime
+            app.state.probes = probes
+            yield
+
+    app = FastAPI(title=f"{service} API", version="1", description=description, lifespan=lifespan)
+    app.state.settings = settings
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def trace_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        with span_from(
+            f"{request.method} {request.url.path}",
+            request.headers.get("traceparent"),
+            **{"http.method": request.method, "http.target": request.url.path},
+        ) as span:
+            response = await call_next(request)
+            span.set_attribute("http.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(trace.StatusCode.ERROR)
+            return response
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Broker and database are reachable."""
+        checks = {name: await probe() for name, probe in request.app.state.probes.items()}
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    async def metrics_page() -> str:
+        """Counters in Prometheus text format."""
+        return metrics.exposition()
+
+    for router in routers:
+        app.include_router(router, dependencies=[Depends(require_token)])
+    return app

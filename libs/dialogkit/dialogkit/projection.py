@@ -1,0 +1,116 @@
+"""Projections: read-model changes and consumed positions committed in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import asyncpg
+
+from dialog_schemas import Envelope, Event
+from dialog_schemas.catalog import TopicContract
+from dialogkit.codec import DecodeError, decode_envelope, decode_event
+from dialogkit.deadletters import DeadLetters
+from dialogkit.records import SourceRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    envelope: Envelope
+    event: Event
+    record: SourceRecord
+
+
+class Projection(Protocol):
+    name: str
+    source: TopicContract
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        """Change the read model for these events; must be idempotent by event id."""
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    applied: int
+    dead_lettered: int
+    skipped: int
+
+
+def decode(record: SourceRecord, source: TopicContract) -> Decoded:
+    envelope = decode_envelope(record.value)
+    return Decoded(envelope, decode_event(envelope, source.events), record)
+
+
+class ProjectionRunner:
+    """Feeds batches of records to a projection exactly once in effect."""
+
+    def __init__(self, pool: asyncpg.Pool, projection: Projection, dead_letters: DeadLetters):
+        self._pool = pool
+        self._projection = projection
+        self._dead_letters = dead_letters
+
+    async def handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
+        """Apply a batch: skip what was applied before, dead-letter what cannot be decoded."""
+        name = self._projection.name
+        async with self._pool.acquire() as connection, connection.transaction():
+            positions = await _lock_positions(connection, name, records)
+            fresh = [r for r in records if r.offset >= positions.get((r.topic, r.partition), 0)]
+            decoded: list[Decoded] = []
+            rejected = 0
+            for record in fresh:
+                try:
+                    decoded.append(decode(record, self._projection.source))
+                except DecodeError as error:
+                    await self._dead_letters.send(record, error)
+                    rejected += 1
+            if decoded:
+                await self._projection.apply(connection, decoded)
+            await _advance_positions(connection, name, fresh)
+        return BatchOutcome(len(decoded), rejected, len(records) - len(fresh))
+
+
+async def _lock_positions(
+    connection: asyncpg.Connection, projection: str, records: Sequence[SourceRecord]
+) -> dict[tuple[str, int], int]:
+    partitions = {(r.topic, r.partition) for r in records}
+    if not partitions:
+        return {}
+    await connection.executemany(
+        "INSERT INTO projection_positions (projection, topic, partition, next_offset)"
+        " VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING",
+        [(projection, t, p) for t, p in partitions],
+    )
+    ordered = sorted(partitions)
+    rows = await connection.fetch(
+        "SELECT topic, partition, next_offset FROM projection_positions"
+        " WHERE projection = $1 AND (topic, partition) IN"
+        " (SELECT * FROM unnest($2::text[], $3::int[])) ORDER BY topic, partition FOR UPDATE",
+        projection,
+        [t for t, _ in ordered],
+        [p for _, p in ordered],
+    )
+    return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+
+async def _advance_positions(
+    connection: asyncpg.Connection, projection: str, records: Sequence[SourceRecord]
+) -> None:
+    ends: dict[tuple[str, int], int] = {}
+    for r in records:
+        key = (r.topic, r.partition)
+        ends[key] = max(ends.get(key, 0), r.offset + 1)
+    await connection.executemany(
+        "UPDATE projection_positions SET next_offset = GREATEST(next_offset, $4), updated_at = now()"
+        " WHERE projection = $1 AND topic = $2 AND partition = $3",
+        [(projection, t, p, end) for (t, p), end in ends.items()],
+    )
+
+
+async def stored_positions(pool: asyncpg.Pool, projection: str) -> dict[tuple[str, int], int]:
+    """The next offset to read per (topic, partition) for a projection."""
+    rows = await pool.fetch(
+        "SELECT topic, partition, next_offset FROM projection_positions WHERE projection = $1",
+        projection,
+    )
+    return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}

@@ -1,0 +1,89 @@
+"""Publishing events to Kafka: acks=all, keyed by customer id so one customer stays ordered."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from aiokafka import AIOKafkaProducer
+
+from dialog_schemas import CONTENT_TYPE, Envelope
+from dialogkit.codec import encode
+
+Headers = list[tuple[str, bytes]]
+
+
+class EventPublisher(Protocol):
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        """Write envelopes to a topic and return once the broker has them all."""
+
+    async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
+        """Write one record as given (dead letters keep the original bytes)."""
+
+
+def envelope_headers(envelope: Envelope) -> Headers:
+    """Headers that let consumers route without decoding the value."""
+    return [
+        ("content-type", CONTENT_TYPE.encode()),
+        ("ce_type", envelope.type.encode()),
+        ("ce_id", str(envelope.id).encode()),
+    ]
+
+
+class KafkaPublisher:
+    """An EventPublisher on aiokafka."""
+
+    def __init__(self, bootstrap: str, *, client_id: str, idempotent: bool = False) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=idempotent,
+            linger_ms=5,
+            request_timeout_ms=15_000,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        futures = [
+            await self._producer.send(
+                topic,
+                encode(e),
+                key=e.subject.encode(),
+                headers=envelope_headers(e),
+            )
+            for e in envelopes
+        ]
+        for future in futures:
+            await future
+
+    async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
+        await self._producer.send_and_wait(topic, value, key=key, headers=headers)
+
+    async def reachable(self) -> bool:
+        """True when the broker answers a metadata request."""
+        try:
+            await self._producer.client.fetch_all_metadata()
+        except Exception:
+            return False
+        return True
+
+
+@dataclass
+class FakePublisher:
+    """In-memory EventPublisher for unit tests."""
+
+    sent: dict[str, list[Envelope]] = field(default_factory=dict)
+    raw: dict[str, list[tuple[bytes | None, bytes, Headers]]] = field(default_factory=dict)
+
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        self.sent.setdefault(topic, []).extend(envelopes)
+
+    async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
+        self.raw.setdefault(topic, []).append((key, value, headers))
