@@ -18,7 +18,9 @@ class TopicContract:
     compacted: bool = False
 
     @classmethod
-    def of(cls, name: str, events: Iterable[type[Event]], *, compacted: bool = False) -> TopicContract:
+    def of(
+        cls, name: str, events: Iterable[type[Event]], *, compacted: bool = False
+    ) -> TopicContract:
         return cls(name, {e.event_type: e for e in events}, compacted)
 
 

@@ -43,7 +43,12 @@ class Envelope(BaseModel):
     schemaversion: Annotated[int, Field(ge=1)]
     correlationid: UUID
     causationid: UUID | None = None
-    traceparent: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")] | None = None
+    traceparent: (
+        Annotated[
+            str, StringConstraints(pattern=r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+        ]
+        | None
+    ) = None
     data: dict[str, Any]
 
     @classmethod

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
-
 from dialog_schemas import Envelope, Event
+from pydantic import ValidationError
 
 MAX_RECORD_BYTES = 1_000_000
 
@@ -64,7 +63,8 @@ def decode_event(envelope: Envelope, known: Mapping[str, type[Event]]) -> Event:
     if envelope.schemaversion > event_class.schema_version:
         raise DecodeError(
             "unsupported_version",
-            f"{envelope.type} v{envelope.schemaversion} is newer than v{event_class.schema_version}",
+            f"{envelope.type} v{envelope.schemaversion} is newer than"
+            f" v{event_class.schema_version}",
         )
     try:
         return event_class.model_validate(envelope.data)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-LOCAL_DEV_TOKEN = "local-dev-token"  # noqa: S105 - refused outside local development
+LOCAL_DEV_TOKEN = "local-dev-token"
 
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -42,4 +42,3 @@ class ServiceSettings(BaseSettings):
                 f"for environment={self.environment}"
             )
         return self
-

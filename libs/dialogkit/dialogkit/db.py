@@ -18,6 +18,8 @@ async def create_pool(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
 def migration_files(package: str) -> list[tuple[str, str]]:
     """The `NNN_name.sql` files of a package's `migrations` folder, in order."""
     folder: Traversable = files(package).joinpath("migrations")
+    if not folder.is_dir():
+        return []
     scripts = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f"{package}/{f.name}", f.read_text()) for f in scripts]
 
@@ -39,7 +41,9 @@ async def migrate(dsn: str, *packages: str) -> list[str]:
                     continue
                 async with connection.transaction():
                     await connection.execute(sql)
-                    await connection.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+                    await connection.execute(
+                        "INSERT INTO schema_migrations (name) VALUES ($1)", name
+                    )
                 applied.append(name)
     finally:
         await connection.close()

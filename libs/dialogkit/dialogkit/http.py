@@ -53,7 +53,7 @@ async def kafka_postgres_runtime(
 
         async def database() -> bool:
             try:
-                return await pool.fetchval("SELECT 1", timeout=2) == 1
+                return bool(await pool.fetchval("SELECT 1", timeout=2) == 1)
             except Exception:
                 return False
 

@@ -56,7 +56,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        response = problem_response(request, error.status_code, str(error.detail), str(error.detail))
+        response = problem_response(
+            request, error.status_code, str(error.detail), str(error.detail)
+        )
         for name, value in (error.headers or {}).items():
             response.headers[name] = value
         return response

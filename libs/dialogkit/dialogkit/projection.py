@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import asyncpg
-
+from aiokafka.errors import KafkaError
 from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import TopicContract
+
 from dialogkit.codec import DecodeError, decode_envelope, decode_event
 from dialogkit.deadletters import DeadLetters
 from dialogkit.records import SourceRecord
+
+log = logging.getLogger(__name__)
+
+# Errors that say the database is unreachable, not that a record is bad: retry, never skip.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    KafkaError,  # the dead-letter topic is out of reach
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +55,13 @@ class BatchOutcome:
     dead_lettered: int
     skipped: int
 
+    def __add__(self, other: BatchOutcome) -> BatchOutcome:
+        return BatchOutcome(
+            self.applied + other.applied,
+            self.dead_lettered + other.dead_lettered,
+            self.skipped + other.skipped,
+        )
+
 
 def decode(record: SourceRecord, source: TopicContract) -> Decoded:
     envelope = decode_envelope(record.value)
@@ -51,7 +77,41 @@ class ProjectionRunner:
         self._dead_letters = dead_letters
 
     async def handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
-        """Apply a batch: skip what was applied before, dead-letter what cannot be decoded."""
+        """Apply a batch, waiting out database outages and isolating records the model rejects.
+
+        A record the projection itself fails on (a constraint it breaks, say) is found by halving
+        the batch and goes to the dead-letter topic with reason `projection_failed`; everything
+        else in the batch is applied.
+        """
+        delay = 0.2
+        while True:
+            try:
+                return await self._apply(records)
+            except TRANSIENT_ERRORS as error:
+                log.warning(
+                    "database unavailable, retrying batch",
+                    extra={"projection": self._projection.name, "error": repr(error)},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except Exception as error:
+                if len(records) == 1:
+                    return await self._reject(records[0], error)
+                middle = len(records) // 2
+                first = await self.handle(records[:middle])
+                return first + await self.handle(records[middle:])
+
+    async def _reject(self, record: SourceRecord, error: Exception) -> BatchOutcome:
+        name = self._projection.name
+        async with self._pool.acquire() as connection, connection.transaction():
+            positions = await _lock_positions(connection, name, [record])
+            if record.offset < positions.get((record.topic, record.partition), 0):
+                return BatchOutcome(0, 0, 1)
+            await self._dead_letters.send(record, DecodeError("projection_failed", repr(error)))
+            await _advance_positions(connection, name, [record])
+        return BatchOutcome(0, 1, 0)
+
+    async def _apply(self, records: Sequence[SourceRecord]) -> BatchOutcome:
         name = self._projection.name
         async with self._pool.acquire() as connection, connection.transaction():
             positions = await _lock_positions(connection, name, records)
@@ -101,7 +161,8 @@ async def _advance_positions(
         key = (r.topic, r.partition)
         ends[key] = max(ends.get(key, 0), r.offset + 1)
     await connection.executemany(
-        "UPDATE projection_positions SET next_offset = GREATEST(next_offset, $4), updated_at = now()"
+        "UPDATE projection_positions"
+        " SET next_offset = GREATEST(next_offset, $4), updated_at = now()"
         " WHERE projection = $1 AND topic = $2 AND partition = $3",
         [(projection, t, p, end) for (t, p), end in ends.items()],
     )

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
-
 from dialog_schemas import CONTENT_TYPE, Envelope
+
 from dialogkit.codec import encode
 
 Headers = list[tuple[str, bytes]]
@@ -35,20 +35,31 @@ class KafkaPublisher:
     """An EventPublisher on aiokafka."""
 
     def __init__(self, bootstrap: str, *, client_id: str, idempotent: bool = False) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            client_id=client_id,
-            acks="all",
-            enable_idempotence=idempotent,
-            linger_ms=5,
-            request_timeout_ms=15_000,
-        )
+        self._options = {
+            "bootstrap_servers": bootstrap,
+            "client_id": client_id,
+            "acks": "all",
+            "enable_idempotence": idempotent,
+            "linger_ms": 5,
+            "request_timeout_ms": 15_000,
+        }
+        self._started: AIOKafkaProducer | None = None
+
+    @property
+    def _producer(self) -> AIOKafkaProducer:
+        if self._started is None:
+            raise RuntimeError("KafkaPublisher used before start()")
+        return self._started
 
     async def start(self) -> None:
-        await self._producer.start()
+        """Connect; the producer is bound to the running event loop."""
+        self._started = AIOKafkaProducer(**self._options)
+        await self._started.start()
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._started is not None:
+            await self._started.stop()
+            self._started = None
 
     async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
         futures = [

@@ -1,6 +1,5 @@
-from pydantic_settings import SettingsConfigDict
-
 from dialogkit.config import Port, ServiceSettings
+from pydantic_settings import SettingsConfigDict
 
 SERVICE = "interactions"
 

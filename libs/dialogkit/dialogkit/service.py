@@ -1,0 +1,100 @@
+"""A service's composition root and its command line: `python -m <service> api|worker|migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from pydantic import ValidationError
+
+from dialogkit.config import ServiceSettings
+from dialogkit.db import migrate
+from dialogkit.http import create_api
+from dialogkit.logs import configure_logging
+from dialogkit.projection import Projection
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """Everything that makes one service: its settings, HTTP routes, projections, migrations."""
+
+    name: str
+    settings: type[ServiceSettings]
+    routers: Sequence[APIRouter]
+    projections: Callable[[ServiceSettings], Sequence[Projection]]
+    description: str = ""
+
+    @property
+    def migrations_package(self) -> str:
+        return self.name
+
+
+class SettingsError(SystemExit):
+    """Settings that cannot be used; the message names each variable and what is wrong."""
+
+
+def load_settings(definition: ServiceDefinition, **overrides: object) -> ServiceSettings:
+    """Read the service's settings from its environment variables, or explain what is wrong."""
+    try:
+        return definition.settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        prefix = definition.settings.model_config.get("env_prefix", "")
+        lines = [
+            f"  {prefix}{'_'.join(str(p) for p in e['loc']).upper() or '(settings)'}: {e['msg']}"
+            for e in error.errors(include_url=False)
+        ]
+        raise SettingsError(
+            f"invalid settings for {definition.name}:\n" + "\n".join(lines)
+        ) from None
+
+
+def build_api(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
+    return create_api(
+        definition.name, settings, definition.routers, description=definition.description
+    )
+
+
+def run_api(definition: ServiceDefinition, settings: ServiceSettings) -> None:
+    app = build_api(definition, settings)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -> None:
+    from dialogkit.worker import StreamWorker
+
+    configure_logging(f"{definition.name}-worker", settings.log_level)
+    StreamWorker(definition.name, settings, definition.projections(settings)).run()
+
+
+def run_migrations(definition: ServiceDefinition, settings: ServiceSettings) -> None:
+    configure_logging(f"{definition.name}-migrate", settings.log_level)
+    applied = asyncio.run(migrate(settings.database_url, definition.migrations_package))
+    print(f"{definition.name}: applied {len(applied)} migration(s)", *applied, sep="\n  ")
+
+
+COMMANDS: dict[str, Callable[[ServiceDefinition, ServiceSettings], None]] = {
+    "api": run_api,
+    "worker": run_worker,
+    "migrate": run_migrations,
+}
+
+
+def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m {definition.name}")
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    args = parser.parse_args(argv)
+    settings = load_settings(definition)
+    sys.argv = sys.argv[:1]  # faust's worker reads the command line too
+    COMMANDS[args.command](definition, settings)

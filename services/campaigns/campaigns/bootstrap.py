@@ -1,0 +1,22 @@
+"""Composition root of the campaigns service."""
+
+from dialog_schemas.catalog import CAMPAIGNS_EVENTS
+from dialogkit.config import ServiceSettings
+from dialogkit.journal import EventJournal
+from dialogkit.projection import Projection
+from dialogkit.service import ServiceDefinition
+
+from campaigns.config import SERVICE, Settings
+
+
+def projections(settings: ServiceSettings) -> list[Projection]:
+    return [EventJournal(CAMPAIGNS_EVENTS)]
+
+
+DEFINITION = ServiceDefinition(
+    name=SERVICE,
+    settings=Settings,
+    routers=[],
+    projections=projections,
+    description="Campaigns, audiences, outreach decisions and responses.",
+)

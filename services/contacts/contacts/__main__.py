@@ -1,0 +1,5 @@
+from dialogkit.service import main
+
+from contacts.bootstrap import DEFINITION
+
+main(DEFINITION)

@@ -1,0 +1,22 @@
+"""Composition root of the contacts service."""
+
+from dialog_schemas.catalog import CONTACTS_EVENTS
+from dialogkit.config import ServiceSettings
+from dialogkit.journal import EventJournal
+from dialogkit.projection import Projection
+from dialogkit.service import ServiceDefinition
+
+from contacts.config import SERVICE, Settings
+
+
+def projections(settings: ServiceSettings) -> list[Projection]:
+    return [EventJournal(CONTACTS_EVENTS)]
+
+
+DEFINITION = ServiceDefinition(
+    name=SERVICE,
+    settings=Settings,
+    routers=[],
+    projections=projections,
+    description="Customer profiles, contact points, products and contracts.",
+)

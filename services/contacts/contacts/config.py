@@ -1,0 +1,11 @@
+from dialogkit.config import Port, ServiceSettings
+from pydantic_settings import SettingsConfigDict
+
+SERVICE = "contacts"
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CONTACTS_", extra="ignore", frozen=True)
+
+    http_port: Port = 8002
+    worker_web_port: Port = 6602

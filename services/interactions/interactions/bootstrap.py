@@ -1,0 +1,22 @@
+"""Composition root of the interactions service."""
+
+from dialogkit.config import ServiceSettings
+from dialogkit.projection import Projection
+from dialogkit.service import ServiceDefinition
+
+from interactions.api import router
+from interactions.config import SERVICE, Settings
+from interactions.projections import TimelineProjection
+
+
+def projections(settings: ServiceSettings) -> list[Projection]:
+    return [TimelineProjection()]
+
+
+DEFINITION = ServiceDefinition(
+    name=SERVICE,
+    settings=Settings,
+    routers=[router],
+    projections=projections,
+    description="Every touchpoint on every channel, and each customer's timeline.",
+)
