@@ -1,0 +1,124 @@
+"""Broker and database for every test tier.
+
+In order of preference: the ones named by TEST_KAFKA_BOOTSTRAP / TEST_DATABASE_URL; else
+testcontainers where a Docker engine answers; else the embedded broker and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from devstack.broker import start_broker
+from devstack.postgres import start_postgres
+from devstack.processes import free_port
+from dialogkit.db import ensure_database, migrate
+from dialogkit.topics import ensure_topics, platform_topics
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+    except Exception:
+        return False
+    return True
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = Path(str(item.fspath)).parent.name
+        if tier in ("unit", "integration", "e2e"):
+            item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("TEST_KAFKA_BOOTSTRAP")
+    if given:
+        yield given
+    elif _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer() as kafka:
+            yield kafka.get_bootstrap_server()
+    else:
+        port = free_port()
+        log = tmp_path_factory.mktemp("broker") / "broker.log"
+        broker = start_broker(port, log)
+        try:
+            yield f"127.0.0.1:{port}"
+        finally:
+            broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        yield given
+    elif _docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:17", driver=None) as postgres:
+            yield postgres.get_connection_url()
+    else:
+        port = free_port()
+        folder = tmp_path_factory.mktemp("postgres")
+        server = start_postgres(folder / "data", port, folder / "postgres.log", durable=False)
+        try:
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+async def platform_topics_ready(kafka_bootstrap: str) -> str:
+    await ensure_topics(kafka_bootstrap, platform_topics(), partitions=6, replication=1)
+    return kafka_bootstrap
+
+
+def dsn_for(admin_dsn: str, database: str) -> str:
+    from devstack.stack import database_dsn
+
+    return database_dsn(admin_dsn, database)
+
+
+@pytest.fixture
+def new_database(postgres_admin_dsn: str) -> Callable[..., Awaitable[str]]:
+    """Create an empty database with the given packages' migrations applied; returns its DSN."""
+
+    async def create(*packages: str) -> str:
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        await ensure_database(postgres_admin_dsn, name)
+        dsn = dsn_for(postgres_admin_dsn, name)
+        await migrate(dsn, *packages)
+        return dsn
+
+    return create
+
+
+@pytest.fixture
+async def pool_for() -> AsyncIterator[Callable[[str], Awaitable[asyncpg.Pool]]]:
+    pools: list[asyncpg.Pool] = []
+
+    async def open_pool(dsn: str) -> asyncpg.Pool:
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+        pools.append(pool)
+        return pool
+
+    yield open_pool
+    await asyncio.gather(*(p.close() for p in pools))
+
+
+@pytest.fixture
+def customer_id() -> str:
+    """A customer no other test writes about, so tests can share topics."""
+    return f"cust-{uuid.uuid4().hex[:16]}"

@@ -1,0 +1,177 @@
+"""ProjectionRunner on the real database, dead letters on the real broker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import asyncpg
+import orjson
+
+from dialog_schemas import Envelope
+from dialog_schemas.catalog import INTERACTIONS_EVENTS
+from dialog_schemas.interactions import Channel, Direction, TouchpointRecorded
+from dialogkit.codec import encode
+from dialogkit.deadletters import DeadLetters
+from dialogkit.projection import Decoded, ProjectionRunner, stored_positions
+from dialogkit.publishing import KafkaPublisher
+from dialogkit.records import SourceRecord
+from interactions.projections import TimelineProjection
+from tests.support import read_topic
+
+TOPIC = INTERACTIONS_EVENTS.name
+
+
+def touchpoint_record(customer: str, offset: int, partition: int = 0) -> SourceRecord:
+    event = TouchpointRecorded(
+        touchpoint_id=f"tp-{offset}",
+        channel=Channel.SMS,
+        direction=Direction.OUTBOUND,
+        occurred_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    envelope = Envelope.wrap(
+        event, id=uuid4(), source="/test", subject=customer, time=datetime.now(UTC)
+    )
+    return SourceRecord(TOPIC, partition, offset, customer.encode(), encode(envelope))
+
+
+async def entries(pool: asyncpg.Pool, customer: str) -> list[str]:
+    rows = await pool.fetch(
+        "SELECT source_ref FROM timeline_entries WHERE customer_id = $1 ORDER BY source_ref",
+        customer,
+    )
+    return [r["source_ref"] for r in rows]
+
+
+async def dead_letters_of(bootstrap: str, topic: str, consumer: str) -> list[dict[str, bytes]]:
+    """The headers (and value) of every dead letter one consumer wrote."""
+    letters = [dict(r.headers) | {"value": r.value} for r in await read_topic(bootstrap, topic)]
+    return [h for h in letters if h.get("dlq_consumer") == consumer.encode()]
+
+
+async def runner_for(pool, publisher, projection=None, consumer="timeline-test"):  # type: ignore[no-untyped-def]
+    dead = DeadLetters(publisher, "interactions.deadletter.v1", consumer)
+    return ProjectionRunner(pool, projection or TimelineProjection(), dead)
+
+
+async def test_a_batch_is_applied_once_and_its_position_stored(
+    new_database, pool_for, platform_topics_ready, customer_id
+) -> None:
+    pool = await pool_for(await new_database("interactions"))
+    publisher = KafkaPublisher(platform_topics_ready, client_id="test")
+    await publisher.start()
+    try:
+        runner = await runner_for(pool, publisher)
+        batch = [touchpoint_record(customer_id, o) for o in range(5)]
+        first = await runner.handle(batch)
+        again = await runner.handle(batch[2:])
+    finally:
+        await publisher.stop()
+    assert (first.applied, again.applied, again.skipped) == (5, 0, 3)
+    assert await entries(pool, customer_id) == [f"tp-{o}" for o in range(5)]
+    assert (await stored_positions(pool, "interactions.timeline"))[(TOPIC, 0)] == 5
+
+
+async def test_undecodable_records_go_to_the_dead_letter_topic_and_the_rest_apply(
+    new_database, pool_for, platform_topics_ready, customer_id
+) -> None:
+    pool = await pool_for(await new_database("interactions"))
+    publisher = KafkaPublisher(platform_topics_ready, client_id="test")
+    consumer = f"dlq-{uuid4().hex[:8]}"
+    good = touchpoint_record(customer_id, 0)
+    unknown = orjson.loads(good.value or b"") | {"type": "TouchpointTeleported"}
+    batch = [
+        good,
+        SourceRecord(TOPIC, 0, 1, b"k", b"{broken"),
+        SourceRecord(TOPIC, 0, 2, b"k", orjson.dumps(unknown)),
+        SourceRecord(TOPIC, 0, 3, b"k", None),
+        touchpoint_record(customer_id, 4),
+    ]
+    await publisher.start()
+    try:
+        outcome = await (await runner_for(pool, publisher, consumer=consumer)).handle(batch)
+    finally:
+        await publisher.stop()
+    assert (outcome.applied, outcome.dead_lettered) == (2, 3)
+    assert await entries(pool, customer_id) == ["tp-0", "tp-4"]
+    letters = await dead_letters_of(platform_topics_ready, "interactions.deadletter.v1", consumer)
+    reasons = sorted((h["dlq_source_offset"], h["dlq_reason"]) for h in letters)
+    assert reasons == [(b"1", b"not_json"), (b"2", b"unknown_type"), (b"3", b"empty_record")]
+    assert next(h for h in letters if h["dlq_source_offset"] == b"1")["value"] == b"{broken"
+    assert (await stored_positions(pool, "interactions.timeline"))[(TOPIC, 0)] == 5
+
+
+class RefusesOne(TimelineProjection):
+    """A projection whose read model rejects one particular touchpoint."""
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        if any(getattr(d.event, "touchpoint_id", "") == "tp-3" for d in events):
+            raise ValueError("tp-3 breaks a constraint")
+        await super().apply(connection, events)
+
+
+async def test_a_record_the_read_model_rejects_is_isolated_and_dead_lettered(
+    new_database, pool_for, platform_topics_ready, customer_id
+) -> None:
+    pool = await pool_for(await new_database("interactions"))
+    publisher = KafkaPublisher(platform_topics_ready, client_id="test")
+    consumer = f"poison-{uuid4().hex[:8]}"
+    await publisher.start()
+    try:
+        runner = await runner_for(pool, publisher, RefusesOne(), consumer)
+        outcome = await runner.handle([touchpoint_record(customer_id, o) for o in range(8)])
+    finally:
+        await publisher.stop()
+    assert (outcome.applied, outcome.dead_lettered) == (7, 1)
+    assert "tp-3" not in await entries(pool, customer_id)
+    assert len(await entries(pool, customer_id)) == 7
+    [letter] = await dead_letters_of(platform_topics_ready, "interactions.deadletter.v1", consumer)
+    assert (letter["dlq_reason"], letter["dlq_source_offset"]) == (b"projection_failed", b"3")
+    assert b"tp-3 breaks a constraint" in letter["dlq_detail"]
+
+
+class FailsTwiceThenWorks(TimelineProjection):
+    def __init__(self) -> None:
+        self.failures = 0
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        await super().apply(connection, events)  # written, then rolled back by the failure
+        if self.failures < 2:
+            self.failures += 1
+            raise ConnectionResetError("database connection lost")
+
+
+async def test_a_lost_database_connection_is_retried_without_losing_or_doubling(
+    new_database, pool_for, platform_topics_ready, customer_id
+) -> None:
+    pool = await pool_for(await new_database("interactions"))
+    publisher = KafkaPublisher(platform_topics_ready, client_id="test")
+    projection = FailsTwiceThenWorks()
+    await publisher.start()
+    try:
+        runner = await runner_for(pool, publisher, projection)
+        outcome = await runner.handle([touchpoint_record(customer_id, o) for o in range(4)])
+    finally:
+        await publisher.stop()
+    assert projection.failures == 2
+    assert (outcome.applied, outcome.dead_lettered) == (4, 0)
+    assert await entries(pool, customer_id) == ["tp-0", "tp-1", "tp-2", "tp-3"]
+
+
+async def test_partitions_keep_separate_positions(
+    new_database, pool_for, platform_topics_ready, customer_id
+) -> None:
+    pool = await pool_for(await new_database("interactions"))
+    publisher = KafkaPublisher(platform_topics_ready, client_id="test")
+    await publisher.start()
+    try:
+        runner = await runner_for(pool, publisher)
+        await runner.handle([touchpoint_record(customer_id, 0, partition=1)])
+        await runner.handle(
+            [touchpoint_record(customer_id, 7, partition=2), touchpoint_record(customer_id, 1, 1)]
+        )
+    finally:
+        await publisher.stop()
+    positions = await stored_positions(pool, "interactions.timeline")
+    assert positions == {(TOPIC, 1): 2, (TOPIC, 2): 8}

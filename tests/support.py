@@ -1,0 +1,121 @@
+"""Helpers shared by tests: polling with deadlines and service processes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.structs import TopicPartition
+
+from devstack.processes import Child, free_port, spawn, wait_until
+
+T = TypeVar("T")
+TOKEN = "local-dev-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    accept: Callable[[T], bool],
+    *,
+    timeout: float = 60,
+    interval: float = 0.1,
+) -> T:
+    """Poll `probe` until its result is accepted; fail with the last result at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await probe()
+        if accept(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout} s; last result: {result!r}")
+        await asyncio.sleep(interval)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def service_process(
+    service: str,
+    role: str,
+    *,
+    bootstrap: str,
+    dsn: str,
+    logs: Path,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 90,
+) -> Iterator[tuple[Child, str]]:
+    """Run `python -m <service> <role>` on free ports until the block ends; yields its base URL."""
+    import os
+
+    prefix = service.upper()
+    port = free_port()
+    env = {
+        **os.environ,
+        f"{prefix}_KAFKA_BOOTSTRAP": bootstrap,
+        f"{prefix}_DATABASE_URL": dsn,
+        f"{prefix}_HTTP_PORT": str(port if role == "api" else free_port()),
+        f"{prefix}_WORKER_WEB_PORT": str(port if role == "worker" else free_port()),
+        **(extra_env or {}),
+    }
+    child = spawn(f"{service}-{role}", [sys.executable, "-m", service, role], logs, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _ready(f"{base}/readyz"), timeout=timeout, what=child.name, child=child)
+        yield child, base
+    finally:
+        child.stop()
+
+
+def service_port_env() -> dict[str, str]:
+    """Free ports for every service's API and worker, as their settings variables."""
+    from dialogkit.topics import SERVICES
+
+    env = {}
+    for service in SERVICES:
+        env[f"{service.upper()}_HTTP_PORT"] = str(free_port())
+        env[f"{service.upper()}_WORKER_WEB_PORT"] = str(free_port())
+    return env
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record a topic holds now, read from the beginning of each partition."""
+    reader = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await reader.start()
+    try:
+        partitions = await eventually(
+            lambda: _assignment(reader), lambda found: bool(found), timeout=30
+        )
+        ends = await reader.end_offsets(list(partitions))
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        while True:
+            behind = [tp for tp in partitions if await reader.position(tp) < ends[tp]]
+            if not behind:
+                return records
+            batches = await reader.getmany(*behind, timeout_ms=500)
+            records += [r for batch in batches.values() for r in batch]
+    finally:
+        await reader.stop()
+
+
+async def _assignment(reader: AIOKafkaConsumer) -> set[TopicPartition]:
+    assigned: set[TopicPartition] = reader.assignment()
+    return assigned

@@ -1,0 +1,148 @@
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dialog_schemas.catalog import INTERACTIONS_EVENTS
+from dialogkit.config import ServiceSettings
+from dialogkit.http import ApiRuntime, Probe
+from dialogkit.publishing import FakePublisher
+from dialogkit.service import build_api
+from interactions.api import decode_cursor, encode_cursor
+from interactions.bootstrap import DEFINITION
+from interactions.config import Settings
+
+AUTH = {"Authorization": "Bearer local-dev-token"}
+TOUCHPOINT = {
+    "customer_id": "c-1",
+    "touchpoint_id": "call-1",
+    "channel": "phone",
+    "direction": "inbound",
+    "occurred_at": "2026-11-20T10:00:00Z",
+    "summary": "asked about the tariff",
+}
+
+
+class FakeRuntime:
+    def __init__(self) -> None:
+        self.publisher = FakePublisher()
+        self.health = {"database": True, "broker": True}
+
+    @asynccontextmanager
+    async def __call__(
+        self, service: str, settings: ServiceSettings
+    ) -> AsyncIterator[tuple[ApiRuntime, dict[str, Probe]]]:
+        async def probe_of(name: str) -> bool:
+            return self.health[name]
+
+        probes: dict[str, Probe] = {
+            name: (lambda name=name: probe_of(name)) for name in self.health
+        }
+        yield ApiRuntime(service, settings, pool=None, publisher=self.publisher), probes
+
+
+@pytest.fixture
+def fake() -> FakeRuntime:
+    return FakeRuntime()
+
+
+@pytest.fixture
+def client(fake: FakeRuntime) -> Iterator[TestClient]:
+    from dialogkit.http import create_api
+
+    app = create_api("interactions", Settings(), DEFINITION.routers, runtime_factory=fake)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_health_needs_no_token(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_ready_when_broker_and_database_answer(client: TestClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": True, "broker": True}
+
+
+def test_not_ready_names_the_dependency_that_fails(client: TestClient, fake: FakeRuntime) -> None:
+    fake.health["broker"] = False
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "not ready",
+        "checks": {"database": True, "broker": False},
+    }
+
+
+def test_commands_need_the_token(client: TestClient, fake: FakeRuntime) -> None:
+    response = client.post("/v1/touchpoints", json=TOUCHPOINT)
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    wrong = client.post("/v1/touchpoints", json=TOUCHPOINT, headers={"Authorization": "Bearer x"})
+    assert wrong.status_code == 401
+    assert fake.publisher.sent == {}
+
+
+def test_a_touchpoint_becomes_an_event_keyed_by_customer(
+    client: TestClient, fake: FakeRuntime
+) -> None:
+    response = client.post("/v1/touchpoints", json=TOUCHPOINT, headers=AUTH)
+    assert response.status_code == 202
+    [envelope] = fake.publisher.sent[INTERACTIONS_EVENTS.name]
+    assert str(envelope.id) == response.json()["event_id"]
+    assert (envelope.subject, envelope.type) == ("c-1", "TouchpointRecorded")
+    assert envelope.data["touchpoint_id"] == "call-1"
+    assert envelope.source == "/interactions/api"
+
+
+def test_a_retried_post_publishes_the_same_event_id(client: TestClient, fake: FakeRuntime) -> None:
+    first = client.post("/v1/touchpoints", json=TOUCHPOINT, headers=AUTH).json()
+    second = client.post("/v1/touchpoints", json=TOUCHPOINT, headers=AUTH).json()
+    assert first["event_id"] == second["event_id"]
+
+
+def test_invalid_input_is_a_problem_naming_each_field(client: TestClient, fake: FakeRuntime) -> None:
+    body: dict[str, Any] = TOUCHPOINT | {"channel": "pigeon", "occurred_at": "yesterday"}
+    del body["direction"]
+    response = client.post("/v1/touchpoints", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"body.channel", "body.occurred_at", "body.direction"}
+    assert fake.publisher.sent == {}
+
+
+def test_a_touchpoint_in_the_future_is_refused(client: TestClient, fake: FakeRuntime) -> None:
+    body = TOUCHPOINT | {"occurred_at": "2999-01-01T00:00:00Z"}
+    response = client.post("/v1/touchpoints", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["field"] == "occurred_at"
+    assert fake.publisher.sent == {}
+
+
+def test_a_malformed_cursor_is_a_problem(client: TestClient) -> None:
+    response = client.get("/v1/customers/c-1/timeline?cursor=bm9wZQ", headers=AUTH)
+    assert response.status_code == 400
+    assert response.json()["field"] == "cursor"
+
+
+def test_cursors_round_trip() -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    position = (datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC), uuid4())
+    assert decode_cursor(encode_cursor(*position)) == position
+
+
+def test_every_service_builds_an_api_with_openapi_docs() -> None:
+    from campaigns.bootstrap import DEFINITION as campaigns
+    from consent.bootstrap import DEFINITION as consent
+    from contacts.bootstrap import DEFINITION as contacts
+
+    for definition in (consent, contacts, DEFINITION, campaigns):
+        app = build_api(definition, definition.settings())
+        paths = app.openapi()["paths"]
+        assert {"/healthz", "/readyz", "/metrics"} <= set(paths)

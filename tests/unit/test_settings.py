@@ -1,0 +1,42 @@
+import pytest
+
+from dialogkit.service import SettingsError, load_settings
+from interactions.bootstrap import DEFINITION as INTERACTIONS
+from interactions.config import Settings
+
+
+def test_each_service_reads_its_own_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INTERACTIONS_HTTP_PORT", "9100")
+    monkeypatch.setenv("CONSENT_HTTP_PORT", "9200")
+    assert Settings().http_port == 9100
+
+
+def test_default_ports_follow_the_platform_layout() -> None:
+    from campaigns.config import Settings as Campaigns
+    from consent.config import Settings as Consent
+    from contacts.config import Settings as Contacts
+
+    ports = [s().http_port for s in (Consent, Contacts, Settings, Campaigns)]
+    assert ports == [8001, 8002, 8003, 8004]
+
+
+def test_the_development_token_is_refused_outside_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INTERACTIONS_ENVIRONMENT", "production")
+    with pytest.raises(SettingsError, match="api_token still has the local development default"):
+        load_settings(INTERACTIONS)
+
+
+def test_a_real_token_is_accepted_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INTERACTIONS_ENVIRONMENT", "production")
+    monkeypatch.setenv("INTERACTIONS_API_TOKEN", "s3cr3t-from-the-vault")
+    assert load_settings(INTERACTIONS).api_token.get_secret_value() == "s3cr3t-from-the-vault"
+
+
+def test_a_bad_setting_names_the_variable_and_the_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INTERACTIONS_HTTP_PORT", "70000")
+    monkeypatch.setenv("INTERACTIONS_BATCH_MAX", "lots")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(INTERACTIONS)
+    message = str(caught.value)
+    assert "INTERACTIONS_HTTP_PORT: Input should be less than or equal to 65535" in message
+    assert "INTERACTIONS_BATCH_MAX: Input should be a valid integer" in message
