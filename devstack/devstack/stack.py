@@ -14,16 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from dialogkit.config import Port, ServiceSettings
-from dialogkit.db import ensure_database, migrate
-from dialogkit.service import ServiceDefinition, load_settings
-from dialogkit.topics import SERVICES, ensure_topics, platform_topics
+import psutil
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devstack.broker import start_broker
 from devstack.postgres import start_postgres
 from devstack.processes import Child, StartError, port_in_use, spawn, wait_until
+from dialogkit.config import Port, ServiceSettings
+from dialogkit.db import ensure_database, migrate
+from dialogkit.service import ServiceDefinition, load_settings
+from dialogkit.topics import SERVICES, ensure_topics, platform_topics
 
 
 class StackSettings(BaseSettings):
@@ -184,10 +185,9 @@ def pid_file(path: Path) -> Iterator[None]:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    return True
 
 
 def run(settings: StackSettings) -> int:

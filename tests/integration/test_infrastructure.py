@@ -102,4 +102,3 @@ async def test_published_events_are_keyed_by_customer_with_routing_headers(
         assert decode_envelope(record.value).subject == record.key.decode()
     assert set(by_customer) == {b"anna", b"ben"}
     assert len(by_customer[b"anna"]) == 1  # one customer, one partition: ordered
-

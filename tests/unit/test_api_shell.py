@@ -104,7 +104,9 @@ def test_a_retried_post_publishes_the_same_event_id(client: TestClient, fake: Fa
     assert first["event_id"] == second["event_id"]
 
 
-def test_invalid_input_is_a_problem_naming_each_field(client: TestClient, fake: FakeRuntime) -> None:
+def test_invalid_input_is_a_problem_naming_each_field(
+    client: TestClient, fake: FakeRuntime
+) -> None:
     body: dict[str, Any] = TOUCHPOINT | {"channel": "pigeon", "occurred_at": "yesterday"}
     del body["direction"]
     response = client.post("/v1/touchpoints", json=body, headers=AUTH)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from dialog_schemas import Envelope, Event
 from pydantic import ValidationError
+
+from dialog_schemas import Envelope, Event
 
 MAX_RECORD_BYTES = 1_000_000
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import asyncpg
 import orjson
-from dialog_schemas.catalog import TopicContract
 
+from dialog_schemas.catalog import TopicContract
 from dialogkit.projection import Decoded
 
 

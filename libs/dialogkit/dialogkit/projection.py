@@ -10,9 +10,9 @@ from typing import Protocol
 
 import asyncpg
 from aiokafka.errors import KafkaError
+
 from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import TopicContract
-
 from dialogkit.codec import DecodeError, decode_envelope, decode_event
 from dialogkit.deadletters import DeadLetters
 from dialogkit.records import SourceRecord

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
-from dialog_schemas import CONTENT_TYPE, Envelope
 
+from dialog_schemas import CONTENT_TYPE, Envelope
 from dialogkit.codec import encode
 
 Headers = list[tuple[str, bytes]]

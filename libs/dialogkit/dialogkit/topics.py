@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
 from dialog_schemas.catalog import TOPICS
 
 DEAD_LETTER_SUFFIX = ".deadletter.v1"

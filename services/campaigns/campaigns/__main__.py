@@ -1,5 +1,4 @@
-from dialogkit.service import main
-
 from campaigns.bootstrap import DEFINITION
+from dialogkit.service import main
 
 main(DEFINITION)

@@ -1,12 +1,11 @@
 """Composition root of the campaigns service."""
 
+from campaigns.config import SERVICE, Settings
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS
 from dialogkit.config import ServiceSettings
 from dialogkit.journal import EventJournal
 from dialogkit.projection import Projection
 from dialogkit.service import ServiceDefinition
-
-from campaigns.config import SERVICE, Settings
 
 
 def projections(settings: ServiceSettings) -> list[Projection]:

@@ -1,5 +1,4 @@
-from dialogkit.service import main
-
 from consent.bootstrap import DEFINITION
+from dialogkit.service import main
 
 main(DEFINITION)

@@ -1,5 +1,6 @@
-from dialogkit.config import Port, ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from dialogkit.config import Port, ServiceSettings
 
 SERVICE = "consent"
 

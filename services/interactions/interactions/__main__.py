@@ -1,5 +1,4 @@
 from dialogkit.service import main
-
 from interactions.bootstrap import DEFINITION
 
 main(DEFINITION)

@@ -8,14 +8,14 @@ from typing import Annotated
 from uuid import UUID
 
 import orjson
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel
+
 from dialog_schemas import CustomerId, Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialogkit.http import Runtime
 from dialogkit.problems import Problem
 from dialogkit.tracing import current_traceparent
-from fastapi import APIRouter, Query, status
-from pydantic import BaseModel
-
 from interactions.domain import (
     RecordTouchpoint,
     TouchpointInFuture,

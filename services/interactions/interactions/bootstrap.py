@@ -3,7 +3,6 @@
 from dialogkit.config import ServiceSettings
 from dialogkit.projection import Projection
 from dialogkit.service import ServiceDefinition
-
 from interactions.api import router
 from interactions.config import SERVICE, Settings
 from interactions.projections import TimelineProjection

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid5
 
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
 from dialog_schemas.envelope import CustomerId
 from dialog_schemas.interactions import Channel, Direction, ExternalId, TouchpointRecorded
-from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 TOUCHPOINT_NAMESPACE = UUID("6f1c2a8e-5d0b-4f4a-9a57-2b7f0c1e9d31")
 

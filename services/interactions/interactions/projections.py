@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import asyncpg
+
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialog_schemas.interactions import TouchpointRecorded
 from dialogkit.projection import Decoded
