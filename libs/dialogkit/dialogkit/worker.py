@@ -9,7 +9,9 @@ loses nor repeats a change (repeats are skipped by `ProjectionRunner` anyway).
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -34,6 +36,8 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
         "id": f"{service}-worker",
         "broker": f"kafka://{brokers}",
         "store": "memory://",
+        # faust wants a data folder even when its tables live in memory
+        "datadir": str(Path(tempfile.gettempdir()) / f"dialog-{service}-worker"),
         "autodiscover": False,
         # The defaults wait for the stream to drain and for a 60 s rebalance window before the
         # first event; these bring a fresh worker's first event down to a few seconds.

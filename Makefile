@@ -1,0 +1,51 @@
+# The platform's commands. Everything runs inside the project's own environment (.venv),
+# created on first use with a pinned uv; only Python 3.11+ and make are needed beforehand.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+RUN := $(UV) run --frozen
+PYTEST := $(RUN) pytest
+
+.PHONY: run stop test unit integration e2e lint typecheck check bench env clean
+
+run: env  ## start every service, the broker and the database; Ctrl-C stops everything
+	$(RUN) python -m devstack run
+
+stop:  ## stop a running `make run` from another terminal
+	@if [ -x $(UV) ]; then $(RUN) python -m devstack stop; else echo "the platform is not running"; fi
+
+test: env lint typecheck  ## every test tier, lint and type check
+	$(PYTEST) tests/unit tests/integration tests/e2e
+
+unit: env
+	$(PYTEST) tests/unit
+
+integration: env
+	$(PYTEST) tests/integration
+
+e2e: env
+	$(PYTEST) tests/e2e
+
+lint: env
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: env
+	$(RUN) mypy
+
+bench: env  ## measurements, printed with the command that produced them
+	$(RUN) python -m bench
+
+env: .venv/.synced
+
+.venv/.synced: $(UV) pyproject.toml uv.lock */pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
+	$(UV) sync --frozen
+	@touch $@
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+clean:
+	rm -rf .run .venv .tools .pytest_cache .mypy_cache .ruff_cache
