@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: run stop test unit integration e2e lint typecheck check bench env clean
+.PHONY: run stop test unit integration e2e lint typecheck bench env clean manifests
 
 run: env  ## start every service, the broker and the database; Ctrl-C stops everything
 	$(RUN) python -m devstack run
@@ -49,3 +49,6 @@ $(UV):
 
 clean:
 	rm -rf .run .venv .tools .pytest_cache .mypy_cache .ruff_cache
+
+manifests: env  ## render deploy/k8s/ from the services' settings
+	$(RUN) python -m devstack.manifests deploy/k8s
