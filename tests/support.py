@@ -10,11 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.structs import TopicPartition
 
 from devstack.processes import Child, free_port, spawn, wait_until
+from devstack.stack import ready
 
 T = TypeVar("T")
 TOKEN = "local-dev-token"
@@ -37,13 +37,6 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"not reached within {timeout} s; last result: {result!r}")
         await asyncio.sleep(interval)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @contextmanager
@@ -73,7 +66,7 @@ def service_process(
     child = spawn(f"{service}-{role}", [sys.executable, "-m", service, role], logs, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _ready(f"{base}/readyz"), timeout=timeout, what=child.name, child=child)
+        wait_until(lambda: ready(f"{base}/readyz"), timeout=timeout, what=child.name, child=child)
         yield child, base
     finally:
         child.stop()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from uuid import uuid4
 
 import asyncpg
 import orjson
+import pytest
 
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
@@ -50,34 +51,36 @@ async def dead_letters_of(bootstrap: str, topic: str, consumer: str) -> list[dic
     return [h for h in letters if h.get("dlq_consumer") == consumer.encode()]
 
 
+@pytest.fixture
+async def publisher(platform_topics_ready: str) -> AsyncIterator[KafkaPublisher]:
+    started = KafkaPublisher(platform_topics_ready, client_id="test")
+    await started.start()
+    yield started
+    await started.stop()
+
+
 async def runner_for(pool, publisher, projection=None, consumer="timeline-test"):  # type: ignore[no-untyped-def]
     dead = DeadLetters(publisher, "interactions.deadletter.v1", consumer)
     return ProjectionRunner(pool, projection or TimelineProjection(), dead)
 
 
 async def test_a_batch_is_applied_once_and_its_position_stored(
-    new_database, pool_for, platform_topics_ready, customer_id
+    new_database, pool_for, publisher, platform_topics_ready, customer_id
 ) -> None:
     pool = await pool_for(await new_database("interactions"))
-    publisher = KafkaPublisher(platform_topics_ready, client_id="test")
-    await publisher.start()
-    try:
-        runner = await runner_for(pool, publisher)
-        batch = [touchpoint_record(customer_id, o) for o in range(5)]
-        first = await runner.handle(batch)
-        again = await runner.handle(batch[2:])
-    finally:
-        await publisher.stop()
+    runner = await runner_for(pool, publisher)
+    batch = [touchpoint_record(customer_id, o) for o in range(5)]
+    first = await runner.handle(batch)
+    again = await runner.handle(batch[2:])
     assert (first.applied, again.applied, again.skipped) == (5, 0, 3)
     assert await entries(pool, customer_id) == [f"tp-{o}" for o in range(5)]
     assert (await stored_positions(pool, "interactions.timeline"))[(TOPIC, 0)] == 5
 
 
 async def test_undecodable_records_go_to_the_dead_letter_topic_and_the_rest_apply(
-    new_database, pool_for, platform_topics_ready, customer_id
+    new_database, pool_for, publisher, platform_topics_ready, customer_id
 ) -> None:
     pool = await pool_for(await new_database("interactions"))
-    publisher = KafkaPublisher(platform_topics_ready, client_id="test")
     consumer = f"dlq-{uuid4().hex[:8]}"
     good = touchpoint_record(customer_id, 0)
     unknown = orjson.loads(good.value or b"") | {"type": "TouchpointTeleported"}
@@ -88,11 +91,7 @@ async def test_undecodable_records_go_to_the_dead_letter_topic_and_the_rest_appl
         SourceRecord(TOPIC, 0, 3, b"k", None),
         touchpoint_record(customer_id, 4),
     ]
-    await publisher.start()
-    try:
-        outcome = await (await runner_for(pool, publisher, consumer=consumer)).handle(batch)
-    finally:
-        await publisher.stop()
+    outcome = await (await runner_for(pool, publisher, consumer=consumer)).handle(batch)
     assert (outcome.applied, outcome.dead_lettered) == (2, 3)
     assert await entries(pool, customer_id) == ["tp-0", "tp-4"]
     letters = await dead_letters_of(platform_topics_ready, "interactions.deadletter.v1", consumer)
@@ -112,17 +111,12 @@ class RefusesOne(TimelineProjection):
 
 
 async def test_a_record_the_read_model_rejects_is_isolated_and_dead_lettered(
-    new_database, pool_for, platform_topics_ready, customer_id
+    new_database, pool_for, publisher, platform_topics_ready, customer_id
 ) -> None:
     pool = await pool_for(await new_database("interactions"))
-    publisher = KafkaPublisher(platform_topics_ready, client_id="test")
     consumer = f"poison-{uuid4().hex[:8]}"
-    await publisher.start()
-    try:
-        runner = await runner_for(pool, publisher, RefusesOne(), consumer)
-        outcome = await runner.handle([touchpoint_record(customer_id, o) for o in range(8)])
-    finally:
-        await publisher.stop()
+    runner = await runner_for(pool, publisher, RefusesOne(), consumer)
+    outcome = await runner.handle([touchpoint_record(customer_id, o) for o in range(8)])
     assert (outcome.applied, outcome.dead_lettered) == (7, 1)
     assert "tp-3" not in await entries(pool, customer_id)
     assert len(await entries(pool, customer_id)) == 7
@@ -143,35 +137,25 @@ class FailsTwiceThenWorks(TimelineProjection):
 
 
 async def test_a_lost_database_connection_is_retried_without_losing_or_doubling(
-    new_database, pool_for, platform_topics_ready, customer_id
+    new_database, pool_for, publisher, platform_topics_ready, customer_id
 ) -> None:
     pool = await pool_for(await new_database("interactions"))
-    publisher = KafkaPublisher(platform_topics_ready, client_id="test")
     projection = FailsTwiceThenWorks()
-    await publisher.start()
-    try:
-        runner = await runner_for(pool, publisher, projection)
-        outcome = await runner.handle([touchpoint_record(customer_id, o) for o in range(4)])
-    finally:
-        await publisher.stop()
+    runner = await runner_for(pool, publisher, projection)
+    outcome = await runner.handle([touchpoint_record(customer_id, o) for o in range(4)])
     assert projection.failures == 2
     assert (outcome.applied, outcome.dead_lettered) == (4, 0)
     assert await entries(pool, customer_id) == ["tp-0", "tp-1", "tp-2", "tp-3"]
 
 
 async def test_partitions_keep_separate_positions(
-    new_database, pool_for, platform_topics_ready, customer_id
+    new_database, pool_for, publisher, platform_topics_ready, customer_id
 ) -> None:
     pool = await pool_for(await new_database("interactions"))
-    publisher = KafkaPublisher(platform_topics_ready, client_id="test")
-    await publisher.start()
-    try:
-        runner = await runner_for(pool, publisher)
-        await runner.handle([touchpoint_record(customer_id, 0, partition=1)])
-        await runner.handle(
-            [touchpoint_record(customer_id, 7, partition=2), touchpoint_record(customer_id, 1, 1)]
-        )
-    finally:
-        await publisher.stop()
+    runner = await runner_for(pool, publisher)
+    await runner.handle([touchpoint_record(customer_id, 0, partition=1)])
+    await runner.handle(
+        [touchpoint_record(customer_id, 7, partition=2), touchpoint_record(customer_id, 1, 1)]
+    )
     positions = await stored_positions(pool, "interactions.timeline")
     assert positions == {(TOPIC, 1): 2, (TOPIC, 2): 8}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -44,23 +44,35 @@ def test_a_missing_broker_binary_is_named(monkeypatch: pytest.MonkeyPatch, tmp_p
         start_broker(1, tmp_path / "broker.log")
 
 
-def test_a_service_port_in_use_names_the_setting_to_change(
+@pytest.fixture
+def stack_on_test_servers(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
-    occupied_port: int,
     platform_topics_ready: str,
     postgres_admin_dsn: str,
-) -> None:
+) -> Callable[..., Stack]:
+    """A stack that uses the tests' broker and database, with its services on free ports."""
     for name, value in service_port_env().items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CONTACTS_HTTP_PORT", str(occupied_port))
-    stack = Stack(
-        StackSettings(
-            kafka_bootstrap=platform_topics_ready,
-            database_url=postgres_admin_dsn,
-            state_dir=tmp_path,
+
+    def create(**settings: object) -> Stack:
+        return Stack(
+            StackSettings(
+                kafka_bootstrap=platform_topics_ready,
+                database_url=postgres_admin_dsn,
+                state_dir=tmp_path,
+                **settings,  # type: ignore[arg-type]
+            )
         )
-    )
+
+    return create
+
+
+def test_a_service_port_in_use_names_the_setting_to_change(
+    monkeypatch: pytest.MonkeyPatch, occupied_port: int, stack_on_test_servers: Callable[..., Stack]
+) -> None:
+    monkeypatch.setenv("CONTACTS_HTTP_PORT", str(occupied_port))
+    stack = stack_on_test_servers()
     try:
         with pytest.raises(
             StartError,
@@ -72,21 +84,9 @@ def test_a_service_port_in_use_names_the_setting_to_change(
 
 
 def test_a_service_that_is_not_ready_in_time_stops_everything(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    platform_topics_ready: str,
-    postgres_admin_dsn: str,
+    tmp_path: Path, stack_on_test_servers: Callable[..., Stack]
 ) -> None:
-    for name, value in service_port_env().items():
-        monkeypatch.setenv(name, value)
-    stack = Stack(
-        StackSettings(
-            kafka_bootstrap=platform_topics_ready,
-            database_url=postgres_admin_dsn,
-            state_dir=tmp_path,
-            ready_timeout_s=0.2,
-        )
-    )
+    stack = stack_on_test_servers(ready_timeout_s=0.2)
     with pytest.raises(StartError) as caught:
         stack.start()
     started = [child.process for child in stack.children]
