@@ -1,9 +1,10 @@
 """Stream workers on faust-streaming: projections fed in batches, positions kept in PostgreSQL.
 
-The database, not the consumer group, is the truth about what a projection has applied. When
-partitions are assigned, the worker commits the stored positions to the group before faust seeks
-to the committed offsets, so a crash between the database commit and the offset commit neither
-loses nor repeats a change (repeats are skipped by `ProjectionRunner` anyway).
+The database, not the consumer group, is the truth about what a projection has applied. After
+each rebalance, once faust has sought to the group's committed offsets, the worker seeks every
+assigned partition to the position stored with the read model, so a crash between the database
+commit and the offset commit neither loses nor repeats a change (repeats are skipped by
+`ProjectionRunner` anyway).
 """
 
 from __future__ import annotations
@@ -141,8 +142,22 @@ class StreamWorker:
         self.app.agent(topic, name=f"{self.service}.{projection.name}")(project)
 
     async def _seek_to_stored_positions(self, sender: Any = None, **_: Any) -> None:
-        """Make the group's committed offsets those the database holds, before faust seeks."""
-        assigned = self.app.consumer.assignment()
+        """Make faust's seek after a rebalance land on the positions the database holds."""
+        consumer = self.app.consumer
+        if not getattr(consumer, "_seeks_to_stored_positions", False):
+            seek_to_committed = consumer.perform_seek
+
+            async def perform_seek() -> None:
+                await seek_to_committed()
+                for tp, offset in (await self._stored_offsets(consumer.assignment())).items():
+                    await consumer.seek(tp, offset)
+
+            consumer.perform_seek = perform_seek  # type: ignore[method-assign]
+            consumer._seeks_to_stored_positions = True  # type: ignore[attr-defined]
+        self.rebalanced = True
+
+    async def _stored_offsets(self, assigned: set[TP]) -> dict[TP, int]:
+        """Per assigned partition, the lowest next offset any projection reading it stored."""
         offsets: dict[TP, int] = {}
         for projection in self.projections:
             stored = await stored_positions(self.resources.pool, projection.name)
@@ -150,13 +165,11 @@ class StreamWorker:
                 if tp.topic == projection.source.name:
                     position = stored.get((tp.topic, tp.partition), 0)
                     offsets[tp] = min(offsets.get(tp, position), position)
-        if offsets:
-            await self.app.consumer._commit(offsets)  # type: ignore[attr-defined]
         log.info(
             "partitions assigned; resuming from stored positions",
             extra={"positions": {f"{tp.topic}/{tp.partition}": o for tp, o in offsets.items()}},
         )
-        self.rebalanced = True
+        return offsets
 
     def _add_pages(self) -> None:
         worker = self
