@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -51,8 +52,6 @@ def service_process(
     timeout: float = 90,
 ) -> Iterator[tuple[Child, str]]:
     """Run `python -m <service> <role>` on free ports until the block ends; yields its base URL."""
-    import os
-
     prefix = service.upper()
     port = free_port()
     env = {
