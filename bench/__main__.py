@@ -41,6 +41,7 @@ def envelope(customer: str, number: int) -> Envelope:
         direction=Direction.OUTBOUND,
         occurred_at=datetime.now(UTC),
         summary="newsletter November, variant B",
+        reported_by="bench",
     )
     return Envelope.wrap(
         event, id=uuid.uuid4(), source="/bench", subject=customer, time=datetime.now(UTC)

@@ -154,9 +154,8 @@ def topic_documents() -> list[dict[str, Any]]:
                 "partitions": 6,
                 "replicas": 3,
                 "config": {
-                    "cleanup.policy": "compact" if spec.compacted else "delete",
+                    **{k: int(v) if k == "retention.ms" else v for k, v in spec.config.items()},
                     "min.insync.replicas": 2,
-                    "retention.ms": -1 if not spec.compacted else 604_800_000,
                 },
             },
         }

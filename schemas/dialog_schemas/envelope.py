@@ -17,7 +17,7 @@ CONTENT_TYPE = "application/cloudevents+json"
 class Event(BaseModel):
     """Base of every event payload: a frozen, past-tense fact."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1

@@ -1,35 +1,191 @@
-"""Events of the interactions service: every touchpoint on every channel."""
+"""Events of the interactions service: touchpoints on every channel and what follows from them."""
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from pydantic import AwareDatetime, StringConstraints
+from pydantic import AwareDatetime, Field, NonNegativeInt, model_validator
 
+from dialog_schemas.common import (
+    BlockReason,
+    Channel,
+    Direction,
+    EmailAddress,
+    ExternalId,
+    FreeText,
+    Label,
+    Part,
+    PhoneNumber,
+    Purpose,
+)
 from dialog_schemas.envelope import Event
+from dialog_schemas.personal import Personal
 
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-
-
-class Channel(StrEnum):
-    PHONE = "phone"
-    LETTER = "letter"
-    EMAIL = "email"
-    SMS = "sms"
-    SOCIAL = "social"
+__all__ = ["Channel", "Direction", "ExternalId", "Purpose"]
 
 
-class Direction(StrEnum):
-    INBOUND = "inbound"
-    OUTBOUND = "outbound"
+class CallDisposition(StrEnum):
+    REACHED = "reached"
+    NOT_REACHED = "not_reached"
+    CALLBACK_REQUESTED = "callback_requested"
+    SALE = "sale"
+    NOT_INTERESTED = "not_interested"
+    DO_NOT_CALL = "do_not_call"
 
 
-class TouchpointRecorded(Event):
-    """A contact between the company and the customer happened on a channel."""
+class LetterStatus(StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    RETURNED = "returned"
+    RESPONSE = "response"
+
+
+class EmailStatus(StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    REPLIED = "replied"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class SmsStatus(StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    REPLIED = "replied"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class CallDetails(Part):
+    kind: Literal["call"] = "call"
+    agent_id: ExternalId | None = None
+    queue: Label | None = None
+    duration_s: NonNegativeInt = 0
+    disposition: CallDisposition
+    phone_number: Personal[PhoneNumber | None] = None
+
+
+class LetterDetails(Part):
+    kind: Literal["letter"] = "letter"
+    mailing_id: ExternalId
+    status: LetterStatus
+
+
+class EmailDetails(Part):
+    kind: Literal["email"] = "email"
+    message_id: ExternalId
+    status: EmailStatus
+    email_address: Personal[EmailAddress | None] = None
+    link: Annotated[str, Field(max_length=2000)] | None = None
+    """The link clicked, for `clicked`."""
+
+
+class SmsDetails(Part):
+    kind: Literal["sms"] = "sms"
+    message_id: ExternalId
+    status: SmsStatus
+    phone_number: Personal[PhoneNumber | None] = None
+
+
+class SocialDetails(Part):
+    kind: Literal["social"] = "social"
+    platform: Label
+    thread_id: ExternalId
+    message_id: ExternalId
+    author_handle: Personal[Label | None] = None
+
+
+Details = Annotated[
+    CallDetails | LetterDetails | EmailDetails | SmsDetails | SocialDetails,
+    Field(discriminator="kind"),
+]
+DETAILS_CHANNEL = {"call": "phone", "letter": "letter", "email": "email", "sms": "sms"}
+
+
+class TouchpointFacts(Part):
+    """What happened on a channel, as reported by whoever saw it."""
 
     touchpoint_id: ExternalId
+    """Unique per customer in the reporting system; the same id reported twice is one touchpoint."""
     channel: Channel
     direction: Direction
     occurred_at: AwareDatetime
-    summary: Annotated[str, StringConstraints(max_length=2000)] = ""
+    purpose: Purpose | None = None
+    summary: Personal[FreeText] = ""
+    """What was said or written; may quote the customer."""
+    details: Details | None = None
+    campaign_id: ExternalId | None = None
+    outreach_id: UUID | None = None
+    """The outreach decision this touchpoint carried out, for attribution."""
+
+    @model_validator(mode="after")
+    def _details_match_channel(self) -> TouchpointFacts:
+        if self.details is not None:
+            expected = DETAILS_CHANNEL.get(self.details.kind, self.details.kind)
+            if expected != self.channel.value:
+                raise ValueError(
+                    f"details of kind {self.details.kind!r} do not belong to channel"
+                    f" {self.channel.value!r}"
+                )
+        return self
+
+
+class TouchpointRecorded(TouchpointFacts, Event):
+    """A contact between the company and the customer happened on a channel.
+
+    Version 2 added `reported_by` (required), made `summary` personal data and added purpose,
+    channel details, campaign and outreach references.
+    """
+
+    schema_version = 2
+    reported_by: Label
+    """The system that reported it: `interactions-api` or the ingress producer's source."""
+
+
+class TouchpointReported(TouchpointFacts, Event):
+    """Ingress: an outside system (telephony, email provider, letter shop, social tool) saw this."""
+
+
+def upcast_touchpoint_recorded_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 was recorded only through the interactions API."""
+    return {**data, "reported_by": "interactions-api"}
+
+
+class OptOutReceived(Event):
+    """A touchpoint said 'stop' (do-not-call disposition, unsubscribe): consent must be revoked."""
+
+    touchpoint_id: ExternalId
+    channel: Channel
+    received_at: AwareDatetime
+
+
+class ContractConfirmationDue(Event):
+    """A sale on a call needs a text-form confirmation before it is a contract (BRIEF rule 10)."""
+
+    touchpoint_id: ExternalId
+    sale_at: AwareDatetime
+
+
+class ContractConfirmationSent(Event):
+    """The text-form confirmation went out; the withdrawal period runs from now."""
+
+    touchpoint_id: ExternalId
+    sent_at: AwareDatetime
+    sent_via: Channel
+    withdrawal_ends_on: date
+
+
+class ComplianceFindingRecorded(Event):
+    """An outbound advertising touchpoint happened while the customer was not eligible."""
+
+    finding_id: UUID
+    touchpoint_id: ExternalId
+    channel: Channel
+    purpose: Purpose
+    occurred_at: AwareDatetime
+    reason: BlockReason

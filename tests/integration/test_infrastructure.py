@@ -12,11 +12,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from dialog_schemas import Envelope
+from dialog_schemas.catalog import TopicContract
 from dialog_schemas.interactions import Channel, Direction, TouchpointRecorded
 from dialogkit.codec import decode_envelope
 from dialogkit.db import ensure_database, migrate
 from dialogkit.publishing import KafkaPublisher
-from dialogkit.topics import TopicSpec, ensure_topics
+from dialogkit.topics import ensure_topics
 
 
 async def test_migrations_apply_once_even_when_run_concurrently(postgres_admin_dsn) -> None:
@@ -43,7 +44,10 @@ async def test_migrations_apply_once_even_when_run_concurrently(postgres_admin_d
 
 async def test_topics_are_created_once_with_their_cleanup_policy(kafka_bootstrap) -> None:
     suffix = uuid.uuid4().hex[:8]
-    specs = [TopicSpec(f"test.plain.{suffix}"), TopicSpec(f"test.state.{suffix}", compacted=True)]
+    specs = [
+        TopicContract(f"test.plain.{suffix}"),
+        TopicContract(f"test.state.{suffix}", compacted=True),
+    ]
     created = await ensure_topics(kafka_bootstrap, specs, partitions=3, replication=1)
     again = await ensure_topics(kafka_bootstrap, specs, partitions=3, replication=1)
     assert created == [s.name for s in specs]
@@ -64,12 +68,13 @@ async def test_published_events_are_keyed_by_customer_with_routing_headers(
     kafka_bootstrap,
 ) -> None:
     topic = f"test.publish.{uuid.uuid4().hex[:8]}"
-    await ensure_topics(kafka_bootstrap, [TopicSpec(topic)], partitions=6, replication=1)
+    await ensure_topics(kafka_bootstrap, [TopicContract(topic)], partitions=6, replication=1)
     event = TouchpointRecorded(
         touchpoint_id="t-1",
         channel=Channel.LETTER,
         direction=Direction.OUTBOUND,
         occurred_at=datetime(2026, 11, 2, tzinfo=UTC),
+        reported_by="test",
     )
     envelopes = [
         Envelope.wrap(event, id=uuid.uuid4(), source="/t", subject=c, time=datetime.now(UTC))

@@ -30,6 +30,7 @@ def touchpoint_record(customer: str, offset: int, partition: int = 0) -> SourceR
         channel=Channel.SMS,
         direction=Direction.OUTBOUND,
         occurred_at=datetime(2026, 11, 1, tzinfo=UTC),
+        reported_by="test",
     )
     envelope = Envelope.wrap(
         event, id=uuid4(), source="/test", subject=customer, time=datetime.now(UTC)

@@ -19,6 +19,7 @@ def touchpoint() -> TouchpointRecorded:
         direction=Direction.INBOUND,
         occurred_at=NOW,
         summary="asked about the tariff",
+        reported_by="test",
     )
 
 
@@ -51,7 +52,7 @@ def test_a_new_conversation_correlates_to_its_own_event_id() -> None:
     wrapped = Envelope.wrap(touchpoint(), id=uuid4(), source="/t", subject="c-1", time=NOW)
     assert wrapped.correlationid == wrapped.id
     assert wrapped.type == "TouchpointRecorded"
-    assert wrapped.schemaversion == 1
+    assert wrapped.schemaversion == 2
 
 
 @pytest.mark.parametrize(

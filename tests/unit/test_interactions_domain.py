@@ -3,9 +3,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dialog_schemas.interactions import Channel, Direction
+from dialogkit.rules import InFuture
 from interactions.domain import (
     RecordTouchpoint,
-    TouchpointInFuture,
     record_touchpoint,
     touchpoint_event_id,
 )
@@ -36,7 +36,7 @@ def test_a_touchpoint_is_recorded_as_reported() -> None:
 
 
 def test_a_touchpoint_cannot_lie_in_the_future() -> None:
-    with pytest.raises(TouchpointInFuture, match="is after now"):
+    with pytest.raises(InFuture, match=r"occurred_at: .* is after now"):
         record_touchpoint(command(occurred_at=NOW + timedelta(seconds=1)), NOW)
 
 

@@ -10,6 +10,7 @@ import orjson
 from pydantic import ValidationError
 
 from dialog_schemas import Envelope, Event
+from dialog_schemas.catalog import upcast
 
 MAX_RECORD_BYTES = 1_000_000
 
@@ -56,8 +57,15 @@ def decode_envelope(raw: bytes | None) -> Envelope:
         raise DecodeError("invalid_envelope", validation_detail(error)) from None
 
 
-def decode_event(envelope: Envelope, known: Mapping[str, type[Event]]) -> Event:
-    """Turn an envelope's data into the typed event its `type` names."""
+def decode_event(
+    envelope: Envelope, known: Mapping[str, type[Event]], *, strict: bool = False
+) -> Event:
+    """Turn an envelope's data into the typed event its `type` names, in its current version.
+
+    Data of an older schema version is carried forward by the catalog's upcasters. A tolerant
+    reader (the default, for platform topics) ignores fields it does not know yet, so producers
+    may add optional fields without breaking it; `strict` (for ingress) rejects them.
+    """
     event_class = known.get(envelope.type)
     if event_class is None:
         raise DecodeError("unknown_type", f"{envelope.type!r} is not carried on this topic")
@@ -68,6 +76,12 @@ def decode_event(envelope: Envelope, known: Mapping[str, type[Event]]) -> Event:
             f" v{event_class.schema_version}",
         )
     try:
-        return event_class.model_validate(envelope.data)
+        data = upcast(
+            envelope.type, envelope.schemaversion, envelope.data, event_class.schema_version
+        )
+    except LookupError as error:
+        raise DecodeError("unsupported_version", str(error)) from None
+    try:
+        return event_class.model_validate(data, extra="forbid" if strict else "ignore")
     except ValidationError as error:
         raise DecodeError("invalid_data", validation_detail(error)) from None

@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dialogkit.rules import RuleViolation
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -62,6 +64,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         for name, value in (error.headers or {}).items():
             response.headers[name] = value
         return response
+
+    @app.exception_handler(RuleViolation)
+    async def rule_violation(request: Request, error: RuleViolation) -> JSONResponse:
+        return problem_response(
+            request,
+            422,
+            "Rule violated",
+            str(error),
+            field=error.field,
+            errors=[{"field": error.field, "problem": error.problem}],
+        )
 
     @app.exception_handler(Problem)
     async def domain_problem(request: Request, error: Problem) -> JSONResponse:

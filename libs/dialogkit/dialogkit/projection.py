@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import asyncpg
-from aiokafka.errors import KafkaError
 
 from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import TopicContract
 from dialogkit.codec import DecodeError, decode_envelope, decode_event
 from dialogkit.deadletters import DeadLetters
 from dialogkit.records import SourceRecord
+from dialogkit.retry import retry_transient
 
 log = logging.getLogger(__name__)
-
-# Errors that say the database is unreachable, not that a record is bad: retry, never skip.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-    KafkaError,  # the dead-letter topic is out of reach
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +48,10 @@ class BatchOutcome:
         )
 
 
-def decode(record: SourceRecord, source: TopicContract) -> Decoded:
+def decode(record: SourceRecord, source: TopicContract, *, strict: bool = False) -> Decoded:
+    """A record as the typed event it carries, or DecodeError saying what is wrong."""
     envelope = decode_envelope(record.value)
-    return Decoded(envelope, decode_event(envelope, source.events), record)
+    return Decoded(envelope, decode_event(envelope, source.events, strict=strict), record)
 
 
 class ProjectionRunner:
@@ -83,23 +69,16 @@ class ProjectionRunner:
         the batch and goes to the dead-letter topic with reason `projection_failed`; everything
         else in the batch is applied.
         """
-        delay = 0.2
-        while True:
-            try:
-                return await self._apply(records)
-            except TRANSIENT_ERRORS as error:
-                log.warning(
-                    "database unavailable, retrying batch",
-                    extra={"projection": self._projection.name, "error": repr(error)},
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            except Exception as error:
-                if len(records) == 1:
-                    return await self._reject(records[0], error)
-                middle = len(records) // 2
-                first = await self.handle(records[:middle])
-                return first + await self.handle(records[middle:])
+        try:
+            return await retry_transient(
+                lambda: self._apply(records), what=f"projection {self._projection.name}"
+            )
+        except Exception as error:
+            if len(records) == 1:
+                return await self._reject(records[0], error)
+            middle = len(records) // 2
+            first = await self.handle(records[:middle])
+            return first + await self.handle(records[middle:])
 
     async def _reject(self, record: SourceRecord, error: Exception) -> BatchOutcome:
         name = self._projection.name

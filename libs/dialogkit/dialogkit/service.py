@@ -15,19 +15,21 @@ from pydantic import ValidationError
 from dialogkit.config import ServiceSettings
 from dialogkit.db import migrate
 from dialogkit.http import create_api
+from dialogkit.ingress import IngressRoute
 from dialogkit.logs import configure_logging
 from dialogkit.projection import Projection
 
 
 @dataclass(frozen=True)
 class ServiceDefinition:
-    """Everything that makes one service: its settings, HTTP routes, projections, migrations."""
+    """What makes one service: settings, HTTP routes, projections, ingress routes, migrations."""
 
     name: str
     settings: type[ServiceSettings]
     routers: Sequence[APIRouter]
     projections: Callable[[ServiceSettings], Sequence[Projection]]
     description: str = ""
+    ingress: Sequence[IngressRoute] = ()
 
     @property
     def migrations_package(self) -> str:
@@ -75,7 +77,9 @@ def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -> None
     from dialogkit.worker import StreamWorker
 
     configure_logging(f"{definition.name}-worker", settings.log_level)
-    StreamWorker(definition.name, settings, definition.projections(settings)).run()
+    StreamWorker(
+        definition.name, settings, definition.projections(settings), definition.ingress
+    ).run()
 
 
 def run_migrations(definition: ServiceDefinition, settings: ServiceSettings) -> None:

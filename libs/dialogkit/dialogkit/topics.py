@@ -1,38 +1,24 @@
-"""Topic layout: every service's event topic and its dead-letter topic, created idempotently."""
+"""Creating the catalog's topics, idempotently, with their retention and compaction."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from dialog_schemas.catalog import TOPICS
+from dialog_schemas.catalog import SERVICES, TOPICS, TopicContract, dead_letter_topic
 
-DEAD_LETTER_SUFFIX = ".deadletter.v1"
-SERVICES = ("consent", "contacts", "interactions", "campaigns")
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    compacted: bool = False
+__all__ = ["SERVICES", "dead_letter_topic", "ensure_topics", "platform_topics"]
 
 
-def dead_letter_topic(service: str) -> str:
-    return f"{service}{DEAD_LETTER_SUFFIX}"
-
-
-def platform_topics() -> list[TopicSpec]:
-    """Every topic the platform uses."""
-    specs = [TopicSpec(t.name, t.compacted) for t in TOPICS]
-    specs += [TopicSpec(dead_letter_topic(s)) for s in SERVICES]
-    return specs
+def platform_topics() -> list[TopicContract]:
+    """Every topic the platform uses: event, state, ingress and dead-letter topics."""
+    return list(TOPICS)
 
 
 async def ensure_topics(
-    bootstrap: str, specs: Iterable[TopicSpec], *, partitions: int, replication: int
+    bootstrap: str, specs: Iterable[TopicContract], *, partitions: int, replication: int
 ) -> list[str]:
     """Create missing topics; return the names that were created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="topic-setup")
@@ -42,13 +28,7 @@ async def ensure_topics(
         missing = [s for s in specs if s.name not in existing]
         if missing:
             new = [
-                NewTopic(
-                    s.name,
-                    partitions,
-                    replication,
-                    topic_configs={"cleanup.policy": "compact"} if s.compacted else {},
-                )
-                for s in missing
+                NewTopic(s.name, partitions, replication, topic_configs=s.config) for s in missing
             ]
             response = await admin.create_topics(new)
             for name, code, message in _topic_errors(response):

@@ -1,4 +1,4 @@
-"""Stream workers on faust-streaming: projections fed in batches, positions kept in PostgreSQL.
+"""Stream workers on faust-streaming: projections and ingress routes fed in batches.
 
 The database, not the consumer group, is the truth about what a projection has applied. After
 each rebalance, once faust has sought to the group's committed offsets, the worker seeks every
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import faust
 from faust.types import TP, EventT, StreamT
@@ -22,7 +22,8 @@ from mode import Service
 from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.deadletters import DeadLetters
-from dialogkit.projection import Projection, ProjectionRunner, stored_positions
+from dialogkit.ingress import IngressProcessor, IngressRoute
+from dialogkit.projection import BatchOutcome, Projection, ProjectionRunner, stored_positions
 from dialogkit.publishing import KafkaPublisher
 from dialogkit.records import SourceRecord
 from dialogkit.topics import dead_letter_topic
@@ -100,11 +101,20 @@ def source_record(event: EventT[bytes]) -> SourceRecord:
     )
 
 
+class BatchHandler(Protocol):
+    async def handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
+        """Process a batch; return only once its effects are durable."""
+
+
 class StreamWorker:
     """A faust app that runs a service's projections and reports its readiness."""
 
     def __init__(
-        self, service: str, settings: ServiceSettings, projections: Sequence[Projection]
+        self,
+        service: str,
+        settings: ServiceSettings,
+        projections: Sequence[Projection],
+        ingress: Sequence[IngressRoute] = (),
     ) -> None:
         self.service = service
         self.settings = settings
@@ -113,13 +123,30 @@ class StreamWorker:
         self.app = faust.App(**faust_settings(service, settings))
         self.rebalanced = False
         for projection in self.projections:
-            self._add_agent(projection)
+            self._add_agent(
+                projection.name, projection.source.name, self._projection_runner(projection)
+            )
+        for route in ingress:
+            self._add_agent(route.name, route.source.name, self._ingress_processor(route))
         self.app.on_rebalance_complete.connect(self._seek_to_stored_positions)  # type: ignore[arg-type]
         self._add_pages()
 
-    def _add_agent(self, projection: Projection) -> None:
+    def _projection_runner(self, projection: Projection) -> Callable[[], BatchHandler]:
+        resources = self.resources
+        return lambda: ProjectionRunner(
+            resources.pool, projection, resources.dead_letters(projection.name)
+        )
+
+    def _ingress_processor(self, route: IngressRoute) -> Callable[[], BatchHandler]:
+        resources = self.resources
+        return lambda: IngressProcessor(
+            route, resources.publisher, resources.dead_letters(route.name)
+        )
+
+    def _add_agent(self, name: str, topic_name: str, make: Callable[[], BatchHandler]) -> None:
+        """An agent that hands batches of raw records to a handler made once resources are up."""
         topic = self.app.topic(
-            projection.source.name,
+            topic_name,
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
@@ -127,19 +154,14 @@ class StreamWorker:
         )
         settings = self.settings
 
-        async def project(stream: StreamT[bytes]) -> None:
-            runner: ProjectionRunner | None = None
+        async def process(stream: StreamT[bytes]) -> None:
+            handler: BatchHandler | None = None
             batches = stream.take_events(settings.batch_max, settings.batch_within_s)  # type: ignore[attr-defined]
             async for events in batches:
-                if runner is None:
-                    runner = ProjectionRunner(
-                        self.resources.pool,
-                        projection,
-                        self.resources.dead_letters(projection.name),
-                    )
-                await runner.handle([source_record(e) for e in events])
+                handler = handler or make()
+                await handler.handle([source_record(e) for e in events])
 
-        self.app.agent(topic, name=f"{self.service}.{projection.name}")(project)
+        self.app.agent(topic, name=f"{self.service}.{name}")(process)
 
     async def _seek_to_stored_positions(self, sender: Any = None, **_: Any) -> None:
         """Make faust's seek after a rebalance land on the positions the database holds."""

@@ -1,6 +1,7 @@
 """Composition root of the contacts service."""
 
 from contacts.config import SERVICE, Settings
+from contacts.ingress import ShopIngress
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialogkit.config import ServiceSettings
 from dialogkit.journal import EventJournal
@@ -18,4 +19,5 @@ DEFINITION = ServiceDefinition(
     routers=[],
     projections=projections,
     description="Customer profiles, contact points, products and contracts.",
+    ingress=[ShopIngress()],
 )

@@ -18,7 +18,6 @@ from dialogkit.problems import Problem
 from dialogkit.tracing import current_traceparent
 from interactions.domain import (
     RecordTouchpoint,
-    TouchpointInFuture,
     record_touchpoint,
     touchpoint_event_id,
 )
@@ -52,10 +51,7 @@ class TimelinePage(BaseModel):
 @router.post("/touchpoints", status_code=status.HTTP_202_ACCEPTED)
 async def post_touchpoint(command: RecordTouchpoint, runtime: Runtime) -> Accepted:
     """Record a touchpoint; the same touchpoint id for the same customer is recorded once."""
-    try:
-        events = record_touchpoint(command, datetime.now(UTC))
-    except TouchpointInFuture as error:
-        raise Problem(422, "Touchpoint in the future", str(error), field="occurred_at") from None
+    events = record_touchpoint(command, datetime.now(UTC))
     event_id = touchpoint_event_id(command.customer_id, command.touchpoint_id)
     envelopes = [
         Envelope.wrap(

@@ -5,6 +5,7 @@ from dialogkit.projection import Projection
 from dialogkit.service import ServiceDefinition
 from interactions.api import router
 from interactions.config import SERVICE, Settings
+from interactions.ingress import TouchpointIngress
 from interactions.projections import TimelineProjection
 
 
@@ -18,4 +19,5 @@ DEFINITION = ServiceDefinition(
     routers=[router],
     projections=projections,
     description="Every touchpoint on every channel, and each customer's timeline.",
+    ingress=[TouchpointIngress()],
 )

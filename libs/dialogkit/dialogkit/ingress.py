@@ -1,0 +1,96 @@
+"""Ingress: records other systems write become canonical events, or dead letters with a reason.
+
+Validation is strict: the envelope, the event type, the schema version and every field must
+match the ingress contract, and unknown fields are rejected (on platform topics consumers are
+tolerant instead). A record the service's rules refuse is rejected the same way. Canonical
+events get ids derived from the business key, so a record read twice, after a crash or a
+producer's retry, yields the same event, which every projection applies once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import partial
+from typing import Protocol
+from uuid import UUID
+
+from dialog_schemas import Envelope, Event
+from dialog_schemas.catalog import TopicContract
+from dialogkit import metrics
+from dialogkit.codec import DecodeError
+from dialogkit.deadletters import DeadLetters
+from dialogkit.projection import BatchOutcome, Decoded, decode
+from dialogkit.publishing import EventPublisher
+from dialogkit.records import SourceRecord
+from dialogkit.retry import retry_transient
+from dialogkit.rules import RuleViolation
+
+INGRESS_RECORDS_TOTAL = "dialog_ingress_records_total"
+
+
+class IngressRoute(Protocol):
+    name: str
+    source: TopicContract
+    target: TopicContract
+
+    def translate(self, incoming: Decoded, now: datetime) -> Sequence[Envelope]:
+        """The canonical events for one valid record; a `RuleViolation` rejects it."""
+
+
+class Rejected(DecodeError):
+    """A valid record the service's rules refuse; says which field and why."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__("rejected", [{"field": field, "problem": problem, "kind": "rule"}])
+
+
+def canonical(
+    incoming: Envelope, event: Event, *, id: UUID, source: str, now: datetime
+) -> Envelope:
+    """The platform's event for an ingress record: same subject and conversation, caused by it."""
+    return Envelope.wrap(
+        event,
+        id=id,
+        source=source,
+        subject=incoming.subject,
+        time=now,
+        correlationid=incoming.correlationid,
+        causationid=incoming.id,
+        traceparent=incoming.traceparent,
+    )
+
+
+class IngressProcessor:
+    """Validates a batch of ingress records and publishes what they become."""
+
+    def __init__(
+        self, route: IngressRoute, publisher: EventPublisher, dead_letters: DeadLetters
+    ) -> None:
+        self._route = route
+        self._publisher = publisher
+        self._dead_letters = dead_letters
+
+    async def handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
+        """Publish the canonical events of the valid records, dead-letter the others."""
+        now = datetime.now(UTC)
+        canonical: list[Envelope] = []
+        rejected: list[tuple[SourceRecord, DecodeError]] = []
+        for record in records:
+            try:
+                incoming = decode(record, self._route.source, strict=True)
+                canonical += self._route.translate(incoming, now)
+            except DecodeError as refused:
+                rejected.append((record, refused))
+            except RuleViolation as violation:
+                rejected.append((record, Rejected(violation.field, violation.problem)))
+        what = f"ingress {self._route.name}"
+        target = self._route.target.name
+        await retry_transient(lambda: self._publisher.publish(target, canonical), what=what)
+        for record, reason in rejected:
+            await retry_transient(partial(self._dead_letters.send, record, reason), what=what)
+        topic = self._route.source.name
+        accepted = len(records) - len(rejected)
+        metrics.increment(INGRESS_RECORDS_TOTAL, accepted, topic=topic, outcome="accepted")
+        metrics.increment(INGRESS_RECORDS_TOTAL, len(rejected), topic=topic, outcome="rejected")
+        return BatchOutcome(accepted, len(rejected), 0)

@@ -1,0 +1,143 @@
+"""Events of the contacts service: profiles, contact points, purchases and contracts, erasure."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AwareDatetime, StringConstraints
+
+from dialog_schemas.common import (
+    CustomerKind,
+    EmailAddress,
+    ExternalId,
+    FreeText,
+    Label,
+    Part,
+    PhoneNumber,
+    Sha256Hex,
+)
+from dialog_schemas.envelope import CustomerId, Event
+from dialog_schemas.personal import Personal
+
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class Address(Part):
+    street: Label
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    city: Label
+    country: CountryCode
+    """ISO 3166-1 alpha-2."""
+
+
+class SocialHandle(Part):
+    platform: Label
+    handle: Label
+
+
+class SalesChannel(StrEnum):
+    WEB_SHOP = "web_shop"
+    PHONE = "phone"
+    STORE = "store"
+    LETTER = "letter"
+    FIELD_SALES = "field_sales"
+    APP = "app"
+
+
+class ContactRegistered(Event):
+    """A customer became known to the company."""
+
+    kind: CustomerKind
+    name: Personal[Label]
+    birth_date: Personal[date | None] = None
+    addresses: Personal[list[Address]] = []
+    phone_numbers: Personal[list[PhoneNumber]] = []
+    email_addresses: Personal[list[EmailAddress]] = []
+    social_handles: Personal[list[SocialHandle]] = []
+    preferred_language: LanguageTag | None = None
+    time_zone: TimeZone | None = None
+    interests: list[Label] = []
+    customer_since: date | None = None
+    registered_at: AwareDatetime
+
+
+class ContactUpdated(Event):
+    """Some of a customer's details changed; fields left out did not."""
+
+    name: Personal[Label | None] = None
+    birth_date: Personal[date | None] = None
+    addresses: Personal[list[Address] | None] = None
+    phone_numbers: Personal[list[PhoneNumber] | None] = None
+    email_addresses: Personal[list[EmailAddress] | None] = None
+    social_handles: Personal[list[SocialHandle] | None] = None
+    preferred_language: LanguageTag | None = None
+    time_zone: TimeZone | None = None
+    interests: list[Label] | None = None
+    updated_at: AwareDatetime
+
+
+class ContactsMerged(Event):
+    """A duplicate was merged into the subject, which survives; the duplicate's history follows."""
+
+    merged_customer_id: CustomerId
+    merged_at: AwareDatetime
+
+
+class PurchaseFacts(Part):
+    purchase_id: ExternalId
+    product_id: ExternalId
+    product_name: Label
+    category: Label
+    """Products of one category are 'similar' for the existing-customer exemption (§7(3) UWG)."""
+    purchased_at: AwareDatetime
+    sales_channel: SalesChannel
+    email_address: Personal[EmailAddress | None] = None
+    """The address obtained in connection with this sale, if one was."""
+
+
+class CancellationFacts(Part):
+    contract_id: ExternalId
+    cancelled_at: AwareDatetime
+    effective_on: date | None = None
+    reason: Personal[FreeText | None] = None
+    """In the customer's words, when they gave one."""
+
+
+class ProductPurchased(PurchaseFacts, Event):
+    """The customer bought a product."""
+
+
+class ContractStarted(Event):
+    """A contract for a product began."""
+
+    contract_id: ExternalId
+    product_id: ExternalId
+    category: Label
+    started_at: AwareDatetime
+    sales_channel: SalesChannel
+
+
+class ContractCancelled(CancellationFacts, Event):
+    """The customer cancelled a contract: the trigger for a retention campaign."""
+
+
+class ContactErased(Event):
+    """The customer's personal data was erased (GDPR Art. 17); their data key is destroyed."""
+
+    erased_at: AwareDatetime
+    request_id: UUID
+    suppressed_contact_points: list[Sha256Hex] = []
+    """Salted hashes of the erased phone numbers and addresses, still blocked for marketing."""
+
+
+class PurchaseReported(PurchaseFacts, Event):
+    """Ingress: the shop or billing system reports a purchase."""
+
+
+class CancellationReported(CancellationFacts, Event):
+    """Ingress: the billing system reports a contract cancellation."""

@@ -1,0 +1,45 @@
+"""Purchases and contracts: the facts about what a customer bought and cancelled."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID, uuid5
+
+from dialog_schemas.contacts import (
+    CancellationFacts,
+    ContractCancelled,
+    ProductPurchased,
+    PurchaseFacts,
+)
+from dialogkit.rules import RuleViolation, not_in_future
+
+CONTACTS_NAMESPACE = UUID("2d8e4b7a-93c1-4f0e-b6a5-71c0d9e3f412")
+
+
+def purchase_event_id(customer_id: str, purchase_id: str) -> UUID:
+    """The same purchase reported twice is one event."""
+    return uuid5(CONTACTS_NAMESPACE, f"{customer_id}/purchase/{purchase_id}")
+
+
+def cancellation_event_id(customer_id: str, contract_id: str) -> UUID:
+    """A contract is cancelled once, however often it is reported."""
+    return uuid5(CONTACTS_NAMESPACE, f"{customer_id}/cancellation/{contract_id}")
+
+
+def record_purchase(facts: PurchaseFacts, now: datetime) -> ProductPurchased:
+    not_in_future("purchased_at", facts.purchased_at, now)
+    return ProductPurchased(**{name: getattr(facts, name) for name in PurchaseFacts.model_fields})
+
+
+def record_cancellation(facts: CancellationFacts, now: datetime) -> ContractCancelled:
+    """A cancellation has happened, and cannot take effect before it was declared."""
+    not_in_future("cancelled_at", facts.cancelled_at, now)
+    if facts.effective_on is not None and facts.effective_on < facts.cancelled_at.date():
+        raise RuleViolation(
+            "effective_on",
+            f"{facts.effective_on.isoformat()} is before the cancellation"
+            f" ({facts.cancelled_at.date().isoformat()})",
+        )
+    return ContractCancelled(
+        **{name: getattr(facts, name) for name in CancellationFacts.model_fields}
+    )

@@ -1,0 +1,31 @@
+"""Touchpoints other systems report on the ingress topic become recorded touchpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from dialog_schemas import Envelope
+from dialog_schemas.catalog import INTERACTIONS_EVENTS, INTERACTIONS_INGRESS
+from dialog_schemas.interactions import TouchpointReported
+from dialogkit.ingress import canonical
+from dialogkit.projection import Decoded
+from interactions.domain import record_touchpoint, touchpoint_event_id
+
+
+class TouchpointIngress:
+    """Same rules as the HTTP API; the reporting system is kept as `reported_by`."""
+
+    name = "interactions.ingress"
+    source = INTERACTIONS_INGRESS
+    target = INTERACTIONS_EVENTS
+
+    def translate(self, incoming: Decoded, now: datetime) -> Sequence[Envelope]:
+        report = incoming.event
+        assert isinstance(report, TouchpointReported)
+        envelope = incoming.envelope
+        event_id = touchpoint_event_id(envelope.subject, report.touchpoint_id)
+        return [
+            canonical(envelope, event, id=event_id, source="/interactions/ingress", now=now)
+            for event in record_touchpoint(report, now, reported_by=envelope.source)
+        ]
