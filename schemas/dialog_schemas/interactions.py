@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, NonNegativeInt, model_validator
+from pydantic import AwareDatetime, Field, NonNegativeInt, ValidationInfo, field_validator
 
 from dialog_schemas.common import (
     BlockReason,
@@ -123,16 +123,16 @@ class TouchpointFacts(Part):
     outreach_id: UUID | None = None
     """The outreach decision this touchpoint carried out, for attribution."""
 
-    @model_validator(mode="after")
-    def _details_match_channel(self) -> TouchpointFacts:
-        if self.details is not None:
-            expected = DETAILS_CHANNEL.get(self.details.kind, self.details.kind)
-            if expected != self.channel.value:
-                raise ValueError(
-                    f"details of kind {self.details.kind!r} do not belong to channel"
-                    f" {self.channel.value!r}"
-                )
-        return self
+    @field_validator("details")
+    @classmethod
+    def _details_match_channel(cls, details: Details | None, info: ValidationInfo) -> Any:
+        channel = info.data.get("channel")
+        belongs_to = DETAILS_CHANNEL.get(details.kind, details.kind) if details else None
+        if belongs_to is not None and channel is not None and belongs_to != channel.value:
+            raise ValueError(
+                f"these details belong to channel {belongs_to!r}, not {channel.value!r}"
+            )
+        return details
 
 
 class TouchpointRecorded(TouchpointFacts, Event):

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import uuid4
 
 import orjson
@@ -6,7 +7,7 @@ import pytest
 
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
-from dialog_schemas.interactions import Channel, Direction, TouchpointRecorded
+from dialog_schemas.interactions import Channel, Direction, TouchpointRecorded, TouchpointReported
 from dialogkit.codec import MAX_RECORD_BYTES, DecodeError, decode_envelope, decode_event, encode
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -109,3 +110,49 @@ def test_events_are_frozen_and_forbid_extra_fields() -> None:
         TouchpointRecorded.model_validate(touchpoint().model_dump() | {"agent": "x"})
     with pytest.raises(ValueError, match="frozen"):
         touchpoint().summary = "changed"  # type: ignore[misc]
+
+
+V1_RECORDS = Path(__file__).resolve().parents[1] / "fixtures" / "touchpoint-recorded-v1.jsonl"
+
+
+def test_stored_v1_touchpoints_are_read_as_v2_by_the_upcaster() -> None:
+    lines = V1_RECORDS.read_bytes().splitlines()
+    events = [decode_event(decode_envelope(line), INTERACTIONS_EVENTS.events) for line in lines]
+    assert [type(e) for e in events] == [TouchpointRecorded, TouchpointRecorded]
+    first = events[0]
+    assert isinstance(first, TouchpointRecorded)
+    assert (first.touchpoint_id, first.channel, first.summary) == (
+        "call-1",
+        Channel.PHONE,
+        "asked about the tariff",
+    )
+    assert first.reported_by == "interactions-api"
+    assert (first.purpose, first.details) == (None, None)
+
+
+class TouchpointReported2(TouchpointReported):
+    """A second version of the ingress report, with no upcaster registered for it."""
+
+    event_type = "TouchpointReported"
+    schema_version = 2
+
+
+def test_a_version_without_an_upcaster_is_unsupported() -> None:
+    document = envelope(type="TouchpointReported", schemaversion=1) | {"data": {}}
+    known = {"TouchpointReported": TouchpointReported2}
+    with pytest.raises(DecodeError) as caught:
+        decode_event(decode_envelope(orjson.dumps(document)), known)
+    assert caught.value.reason == "unsupported_version"
+    assert "no upcaster from TouchpointReported v1 to v2" in caught.value.detail
+
+
+def test_platform_consumers_ignore_fields_they_do_not_know_yet_and_ingress_rejects_them() -> None:
+    document = envelope()
+    document["data"] = {**document["data"], "sentiment": "positive"}  # type: ignore[dict-item]
+    decoded = decode_envelope(orjson.dumps(document))
+    assert decode_event(decoded, INTERACTIONS_EVENTS.events) == touchpoint()
+    with pytest.raises(DecodeError) as caught:
+        decode_event(decoded, INTERACTIONS_EVENTS.events, strict=True)
+    assert caught.value.reason == "invalid_data"
+    assert caught.value.detail[0]["field"] == "sentiment"
+    assert caught.value.detail[0]["kind"] == "extra_forbidden"

@@ -1,0 +1,175 @@
+"""Ingress routes with a fake publisher: what becomes canonical, what is dead-lettered and why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import orjson
+import pytest
+
+from contacts.domain import cancellation_event_id, purchase_event_id
+from contacts.ingress import ShopIngress
+from dialog_schemas import Envelope
+from dialog_schemas.catalog import CONTACTS_INGRESS, INTERACTIONS_INGRESS
+from dialog_schemas.contacts import ContractCancelled, ProductPurchased
+from dialog_schemas.examples import EXAMPLES
+from dialog_schemas.interactions import TouchpointRecorded, TouchpointReported
+from dialogkit import metrics
+from dialogkit.codec import encode
+from dialogkit.deadletters import DeadLetters
+from dialogkit.ingress import INGRESS_RECORDS_TOTAL, IngressProcessor, IngressRoute
+from dialogkit.publishing import FakePublisher
+from dialogkit.records import SourceRecord
+from interactions.domain import touchpoint_event_id
+from interactions.ingress import TouchpointIngress
+
+REPORT = next(e for e in EXAMPLES if isinstance(e, TouchpointReported))
+PAST = datetime.now(UTC) - timedelta(hours=1)
+
+
+def report_record(offset: int, **data: Any) -> SourceRecord:
+    event = REPORT.model_copy(update={"occurred_at": PAST, **data})
+    envelope = Envelope.wrap(
+        event, id=uuid4(), source="/telephony", subject="c-1", time=datetime.now(UTC)
+    )
+    return SourceRecord(INTERACTIONS_INGRESS.name, 0, offset, b"c-1", encode(envelope))
+
+
+def raw_record(offset: int, document: dict[str, Any], topic: str) -> SourceRecord:
+    return SourceRecord(topic, 0, offset, b"c-1", orjson.dumps(document))
+
+
+def processor(route: IngressRoute) -> tuple[IngressProcessor, FakePublisher]:
+    publisher = FakePublisher()
+    dead = DeadLetters(publisher, "test.deadletter.v1", route.name)
+    return IngressProcessor(route, publisher, dead), publisher
+
+
+def dead_letter_reasons(publisher: FakePublisher) -> list[tuple[str, Any]]:
+    return [
+        (dict(h)["dlq_reason"].decode(), orjson.loads(dict(h)["dlq_detail"]))
+        for _, _, h in publisher.raw.get("test.deadletter.v1", [])
+    ]
+
+
+async def test_a_reported_touchpoint_becomes_a_recorded_one_caused_by_the_report() -> None:
+    ingress, publisher = processor(TouchpointIngress())
+    record = report_record(0)
+    outcome = await ingress.handle([record])
+
+    [published] = publisher.sent["interactions.events.v1"]
+    incoming = Envelope.model_validate_json(record.value or b"")
+    assert published.id == touchpoint_event_id("c-1", REPORT.touchpoint_id)
+    assert (published.subject, published.source) == ("c-1", "/interactions/ingress")
+    assert (published.causationid, published.correlationid) == (incoming.id, incoming.correlationid)
+    assert published.type == "TouchpointRecorded"
+    assert published.schemaversion == 2
+    event = TouchpointRecorded.model_validate(published.data)
+    assert event.reported_by == "/telephony"
+    assert event.details == REPORT.details
+    assert (outcome.applied, outcome.dead_lettered) == (1, 0)
+
+
+async def test_the_same_touchpoint_reported_twice_becomes_the_same_event() -> None:
+    ingress, publisher = processor(TouchpointIngress())
+    await ingress.handle([report_record(0), report_record(1)])
+    first, second = publisher.sent["interactions.events.v1"]
+    assert first.id == second.id
+
+
+async def test_a_touchpoint_in_the_future_is_rejected_with_the_field() -> None:
+    ingress, publisher = processor(TouchpointIngress())
+    later = datetime.now(UTC) + timedelta(days=1)
+    outcome = await ingress.handle([report_record(0, occurred_at=later), report_record(1)])
+    [(reason, detail)] = dead_letter_reasons(publisher)
+    assert reason == "rejected"
+    assert detail[0]["field"] == "occurred_at"
+    assert "is after now" in detail[0]["problem"]
+    assert len(publisher.sent["interactions.events.v1"]) == 1
+    assert (outcome.applied, outcome.dead_lettered) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "kind"),
+    [
+        ({"channel": "fax"}, "channel", "enum"),
+        ({"surprise": True}, "surprise", "extra_forbidden"),
+        ({"touchpoint_id": ""}, "touchpoint_id", "string_too_short"),
+        ({"occurred_at": "2026-11-20T10:00:00"}, "occurred_at", "timezone_aware"),
+        ({"details": {"kind": "call", "disposition": "maybe"}}, "details.call.disposition", "enum"),
+        ({"channel": "email"}, "details", "value_error"),
+    ],
+)
+async def test_invalid_reports_are_dead_lettered_with_field_and_kind(
+    change: dict[str, Any], field: str, kind: str
+) -> None:
+    ingress, publisher = processor(TouchpointIngress())
+    document = orjson.loads(report_record(0).value or b"")
+    document["data"] |= change
+    before = metrics.value(
+        INGRESS_RECORDS_TOTAL, topic=INTERACTIONS_INGRESS.name, outcome="rejected"
+    )
+
+    await ingress.handle([raw_record(0, document, INTERACTIONS_INGRESS.name)])
+
+    [(reason, detail)] = dead_letter_reasons(publisher)
+    assert reason == "invalid_data"
+    assert (detail[0]["field"], detail[0]["kind"]) == (field, kind)
+    assert publisher.sent.get("interactions.events.v1", []) == []
+    after = metrics.value(
+        INGRESS_RECORDS_TOTAL, topic=INTERACTIONS_INGRESS.name, outcome="rejected"
+    )
+    assert after == before + 1
+
+
+async def test_a_platform_event_type_is_not_accepted_on_ingress() -> None:
+    ingress, publisher = processor(TouchpointIngress())
+    recorded = next(e for e in EXAMPLES if isinstance(e, TouchpointRecorded))
+    envelope = Envelope.wrap(recorded, id=uuid4(), source="/x", subject="c-1", time=PAST)
+    await ingress.handle([SourceRecord(INTERACTIONS_INGRESS.name, 0, 0, b"c-1", encode(envelope))])
+    [(reason, _)] = dead_letter_reasons(publisher)
+    assert reason == "unknown_type"
+
+
+async def test_shop_reports_become_purchases_and_cancellations() -> None:
+    ingress, publisher = processor(ShopIngress())
+    purchase, cancellation = (
+        e for e in EXAMPLES if e.event_type in ("PurchaseReported", "CancellationReported")
+    )
+    records = [
+        SourceRecord(
+            CONTACTS_INGRESS.name,
+            0,
+            offset,
+            b"c-9",
+            encode(Envelope.wrap(event, id=uuid4(), source="/billing", subject="c-9", time=PAST)),
+        )
+        for offset, event in enumerate([purchase, cancellation])
+    ]
+    await ingress.handle(records)
+    bought, cancelled = publisher.sent["contacts.events.v1"]
+    assert bought.id == purchase_event_id("c-9", "order-55120")
+    assert ProductPurchased.model_validate(bought.data).category == "home-internet"
+    assert cancelled.id == cancellation_event_id("c-9", "contract-3301")
+    assert ContractCancelled.model_validate(cancelled.data).reason == "Moving abroad."
+
+
+async def test_a_cancellation_effective_before_it_was_declared_is_rejected() -> None:
+    ingress, publisher = processor(ShopIngress())
+    cancellation = next(e for e in EXAMPLES if e.event_type == "CancellationReported")
+    document = orjson.loads(
+        encode(Envelope.wrap(cancellation, id=uuid4(), source="/billing", subject="c-9", time=PAST))
+    )
+    document["data"]["effective_on"] = "2026-01-01"
+    await ingress.handle([raw_record(0, document, CONTACTS_INGRESS.name)])
+    [(reason, detail)] = dead_letter_reasons(publisher)
+    assert reason == "rejected"
+    assert detail[0]["field"] == "effective_on"
+
+
+def test_canonical_ids_depend_on_customer_and_business_key() -> None:
+    assert purchase_event_id("c-1", "o-1") != purchase_event_id("c-2", "o-1")
+    assert purchase_event_id("c-1", "o-1") != cancellation_event_id("c-1", "o-1")
+    assert isinstance(touchpoint_event_id("c-1", "t"), UUID)
