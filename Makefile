@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: run stop test unit integration e2e lint typecheck bench env clean manifests
+.PHONY: run stop test unit integration e2e lint typecheck bench env clean manifests contracts release-contracts
 
 run: env  ## start every service, the broker and the database; Ctrl-C stops everything
 	$(RUN) python -m devstack run
@@ -52,3 +52,9 @@ clean:
 
 manifests: env  ## render deploy/k8s/ from the services' settings
 	$(RUN) python -m devstack.manifests deploy/k8s
+
+contracts: env  ## regenerate schemas/contracts/ (JSON Schemas, AsyncAPI) and docs/integration.md
+	$(RUN) python -m dialog_schemas write
+
+release-contracts: env  ## add the current schemas to the released set the compatibility test guards
+	$(RUN) python -m dialog_schemas release

@@ -19,6 +19,7 @@ import faust
 from faust.types import TP, EventT, StreamT
 from mode import Service
 
+from dialogkit import metrics
 from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.deadletters import DeadLetters
@@ -199,6 +200,10 @@ class StreamWorker:
         @self.app.page("/healthz")
         async def healthz(web: Any, request: Any) -> Any:
             return web.json({"status": "ok"})
+
+        @self.app.page("/metrics")
+        async def metrics_page(web: Any, request: Any) -> Any:
+            return web.text(metrics.exposition())
 
         @self.app.page("/readyz")
         async def readyz(web: Any, request: Any) -> Any:
