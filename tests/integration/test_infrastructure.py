@@ -56,10 +56,11 @@ async def test_topics_are_created_once_with_their_cleanup_policy(kafka_bootstrap
     await admin.start()
     try:
         [response] = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, f"test.state.{suffix}")]
+            [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in specs]
         )
-        configs = {entry[0]: entry[1] for entry in response.resources[0][4]}
-        assert configs["cleanup.policy"] == "compact"
+        plain, state = ({e[0]: e[1] for e in r[4]} for r in response.resources)
+        assert state["cleanup.policy"] == "compact"
+        assert (plain["cleanup.policy"], plain["retention.ms"]) == ("delete", "-1")
     finally:
         await admin.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import uuid4
 
 import asyncpg
@@ -160,3 +161,18 @@ async def test_partitions_keep_separate_positions(
     )
     positions = await stored_positions(pool, "interactions.timeline")
     assert positions == {(TOPIC, 1): 2, (TOPIC, 2): 8}
+
+
+async def test_stored_v1_touchpoints_are_projected_by_v2_code(
+    new_database, pool_for, publisher, platform_topics_ready
+) -> None:
+    pool = await pool_for(await new_database("interactions"))
+    runner = await runner_for(pool, publisher)
+    lines = (Path(__file__).parents[1] / "fixtures" / "touchpoint-recorded-v1.jsonl").read_bytes()
+    records = [
+        SourceRecord(TOPIC, 5, offset, b"c-v1", line)
+        for offset, line in enumerate(lines.splitlines())
+    ]
+    outcome = await runner.handle(records)
+    assert (outcome.applied, outcome.dead_lettered) == (2, 0)
+    assert await entries(pool, "c-v1") == ["call-1", "mail-7"]

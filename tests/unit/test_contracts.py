@@ -311,3 +311,18 @@ def test_drift_names_changed_missing_and_stale_files(tmp_path: Path) -> None:
         f"{EVENTS}/ConsentGranted.v1.schema.json: differs",
         f"{EVENTS}/ConsentWithdrawn.v1.schema.json: no longer generated",
     ]
+
+
+def test_the_catalog_names_every_service_that_reads_a_topic() -> None:
+    from devstack.stack import definitions
+    from dialogkit.config import ServiceSettings
+
+    by_name = {t.name: t for t in TOPICS}
+    for definition in definitions():
+        settings = ServiceSettings.model_construct()
+        sources = [p.source.name for p in definition.projections(settings)]
+        sources += [r.source.name for r in definition.ingress]
+        for source in sources:
+            assert definition.name in by_name[source].consumers, (definition.name, source)
+        for route in definition.ingress:
+            assert definition.name in by_name[route.target.name].producers
