@@ -51,6 +51,7 @@ CONSENT_EVENTS = TopicContract.of(
         consent.ConsentConfirmed,
         consent.ConsentRevoked,
         consent.ObjectionRecorded,
+        consent.ChannelObjectionRecorded,
         consent.ObjectionLifted,
         consent.ConsentUsed,
         consent.ConsentExpired,

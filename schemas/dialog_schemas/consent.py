@@ -87,6 +87,19 @@ class ObjectionRecorded(Event):
     source_ref: ExternalId | None = None
 
 
+class ChannelObjectionRecorded(Event):
+    """The customer objected to advertising on one channel (an unsubscribe, a 'do not call').
+
+    It ends every permission on that channel that is not an express consent given later: the
+    existing-customer exemption, presumed consent of a business, letters without objection.
+    """
+
+    channel: Channel
+    objected_at: AwareDatetime
+    via_channel: Channel
+    source_ref: ExternalId | None = None
+
+
 class ObjectionLifted(Event):
     """A new express consent ended an objection; nothing else can."""
 

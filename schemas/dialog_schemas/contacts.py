@@ -98,6 +98,8 @@ class PurchaseFacts(Part):
     sales_channel: SalesChannel
     email_address: Personal[EmailAddress | None] = None
     """The address obtained in connection with this sale, if one was."""
+    objection_notice_given: bool = False
+    """The customer was told at collection that they may object to advertising by email."""
 
 
 class CancellationFacts(Part):

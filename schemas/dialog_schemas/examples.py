@@ -62,6 +62,7 @@ PURCHASE = dict(
     purchased_at=AT,
     sales_channel=ct.SalesChannel.WEB_SHOP,
     email_address="erika.muster@example.org",
+    objection_notice_given=True,
 )
 CANCELLATION = dict(
     contract_id="contract-3301",
@@ -90,6 +91,9 @@ EXAMPLES: tuple[Event, ...] = (
     ),
     cs.ObjectionRecorded(
         objection_id=uuid5(NAMESPACE, "objection"), objected_at=AT, via_channel=Channel.LETTER
+    ),
+    cs.ChannelObjectionRecorded(
+        channel=Channel.EMAIL, objected_at=AT, via_channel=Channel.EMAIL, source_ref="unsub-1182"
     ),
     cs.ObjectionLifted(
         objection_id=uuid5(NAMESPACE, "objection"), lifted_at=AT, consent_id=CONSENT

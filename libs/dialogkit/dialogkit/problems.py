@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dialogkit.rules import RuleViolation
+from dialogkit.rules import Conflict, NotFound, RuleViolation
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -75,6 +75,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             field=error.field,
             errors=[{"field": error.field, "problem": error.problem}],
         )
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, error: NotFound) -> JSONResponse:
+        return problem_response(request, 404, "Not found", str(error))
+
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, error: Conflict) -> JSONResponse:
+        return problem_response(request, 409, "Conflict", str(error))
 
     @app.exception_handler(Problem)
     async def domain_problem(request: Request, error: Problem) -> JSONResponse:

@@ -23,3 +23,11 @@ class InFuture(RuleViolation):
 def not_in_future(field: str, value: datetime, now: datetime) -> None:
     if value > now:
         raise InFuture(field, f"{value.isoformat()} is after now ({now.isoformat()})")
+
+
+class NotFound(LookupError):
+    """The command names something that does not exist (a customer, a consent)."""
+
+
+class Conflict(Exception):
+    """The command cannot apply to the current state (confirming a withdrawn consent, say)."""

@@ -1,0 +1,230 @@
+"""A customer's consent state, evolved from events; what each command decides on it.
+
+Everything here is pure: time is passed in, nothing is read or written. The state holds what the
+eligibility rules need: consents with their lifecycle, the Art. 21 objection, objections per
+channel, suppressed channels, and from the contacts topic the customer's kind and purchases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from functools import singledispatch
+from typing import Any
+from uuid import UUID
+
+from dialog_schemas import Event
+from dialog_schemas.common import Channel, CustomerKind, Purpose
+from dialog_schemas.consent import (
+    ChannelObjectionRecorded,
+    ConsentConfirmed,
+    ConsentExpired,
+    ConsentGranted,
+    ConsentRevoked,
+    ConsentStatus,
+    ConsentUsed,
+    ContactPointSuppressed,
+    Evidence,
+    ObjectionLifted,
+    ObjectionRecorded,
+)
+from dialog_schemas.contacts import ContactRegistered, ProductPurchased
+from dialogkit.rules import NotFound
+
+DOUBLE_OPT_IN = frozenset({Channel.EMAIL, Channel.SMS})
+"""Channels whose consent is valid only once the double opt-in confirmation arrived."""
+
+
+@dataclass(frozen=True)
+class Consent:
+    consent_id: UUID
+    channel: Channel
+    purpose: Purpose
+    evidence: Evidence
+    contact_point: str | None
+    pending: bool
+    lifts_objection: bool
+    confirmed_at: datetime | None = None
+    revoked_at: datetime | None = None
+    expired_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    @property
+    def granted_at(self) -> datetime:
+        return self.evidence.captured_at
+
+    @property
+    def last_activity(self) -> datetime:
+        """Grant, confirmation or last use, whichever is latest: expiry counts from here."""
+        return max(t for t in (self.granted_at, self.confirmed_at, self.last_used_at) if t)
+
+    def status(self, at: datetime, expiry: timedelta) -> ConsentStatus:
+        if self.revoked_at is not None and self.revoked_at <= at:
+            return ConsentStatus.REVOKED
+        if (self.expired_at is not None and self.expired_at <= at) or (
+            self.last_activity + expiry < at
+        ):
+            return ConsentStatus.EXPIRED
+        if self.pending and (self.confirmed_at is None or self.confirmed_at > at):
+            return ConsentStatus.PENDING
+        return ConsentStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class Objection:
+    objection_id: UUID
+    objected_at: datetime
+    lifted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Purchase:
+    purchase_id: str
+    category: str
+    purchased_at: datetime
+    email_obtained: bool
+    objection_notice_given: bool
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    consents: Mapping[UUID, Consent] = field(default_factory=dict)
+    objection: Objection | None = None
+    channel_objections: Mapping[Channel, datetime] = field(default_factory=dict)
+    suppressed: Mapping[Channel, datetime] = field(default_factory=dict)
+    kind: CustomerKind | None = None
+    purchases: tuple[Purchase, ...] = ()
+
+    @property
+    def objecting(self) -> bool:
+        return self.objection is not None and self.objection.lifted_at is None
+
+    def consent(self, consent_id: UUID) -> Consent:
+        found = self.consents.get(consent_id)
+        if found is None:
+            raise NotFound(f"consent {consent_id} is not known for this customer")
+        return found
+
+
+def evolve(state: ConsentState, event: Event) -> ConsentState:
+    """The state after one event; events this state does not track leave it unchanged."""
+    return _apply(event, state)
+
+
+@singledispatch
+def _apply(event: Event, state: ConsentState) -> ConsentState:
+    return state
+
+
+@_apply.register
+def _granted(event: ConsentGranted, state: ConsentState) -> ConsentState:
+    consent = Consent(
+        event.consent_id,
+        event.channel,
+        event.purpose,
+        event.evidence,
+        event.contact_point,
+        event.pending_confirmation,
+        event.lifts_objection,
+    )
+    return replace(state, consents={**state.consents, event.consent_id: consent})
+
+
+def _change(state: ConsentState, consent_id: UUID, **changes: Any) -> ConsentState:
+    consent = state.consents.get(consent_id)
+    if consent is None:
+        return state
+    return replace(state, consents={**state.consents, consent_id: replace(consent, **changes)})
+
+
+@_apply.register
+def _confirmed(event: ConsentConfirmed, state: ConsentState) -> ConsentState:
+    return _change(state, event.consent_id, confirmed_at=event.confirmed_at)
+
+
+@_apply.register
+def _revoked(event: ConsentRevoked, state: ConsentState) -> ConsentState:
+    return _change(state, event.consent_id, revoked_at=event.revoked_at)
+
+
+@_apply.register
+def _used(event: ConsentUsed, state: ConsentState) -> ConsentState:
+    consent = state.consents.get(event.consent_id)
+    latest = max(event.used_at, consent.last_used_at or event.used_at) if consent else None
+    return _change(state, event.consent_id, last_used_at=latest)
+
+
+@_apply.register
+def _expired(event: ConsentExpired, state: ConsentState) -> ConsentState:
+    return _change(state, event.consent_id, expired_at=event.expired_at)
+
+
+@_apply.register
+def _objected(event: ObjectionRecorded, state: ConsentState) -> ConsentState:
+    return replace(state, objection=Objection(event.objection_id, event.objected_at))
+
+
+@_apply.register
+def _lifted(event: ObjectionLifted, state: ConsentState) -> ConsentState:
+    if state.objection is None or state.objection.objection_id != event.objection_id:
+        return state
+    return replace(state, objection=replace(state.objection, lifted_at=event.lifted_at))
+
+
+@_apply.register
+def _channel_objected(event: ChannelObjectionRecorded, state: ConsentState) -> ConsentState:
+    return replace(
+        state, channel_objections={**state.channel_objections, event.channel: event.objected_at}
+    )
+
+
+@_apply.register
+def _suppressed(event: ContactPointSuppressed, state: ConsentState) -> ConsentState:
+    return replace(state, suppressed={**state.suppressed, event.channel: event.matched_at})
+
+
+@_apply.register
+def _registered(event: ContactRegistered, state: ConsentState) -> ConsentState:
+    return replace(state, kind=event.kind)
+
+
+@_apply.register
+def _purchased(event: ProductPurchased, state: ConsentState) -> ConsentState:
+    purchase = Purchase(
+        event.purchase_id,
+        event.category,
+        event.purchased_at,
+        event.email_address is not None,
+        event.objection_notice_given,
+    )
+    return replace(state, purchases=(*state.purchases, purchase))
+
+
+@singledispatch
+def effective_at(event: Event) -> datetime | None:
+    """When an event takes effect; None for events without a time of their own."""
+    return None
+
+
+effective_at.register(ConsentGranted, lambda e: e.evidence.captured_at)
+effective_at.register(ConsentConfirmed, lambda e: e.confirmed_at)
+effective_at.register(ConsentRevoked, lambda e: e.revoked_at)
+effective_at.register(ConsentUsed, lambda e: e.used_at)
+effective_at.register(ConsentExpired, lambda e: e.expired_at)
+effective_at.register(ObjectionRecorded, lambda e: e.objected_at)
+effective_at.register(ObjectionLifted, lambda e: e.lifted_at)
+effective_at.register(ChannelObjectionRecorded, lambda e: e.objected_at)
+effective_at.register(ContactPointSuppressed, lambda e: e.matched_at)
+effective_at.register(ContactRegistered, lambda e: e.registered_at)
+effective_at.register(ProductPurchased, lambda e: e.purchased_at)
+
+
+def state_as_of(history: Iterable[Event], at: datetime | None = None) -> ConsentState:
+    """Fold a customer's history; with `at`, only what had taken effect by then."""
+    state = ConsentState()
+    for event in history:
+        when = effective_at(event)
+        if at is None or when is None or when <= at:
+            state = evolve(state, event)
+    return state
