@@ -558,7 +558,7 @@ def test_expiry_is_recorded_once_with_the_last_activity() -> None:
 
 def test_facts_cannot_lie_in_the_future() -> None:
     customer = Customer()
-    with pytest.raises(InFuture, match="evidence.captured_at"):
+    with pytest.raises(InFuture, match=r"evidence\.captured_at"):
         grant(
             customer.state,
             GrantConsent(
