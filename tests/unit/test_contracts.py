@@ -315,12 +315,12 @@ def test_drift_names_changed_missing_and_stale_files(tmp_path: Path) -> None:
 
 def test_the_catalog_names_every_service_that_reads_a_topic() -> None:
     from devstack.stack import definitions
-    from dialogkit.config import ServiceSettings
+    from dialogkit.publishing import FakePublisher
 
     by_name = {t.name: t for t in TOPICS}
     for definition in definitions():
-        settings = ServiceSettings.model_construct()
-        sources = [p.source.name for p in definition.projections(settings)]
+        settings = definition.settings()
+        sources = [p.source.name for p in definition.projections(settings, FakePublisher())]
         sources += [r.source.name for r in definition.ingress]
         for source in sources:
             assert definition.name in by_name[source].consumers, (definition.name, source)

@@ -18,6 +18,7 @@ from dialogkit.http import create_api
 from dialogkit.ingress import IngressRoute
 from dialogkit.logs import configure_logging
 from dialogkit.projection import Projection
+from dialogkit.publishing import EventPublisher
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class ServiceDefinition:
     name: str
     settings: type[ServiceSettings]
     routers: Sequence[APIRouter]
-    projections: Callable[[ServiceSettings], Sequence[Projection]]
+    projections: Callable[[ServiceSettings, EventPublisher], Sequence[Projection]]
+    """Made when the worker starts; the publisher is for projections that publish (state)."""
     description: str = ""
     ingress: Sequence[IngressRoute] = ()
 
@@ -74,12 +76,12 @@ def run_api(definition: ServiceDefinition, settings: ServiceSettings) -> None:
 
 
 def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -> None:
-    from dialogkit.worker import StreamWorker
+    from dialogkit.worker import StreamWorker, WorkerResources
 
     configure_logging(f"{definition.name}-worker", settings.log_level)
-    StreamWorker(
-        definition.name, settings, definition.projections(settings), definition.ingress
-    ).run()
+    resources = WorkerResources(definition.name, settings)
+    projections = definition.projections(settings, resources.publisher)
+    StreamWorker(definition.name, settings, projections, definition.ingress, resources).run()
 
 
 def run_migrations(definition: ServiceDefinition, settings: ServiceSettings) -> None:

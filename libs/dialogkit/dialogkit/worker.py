@@ -116,11 +116,12 @@ class StreamWorker:
         settings: ServiceSettings,
         projections: Sequence[Projection],
         ingress: Sequence[IngressRoute] = (),
+        resources: WorkerResources | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
         self.projections = list(projections)
-        self.resources = WorkerResources(service, settings)
+        self.resources = resources or WorkerResources(service, settings)
         self.app = faust.App(**faust_settings(service, settings))
         self.rebalanced = False
         for projection in self.projections:

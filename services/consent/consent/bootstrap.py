@@ -1,21 +1,23 @@
 """Composition root of the consent service."""
 
+from consent.api import router
 from consent.config import SERVICE, Settings
-from dialog_schemas.catalog import CONSENT_EVENTS
+from consent.projections import ConsentHistoryProjection, CustomerFactsProjection
 from dialogkit.config import ServiceSettings
-from dialogkit.journal import EventJournal
 from dialogkit.projection import Projection
+from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
 
 
-def projections(settings: ServiceSettings) -> list[Projection]:
-    return [EventJournal(CONSENT_EVENTS)]
+def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
+    assert isinstance(settings, Settings)
+    return [ConsentHistoryProjection(publisher, settings.expiry), CustomerFactsProjection()]
 
 
 DEFINITION = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
-    routers=[],
+    routers=[router],
     projections=projections,
-    description="Permission to contact: consents, evidence, objections, eligibility.",
+    description="Permission to contact: consents, evidence, objections, eligibility, proof.",
 )

@@ -1,3 +1,7 @@
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from dialogkit.config import Port, ServiceSettings
@@ -10,3 +14,11 @@ class Settings(ServiceSettings):
 
     http_port: Port = 8001
     worker_web_port: Port = 6601
+    expiry_days: Annotated[int, Field(ge=1, le=3650)] = 730
+    """A consent unused for this many days expires."""
+    command_wait_s: Annotated[float, Field(ge=0, le=30)] = 5.0
+    """How long a command waits to see its events applied before answering 202 instead."""
+
+    @property
+    def expiry(self) -> timedelta:
+        return timedelta(days=self.expiry_days)

@@ -6,10 +6,11 @@ from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialogkit.config import ServiceSettings
 from dialogkit.journal import EventJournal
 from dialogkit.projection import Projection
+from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
 
 
-def projections(settings: ServiceSettings) -> list[Projection]:
+def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
     return [EventJournal(CONTACTS_EVENTS)]
 
 

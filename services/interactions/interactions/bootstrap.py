@@ -2,6 +2,7 @@
 
 from dialogkit.config import ServiceSettings
 from dialogkit.projection import Projection
+from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
 from interactions.api import router
 from interactions.config import SERVICE, Settings
@@ -9,7 +10,7 @@ from interactions.ingress import TouchpointIngress
 from interactions.projections import TimelineProjection
 
 
-def projections(settings: ServiceSettings) -> list[Projection]:
+def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
     return [TimelineProjection()]
 
 

@@ -1,0 +1,72 @@
+"""Reading a customer's consent state from the read model: history, facts, snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from consent.domain import ConsentState, Purchase, state_as_of
+from dialog_schemas import Event
+from dialog_schemas.catalog import CONSENT_EVENTS, upcast
+from dialog_schemas.common import CustomerKind
+
+Connection = Any
+"""An asyncpg connection or pool: anything with fetch and fetchrow."""
+
+
+def event_of(type_: str, version: int, data: Any) -> Event:
+    event_class = CONSENT_EVENTS.events[type_]
+    current = upcast(type_, version, orjson.loads(data), event_class.schema_version)
+    return event_class.model_validate(current)
+
+
+async def histories(db: Connection, customers: Iterable[str]) -> dict[str, list[Event]]:
+    """Each customer's consent events, in the order they were published."""
+    rows = await db.fetch(
+        "SELECT customer_id, type, schema_version, data FROM consent_history"
+        " WHERE customer_id = ANY($1::text[]) ORDER BY customer_id, partition, kafka_offset",
+        list(customers),
+    )
+    found: dict[str, list[Event]] = {}
+    for row in rows:
+        event = event_of(row["type"], row["schema_version"], row["data"])
+        found.setdefault(row["customer_id"], []).append(event)
+    return found
+
+
+async def load_state(
+    db: Connection, customer_id: str, at: datetime | None = None
+) -> ConsentState | None:
+    """The customer's state (as of `at`, if given); None for a customer never registered."""
+    facts = await db.fetchrow("SELECT kind FROM customer_facts WHERE customer_id = $1", customer_id)
+    if facts is None:
+        return None
+    history = (await histories(db, [customer_id])).get(customer_id, [])
+    state = state_as_of(history, at)
+    purchases = await db.fetch(
+        "SELECT purchase_id, category, purchased_at, email_obtained, objection_notice_given"
+        " FROM customer_purchases WHERE customer_id = $1 ORDER BY purchased_at",
+        customer_id,
+    )
+    return ConsentState(
+        consents=state.consents,
+        objection=state.objection,
+        channel_objections=state.channel_objections,
+        suppressed=state.suppressed,
+        kind=CustomerKind(facts["kind"]),
+        purchases=tuple(Purchase(**dict(p)) for p in purchases),
+    )
+
+
+async def recorded(db: Connection, event_ids: Sequence[Any]) -> list[asyncpg.Record]:
+    """The history rows of these events that the projection has applied."""
+    rows: list[asyncpg.Record] = await db.fetch(
+        "SELECT event_id, type, effective_at, recorded_at, data FROM consent_history"
+        " WHERE event_id = ANY($1::uuid[]) ORDER BY partition, kafka_offset",
+        list(event_ids),
+    )
+    return rows
