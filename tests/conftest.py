@@ -19,6 +19,7 @@ from devstack.broker import start_broker
 from devstack.postgres import start_postgres
 from devstack.processes import free_port
 from dialogkit.db import ensure_database, migrate
+from dialogkit.publishing import KafkaPublisher
 from dialogkit.topics import ensure_topics, platform_topics
 
 
@@ -122,3 +123,12 @@ async def pool_for() -> AsyncIterator[Callable[[str], Awaitable[asyncpg.Pool]]]:
 def customer_id() -> str:
     """A customer no other test writes about, so tests can share topics."""
     return f"cust-{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+async def publisher(platform_topics_ready: str) -> AsyncIterator[KafkaPublisher]:
+    """A started producer on the test broker."""
+    started = KafkaPublisher(platform_topics_ready, client_id="test")
+    await started.start()
+    yield started
+    await started.stop()

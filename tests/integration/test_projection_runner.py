@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
 import asyncpg
 import orjson
-import pytest
 
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
@@ -17,7 +16,6 @@ from dialog_schemas.interactions import Channel, Direction, TouchpointRecorded
 from dialogkit.codec import encode
 from dialogkit.deadletters import DeadLetters
 from dialogkit.projection import Decoded, ProjectionRunner, stored_positions
-from dialogkit.publishing import KafkaPublisher
 from dialogkit.records import SourceRecord
 from interactions.projections import TimelineProjection
 from tests.support import read_topic
@@ -51,14 +49,6 @@ async def dead_letters_of(bootstrap: str, topic: str, consumer: str) -> list[dic
     """The headers (and value) of every dead letter one consumer wrote."""
     letters = [dict(r.headers) | {"value": r.value} for r in await read_topic(bootstrap, topic)]
     return [h for h in letters if h.get("dlq_consumer") == consumer.encode()]
-
-
-@pytest.fixture
-async def publisher(platform_topics_ready: str) -> AsyncIterator[KafkaPublisher]:
-    started = KafkaPublisher(platform_topics_ready, client_id="test")
-    await started.start()
-    yield started
-    await started.stop()
 
 
 async def runner_for(pool, publisher, projection=None, consumer="timeline-test"):  # type: ignore[no-untyped-def]

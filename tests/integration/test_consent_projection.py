@@ -1,0 +1,296 @@
+"""The consent read model on the real broker and database: rebuilt identically, crash-safe."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+from consent.commands import (
+    ConfirmConsent,
+    GrantConsent,
+    RecordObjection,
+    RecordUse,
+    WithdrawConsent,
+    confirm,
+    grant,
+    object_to_marketing,
+    record_use,
+    withdraw,
+)
+from consent.domain import state_as_of
+from consent.eligibility import eligibility
+from consent.projections import ConsentHistoryProjection, CustomerFactsProjection, snapshot
+from consent.store import histories, load_state
+from dialog_schemas import Envelope, Event
+from dialog_schemas.catalog import CONSENT_EVENTS, CONSENT_STATE, CONTACTS_EVENTS
+from dialog_schemas.common import Channel, CustomerKind, Purpose
+from dialog_schemas.consent import CaptureMedium, Evidence
+from dialog_schemas.contacts import ContactRegistered, ProductPurchased, SalesChannel
+from dialogkit.deadletters import DeadLetters
+from dialogkit.projection import Projection, ProjectionRunner
+from dialogkit.publishing import FakePublisher, KafkaPublisher
+from dialogkit.records import SourceRecord
+from tests.support import eventually, read_topic, service_process
+
+T0 = datetime(2026, 6, 1, 9, tzinfo=UTC)
+EXPIRY = timedelta(days=730)
+
+
+def evidence(at: datetime) -> Evidence:
+    return Evidence(
+        medium=CaptureMedium.PHONE_CALL,
+        wording_version="call-script-4",
+        wording_sha256="ef" * 32,
+        captured_at=at,
+        source_ref="recording-77",
+        actor="agent-3",
+    )
+
+
+def wrap(customer: str, events: Sequence[Event], at: datetime) -> list[Envelope]:
+    return [
+        Envelope.wrap(e, id=uuid.uuid4(), source="/test", subject=customer, time=at) for e in events
+    ]
+
+
+def scripted_history(customer: str, kind: CustomerKind) -> list[tuple[str, Envelope]]:
+    """A realistic life of consents: grants, DOI, uses, a withdrawal, an objection and its lift."""
+    out: list[tuple[str, Envelope]] = []
+    registered = ContactRegistered(kind=kind, name="Alex Roe", registered_at=T0)
+    purchase = ProductPurchased(
+        purchase_id=f"o-{customer}",
+        product_id="p",
+        product_name="Fiber",
+        category="home-internet",
+        purchased_at=T0,
+        sales_channel=SalesChannel.WEB_SHOP,
+        email_address="alex@example.org",
+        objection_notice_given=True,
+    )
+    out += [(CONTACTS_EVENTS.name, e) for e in wrap(customer, [registered, purchase], T0)]
+    history: list[Event] = [registered, purchase]
+
+    def run(events: list[Event], at: datetime) -> None:
+        history.extend(events)
+        out.extend((CONSENT_EVENTS.name, e) for e in wrap(customer, events, at))
+
+    def state():  # type: ignore[no-untyped-def]
+        return state_as_of(history)
+
+    phone, email = uuid.uuid4(), uuid.uuid4()
+    at = T0 + timedelta(hours=1)
+    run(
+        grant(
+            state(),
+            GrantConsent(channel=Channel.PHONE, purpose=Purpose.MARKETING, evidence=evidence(at)),
+            consent_id=phone,
+            now=at,
+        ),
+        at,
+    )
+    run(
+        grant(
+            state(),
+            GrantConsent(
+                channel=Channel.EMAIL,
+                purpose=Purpose.SURVEYS,
+                evidence=evidence(at),
+                contact_point="alex@example.org",
+            ),
+            consent_id=email,
+            now=at,
+        ),
+        at,
+    )
+    at += timedelta(hours=1)
+    run(confirm(state(), email, ConfirmConsent(source_ref="doi-9", confirmed_at=at), now=at), at)
+    for n in range(3):
+        at += timedelta(days=1)
+        run(
+            record_use(
+                state(),
+                phone,
+                RecordUse(reference=f"outreach-{n}", purpose=Purpose.MARKETING),
+                now=at,
+            ),
+            at,
+        )
+    at += timedelta(days=1)
+    run(
+        withdraw(
+            state(), WithdrawConsent(via_channel=Channel.LETTER, channel=Channel.EMAIL), now=at
+        ),
+        at,
+    )
+    at += timedelta(days=1)
+    run(
+        object_to_marketing(
+            state(), RecordObjection(via_channel=Channel.PHONE), objection_id=uuid.uuid4(), now=at
+        ),
+        at,
+    )
+    at += timedelta(days=1)
+    lift = GrantConsent(
+        channel=Channel.PHONE,
+        purpose=Purpose.RETENTION,
+        evidence=evidence(at),
+        lifts_objection=True,
+    )
+    run(grant(state(), lift, consent_id=uuid.uuid4(), now=at), at)
+    return out
+
+
+def runners(pool: asyncpg.Pool) -> dict[str, ProjectionRunner]:
+    dead = DeadLetters(FakePublisher(), "consent.deadletter.v1", "test")
+    projections: list[Projection] = [
+        ConsentHistoryProjection(FakePublisher(), EXPIRY),
+        CustomerFactsProjection(),
+    ]
+    return {p.source.name: ProjectionRunner(pool, p, dead) for p in projections}
+
+
+def source(record: Any) -> SourceRecord:
+    return SourceRecord(
+        record.topic,
+        record.partition,
+        record.offset,
+        record.key,
+        record.value,
+        tuple(record.headers),
+    )
+
+
+async def read_model(pool: asyncpg.Pool, customers: list[str]) -> dict[str, Any]:
+    """Everything the consent read model holds about these customers, comparable across builds."""
+    tables = {
+        "history": "SELECT event_id, type, effective_at, data FROM consent_history"
+        " WHERE customer_id = ANY($1) ORDER BY customer_id, partition, kafka_offset",
+        "state": "SELECT customer_id, as_of, state FROM consent_state"
+        " WHERE customer_id = ANY($1) ORDER BY customer_id",
+        "facts": "SELECT * FROM customer_facts WHERE customer_id = ANY($1) ORDER BY customer_id",
+        "purchases": "SELECT * FROM customer_purchases WHERE customer_id = ANY($1)"
+        " ORDER BY event_id",
+    }
+    return {
+        name: [dict(r) for r in await pool.fetch(sql, customers)] for name, sql in tables.items()
+    }
+
+
+async def test_a_replay_from_offset_zero_into_an_empty_read_model_gives_the_same_state(
+    new_database, pool_for, publisher: KafkaPublisher, platform_topics_ready: str
+) -> None:
+    customers = [f"replay-{uuid.uuid4().hex[:10]}-{k.value}" for k in CustomerKind]
+    live = await pool_for(await new_database("consent"))
+    live_runners = runners(live)
+    for customer, kind in zip(customers, CustomerKind, strict=True):
+        for topic, envelope in scripted_history(customer, kind):
+            await publisher.publish(topic, [envelope])
+    # live: the worker's way, in the order the records arrive, a few at a time
+    for topic, runner in live_runners.items():
+        records = [source(r) for r in await read_topic(platform_topics_ready, topic)]
+        for start in range(0, len(records), 7):
+            await runner.handle(records[start : start + 7])
+
+    rebuilt = await pool_for(await new_database("consent"))
+    for topic, runner in runners(rebuilt).items():
+        await runner.handle([source(r) for r in await read_topic(platform_topics_ready, topic)])
+
+    before = await read_model(live, customers)
+    assert len(before["history"]) == 2 * 10
+    assert before == await read_model(rebuilt, customers)
+    for customer in customers:
+        for at in (T0 + timedelta(hours=3), T0 + timedelta(days=5), T0 + timedelta(days=8)):
+            for channel in Channel:
+                for purpose in (Purpose.MARKETING, Purpose.SURVEYS, Purpose.RETENTION):
+                    a = eligibility(await load_state(live, customer, at), channel, purpose, at)  # type: ignore[arg-type]
+                    b = eligibility(await load_state(rebuilt, customer, at), channel, purpose, at)  # type: ignore[arg-type]
+                    assert a == b
+
+
+async def test_a_worker_killed_mid_stream_loses_nothing_and_applies_nothing_twice(
+    new_database, pool_for, publisher: KafkaPublisher, platform_topics_ready: str, tmp_path: Path
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    customers = [f"kill-{run}-{n}" for n in range(50)]
+    consents: dict[str, uuid.UUID] = {}
+    for customer in customers:
+        registered = ContactRegistered(kind=CustomerKind.CONSUMER, name="N", registered_at=T0)
+        await publisher.publish(CONTACTS_EVENTS.name, wrap(customer, [registered], T0))
+        consents[customer] = uuid.uuid4()
+        at = T0 + timedelta(minutes=1)
+        command = GrantConsent(
+            channel=Channel.PHONE, purpose=Purpose.MARKETING, evidence=evidence(at)
+        )
+        events: list[Event] = grant(state_as_of([]), command, consent_id=consents[customer], now=at)
+        state = state_as_of(events)
+        for n in range(59):
+            used = record_use(
+                state,
+                consents[customer],
+                RecordUse(reference=f"o-{n}", purpose=Purpose.MARKETING),
+                now=at + timedelta(hours=n),
+            )
+            events += used
+        await publisher.publish(CONSENT_EVENTS.name, wrap(customer, events, at))
+    total = 50 * 60
+
+    dsn = await new_database("consent")
+    pool = await pool_for(dsn)
+
+    async def applied() -> int:
+        count: int = await pool.fetchval(
+            "SELECT count(*) FROM consent_history WHERE customer_id = ANY($1)", customers
+        )
+        return count
+
+    common = {"bootstrap": platform_topics_ready, "dsn": dsn}
+    small_batches = {"CONSENT_BATCH_MAX": "40"}
+    with service_process(
+        "consent", "worker", logs=tmp_path / "w1.log", extra_env=small_batches, **common
+    ) as (worker, _):
+        halfway = await eventually(applied, lambda n: n >= 400, timeout=90, interval=0.05)
+        worker.process.kill()  # SIGKILL: no shutdown, no offset commit
+        worker.process.wait(10)
+    assert halfway < total, "killed while the stream was still being applied"
+    with service_process("consent", "worker", logs=tmp_path / "w2.log", **common):
+        await eventually(applied, lambda n: n >= total, timeout=120, interval=0.5)
+        last_use = T0 + timedelta(minutes=1, hours=58)
+        await eventually(
+            lambda: latest_snapshots(platform_topics_ready, set(customers)),
+            lambda found: (
+                len(found) == len(customers)
+                and all(last_used(s) == last_use for s in found.values())
+            ),
+            timeout=60,
+            interval=1,
+        )
+    assert await applied() == total
+    found = await histories(pool, customers)
+    for customer in customers:
+        assert [e.event_type for e in found[customer]].count("ConsentUsed") == 59
+        stored = await pool.fetchval(
+            "SELECT state FROM consent_state WHERE customer_id = $1", customer
+        )
+        assert orjson.loads(stored) == snapshot(found[customer], EXPIRY).model_dump(mode="json")
+
+
+def last_used(state: dict[str, Any]) -> datetime | None:
+    [consent] = state["consents"]
+    value = consent["last_used_at"]
+    return datetime.fromisoformat(value) if value else None
+
+
+async def latest_snapshots(bootstrap: str, customers: set[str]) -> dict[str, dict[str, Any]]:
+    """The last state per customer on the compacted state topic."""
+    latest: dict[str, dict[str, Any]] = {}
+    for record in await read_topic(bootstrap, CONSENT_STATE.name):
+        key = (record.key or b"").decode()
+        if key in customers:
+            latest[key] = orjson.loads(record.value)["data"]
+    return latest
