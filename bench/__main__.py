@@ -17,6 +17,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bench.eligibility import eligibility_latency
 from devstack.broker import start_broker
 from devstack.postgres import start_postgres
 from devstack.processes import free_port, spawn
@@ -32,6 +33,8 @@ from dialogkit.publishing import FakePublisher, KafkaPublisher
 from dialogkit.records import SourceRecord
 from dialogkit.topics import ensure_topics, platform_topics
 from interactions.projections import TimelineProjection
+
+SUITES = ["worker", "runner", "eligibility"]
 
 
 def envelope(customer: str, number: int) -> Envelope:
@@ -116,26 +119,30 @@ async def runner_throughput(admin_dsn: str, events: int, batch: int) -> float:
     return events / elapsed
 
 
-async def main(runs: int, events: int) -> None:
+async def main(runs: int, events: int, suites: set[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="dialog-bench-") as folder:
         work = Path(folder)
         port = free_port()
         server = start_postgres(work / "pg", port, work / "postgres.log")
         admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
         try:
-            firsts = [await first_event_seconds(work, admin) for _ in range(runs)]
-            print(
-                f"worker start -> first event projected ({runs} runs, fresh broker each): "
-                f"min {min(firsts):.2f} s, median {statistics.median(firsts):.2f} s, "
-                f"max {max(firsts):.2f} s"
-            )
-            for batch in (1, 2000):
-                count = min(events, 3000) if batch == 1 else events
-                rate = await runner_throughput(admin, count, batch)
+            if "worker" in suites:
+                firsts = [await first_event_seconds(work, admin) for _ in range(runs)]
                 print(
-                    f"timeline projection runner, {count} events, batches of {batch}: "
-                    f"{rate:,.0f} events/s"
+                    f"worker start -> first event projected ({runs} runs, fresh broker each): "
+                    f"min {min(firsts):.2f} s, median {statistics.median(firsts):.2f} s, "
+                    f"max {max(firsts):.2f} s"
                 )
+            if "runner" in suites:
+                for batch in (1, 2000):
+                    count = min(events, 3000) if batch == 1 else events
+                    rate = await runner_throughput(admin, count, batch)
+                    print(
+                        f"timeline projection runner, {count} events, batches of {batch}: "
+                        f"{rate:,.0f} events/s"
+                    )
+            if "eligibility" in suites:
+                await eligibility_latency(work, admin, 2000, [50, 100, 150], 20)
         finally:
             server.stop()
 
@@ -144,5 +151,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--events", type=int, default=40_000)
+    parser.add_argument(
+        "--only", nargs="*", choices=SUITES, default=SUITES, help="run only these measurements"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.runs, arguments.events))
+    asyncio.run(main(arguments.runs, arguments.events, set(arguments.only)))
