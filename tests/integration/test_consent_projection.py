@@ -25,6 +25,7 @@ from consent.commands import (
 )
 from consent.domain import state_as_of
 from consent.eligibility import eligibility
+from consent.expiry import ExpiryJob
 from consent.projections import ConsentHistoryProjection, CustomerFactsProjection, snapshot
 from consent.store import histories, load_state
 from dialog_schemas import Envelope, Event
@@ -32,6 +33,7 @@ from dialog_schemas.catalog import CONSENT_EVENTS, CONSENT_STATE, CONTACTS_EVENT
 from dialog_schemas.common import Channel, CustomerKind, Purpose
 from dialog_schemas.consent import CaptureMedium, Evidence
 from dialog_schemas.contacts import ContactRegistered, ProductPurchased, SalesChannel
+from dialogkit.codec import encode
 from dialogkit.deadletters import DeadLetters
 from dialogkit.projection import Projection, ProjectionRunner
 from dialogkit.publishing import FakePublisher, KafkaPublisher
@@ -294,3 +296,48 @@ async def latest_snapshots(bootstrap: str, customers: set[str]) -> dict[str, dic
         if key in customers:
             latest[key] = orjson.loads(record.value)["data"]
     return latest
+
+
+async def test_expiries_that_fell_due_are_recorded_once(
+    new_database, pool_for, platform_topics_ready: str
+) -> None:
+    customer = f"expiry-{uuid.uuid4().hex[:10]}"
+    pool = await pool_for(await new_database("consent"))
+    registered = ContactRegistered(kind=CustomerKind.CONSUMER, name="E", registered_at=T0)
+    old, fresh = uuid.uuid4(), uuid.uuid4()
+    events: list[Event] = []
+    for consent_id, at in ((old, T0), (fresh, T0 + timedelta(days=700))):
+        command = GrantConsent(
+            channel=Channel.PHONE, purpose=Purpose.MARKETING, evidence=evidence(at)
+        )
+        events += grant(state_as_of(events), command, consent_id=consent_id, now=at)
+    records = [
+        SourceRecord(topic, 0, n, customer.encode(), encode(e))
+        for n, (topic, e) in enumerate(
+            [(CONTACTS_EVENTS.name, wrap(customer, [registered], T0)[0])]
+            + [(CONSENT_EVENTS.name, e) for e in wrap(customer, events, T0)]
+        )
+    ]
+    by_topic = runners(pool)
+    for record in records:
+        await by_topic[record.topic].handle([record])
+
+    job = ExpiryJob(EXPIRY, interval_s=60)
+    published = FakePublisher()
+    now = T0 + EXPIRY + timedelta(days=1)
+    assert await job.run(pool, published, now) == 1
+    [expired] = published.sent[CONSENT_EVENTS.name]
+    assert (expired.type, expired.data["consent_id"]) == ("ConsentExpired", str(old))
+    again = FakePublisher()
+    await job.run(pool, again, now)
+    assert again.sent[CONSENT_EVENTS.name][0].id == expired.id, "the same expiry, the same id"
+
+    offset = len(records)
+    await by_topic[CONSENT_EVENTS.name].handle(
+        [SourceRecord(CONSENT_EVENTS.name, 0, offset, customer.encode(), encode(expired))]
+    )
+    assert await job.run(pool, FakePublisher(), now) == 0, "recorded expiries are not repeated"
+    state = await load_state(pool, customer)
+    assert state is not None
+    assert state.consents[old].expired_at == T0 + EXPIRY
+    assert state.consents[fresh].expired_at is None

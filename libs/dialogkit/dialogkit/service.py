@@ -16,6 +16,7 @@ from dialogkit.config import ServiceSettings
 from dialogkit.db import migrate
 from dialogkit.http import create_api
 from dialogkit.ingress import IngressRoute
+from dialogkit.jobs import Periodic
 from dialogkit.logs import configure_logging
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
@@ -32,6 +33,8 @@ class ServiceDefinition:
     """Made when the worker starts; the publisher is for projections that publish (state)."""
     description: str = ""
     ingress: Sequence[IngressRoute] = ()
+    periodic: Callable[[ServiceSettings], Sequence[Periodic]] = lambda settings: ()
+    """Jobs the worker runs at intervals (e.g. recording expiries)."""
 
     @property
     def migrations_package(self) -> str:
@@ -81,7 +84,10 @@ def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -> None
     configure_logging(f"{definition.name}-worker", settings.log_level)
     resources = WorkerResources(definition.name, settings)
     projections = definition.projections(settings, resources.publisher)
-    StreamWorker(definition.name, settings, projections, definition.ingress, resources).run()
+    worker = StreamWorker(definition.name, settings, projections, definition.ingress, resources)
+    for job in definition.periodic(settings):
+        worker.add_periodic(job)
+    worker.run()
 
 
 def run_migrations(definition: ServiceDefinition, settings: ServiceSettings) -> None:

@@ -24,6 +24,7 @@ from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.deadletters import DeadLetters
 from dialogkit.ingress import IngressProcessor, IngressRoute
+from dialogkit.jobs import Periodic
 from dialogkit.projection import BatchOutcome, Projection, ProjectionRunner, stored_positions
 from dialogkit.publishing import KafkaPublisher
 from dialogkit.records import SourceRecord
@@ -164,6 +165,19 @@ class StreamWorker:
                 await handler.handle([source_record(e) for e in events])
 
         self.app.agent(topic, name=f"{self.service}.{name}")(process)
+
+    def add_periodic(self, job: Periodic) -> None:
+        resources = self.resources
+
+        async def tick() -> None:
+            try:
+                await job.run(resources.pool, resources.publisher)
+            except Exception:
+                log.exception(
+                    "periodic job failed; it runs again next interval", extra={"job": job.name}
+                )
+
+        self.app.timer(job.interval_s, name=f"{self.service}.{job.name}")(tick)
 
     async def _seek_to_stored_positions(self, sender: Any = None, **_: Any) -> None:
         """Make faust's seek after a rebalance land on the positions the database holds."""

@@ -2,8 +2,10 @@
 
 from consent.api import router
 from consent.config import SERVICE, Settings
+from consent.expiry import ExpiryJob
 from consent.projections import ConsentHistoryProjection, CustomerFactsProjection
 from dialogkit.config import ServiceSettings
+from dialogkit.jobs import Periodic
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
@@ -14,10 +16,16 @@ def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Pr
     return [ConsentHistoryProjection(publisher, settings.expiry), CustomerFactsProjection()]
 
 
+def periodic(settings: ServiceSettings) -> list[Periodic]:
+    assert isinstance(settings, Settings)
+    return [ExpiryJob(settings.expiry, settings.expiry_check_s)]
+
+
 DEFINITION = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
     routers=[router],
     projections=projections,
     description="Permission to contact: consents, evidence, objections, eligibility, proof.",
+    periodic=periodic,
 )
