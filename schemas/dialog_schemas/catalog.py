@@ -67,7 +67,7 @@ CONSENT_STATE = TopicContract.of(
     compacted=True,
     description="Each customer's current consent state; compacted, so the latest per key stays.",
     producers=("consent",),
-    consumers=("external: dialer, email service provider, data warehouse",),
+    consumers=("consent", "external: dialer, email service provider, data warehouse"),
 )
 CONTACTS_EVENTS = TopicContract.of(
     "contacts.events.v1",

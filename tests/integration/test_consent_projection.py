@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import orjson
 
 from consent.commands import (
@@ -260,7 +261,7 @@ async def test_a_worker_killed_mid_stream_loses_nothing_and_applies_nothing_twic
         worker.process.kill()  # SIGKILL: no shutdown, no offset commit
         worker.process.wait(10)
     assert halfway < total, "killed while the stream was still being applied"
-    with service_process("consent", "worker", logs=tmp_path / "w2.log", **common):
+    with service_process("consent", "worker", logs=tmp_path / "w2.log", **common) as (_, web):
         await eventually(applied, lambda n: n >= total, timeout=120, interval=0.5)
         last_use = T0 + timedelta(minutes=1, hours=58)
         await eventually(
@@ -272,6 +273,24 @@ async def test_a_worker_killed_mid_stream_loses_nothing_and_applies_nothing_twic
             timeout=60,
             interval=1,
         )
+        stored_states = {
+            r["customer_id"]: orjson.loads(r["state"])
+            for r in await pool.fetch(
+                "SELECT customer_id, state FROM consent_state WHERE customer_id = ANY($1)",
+                customers,
+            )
+        }
+        async with httpx.AsyncClient(base_url=web) as client:
+            for customer in customers:  # the in-stream table holds what the read model holds
+                entry = await eventually(
+                    lambda c=customer: client.get(f"/tables/consent-state/{c}"),  # type: ignore[misc]
+                    lambda r, c=customer: (
+                        r.status_code == 200  # type: ignore[misc]
+                        and r.json()["data"] == stored_states[c]
+                    ),
+                    timeout=30,
+                )
+                assert entry.json()["subject"] == customer
     assert await applied() == total
     found = await histories(pool, customers)
     for customer in customers:

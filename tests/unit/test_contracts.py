@@ -322,6 +322,7 @@ def test_the_catalog_names_every_service_that_reads_a_topic() -> None:
         settings = definition.settings()
         sources = [p.source.name for p in definition.projections(settings, FakePublisher())]
         sources += [r.source.name for r in definition.ingress]
+        sources += [t.name for t in definition.state_tables.values()]
         for source in sources:
             assert definition.name in by_name[source].consumers, (definition.name, source)
         for route in definition.ingress:

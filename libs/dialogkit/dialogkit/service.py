@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 
+from dialog_schemas.catalog import TopicContract
 from dialogkit.config import ServiceSettings
 from dialogkit.db import migrate
 from dialogkit.http import create_api
@@ -35,6 +36,8 @@ class ServiceDefinition:
     ingress: Sequence[IngressRoute] = ()
     periodic: Callable[[ServiceSettings], Sequence[Periodic]] = lambda settings: ()
     """Jobs the worker runs at intervals (e.g. recording expiries)."""
+    state_tables: Mapping[str, TopicContract] = field(default_factory=dict)
+    """In-memory faust tables of the latest event per key on state topics, by table name."""
 
     @property
     def migrations_package(self) -> str:
@@ -87,6 +90,8 @@ def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -> None
     worker = StreamWorker(definition.name, settings, projections, definition.ingress, resources)
     for job in definition.periodic(settings):
         worker.add_periodic(job)
+    for name, topic in definition.state_tables.items():
+        worker.add_state_table(name, topic)
     worker.run()
 
 

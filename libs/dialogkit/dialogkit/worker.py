@@ -16,16 +16,25 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import faust
+import orjson
 from faust.types import TP, EventT, StreamT
 from mode import Service
 
+from dialog_schemas.catalog import TopicContract
 from dialogkit import metrics
+from dialogkit.codec import DecodeError
 from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.deadletters import DeadLetters
 from dialogkit.ingress import IngressProcessor, IngressRoute
 from dialogkit.jobs import Periodic
-from dialogkit.projection import BatchOutcome, Projection, ProjectionRunner, stored_positions
+from dialogkit.projection import (
+    BatchOutcome,
+    Projection,
+    ProjectionRunner,
+    decode,
+    stored_positions,
+)
 from dialogkit.publishing import KafkaPublisher
 from dialogkit.records import SourceRecord
 from dialogkit.topics import dead_letter_topic
@@ -165,6 +174,51 @@ class StreamWorker:
                 await handler.handle([source_record(e) for e in events])
 
         self.app.agent(topic, name=f"{self.service}.{name}")(process)
+
+    def add_state_table(self, name: str, source: TopicContract) -> Any:
+        """A faust table of the latest event per key on a (compacted) state topic.
+
+        Workers that need a customer's current state in-stream read it from the table instead of
+        asking a database. faust keeps the table in memory, backs it with its own changelog
+        topic and recovers it from there on start; the worker serves it at
+        `/tables/<name>/<key>`. Records that are not valid events go to the dead-letter topic.
+        """
+        table = self.app.Table(
+            name,
+            default=None,
+            partitions=self.settings.topic_partitions,
+            key_type=str,
+            value_type=str,
+        )
+        topic = self.app.topic(
+            source.name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        resources = self.resources
+
+        async def follow(stream: StreamT[bytes]) -> None:
+            async for event in stream.events():
+                record = source_record(event)
+                try:
+                    envelope = decode(record, source).envelope
+                except DecodeError as error:
+                    await resources.dead_letters(f"table:{name}").send(record, error)
+                    continue
+                table[envelope.subject] = envelope.model_dump_json(exclude_none=True)
+
+        self.app.agent(topic, name=f"{self.service}.table.{name}")(follow)
+
+        @self.app.page(f"/tables/{name}/{{key}}")
+        async def entry(web: Any, request: Any, key: str) -> Any:
+            value = table.get(key)
+            if value is None:
+                return web.json({"detail": f"no entry for {key}"}, status=404)
+            return web.json(orjson.loads(value))
+
+        return table
 
     def add_periodic(self, job: Periodic) -> None:
         resources = self.resources

@@ -4,6 +4,7 @@ from consent.api import router
 from consent.config import SERVICE, Settings
 from consent.expiry import ExpiryJob
 from consent.projections import ConsentHistoryProjection, CustomerFactsProjection
+from dialog_schemas.catalog import CONSENT_STATE
 from dialogkit.config import ServiceSettings
 from dialogkit.jobs import Periodic
 from dialogkit.projection import Projection
@@ -28,4 +29,5 @@ DEFINITION = ServiceDefinition(
     projections=projections,
     description="Permission to contact: consents, evidence, objections, eligibility, proof.",
     periodic=periodic,
+    state_tables={"consent-state": CONSENT_STATE},
 )
