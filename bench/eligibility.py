@@ -16,8 +16,8 @@ import asyncpg
 import httpx
 
 from consent.commands import ConfirmConsent, GrantConsent, RecordUse, confirm, grant, record_use
-from consent.domain import state_as_of
-from consent.projections import ConsentHistoryProjection
+from consent.projections import ConsentStateProjection
+from consentledger.domain import state_as_of
 from devstack.broker import start_broker
 from devstack.processes import free_port, spawn, wait_until
 from devstack.stack import database_dsn, ready
@@ -81,7 +81,7 @@ async def seed(dsn: str, customers: int) -> None:
             records.append(
                 SourceRecord(CONSENT_EVENTS.name, 0, len(records), b"k", encode(envelope))
             )
-    projection = ConsentHistoryProjection(FakePublisher(), timedelta(days=730))
+    projection = ConsentStateProjection(FakePublisher(), timedelta(days=730))
     runner = ProjectionRunner(pool, projection, DeadLetters(FakePublisher(), "dl", "b"))
     for start in range(0, len(records), 2000):
         await runner.handle(records[start : start + 2000])

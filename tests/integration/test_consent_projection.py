@@ -24,11 +24,12 @@ from consent.commands import (
     record_use,
     withdraw,
 )
-from consent.domain import state_as_of
-from consent.eligibility import eligibility
 from consent.expiry import ExpiryJob
-from consent.projections import ConsentHistoryProjection, CustomerFactsProjection, snapshot
-from consent.store import histories, load_state
+from consent.projections import ConsentStateProjection, snapshot
+from consentledger.domain import state_as_of
+from consentledger.eligibility import eligibility
+from consentledger.projections import CustomerFactsProjection
+from consentledger.store import histories, load_state
 from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import CONSENT_EVENTS, CONSENT_STATE, CONTACTS_EVENTS
 from dialog_schemas.common import Channel, CustomerKind, Purpose
@@ -152,8 +153,8 @@ def scripted_history(customer: str, kind: CustomerKind) -> list[tuple[str, Envel
 def runners(pool: asyncpg.Pool) -> dict[str, ProjectionRunner]:
     dead = DeadLetters(FakePublisher(), "consent.deadletter.v1", "test")
     projections: list[Projection] = [
-        ConsentHistoryProjection(FakePublisher(), EXPIRY),
-        CustomerFactsProjection(),
+        ConsentStateProjection(FakePublisher(), EXPIRY),
+        CustomerFactsProjection("consent.customer-facts"),
     ]
     return {p.source.name: ProjectionRunner(pool, p, dead) for p in projections}
 

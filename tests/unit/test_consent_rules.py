@@ -20,8 +20,8 @@ from consent.commands import (
     record_use,
     withdraw,
 )
-from consent.domain import ConsentState, evolve, state_as_of
-from consent.eligibility import DEFAULT_EXPIRY, Decision, eligibility
+from consentledger.domain import ConsentState, evolve, state_as_of
+from consentledger.eligibility import DEFAULT_EXPIRY, Decision, eligibility
 from dialog_schemas import Event
 from dialog_schemas.common import BlockReason, Channel, CustomerKind, LegalBasis, Purpose
 from dialog_schemas.consent import (

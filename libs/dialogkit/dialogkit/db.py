@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
@@ -24,8 +25,26 @@ def migration_files(package: str) -> list[tuple[str, str]]:
     return [(f"{package}/{f.name}", f.read_text()) for f in scripts]
 
 
+def with_requirements(packages: Sequence[str]) -> list[str]:
+    """The packages in migration order: each after those its `migrations/requires.txt` names."""
+    ordered: list[str] = []
+
+    def visit(package: str) -> None:
+        if package in ordered:
+            return
+        requires = files(package).joinpath("migrations", "requires.txt")
+        if requires.is_file():
+            for line in requires.read_text().split():
+                visit(line)
+        ordered.append(package)
+
+    for package in ("dialogkit", *packages):
+        visit(package)
+    return ordered
+
+
 async def migrate(dsn: str, *packages: str) -> list[str]:
-    """Apply the migrations of the given packages that are not applied yet."""
+    """Apply the migrations of the given packages (and those they require) not applied yet."""
     connection = await asyncpg.connect(dsn)
     applied: list[str] = []
     try:
@@ -35,7 +54,7 @@ async def migrate(dsn: str, *packages: str) -> list[str]:
             " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
         done = {r["name"] for r in await connection.fetch("SELECT name FROM schema_migrations")}
-        for package in ("dialogkit", *packages):
+        for package in with_requirements(packages):
             for name, sql in migration_files(package):
                 if name in done:
                     continue

@@ -21,10 +21,10 @@ from pydantic import AwareDatetime, BaseModel
 
 from consent import commands
 from consent.config import Settings
-from consent.domain import ConsentState
-from consent.eligibility import eligibility
 from consent.proof import proof_bundle, render_html
-from consent.store import load_state, recorded
+from consentledger.domain import ConsentState
+from consentledger.eligibility import eligibility
+from consentledger.store import load_state, recorded
 from dialog_schemas import CustomerId, Envelope, Event
 from dialog_schemas.catalog import CONSENT_EVENTS
 from dialog_schemas.common import BlockReason, Channel, LegalBasis, Purpose

@@ -3,7 +3,8 @@
 from consent.api import router
 from consent.config import SERVICE, Settings
 from consent.expiry import ExpiryJob
-from consent.projections import ConsentHistoryProjection, CustomerFactsProjection
+from consent.projections import ConsentStateProjection
+from consentledger.projections import CustomerFactsProjection
 from dialog_schemas.catalog import CONSENT_STATE
 from dialogkit.config import ServiceSettings
 from dialogkit.jobs import Periodic
@@ -14,7 +15,10 @@ from dialogkit.service import ServiceDefinition
 
 def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
     assert isinstance(settings, Settings)
-    return [ConsentHistoryProjection(publisher, settings.expiry), CustomerFactsProjection()]
+    return [
+        ConsentStateProjection(publisher, settings.expiry),
+        CustomerFactsProjection("consent.customer-facts"),
+    ]
 
 
 def periodic(settings: ServiceSettings) -> list[Periodic]:

@@ -7,8 +7,8 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
 
-from consent.domain import DOUBLE_OPT_IN, Consent, ConsentState
-from consent.eligibility import DEFAULT_EXPIRY
+from consentledger.domain import DOUBLE_OPT_IN, Consent, ConsentState
+from consentledger.eligibility import DEFAULT_EXPIRY
 from dialog_schemas import Event, Personal
 from dialog_schemas.common import Channel, EmailAddress, ExternalId, PhoneNumber, Purpose
 from dialog_schemas.consent import (

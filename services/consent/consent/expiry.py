@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from consent.commands import expire
-from consent.store import load_state
+from consentledger.store import load_state
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import CONSENT_EVENTS
 from dialog_schemas.consent import ConsentExpired

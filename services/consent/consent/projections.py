@@ -1,4 +1,4 @@
-"""Read models of the consent service, and the compacted state topic published with them."""
+"""The consent service's read model: history plus each customer's state, published compacted."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from uuid import UUID, uuid5
 
 import asyncpg
 
-from consent.domain import effective_at, state_as_of
-from consent.store import histories
+from consentledger.domain import effective_at, state_as_of
+from consentledger.projections import record_history
+from consentledger.store import histories
 from dialog_schemas import Envelope, Event
-from dialog_schemas.catalog import CONSENT_EVENTS, CONSENT_STATE, CONTACTS_EVENTS
+from dialog_schemas.catalog import CONSENT_EVENTS, CONSENT_STATE
 from dialog_schemas.consent import ConsentStateChanged, ConsentSummary
-from dialog_schemas.contacts import ContactRegistered, ProductPurchased
 from dialogkit.projection import Decoded
 from dialogkit.publishing import EventPublisher
 
@@ -43,7 +43,7 @@ def snapshot(history: Sequence[Event], expiry: timedelta) -> ConsentStateChanged
     )
 
 
-class ConsentHistoryProjection:
+class ConsentStateProjection:
     """Keeps every consent event per customer and each customer's current state.
 
     After each batch the state of every customer it touched is recomputed from the history and
@@ -59,29 +59,7 @@ class ConsentHistoryProjection:
         self._expiry = expiry
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        await connection.executemany(
-            "INSERT INTO consent_history (event_id, customer_id, type, schema_version,"
-            " effective_at, recorded_at, source, correlation_id, causation_id, data, partition,"
-            " kafka_offset) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12)"
-            " ON CONFLICT (event_id) DO NOTHING",
-            [
-                (
-                    d.envelope.id,
-                    d.envelope.subject,
-                    d.envelope.type,
-                    d.event.schema_version,
-                    effective_at(d.event),
-                    d.envelope.time,
-                    d.envelope.source,
-                    d.envelope.correlationid,
-                    d.envelope.causationid,
-                    d.event.model_dump_json(),
-                    d.record.partition,
-                    d.record.offset,
-                )
-                for d in events
-            ],
-        )
+        await record_history(connection, events)
         last = {d.envelope.subject: d.envelope for d in events}
         states = await histories(connection, last)
         snapshots = {c: snapshot(history, self._expiry) for c, history in states.items()}
@@ -106,39 +84,3 @@ class ConsentHistoryProjection:
                 for c, s in snapshots.items()
             ],
         )
-
-
-class CustomerFactsProjection:
-    """From the contacts topic, what eligibility needs: kind (consumer, business), purchases."""
-
-    name = "consent.customer-facts"
-    source = CONTACTS_EVENTS
-
-    async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        registered = [d for d in events if isinstance(d.event, ContactRegistered)]
-        purchased = [d for d in events if isinstance(d.event, ProductPurchased)]
-        await connection.executemany(
-            "INSERT INTO customer_facts (customer_id, kind, registered_at) VALUES ($1, $2, $3)"
-            " ON CONFLICT (customer_id) DO NOTHING",
-            [(d.envelope.subject, d.event.kind.value, d.event.registered_at) for d in registered],  # type: ignore[attr-defined]
-        )
-        await connection.executemany(
-            "INSERT INTO customer_purchases (event_id, customer_id, purchase_id, category,"
-            " purchased_at, email_obtained, objection_notice_given)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
-            [_purchase_row(d) for d in purchased],
-        )
-
-
-def _purchase_row(decoded: Decoded) -> tuple[object, ...]:
-    event = decoded.event
-    assert isinstance(event, ProductPurchased)
-    return (
-        decoded.envelope.id,
-        decoded.envelope.subject,
-        event.purchase_id,
-        event.category,
-        event.purchased_at,
-        event.email_address is not None,
-        event.objection_notice_given,
-    )

@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from consent.domain import ConsentState
-from consent.store import Connection, event_of
+from consentledger.domain import ConsentState
+from consentledger.store import Connection, event_of
 from dialog_schemas.consent import ConsentConfirmed, ConsentExpired, ConsentRevoked, ConsentUsed
 
 RETENTION_YEARS = 5

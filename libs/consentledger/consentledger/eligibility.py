@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from consent.domain import Consent, ConsentState
+from consentledger.domain import Consent, ConsentState
 from dialog_schemas.common import BlockReason, Channel, CustomerKind, LegalBasis, Purpose
 from dialog_schemas.consent import ConsentStatus
 

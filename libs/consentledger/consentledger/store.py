@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from consent.domain import ConsentState, Purchase, state_as_of
+from consentledger.domain import ConsentState, Purchase, state_as_of
 from dialog_schemas import Event
 from dialog_schemas.catalog import CONSENT_EVENTS, upcast
 from dialog_schemas.common import CustomerKind

@@ -1,0 +1,89 @@
+"""Projecting the consent history and the customer facts eligibility needs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from consentledger.domain import effective_at
+from dialog_schemas.catalog import CONSENT_EVENTS, CONTACTS_EVENTS
+from dialog_schemas.contacts import ContactRegistered, ProductPurchased
+from dialogkit.projection import Decoded
+
+
+async def record_history(connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+    """Keep each consent event once, with the time it took effect, in topic order."""
+    await connection.executemany(
+        "INSERT INTO consent_history (event_id, customer_id, type, schema_version,"
+        " effective_at, recorded_at, source, correlation_id, causation_id, data, partition,"
+        " kafka_offset) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        [
+            (
+                d.envelope.id,
+                d.envelope.subject,
+                d.envelope.type,
+                d.event.schema_version,
+                effective_at(d.event),
+                d.envelope.time,
+                d.envelope.source,
+                d.envelope.correlationid,
+                d.envelope.causationid,
+                d.event.model_dump_json(),
+                d.record.partition,
+                d.record.offset,
+            )
+            for d in events
+        ],
+    )
+
+
+class ConsentHistoryProjection:
+    """The consent history alone, for services that check eligibility without deciding it."""
+
+    source = CONSENT_EVENTS
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        await record_history(connection, events)
+
+
+class CustomerFactsProjection:
+    """From the contacts topic, what eligibility needs: kind (consumer, business), purchases."""
+
+    source = CONTACTS_EVENTS
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        registered = [d for d in events if isinstance(d.event, ContactRegistered)]
+        purchased = [d for d in events if isinstance(d.event, ProductPurchased)]
+        await connection.executemany(
+            "INSERT INTO customer_facts (customer_id, kind, registered_at) VALUES ($1, $2, $3)"
+            " ON CONFLICT (customer_id) DO NOTHING",
+            [(d.envelope.subject, d.event.kind.value, d.event.registered_at) for d in registered],  # type: ignore[attr-defined]
+        )
+        await connection.executemany(
+            "INSERT INTO customer_purchases (event_id, customer_id, purchase_id, category,"
+            " purchased_at, email_obtained, objection_notice_given)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
+            [_purchase_row(d) for d in purchased],
+        )
+
+
+def _purchase_row(decoded: Decoded) -> tuple[object, ...]:
+    event = decoded.event
+    assert isinstance(event, ProductPurchased)
+    return (
+        decoded.envelope.id,
+        decoded.envelope.subject,
+        event.purchase_id,
+        event.category,
+        event.purchased_at,
+        event.email_address is not None,
+        event.objection_notice_given,
+    )

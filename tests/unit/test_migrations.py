@@ -1,0 +1,12 @@
+from dialogkit.db import migration_files, with_requirements
+
+
+def test_a_package_is_migrated_after_the_packages_it_requires() -> None:
+    assert with_requirements(["consent"]) == ["dialogkit", "consentledger", "consent"]
+    assert with_requirements(["interactions", "consent"])[-1] == "consent"
+
+
+def test_migration_names_carry_their_package() -> None:
+    assert [name for name, _ in migration_files("consentledger")] == [
+        "consentledger/001_ledger.sql"
+    ]
