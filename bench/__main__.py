@@ -110,7 +110,11 @@ async def runner_throughput(admin_dsn: str, events: int, batch: int) -> float:
         )
         for n in range(events)
     ]
-    runner = ProjectionRunner(pool, TimelineProjection(), DeadLetters(FakePublisher(), "dl", "b"))
+    runner = ProjectionRunner(
+        pool,
+        TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline"),
+        DeadLetters(FakePublisher(), "dl", "b"),
+    )
     began = time.perf_counter()
     for start in range(0, events, batch):
         await runner.handle(records[start : start + batch])

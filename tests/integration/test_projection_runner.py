@@ -53,7 +53,9 @@ async def dead_letters_of(bootstrap: str, topic: str, consumer: str) -> list[dic
 
 async def runner_for(pool, publisher, projection=None, consumer="timeline-test"):  # type: ignore[no-untyped-def]
     dead = DeadLetters(publisher, "interactions.deadletter.v1", consumer)
-    return ProjectionRunner(pool, projection or TimelineProjection(), dead)
+    return ProjectionRunner(
+        pool, projection or TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline"), dead
+    )
 
 
 async def test_a_batch_is_applied_once_and_its_position_stored(

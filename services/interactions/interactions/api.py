@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from dialog_schemas import CustomerId, Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
+from dialog_schemas.common import Channel, Direction
 from dialogkit.http import Runtime
 from dialogkit.problems import Problem
 from dialogkit.tracing import current_traceparent
@@ -74,18 +76,45 @@ async def get_timeline(
     runtime: Runtime,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
+    channel: Annotated[list[Channel] | None, Query(description="repeat for several")] = None,
+    direction: Direction | None = None,
+    kind: Annotated[list[str] | None, Query(description="event types; repeat for several")] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
 ) -> TimelinePage:
-    """The customer's timeline, newest first; pass `next_cursor` back to read further."""
-    after_time, after_id = decode_cursor(cursor) if cursor else (None, None)
+    """The customer's timeline, newest first, optionally filtered; pass `next_cursor` back.
+
+    Entries are ordered by when they happened, not when they arrived. A cursor belongs to the
+    filters it was issued with; using it with other filters is an error.
+    """
+    filters = {
+        "channel": sorted(c.value for c in channel or []),
+        "direction": direction.value if direction else None,
+        "kind": sorted(kind or []),
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+    }
+    fingerprint = hashlib.sha256(orjson.dumps(filters)).hexdigest()[:16]
+    after_time, after_id = decode_cursor(cursor, fingerprint) if cursor else (None, None)
     rows = await runtime.pool.fetch(
         "SELECT entry_id, occurred_at, kind, channel, direction, summary, source, source_ref,"
         " correlation_id FROM timeline_entries WHERE customer_id = $1"
         " AND ($2::timestamptz IS NULL OR (occurred_at, entry_id) < ($2, $3::uuid))"
+        " AND (cardinality($5::text[]) = 0 OR channel = ANY($5))"
+        " AND ($6::text IS NULL OR direction = $6)"
+        " AND (cardinality($7::text[]) = 0 OR kind = ANY($7))"
+        " AND ($8::timestamptz IS NULL OR occurred_at >= $8)"
+        " AND ($9::timestamptz IS NULL OR occurred_at < $9)"
         " ORDER BY occurred_at DESC, entry_id DESC LIMIT $4",
         customer_id,
         after_time,
         after_id,
         limit + 1,
+        filters["channel"],
+        filters["direction"],
+        filters["kind"],
+        since,
+        until,
     )
     entries = [TimelineEntry(**dict(r)) for r in rows[:limit]]
     more = len(rows) > limit
@@ -93,25 +122,34 @@ async def get_timeline(
     return TimelinePage(
         customer_id=customer_id,
         entries=entries,
-        next_cursor=encode_cursor(last.occurred_at, last.entry_id) if more and last else None,
+        next_cursor=(
+            encode_cursor(last.occurred_at, last.entry_id, fingerprint) if more and last else None
+        ),
     )
 
 
-def encode_cursor(occurred_at: datetime, entry_id: UUID) -> str:
-    """An opaque position in a timeline: the last entry a page returned."""
-    raw = orjson.dumps([occurred_at.isoformat(), str(entry_id)])
+def encode_cursor(occurred_at: datetime, entry_id: UUID, filters: str = "") -> str:
+    """An opaque position in a timeline: the last entry a page returned, and its filters."""
+    raw = orjson.dumps([occurred_at.isoformat(), str(entry_id), filters])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+def decode_cursor(cursor: str, filters: str = "") -> tuple[datetime, UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        occurred_at, entry_id = orjson.loads(raw)
+        occurred_at, entry_id, issued_for = orjson.loads(raw)
         position = datetime.fromisoformat(occurred_at), UUID(entry_id)
         if position[0].tzinfo is None:
             raise ValueError("cursor time without zone")
-        return position
     except (ValueError, TypeError) as error:
         raise Problem(
             400, "Invalid cursor", "cursor is not one this API returned", field="cursor"
         ) from error
+    if issued_for != filters:
+        raise Problem(
+            400,
+            "Invalid cursor",
+            "the cursor was issued for other filters; repeat the filters of the first page",
+            field="cursor",
+        )
+    return position

@@ -1,5 +1,11 @@
 """Composition root of the interactions service."""
 
+from dialog_schemas.catalog import (
+    CAMPAIGNS_EVENTS,
+    CONSENT_EVENTS,
+    CONTACTS_EVENTS,
+    INTERACTIONS_EVENTS,
+)
 from dialogkit.config import ServiceSettings
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
@@ -11,7 +17,12 @@ from interactions.projections import TimelineProjection
 
 
 def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
-    return [TimelineProjection()]
+    return [
+        TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline"),
+        TimelineProjection(CONSENT_EVENTS, "interactions.timeline.consent"),
+        TimelineProjection(CONTACTS_EVENTS, "interactions.timeline.contacts"),
+        TimelineProjection(CAMPAIGNS_EVENTS, "interactions.timeline.campaigns"),
+    ]
 
 
 DEFINITION = ServiceDefinition(

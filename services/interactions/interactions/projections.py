@@ -1,4 +1,4 @@
-"""The per-customer timeline read model."""
+"""The per-customer timeline read model: entries from every service's events, once each."""
 
 from __future__ import annotations
 
@@ -6,39 +6,42 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from dialog_schemas.catalog import INTERACTIONS_EVENTS
-from dialog_schemas.interactions import TouchpointRecorded
+from dialog_schemas.catalog import TopicContract
 from dialogkit.projection import Decoded
+from interactions.timeline import describe
+
+INSERT_ENTRIES = (
+    "INSERT INTO timeline_entries (customer_id, entry_id, occurred_at, kind, channel,"
+    " direction, summary, source, source_ref, correlation_id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING"
+)
 
 
 class TimelineProjection:
-    """Touchpoints become timeline entries, once each, keyed by event id."""
+    """One topic's events become timeline entries, keyed by event id (applied once)."""
 
-    name = "interactions.timeline"
-    source = INTERACTIONS_EVENTS
+    def __init__(self, source: TopicContract, name: str) -> None:
+        self.source = source
+        self.name = name
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        rows = [_row(d) for d in events if isinstance(d.event, TouchpointRecorded)]
-        await connection.executemany(
-            "INSERT INTO timeline_entries (customer_id, entry_id, occurred_at, kind, channel,"
-            " direction, summary, source, source_ref, correlation_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
-            rows,
-        )
+        await connection.executemany(INSERT_ENTRIES, [row for d in events if (row := _row(d))])
 
 
-def _row(decoded: Decoded) -> tuple[object, ...]:
-    envelope, event = decoded.envelope, decoded.event
-    assert isinstance(event, TouchpointRecorded)
+def _row(decoded: Decoded) -> tuple[object, ...] | None:
+    entry = describe(decoded.event)
+    if entry is None:
+        return None
+    envelope = decoded.envelope
     return (
         envelope.subject,
         envelope.id,
-        event.occurred_at,
+        entry.occurred_at,
         envelope.type,
-        event.channel.value,
-        event.direction.value,
-        event.summary,
+        entry.channel.value if entry.channel else None,
+        entry.direction.value if entry.direction else None,
+        entry.summary,
         envelope.source,
-        event.touchpoint_id,
+        entry.source_ref,
         envelope.correlationid,
     )
