@@ -15,7 +15,12 @@ from dialog_schemas import Envelope
 from dialog_schemas.catalog import CONTACTS_INGRESS, INTERACTIONS_INGRESS
 from dialog_schemas.contacts import ContractCancelled, ProductPurchased
 from dialog_schemas.examples import EXAMPLES
-from dialog_schemas.interactions import TouchpointRecorded, TouchpointReported
+from dialog_schemas.interactions import (
+    CallDetails,
+    CallDisposition,
+    TouchpointRecorded,
+    TouchpointReported,
+)
 from dialogkit import metrics
 from dialogkit.codec import encode
 from dialogkit.deadletters import DeadLetters
@@ -25,7 +30,11 @@ from dialogkit.records import SourceRecord
 from interactions.domain import touchpoint_event_id
 from interactions.ingress import TouchpointIngress
 
-REPORT = next(e for e in EXAMPLES if isinstance(e, TouchpointReported))
+EXAMPLE = next(e for e in EXAMPLES if isinstance(e, TouchpointReported))
+assert isinstance(EXAMPLE.details, CallDetails)
+REPORT = EXAMPLE.model_copy(
+    update={"details": EXAMPLE.details.model_copy(update={"disposition": CallDisposition.REACHED})}
+)
 PAST = datetime.now(UTC) - timedelta(hours=1)
 
 

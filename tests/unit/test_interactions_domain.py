@@ -1,14 +1,24 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from dialog_schemas.interactions import Channel, Direction
+from dialog_schemas.examples import EXAMPLES
+from dialog_schemas.interactions import (
+    Channel,
+    ContractConfirmationDue,
+    Direction,
+    OptOutReceived,
+)
 from dialogkit.rules import InFuture
 from interactions.domain import (
     RecordTouchpoint,
+    SendContractConfirmation,
+    event_ids,
     record_touchpoint,
+    send_contract_confirmation,
     touchpoint_event_id,
 )
+from interactions.timeline import describe
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
@@ -46,3 +56,95 @@ def test_the_same_touchpoint_sent_twice_gets_the_same_event_id() -> None:
 
 def test_equal_touchpoint_ids_of_different_customers_stay_apart() -> None:
     assert touchpoint_event_id("c-1", "mail-7") != touchpoint_event_id("c-2", "mail-7")
+
+
+def call(disposition: str) -> RecordTouchpoint:
+    return command(
+        channel=Channel.PHONE,
+        details={"kind": "call", "disposition": disposition, "duration_s": 90},
+        touchpoint_id="call-9",
+    )
+
+
+def test_a_do_not_call_disposition_is_an_opt_out_on_the_phone() -> None:
+    touchpoint, opt_out = record_touchpoint(call("do_not_call"), NOW)
+    assert isinstance(opt_out, OptOutReceived)
+    assert (opt_out.channel, opt_out.touchpoint_id, opt_out.received_at) == (
+        Channel.PHONE,
+        "call-9",
+        touchpoint.occurred_at,  # type: ignore[attr-defined]
+    )
+
+
+@pytest.mark.parametrize("channel", ["email", "sms"])
+def test_an_unsubscribe_is_an_opt_out_on_its_channel(channel: str) -> None:
+    details = {"kind": channel, "message_id": "m-1", "status": "unsubscribed"}
+    _, opt_out = record_touchpoint(command(channel=channel, details=details), NOW)
+    assert isinstance(opt_out, OptOutReceived)
+    assert opt_out.channel == channel
+
+
+def test_other_outcomes_have_no_consequence() -> None:
+    assert len(record_touchpoint(call("reached"), NOW)) == 1
+    email = {"kind": "email", "message_id": "m-1", "status": "opened"}
+    assert len(record_touchpoint(command(details=email), NOW)) == 1
+
+
+def test_a_sale_by_phone_makes_a_text_form_confirmation_due() -> None:
+    _, due = record_touchpoint(call("sale"), NOW)
+    assert isinstance(due, ContractConfirmationDue)
+    assert due.touchpoint_id == "call-9"
+
+
+def test_the_withdrawal_period_runs_fourteen_days_from_the_confirmation() -> None:
+    sent = send_contract_confirmation(
+        SendContractConfirmation(
+            touchpoint_id="call-9",
+            sent_via=Channel.EMAIL,
+            sent_at=datetime(2026, 3, 20, 17, tzinfo=UTC),
+        ),
+        NOW,
+    )
+    assert sent.withdrawal_ends_on == date(2026, 4, 3)
+
+
+def test_consequences_get_ids_derived_from_their_touchpoint() -> None:
+    events = record_touchpoint(call("sale"), NOW)
+    first = event_ids("c-1", "call-9", events)
+    assert first == event_ids("c-1", "call-9", events)
+    assert first[0] == touchpoint_event_id("c-1", "call-9")
+    assert len(set(first)) == 2
+
+
+def test_every_customer_event_type_has_a_timeline_entry() -> None:
+    not_about_a_customer = {
+        "CampaignCreated",
+        "ConsentStateChanged",
+        "TouchpointReported",
+        "PurchaseReported",
+        "CancellationReported",
+    }
+    for example in EXAMPLES:
+        entry = describe(example)
+        if example.event_type in not_about_a_customer:
+            assert entry is None, example.event_type
+        else:
+            assert entry is not None, example.event_type
+            assert entry.summary, example.event_type
+
+
+def test_profile_entries_carry_no_personal_data() -> None:
+    for example in EXAMPLES:
+        if example.event_type in ("ContactRegistered", "ContactUpdated"):
+            entry = describe(example)
+            assert entry is not None
+            assert "Erika" not in entry.summary
+            assert "+49" not in entry.summary
+
+
+def test_a_touchpoint_entry_says_what_happened_on_its_channel() -> None:
+    [event] = record_touchpoint(call("reached"), NOW)
+    entry = describe(event)
+    assert entry is not None
+    assert entry.summary == "Call: reached (90 s): newsletter sent"
+    assert (entry.channel, entry.source_ref) == (Channel.PHONE, "call-9")

@@ -6,21 +6,24 @@ import base64
 import hashlib
 from datetime import UTC, datetime
 from typing import Annotated
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import orjson
 from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime, BaseModel
 
-from dialog_schemas import CustomerId, Envelope
+from dialog_schemas import CustomerId, Envelope, Event
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialog_schemas.common import Channel, Direction
-from dialogkit.http import Runtime
+from dialogkit.http import ApiRuntime, Runtime
 from dialogkit.problems import Problem
 from dialogkit.tracing import current_traceparent
 from interactions.domain import (
     RecordTouchpoint,
+    SendContractConfirmation,
+    event_ids,
     record_touchpoint,
+    send_contract_confirmation,
     touchpoint_event_id,
 )
 
@@ -29,6 +32,9 @@ router = APIRouter(prefix="/v1", tags=["interactions"])
 
 class Accepted(BaseModel):
     event_id: UUID
+    """The touchpoint's (or confirmation's) event id."""
+    event_ids: list[UUID] = []
+    """With the events of its consequences (opt-out, confirmation due)."""
     status: str = "accepted"
 
 
@@ -53,21 +59,40 @@ class TimelinePage(BaseModel):
 @router.post("/touchpoints", status_code=status.HTTP_202_ACCEPTED)
 async def post_touchpoint(command: RecordTouchpoint, runtime: Runtime) -> Accepted:
     """Record a touchpoint; the same touchpoint id for the same customer is recorded once."""
-    events = record_touchpoint(command, datetime.now(UTC))
-    event_id = touchpoint_event_id(command.customer_id, command.touchpoint_id)
+    now = datetime.now(UTC)
+    events = record_touchpoint(command, now)
+    ids = event_ids(command.customer_id, command.touchpoint_id, events)
+    await publish(runtime, command.customer_id, events, ids, now)
+    return Accepted(event_id=ids[0], event_ids=ids)
+
+
+@router.post("/customers/{customer_id}/contract-confirmations", status_code=202)
+async def post_contract_confirmation(
+    customer_id: CustomerId, command: SendContractConfirmation, runtime: Runtime
+) -> Accepted:
+    """Record that the text-form confirmation of a sale by phone went out (starts the 14 days)."""
+    now = datetime.now(UTC)
+    event = send_contract_confirmation(command, now)
+    event_id = uuid5(touchpoint_event_id(customer_id, command.touchpoint_id), event.event_type)
+    await publish(runtime, customer_id, [event], [event_id], now)
+    return Accepted(event_id=event_id, event_ids=[event_id])
+
+
+async def publish(
+    runtime: ApiRuntime, customer_id: str, events: list[Event], ids: list[UUID], now: datetime
+) -> None:
     envelopes = [
         Envelope.wrap(
             event,
             id=event_id,
             source=f"/{runtime.service}/api",
-            subject=command.customer_id,
-            time=datetime.now(UTC),
+            subject=customer_id,
+            time=now,
             traceparent=current_traceparent(),
         )
-        for event in events
+        for event, event_id in zip(events, ids, strict=True)
     ]
     await runtime.publisher.publish(INTERACTIONS_EVENTS.name, envelopes)
-    return Accepted(event_id=event_id)
 
 
 @router.get("/customers/{customer_id}/timeline")

@@ -10,7 +10,7 @@ from dialog_schemas.catalog import INTERACTIONS_EVENTS, INTERACTIONS_INGRESS
 from dialog_schemas.interactions import TouchpointReported
 from dialogkit.ingress import canonical
 from dialogkit.projection import Decoded
-from interactions.domain import record_touchpoint, touchpoint_event_id
+from interactions.domain import event_ids, record_touchpoint
 
 
 class TouchpointIngress:
@@ -24,8 +24,9 @@ class TouchpointIngress:
         report = incoming.event
         assert isinstance(report, TouchpointReported)
         envelope = incoming.envelope
-        event_id = touchpoint_event_id(envelope.subject, report.touchpoint_id)
+        events = record_touchpoint(report, now, reported_by=envelope.source)
+        ids = event_ids(envelope.subject, report.touchpoint_id, events)
         return [
             canonical(envelope, event, id=event_id, source="/interactions/ingress", now=now)
-            for event in record_touchpoint(report, now, reported_by=envelope.source)
+            for event, event_id in zip(events, ids, strict=True)
         ]
