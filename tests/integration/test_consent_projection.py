@@ -361,3 +361,52 @@ async def test_expiries_that_fell_due_are_recorded_once(
     assert state is not None
     assert state.consents[old].expired_at == T0 + EXPIRY
     assert state.consents[fresh].expired_at is None
+
+
+async def test_an_opt_out_on_a_touchpoint_becomes_an_objection_on_its_channel(
+    new_database, pool_for, platform_topics_ready: str
+) -> None:
+    from consent.policies import OptOutPolicy
+    from dialog_schemas.catalog import INTERACTIONS_EVENTS
+    from dialog_schemas.interactions import OptOutReceived
+
+    customer = f"optout-{uuid.uuid4().hex[:10]}"
+    pool = await pool_for(await new_database("consent"))
+    by_topic = runners(pool)
+    registered = ContactRegistered(kind=CustomerKind.CONSUMER, name="O", registered_at=T0)
+    phone = uuid.uuid4()
+    command = GrantConsent(channel=Channel.PHONE, purpose=Purpose.MARKETING, evidence=evidence(T0))
+    granted = grant(state_as_of([]), command, consent_id=phone, now=T0)
+    for n, (topic, envelope) in enumerate(
+        [(CONTACTS_EVENTS.name, wrap(customer, [registered], T0)[0])]
+        + [(CONSENT_EVENTS.name, e) for e in wrap(customer, granted, T0)]
+    ):
+        await by_topic[topic].handle([SourceRecord(topic, 0, n, b"k", encode(envelope))])
+
+    published = FakePublisher()
+    policy = ProjectionRunner(
+        pool, OptOutPolicy(published), DeadLetters(FakePublisher(), "dl", "t")
+    )
+    at = T0 + timedelta(days=3)
+    opt_out = wrap(
+        customer,
+        [OptOutReceived(touchpoint_id="call-1", channel=Channel.PHONE, received_at=at)],
+        at,
+    )[0]
+    record = SourceRecord(INTERACTIONS_EVENTS.name, 2, 40, b"k", encode(opt_out))
+    await policy.handle([record])
+    objection, revoked = published.sent[CONSENT_EVENTS.name]
+    assert (objection.type, revoked.type) == ("ChannelObjectionRecorded", "ConsentRevoked")
+    assert revoked.data["consent_id"] == str(phone)
+    assert (revoked.causationid, revoked.subject) == (opt_out.id, customer)
+    assert (await policy.handle([record])).skipped == 1, "an opt-out is acted on once"
+
+    for n, envelope in enumerate([objection, revoked], start=10):
+        await by_topic[CONSENT_EVENTS.name].handle(
+            [SourceRecord(CONSENT_EVENTS.name, 0, n, b"k", encode(envelope))]
+        )
+    state = await load_state(pool, customer)
+    assert state is not None
+    decision = eligibility(state, Channel.PHONE, Purpose.MARKETING, at + timedelta(minutes=1))
+    assert decision.reason is not None
+    assert decision.reason.value == "objection"

@@ -145,7 +145,11 @@ def _confirmed(event: ConsentConfirmed, state: ConsentState) -> ConsentState:
 
 @_apply.register
 def _revoked(event: ConsentRevoked, state: ConsentState) -> ConsentState:
-    return _change(state, event.consent_id, revoked_at=event.revoked_at)
+    consent = state.consents.get(event.consent_id)
+    earlier = consent.revoked_at if consent else None
+    return _change(
+        state, event.consent_id, revoked_at=min(filter(None, (earlier, event.revoked_at)))
+    )
 
 
 @_apply.register

@@ -3,6 +3,7 @@
 from consent.api import router
 from consent.config import SERVICE, Settings
 from consent.expiry import ExpiryJob
+from consent.policies import OptOutPolicy
 from consent.projections import ConsentStateProjection
 from consentledger.projections import CustomerFactsProjection
 from dialog_schemas.catalog import CONSENT_STATE
@@ -18,6 +19,7 @@ def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Pr
     return [
         ConsentStateProjection(publisher, settings.expiry),
         CustomerFactsProjection("consent.customer-facts"),
+        OptOutPolicy(publisher),
     ]
 
 

@@ -1,0 +1,65 @@
+"""What the consent service records when other services report something consent-relevant."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import uuid5
+
+import asyncpg
+
+from consent.commands import RecordObjection, object_to_marketing
+from consentledger.domain import ConsentState
+from consentledger.store import load_state
+from dialog_schemas import Envelope
+from dialog_schemas.catalog import CONSENT_EVENTS, INTERACTIONS_EVENTS
+from dialog_schemas.interactions import OptOutReceived
+from dialogkit.projection import Decoded
+from dialogkit.publishing import EventPublisher
+
+
+class OptOutPolicy:
+    """An opt-out on a touchpoint (do-not-call, unsubscribe) becomes an objection on its channel.
+
+    The objection withdraws the channel's open consents and ends the non-consent bases on it.
+    Event ids derive from the opt-out's, so a batch applied again publishes the same events.
+    """
+
+    name = "consent.opt-outs"
+    source = INTERACTIONS_EVENTS
+
+    def __init__(self, publisher: EventPublisher) -> None:
+        self._publisher = publisher
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        envelopes: list[Envelope] = []
+        now = datetime.now(UTC)
+        for decoded in events:
+            opt_out = decoded.event
+            if not isinstance(opt_out, OptOutReceived):
+                continue
+            cause = decoded.envelope
+            state = await load_state(connection, cause.subject) or ConsentState()
+            command = RecordObjection(
+                via_channel=opt_out.channel,
+                channel=opt_out.channel,
+                objected_at=opt_out.received_at,
+                source_ref=opt_out.touchpoint_id,
+            )
+            decided = object_to_marketing(
+                state, command, objection_id=uuid5(cause.id, "objection"), now=now
+            )
+            envelopes += [
+                Envelope.wrap(
+                    event,
+                    id=uuid5(cause.id, f"consent-{n}"),
+                    source="/consent/worker",
+                    subject=cause.subject,
+                    time=now,
+                    correlationid=cause.correlationid,
+                    causationid=cause.id,
+                    traceparent=cause.traceparent,
+                )
+                for n, event in enumerate(decided)
+            ]
+        await self._publisher.publish(CONSENT_EVENTS.name, envelopes)
