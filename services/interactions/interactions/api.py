@@ -178,3 +178,59 @@ def decode_cursor(cursor: str, filters: str = "") -> tuple[datetime, UUID]:
             field="cursor",
         )
     return position
+
+
+class Finding(BaseModel):
+    finding_id: UUID
+    customer_id: str
+    touchpoint_id: str
+    channel: str
+    purpose: str
+    reason: str
+    occurred_at: datetime
+
+
+class FindingsPage(BaseModel):
+    findings: list[Finding]
+    next_cursor: str | None
+
+
+FINDINGS = (
+    "SELECT finding_id, customer_id, touchpoint_id, channel, purpose, reason, occurred_at"
+    " FROM compliance_findings WHERE ($1::text IS NULL OR customer_id = $1)"
+    " AND ($2::timestamptz IS NULL OR (occurred_at, finding_id) < ($2, $3::uuid))"
+    " ORDER BY occurred_at DESC, finding_id DESC LIMIT $4"
+)
+
+
+async def findings_page(
+    runtime: ApiRuntime, customer_id: str | None, limit: int, cursor: str | None
+) -> FindingsPage:
+    scope = f"findings:{customer_id or '*'}"
+    after_time, after_id = decode_cursor(cursor, scope) if cursor else (None, None)
+    rows = await runtime.pool.fetch(FINDINGS, customer_id, after_time, after_id, limit + 1)
+    found = [Finding(**dict(r)) for r in rows[:limit]]
+    last = found[-1] if found and len(rows) > limit else None
+    return FindingsPage(
+        findings=found,
+        next_cursor=encode_cursor(last.occurred_at, last.finding_id, scope) if last else None,
+    )
+
+
+@router.get("/customers/{customer_id}/findings")
+async def get_customer_findings(
+    customer_id: CustomerId,
+    runtime: Runtime,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> FindingsPage:
+    """Advertising that reached this customer while they were not eligible, newest first."""
+    return await findings_page(runtime, customer_id, limit, cursor)
+
+
+@router.get("/findings")
+async def get_findings(
+    runtime: Runtime, limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None
+) -> FindingsPage:
+    """All compliance findings, newest first."""
+    return await findings_page(runtime, None, limit, cursor)

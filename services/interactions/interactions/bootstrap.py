@@ -1,5 +1,6 @@
 """Composition root of the interactions service."""
 
+from consentledger.projections import ConsentHistoryProjection, CustomerFactsProjection
 from dialog_schemas.catalog import (
     CAMPAIGNS_EVENTS,
     CONSENT_EVENTS,
@@ -7,10 +8,12 @@ from dialog_schemas.catalog import (
     INTERACTIONS_EVENTS,
 )
 from dialogkit.config import ServiceSettings
+from dialogkit.jobs import Periodic
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
 from interactions.api import router
+from interactions.compliance import CampaignCategories, ComplianceCheckJob, ComplianceProjection
 from interactions.config import SERVICE, Settings
 from interactions.ingress import TouchpointIngress
 from interactions.projections import TimelineProjection
@@ -22,6 +25,19 @@ def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Pr
         TimelineProjection(CONSENT_EVENTS, "interactions.timeline.consent"),
         TimelineProjection(CONTACTS_EVENTS, "interactions.timeline.contacts"),
         TimelineProjection(CAMPAIGNS_EVENTS, "interactions.timeline.campaigns"),
+        ComplianceProjection(),
+        ConsentHistoryProjection("interactions.consent-history"),
+        CustomerFactsProjection("interactions.customer-facts"),
+        CampaignCategories(),
+    ]
+
+
+def periodic(settings: ServiceSettings) -> list[Periodic]:
+    assert isinstance(settings, Settings)
+    return [
+        ComplianceCheckJob(
+            settings.compliance_check_s, settings.compliance_settle, settings.consent_expiry
+        )
     ]
 
 
@@ -30,6 +46,7 @@ DEFINITION = ServiceDefinition(
     settings=Settings,
     routers=[router],
     projections=projections,
-    description="Every touchpoint on every channel, and each customer's timeline.",
+    description="Every touchpoint on every channel, each customer's timeline, compliance findings.",
     ingress=[TouchpointIngress()],
+    periodic=periodic,
 )

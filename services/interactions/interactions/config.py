@@ -1,3 +1,7 @@
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from dialogkit.config import Port, ServiceSettings
@@ -10,3 +14,17 @@ class Settings(ServiceSettings):
 
     http_port: Port = 8003
     worker_web_port: Port = 6603
+    compliance_check_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    """How often the worker checks advertising touchpoints against the consent history."""
+    compliance_settle_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    """How long a touchpoint waits before its check, so consent events of the moment arrive."""
+    consent_expiry_days: Annotated[int, Field(ge=1, le=3650)] = 730
+    """Must match the consent service's expiry period."""
+
+    @property
+    def compliance_settle(self) -> timedelta:
+        return timedelta(seconds=self.compliance_settle_s)
+
+    @property
+    def consent_expiry(self) -> timedelta:
+        return timedelta(days=self.consent_expiry_days)

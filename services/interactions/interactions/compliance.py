@@ -1,0 +1,166 @@
+"""Compliance findings: outbound advertising that happened while the customer was not eligible.
+
+Each outbound advertising contact attempt is queued when the touchpoint is projected, and checked
+by a periodic job once `compliance_settle_s` has passed since it arrived, so that consent events
+of the same moment, travelling on another topic, have arrived too. The check asks the consent
+rules about the time of the touchpoint, from this service's own copy of the consent history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid5
+
+import asyncpg
+
+from consentledger.domain import ConsentState
+from consentledger.eligibility import eligibility
+from consentledger.store import load_state
+from dialog_schemas import Envelope
+from dialog_schemas.campaigns import CampaignCreated
+from dialog_schemas.catalog import CAMPAIGNS_EVENTS, INTERACTIONS_EVENTS
+from dialog_schemas.common import Channel, Direction, Purpose
+from dialog_schemas.interactions import ComplianceFindingRecorded, TouchpointRecorded
+from dialogkit.projection import Decoded
+from dialogkit.publishing import EventPublisher
+
+
+def is_advertising_attempt(touchpoint: TouchpointRecorded) -> bool:
+    """An outbound contact made for an advertising purpose: the sending, not its later fate."""
+    if touchpoint.direction is not Direction.OUTBOUND or touchpoint.purpose is None:
+        return False
+    if not touchpoint.purpose.is_advertising:
+        return False
+    details = touchpoint.details
+    if details is None or details.kind in ("call", "social"):
+        return True
+    return getattr(details, "status", None) == "sent"
+
+
+class ComplianceProjection:
+    """Queues advertising attempts for checking and keeps the findings."""
+
+    name = "interactions.compliance"
+    source = INTERACTIONS_EVENTS
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        attempts = [
+            d
+            for d in events
+            if isinstance(d.event, TouchpointRecorded) and is_advertising_attempt(d.event)
+        ]
+        await connection.executemany(
+            "INSERT INTO compliance_checks (event_id, customer_id, touchpoint_id, channel,"
+            " purpose, campaign_id, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT DO NOTHING",
+            [
+                (
+                    d.envelope.id,
+                    d.envelope.subject,
+                    d.event.touchpoint_id,  # type: ignore[attr-defined]
+                    d.event.channel.value,  # type: ignore[attr-defined]
+                    d.event.purpose.value,  # type: ignore[attr-defined]
+                    d.event.campaign_id,  # type: ignore[attr-defined]
+                    d.event.occurred_at,  # type: ignore[attr-defined]
+                )
+                for d in attempts
+            ],
+        )
+        findings = [d for d in events if isinstance(d.event, ComplianceFindingRecorded)]
+        await connection.executemany(
+            "INSERT INTO compliance_findings (finding_id, customer_id, touchpoint_id, channel,"
+            " purpose, reason, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT DO NOTHING",
+            [
+                (
+                    d.event.finding_id,  # type: ignore[attr-defined]
+                    d.envelope.subject,
+                    d.event.touchpoint_id,  # type: ignore[attr-defined]
+                    d.event.channel.value,  # type: ignore[attr-defined]
+                    d.event.purpose.value,  # type: ignore[attr-defined]
+                    d.event.reason.value,  # type: ignore[attr-defined]
+                    d.event.occurred_at,  # type: ignore[attr-defined]
+                )
+                for d in findings
+            ],
+        )
+
+
+class CampaignCategories:
+    """Which product category each campaign advertises."""
+
+    name = "interactions.campaign-categories"
+    source = CAMPAIGNS_EVENTS
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        await connection.executemany(
+            "INSERT INTO campaign_categories (campaign_id, product_category) VALUES ($1, $2)"
+            " ON CONFLICT (campaign_id) DO UPDATE SET product_category = excluded.product_category",
+            [
+                (d.event.campaign_id, d.event.product_category)
+                for d in events
+                if isinstance(d.event, CampaignCreated)
+            ],
+        )
+
+
+class ComplianceCheckJob:
+    """Checks queued attempts that have settled and publishes a finding for each violation."""
+
+    name = "compliance-check"
+
+    def __init__(self, interval_s: float, settle: timedelta, expiry: timedelta) -> None:
+        self.interval_s = interval_s
+        self.settle = settle
+        self.expiry = expiry
+
+    async def run(self, pool: Any, publisher: EventPublisher, now: datetime | None = None) -> int:
+        """Check what is due; returns the number of findings published."""
+        now = now or datetime.now(UTC)
+        due = await pool.fetch(
+            "SELECT c.*, k.product_category FROM compliance_checks c"
+            " LEFT JOIN campaign_categories k USING (campaign_id)"
+            " WHERE c.checked_at IS NULL AND c.arrived_at <= $1 ORDER BY c.arrived_at LIMIT 1000",
+            now - self.settle,
+        )
+        findings = []
+        for check in due:
+            at = check["occurred_at"]
+            state = await load_state(pool, check["customer_id"], at) or ConsentState()
+            decision = eligibility(
+                state,
+                Channel(check["channel"]),
+                Purpose(check["purpose"]),
+                at,
+                product_category=check["product_category"],
+                expiry=self.expiry,
+            )
+            if decision.allowed or decision.reason is None:
+                continue
+            finding = ComplianceFindingRecorded(
+                finding_id=uuid5(check["event_id"], "finding"),
+                touchpoint_id=check["touchpoint_id"],
+                channel=Channel(check["channel"]),
+                purpose=Purpose(check["purpose"]),
+                occurred_at=at,
+                reason=decision.reason,
+            )
+            findings.append(
+                Envelope.wrap(
+                    finding,
+                    id=finding.finding_id,
+                    source="/interactions/worker",
+                    subject=check["customer_id"],
+                    time=now,
+                    causationid=check["event_id"],
+                )
+            )
+        await publisher.publish(INTERACTIONS_EVENTS.name, findings)
+        await pool.execute(
+            "UPDATE compliance_checks SET checked_at = $2 WHERE event_id = ANY($1::uuid[])",
+            [c["event_id"] for c in due],
+            now,
+        )
+        return len(findings)
