@@ -1,0 +1,74 @@
+"""The timeline worker on the real broker and database: a SIGKILL during a burst loses nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from dialog_schemas import Envelope
+from dialog_schemas.catalog import INTERACTIONS_EVENTS
+from dialog_schemas.common import Channel, Direction
+from dialog_schemas.interactions import TouchpointRecorded
+from dialogkit.publishing import KafkaPublisher
+from tests.support import eventually, service_process
+
+BURST = 10_000
+
+
+async def test_a_worker_killed_during_a_burst_of_ten_thousand_ends_with_exactly_ten_thousand(
+    new_database, pool_for, publisher: KafkaPublisher, platform_topics_ready: str, tmp_path: Path
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    customers = [f"burst-{run}-{n}" for n in range(100)]
+    start = datetime.now(UTC) - timedelta(days=1)
+    channels = list(Channel)
+    envelopes = [
+        Envelope.wrap(
+            TouchpointRecorded(
+                touchpoint_id=f"tp-{n}",
+                channel=channels[n % 5],
+                direction=Direction.OUTBOUND,
+                occurred_at=start + timedelta(seconds=n),
+                reported_by="burst",
+            ),
+            id=uuid.uuid4(),
+            source="/test",
+            subject=customers[n % len(customers)],
+            time=datetime.now(UTC),
+        )
+        for n in range(BURST)
+    ]
+    dsn = await new_database("interactions")
+    pool = await pool_for(dsn)
+
+    async def entries() -> int:
+        count: int = await pool.fetchval(
+            "SELECT count(*) FROM timeline_entries WHERE customer_id = ANY($1)", customers
+        )
+        return count
+
+    common = {"bootstrap": platform_topics_ready, "dsn": dsn}
+    small_batches = {"INTERACTIONS_BATCH_MAX": "250"}
+    logs = tmp_path / "w1.log"
+    with service_process(
+        "interactions", "worker", logs=logs, extra_env=small_batches, **common
+    ) as (
+        worker,
+        _,
+    ):
+        for begin in range(0, BURST, 1000):  # the burst arrives while the worker runs
+            await publisher.publish(INTERACTIONS_EVENTS.name, envelopes[begin : begin + 1000])
+        killed_at = await eventually(entries, lambda n: n >= 2000, timeout=120, interval=0.05)
+        worker.process.kill()
+        worker.process.wait(10)
+    assert killed_at < BURST, "killed in the middle of the burst"
+    with service_process("interactions", "worker", logs=tmp_path / "w2.log", **common):
+        await eventually(entries, lambda n: n >= BURST, timeout=180, interval=0.5)
+    assert await entries() == BURST
+    duplicates = await pool.fetchval(
+        "SELECT count(*) - count(DISTINCT (customer_id, source_ref)) FROM timeline_entries"
+        " WHERE customer_id = ANY($1)",
+        customers,
+    )
+    assert duplicates == 0
