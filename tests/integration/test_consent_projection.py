@@ -395,13 +395,13 @@ async def test_an_opt_out_on_a_touchpoint_becomes_an_objection_on_its_channel(
     )[0]
     record = SourceRecord(INTERACTIONS_EVENTS.name, 2, 40, b"k", encode(opt_out))
     await policy.handle([record])
-    objection, revoked = published.sent[CONSENT_EVENTS.name]
-    assert (objection.type, revoked.type) == ("ChannelObjectionRecorded", "ConsentRevoked")
-    assert revoked.data["consent_id"] == str(phone)
-    assert (revoked.causationid, revoked.subject) == (opt_out.id, customer)
+    [objection] = published.sent[CONSENT_EVENTS.name]
+    assert objection.type == "ChannelObjectionRecorded"
+    assert objection.data["channel"] == "phone"
+    assert (objection.causationid, objection.subject) == (opt_out.id, customer)
     assert (await policy.handle([record])).skipped == 1, "an opt-out is acted on once"
 
-    for n, envelope in enumerate([objection, revoked], start=10):
+    for n, envelope in enumerate([objection], start=10):
         await by_topic[CONSENT_EVENTS.name].handle(
             [SourceRecord(CONSENT_EVENTS.name, 0, n, b"k", encode(envelope))]
         )

@@ -100,6 +100,13 @@ class ConsentState:
     def objecting(self) -> bool:
         return self.objection is not None and self.objection.lifted_at is None
 
+    def status(self, consent: Consent, at: datetime, expiry: timedelta) -> ConsentStatus:
+        """A consent's status at `at`, counting a later objection on its channel as withdrawal."""
+        objected = self.channel_objections.get(consent.channel)
+        if objected is not None and consent.granted_at < objected <= at:
+            return ConsentStatus.REVOKED
+        return consent.status(at, expiry)
+
     def consent(self, consent_id: UUID) -> Consent:
         found = self.consents.get(consent_id)
         if found is None:

@@ -75,8 +75,7 @@ def eligibility(
         reverse=True,
     )
     for consent in candidates:
-        valid_after_objection = channel_objection is None or consent.granted_at > channel_objection
-        if consent.status(at, expiry) is ConsentStatus.ACTIVE and valid_after_objection:
+        if state.status(consent, at, expiry) is ConsentStatus.ACTIVE:
             return Decision.allow(LegalBasis.EXPRESS_CONSENT, consent.consent_id)
     if channel_objection is not None:
         return Decision.block(BlockReason.OBJECTION)
@@ -87,7 +86,7 @@ def eligibility(
         return Decision.allow(basis)
     if candidates:
         latest = candidates[0]
-        return Decision.block(_reason(latest.status(at, expiry)), latest.consent_id)
+        return Decision.block(_reason(state.status(latest, at, expiry)), latest.consent_id)
     return Decision.block(BlockReason.NO_CONSENT)
 
 

@@ -270,7 +270,7 @@ async def get_consents(
                 consent_id=c.consent_id,
                 channel=c.channel,
                 purpose=c.purpose,
-                status=c.status(at, expiry),
+                status=state.status(c, at, expiry),
                 granted_at=c.granted_at,
                 confirmed_at=c.confirmed_at,
                 revoked_at=c.revoked_at,

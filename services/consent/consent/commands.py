@@ -113,7 +113,7 @@ def confirm(
     consent = state.consent(consent_id)
     at = command.confirmed_at or now
     not_in_future("confirmed_at", at, now)
-    _must_be_open(consent, "confirm")
+    _must_be_open(state, consent, at, "confirm")
     if not consent.pending:
         raise Conflict(f"consent {consent_id} needs no confirmation ({consent.channel})")
     if consent.confirmed_at is not None:
@@ -134,14 +134,14 @@ def withdraw(state: ConsentState, command: WithdrawConsent, *, now: datetime) ->
     not_in_future("withdrawn_at", at, now)
     if command.consent_id is not None:
         targets = [state.consent(command.consent_id)]
-        _must_be_open(targets[0], "withdraw")
+        _must_be_open(state, targets[0], at, "withdraw")
     else:
         targets = [
             c
             for c in state.consents.values()
             if c.channel == command.channel
             and (command.purpose is None or c.purpose == command.purpose)
-            and _open(c)
+            and _open(state, c, at)
         ]
         if not targets:
             raise Conflict(f"no consent on {command.channel} to withdraw")
@@ -161,7 +161,11 @@ def withdraw(state: ConsentState, command: WithdrawConsent, *, now: datetime) ->
 def object_to_marketing(
     state: ConsentState, command: RecordObjection, *, objection_id: UUID, now: datetime
 ) -> list[Event]:
-    """An objection needs no reason and is never refused; on one channel it ends its consents."""
+    """An objection needs no reason and is never refused.
+
+    On one channel it ends that channel's consents given before it (they count as withdrawn from
+    then on, see `ConsentState.status`) and every permission there that is not such a consent.
+    """
     at = command.objected_at or now
     not_in_future("objected_at", at, now)
     if command.channel is None:
@@ -175,7 +179,7 @@ def object_to_marketing(
                 source_ref=command.source_ref,
             )
         ]
-    events: list[Event] = [
+    return [
         ChannelObjectionRecorded(
             channel=command.channel,
             objected_at=at,
@@ -183,19 +187,6 @@ def object_to_marketing(
             source_ref=command.source_ref,
         )
     ]
-    ending = [c for c in state.consents.values() if c.channel == command.channel and _open(c)]
-    if ending:
-        events += withdraw(
-            state,
-            WithdrawConsent(
-                via_channel=command.via_channel,
-                channel=command.channel,
-                withdrawn_at=at,
-                source_ref=command.source_ref,
-            ),
-            now=now,
-        )
-    return events
 
 
 def record_use(
@@ -210,7 +201,7 @@ def record_use(
     consent = state.consent(consent_id)
     at = command.used_at or now
     not_in_future("used_at", at, now)
-    status = consent.status(at, expiry)
+    status = state.status(consent, at, expiry)
     if status is not ConsentStatus.ACTIVE:
         raise Conflict(f"consent {consent_id} is {status} at {at.isoformat()}; it cannot be used")
     return [
@@ -237,14 +228,16 @@ def expire(state: ConsentState, now: datetime, expiry: timedelta = DEFAULT_EXPIR
     ]
 
 
-def _open(consent: Consent) -> bool:
-    return consent.revoked_at is None and consent.expired_at is None
+def _open(state: ConsentState, consent: Consent, at: datetime) -> bool:
+    closed = (ConsentStatus.REVOKED, ConsentStatus.EXPIRED)
+    return consent.expired_at is None and state.status(consent, at, DEFAULT_EXPIRY) not in closed
 
 
-def _must_be_open(consent: Consent, action: str) -> None:
-    if consent.revoked_at is not None:
+def _must_be_open(state: ConsentState, consent: Consent, at: datetime, action: str) -> None:
+    status = state.status(consent, max(at, consent.granted_at), DEFAULT_EXPIRY)
+    if consent.revoked_at is not None or status is ConsentStatus.REVOKED:
         raise Conflict(f"consent {consent.consent_id} was withdrawn; cannot {action} it")
-    if consent.expired_at is not None:
+    if consent.expired_at is not None or status is ConsentStatus.EXPIRED:
         raise Conflict(f"consent {consent.consent_id} has expired; cannot {action} it")
 
 

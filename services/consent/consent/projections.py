@@ -33,7 +33,7 @@ def snapshot(history: Sequence[Event], expiry: timedelta) -> ConsentStateChanged
                 consent_id=c.consent_id,
                 channel=c.channel,
                 purpose=c.purpose,
-                status=c.status(as_of, expiry),
+                status=state.status(c, as_of, expiry),
                 granted_at=c.granted_at,
                 last_used_at=c.last_used_at,
             )

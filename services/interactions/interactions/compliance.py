@@ -127,7 +127,8 @@ class ComplianceCheckJob:
         )
         findings = []
         for check in due:
-            at = check["occurred_at"]
+            # eligible when the contact began: before anything said in it (an opt-out) counts
+            at = check["occurred_at"] - timedelta(microseconds=1)
             state = await load_state(pool, check["customer_id"], at) or ConsentState()
             decision = eligibility(
                 state,
@@ -144,7 +145,7 @@ class ComplianceCheckJob:
                 touchpoint_id=check["touchpoint_id"],
                 channel=Channel(check["channel"]),
                 purpose=Purpose(check["purpose"]),
-                occurred_at=at,
+                occurred_at=check["occurred_at"],
                 reason=decision.reason,
             )
             findings.append(
