@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,3 +75,61 @@ async def test_a_worker_killed_during_a_burst_of_ten_thousand_ends_with_exactly_
         customers,
     )
     assert duplicates == 0
+
+
+async def test_a_rebuild_replays_every_topic_into_an_empty_read_model_in_bulk(
+    new_database, pool_for, publisher: KafkaPublisher, platform_topics_ready: str, tmp_path: Path
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    customers = [f"rebuild-{run}-{n}" for n in range(10)]
+    start = datetime.now(UTC) - timedelta(days=1)
+    await publisher.publish(
+        INTERACTIONS_EVENTS.name,
+        [
+            Envelope.wrap(
+                TouchpointRecorded(
+                    touchpoint_id=f"tp-{n}",
+                    channel=Channel.LETTER,
+                    direction=Direction.OUTBOUND,
+                    occurred_at=start + timedelta(minutes=n),
+                    reported_by="rebuild-test",
+                ),
+                id=uuid.uuid4(),
+                source="/test",
+                subject=customers[n % 10],
+                time=datetime.now(UTC),
+            )
+            for n in range(500)
+        ],
+    )
+    dsn = await new_database("interactions")
+    env = {
+        **os.environ,
+        "INTERACTIONS_KAFKA_BOOTSTRAP": platform_topics_ready,
+        "INTERACTIONS_DATABASE_URL": dsn,
+    }
+    code, out, err = await rebuild(env)
+    assert code == 0, err
+    assert "interactions.timeline: applied" in out
+    pool = await pool_for(dsn)
+    count = await pool.fetchval(
+        "SELECT count(*) FROM timeline_entries WHERE customer_id = ANY($1)", customers
+    )
+    assert count == 500
+    code, out, err = await rebuild(env)
+    assert code == 0, err
+    assert "interactions.timeline: applied 0," in out, "positions were stored"
+
+
+async def rebuild(env: dict[str, str]) -> tuple[int | None, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "interactions",
+        "rebuild",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=300)
+    return process.returncode, out.decode(), err.decode()

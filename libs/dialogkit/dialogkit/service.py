@@ -1,4 +1,4 @@
-"""A service's composition root and its command line: `python -m <service> api|worker|migrate`."""
+"""A service's composition root and command line: `python -m <service> <command>`."""
 
 from __future__ import annotations
 
@@ -101,10 +101,42 @@ def run_migrations(definition: ServiceDefinition, settings: ServiceSettings) -> 
     print(f"{definition.name}: applied {len(applied)} migration(s)", *applied, sep="\n  ")
 
 
+def run_rebuild(definition: ServiceDefinition, settings: ServiceSettings) -> None:
+    """Migrate, then bring every projection up to the end of its topics by bulk replay."""
+    from dialogkit.db import create_pool
+    from dialogkit.deadletters import DeadLetters
+    from dialogkit.publishing import KafkaPublisher
+    from dialogkit.replay import replay
+    from dialogkit.topics import dead_letter_topic
+
+    configure_logging(f"{definition.name}-rebuild", settings.log_level)
+
+    async def rebuild() -> None:
+        await migrate(settings.database_url, definition.migrations_package)
+        pool = await create_pool(settings.database_url, max_size=2)
+        publisher = KafkaPublisher(settings.kafka_bootstrap, client_id=f"{definition.name}-rebuild")
+        await publisher.start()
+        try:
+            dead = DeadLetters(publisher, dead_letter_topic(definition.name), "rebuild")
+            projections = definition.projections(settings, publisher)
+            for result in await replay(pool, projections, dead, settings.kafka_bootstrap):
+                print(
+                    f"{result.projection}: applied {result.outcome.applied},"
+                    f" dead-lettered {result.outcome.dead_lettered},"
+                    f" already there {result.outcome.skipped}"
+                )
+        finally:
+            await publisher.stop()
+            await pool.close()
+
+    asyncio.run(rebuild())
+
+
 COMMANDS: dict[str, Callable[[ServiceDefinition, ServiceSettings], None]] = {
     "api": run_api,
     "worker": run_worker,
     "migrate": run_migrations,
+    "rebuild": run_rebuild,
 }
 
 
