@@ -18,6 +18,7 @@ from pathlib import Path
 import asyncpg
 
 from bench.eligibility import eligibility_latency
+from bench.timeline import timeline_measurements
 from devstack.broker import start_broker
 from devstack.postgres import start_postgres
 from devstack.processes import free_port, spawn
@@ -34,7 +35,7 @@ from dialogkit.records import SourceRecord
 from dialogkit.topics import ensure_topics, platform_topics
 from interactions.projections import TimelineProjection
 
-SUITES = ["worker", "runner", "eligibility"]
+SUITES = ["worker", "runner", "eligibility", "timeline"]
 
 
 def envelope(customer: str, number: int) -> Envelope:
@@ -147,6 +148,8 @@ async def main(runs: int, events: int, suites: set[str]) -> None:
                     )
             if "eligibility" in suites:
                 await eligibility_latency(work, admin, 2000, [50, 100, 150], 20)
+            if "timeline" in suites:
+                await timeline_measurements(work, admin, events=50_000, rate=20)
         finally:
             server.stop()
 

@@ -10,6 +10,19 @@ from dialog_schemas.catalog import TopicContract
 from dialogkit.projection import Decoded
 from interactions.timeline import describe
 
+COPY_FROM = 200
+COLUMNS = [
+    "customer_id",
+    "entry_id",
+    "occurred_at",
+    "kind",
+    "channel",
+    "direction",
+    "summary",
+    "source",
+    "source_ref",
+    "correlation_id",
+]
 INSERT_ENTRIES = (
     "INSERT INTO timeline_entries (customer_id, entry_id, occurred_at, kind, channel,"
     " direction, summary, source, source_ref, correlation_id)"
@@ -25,7 +38,20 @@ class TimelineProjection:
         self.name = name
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        await connection.executemany(INSERT_ENTRIES, [row for d in events if (row := _row(d))])
+        rows = [row for d in events if (row := _row(d))]
+        if len(rows) < COPY_FROM:
+            await connection.executemany(INSERT_ENTRIES, rows)
+            return
+        # large batches (catching up, rebuilding): COPY into a scratch table, then one insert
+        await connection.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS timeline_incoming"
+            " (LIKE timeline_entries INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        await connection.copy_records_to_table("timeline_incoming", records=rows, columns=COLUMNS)
+        await connection.execute(
+            f"INSERT INTO timeline_entries ({', '.join(COLUMNS)})"
+            f" SELECT {', '.join(COLUMNS)} FROM timeline_incoming ON CONFLICT DO NOTHING"
+        )
 
 
 def _row(decoded: Decoded) -> tuple[object, ...] | None:
