@@ -109,7 +109,9 @@ async def test_a_record_the_read_model_rejects_is_isolated_and_dead_lettered(
 ) -> None:
     pool = await pool_for(await new_database("interactions"))
     consumer = f"poison-{uuid4().hex[:8]}"
-    runner = await runner_for(pool, publisher, RefusesOne(), consumer)
+    runner = await runner_for(
+        pool, publisher, RefusesOne(INTERACTIONS_EVENTS, "interactions.timeline"), consumer
+    )
     outcome = await runner.handle([touchpoint_record(customer_id, o) for o in range(8)])
     assert (outcome.applied, outcome.dead_lettered) == (7, 1)
     assert "tp-3" not in await entries(pool, customer_id)
@@ -121,6 +123,7 @@ async def test_a_record_the_read_model_rejects_is_isolated_and_dead_lettered(
 
 class FailsTwiceThenWorks(TimelineProjection):
     def __init__(self) -> None:
+        super().__init__(INTERACTIONS_EVENTS, "interactions.timeline")
         self.failures = 0
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
