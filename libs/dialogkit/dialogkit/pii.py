@@ -1,0 +1,195 @@
+"""Personal data in events, encrypted per customer: a data key each, AES-GCM, crypto-shredding.
+
+Every field the schemas mark `Personal` is replaced on the wire by
+`pii:v1:<key id>:<base64url(nonce | ciphertext)>`, the AES-256-GCM encryption of the field's JSON
+value under the customer's data key, with customer id and field path as associated data (a value
+cannot be moved to another customer or field). Destroying the key (erasure) makes every such
+value in every stored event unreadable at once.
+
+Keys are kept behind the `KeyStore` port: the contacts service keeps them in its database
+(`PostgresKeyStore`); a KMS-backed store can replace it without touching the cipher.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import asyncpg
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from dialog_schemas import Event, personal_fields
+
+PREFIX = "pii:v1:"
+NONCE_BYTES = 12
+
+
+@dataclass(frozen=True)
+class DataKey:
+    key_id: str
+    secret: bytes = field(repr=False)
+
+
+class KeyStore(Protocol):
+    async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
+        """The customer's data key; a new one when `create` and none exists; None once destroyed."""
+
+    async def destroy(self, customer_id: str) -> bool:
+        """Destroy the customer's key for good; True if there was one to destroy."""
+
+
+class KeyDestroyed(LookupError):
+    """The customer's data key was destroyed (erasure): their personal data cannot be read."""
+
+
+class InMemoryKeyStore:
+    """A KeyStore for unit tests."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, DataKey | None] = {}
+
+    async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
+        if customer_id not in self._keys and create:
+            self._keys[customer_id] = new_key()
+        return self._keys.get(customer_id)
+
+    async def destroy(self, customer_id: str) -> bool:
+        existed = self._keys.get(customer_id) is not None
+        self._keys[customer_id] = None
+        return existed
+
+
+class PostgresKeyStore:
+    """Data keys in the owning service's database; a destroyed key leaves only its tombstone."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
+        if create:
+            fresh = new_key()
+            await self._pool.execute(
+                "INSERT INTO data_keys (customer_id, key_id, secret) VALUES ($1, $2, $3)"
+                " ON CONFLICT (customer_id) DO NOTHING",
+                customer_id,
+                fresh.key_id,
+                fresh.secret,
+            )
+        row = await self._pool.fetchrow(
+            "SELECT key_id, secret FROM data_keys WHERE customer_id = $1", customer_id
+        )
+        if row is None or row["secret"] is None:
+            return None
+        return DataKey(row["key_id"], bytes(row["secret"]))
+
+    async def destroy(self, customer_id: str) -> bool:
+        result: str = await self._pool.execute(
+            "UPDATE data_keys SET secret = NULL, destroyed_at = now()"
+            " WHERE customer_id = $1 AND secret IS NOT NULL",
+            customer_id,
+        )
+        if result.endswith(" 0"):  # never had one: leave a tombstone so none is made later
+            await self._pool.execute(
+                "INSERT INTO data_keys (customer_id, key_id, secret, destroyed_at)"
+                " VALUES ($1, $2, NULL, now()) ON CONFLICT (customer_id) DO NOTHING",
+                customer_id,
+                new_key().key_id,
+            )
+            return False
+        return True
+
+
+def new_key() -> DataKey:
+    return DataKey(secrets.token_urlsafe(12), AESGCM.generate_key(bit_length=256))
+
+
+class PersonalDataCipher:
+    """Seals and opens the personal fields of event data with the subject's data key."""
+
+    def __init__(self, keys: KeyStore) -> None:
+        self._keys = keys
+
+    async def seal(self, customer_id: str, event: Event) -> dict[str, Any]:
+        """The event's data as it goes on the wire: personal fields encrypted."""
+        data: dict[str, Any] = event.model_dump(mode="json")
+        paths = [p for p in personal_fields(type(event)) if _get(data, p) is not None]
+        if not paths:
+            return data
+        key = await self._keys.key_for(customer_id, create=True)
+        if key is None:
+            raise KeyDestroyed(f"customer {customer_id} was erased; no personal data is recorded")
+        for path in paths:
+            _set(data, path, encrypt(key, customer_id, path, _get(data, path)))
+        return data
+
+    async def open(self, customer_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Event data with its encrypted values decrypted; KeyDestroyed after erasure."""
+        opened: dict[str, Any] = orjson.loads(orjson.dumps(data))
+        sealed = list(_sealed_paths(opened))
+        if not sealed:
+            return opened
+        key = await self._keys.key_for(customer_id)
+        if key is None:
+            raise KeyDestroyed(f"the data key of customer {customer_id} was destroyed")
+        for path in sealed:
+            _set(opened, path, decrypt(key, customer_id, path, _get(opened, path)))
+        return opened
+
+
+def encrypt(key: DataKey, customer_id: str, path: str, value: Any) -> str:
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(key.secret).encrypt(nonce, orjson.dumps(value), _aad(customer_id, path))
+    return f"{PREFIX}{key.key_id}:{base64.urlsafe_b64encode(nonce + sealed).decode().rstrip('=')}"
+
+
+def decrypt(key: DataKey, customer_id: str, path: str, value: str) -> Any:
+    key_id, _, body = value.removeprefix(PREFIX).partition(":")
+    if key_id != key.key_id:
+        raise KeyDestroyed(f"value sealed with key {key_id}, which this customer no longer has")
+    raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    try:
+        plain = AESGCM(key.secret).decrypt(
+            raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(customer_id, path)
+        )
+    except InvalidTag:
+        raise ValueError(
+            f"{path} does not belong to customer {customer_id} or was altered"
+        ) from None
+    return orjson.loads(plain)
+
+
+def _aad(customer_id: str, path: str) -> bytes:
+    return f"{customer_id}|{path}".encode()
+
+
+def _get(data: Mapping[str, Any], path: str) -> Any:
+    value: Any = data
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _set(data: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    target = data
+    for part in parents:
+        target = target[part]
+    target[last] = value
+
+
+def _sealed_paths(data: Any, prefix: str = "") -> Any:
+    if isinstance(data, dict):
+        for name, value in data.items():
+            path = f"{prefix}{name}"
+            if isinstance(value, str) and value.startswith(PREFIX):
+                yield path
+            elif isinstance(value, dict):
+                yield from _sealed_paths(value, f"{path}.")

@@ -1,0 +1,36 @@
+"""One contract, run against the in-memory and the PostgreSQL key store."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogkit.pii import InMemoryKeyStore, KeyStore, PostgresKeyStore
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def key_store(request, new_database, pool_for) -> KeyStore:  # type: ignore[no-untyped-def]
+    if request.param == "memory":
+        return InMemoryKeyStore()
+    return PostgresKeyStore(await pool_for(await new_database("contacts")))
+
+
+async def test_a_key_is_made_once_and_kept(key_store: KeyStore) -> None:
+    assert await key_store.key_for("c-1") is None
+    made = await key_store.key_for("c-1", create=True)
+    assert made is not None
+    assert len(made.secret) == 32
+    assert await key_store.key_for("c-1", create=True) == made
+    assert await key_store.key_for("c-1") == made
+
+
+async def test_a_destroyed_key_is_gone_for_good(key_store: KeyStore) -> None:
+    await key_store.key_for("c-1", create=True)
+    assert await key_store.destroy("c-1") is True
+    assert await key_store.key_for("c-1") is None
+    assert await key_store.key_for("c-1", create=True) is None, "erasure is not undone"
+    assert await key_store.destroy("c-1") is False
+
+
+async def test_erasing_a_customer_without_a_key_prevents_one(key_store: KeyStore) -> None:
+    assert await key_store.destroy("c-9") is False
+    assert await key_store.key_for("c-9", create=True) is None
