@@ -1,0 +1,117 @@
+"""Customer profiles: validated commands and the events they become.
+
+Phone numbers are parsed and normalized to E.164 with the `phonenumbers` library (numbers
+without a country code are read as German: `DEFAULT_REGION`); email addresses are checked and
+normalized with `email-validator` (syntax only: no DNS lookups); time zones must be IANA names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+
+from dialog_schemas.common import CustomerKind, Label
+from dialog_schemas.contacts import (
+    Address,
+    ContactRegistered,
+    ContactUpdated,
+    LanguageTag,
+    SocialHandle,
+)
+from dialogkit.rules import Conflict, NotFound, not_in_future
+
+DEFAULT_REGION = "DE"
+
+
+def normalize_phone(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, DEFAULT_REGION)
+    except phonenumbers.NumberParseException as error:
+        raise ValueError(f"not a phone number: {error}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{value!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValueError(str(error)) from None
+
+
+def known_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from None
+    return value
+
+
+Phone = Annotated[str, AfterValidator(normalize_phone)]
+Email = Annotated[str, AfterValidator(normalize_email)]
+TimeZoneName = Annotated[str, AfterValidator(known_time_zone)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RegisterContact(Command):
+    """Register a customer with what is known about them."""
+
+    kind: CustomerKind
+    name: Label
+    birth_date: date | None = None
+    addresses: list[Address] = []
+    phone_numbers: list[Phone] = []
+    email_addresses: list[Email] = []
+    social_handles: list[SocialHandle] = []
+    preferred_language: LanguageTag | None = None
+    time_zone: TimeZoneName | None = None
+    interests: list[Label] = []
+    customer_since: date | None = None
+    registered_at: AwareDatetime | None = None
+
+
+class UpdateContact(Command):
+    """Change some of a customer's details; fields left out stay as they are."""
+
+    name: Label | None = None
+    birth_date: date | None = None
+    addresses: list[Address] | None = None
+    phone_numbers: list[Phone] | None = None
+    email_addresses: list[Email] | None = None
+    social_handles: list[SocialHandle] | None = None
+    preferred_language: LanguageTag | None = None
+    time_zone: TimeZoneName | None = None
+    interests: list[Label] | None = None
+
+
+def register(exists: bool, command: RegisterContact, now: datetime) -> ContactRegistered:
+    if exists:
+        raise Conflict("a customer with this id is already registered")
+    at = command.registered_at or now
+    not_in_future("registered_at", at, now)
+    fields = command.model_dump(exclude={"registered_at"})
+    return ContactRegistered(**fields, registered_at=at)
+
+
+def update(exists: bool, command: UpdateContact, now: datetime) -> ContactUpdated:
+    if not exists:
+        raise NotFound("no such customer (or they were erased)")
+    changed = command.model_dump(exclude_none=True)
+    if not changed:
+        raise Conflict("the update changes nothing")
+    return ContactUpdated(**changed, updated_at=now)
+
+
+def contact_point_hash(value: str, salt: str) -> str:
+    """Salted SHA-256 of a normalized phone number or email address: blocks it, reveals nothing."""
+    return hashlib.sha256(f"{salt}:{value.lower()}".encode()).hexdigest()
