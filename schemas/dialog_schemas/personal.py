@@ -3,7 +3,8 @@
 A field is personal when its annotation carries `PERSONAL`, most easily written `Personal[...]`.
 In the generated JSON Schema such a field has `"x-personal-data": true`, and it accepts either
 the plain value or its encrypted form (`pii:v1:<key id>:<base64url of nonce and ciphertext>`),
-because producers that hold the customer's data key replace the plain value with it.
+because producers that hold the customer's data key replace the plain value with it. Models
+accept both forms too: a consumer without the key validates an event and sees the sealed string.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from __future__ import annotations
 import typing
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, GetJsonSchemaHandler
+from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, core_schema
 
 PERSONAL_DATA = "x-personal-data"
+PLAIN_TAG = "plain"
+SEALED_TAG = "sealed"
+"""How validation errors name the two alternatives of a personal field."""
 ENCRYPTED_PATTERN = r"^pii:v1:[A-Za-z0-9_-]{1,64}:[A-Za-z0-9_-]+$"
 ENCRYPTED_SCHEMA: dict[str, Any] = {
     "type": "string",
@@ -30,10 +34,20 @@ class PersonalData:
     def __repr__(self) -> str:
         return "PERSONAL"
 
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        """The plain value, or its sealed form: consumers without the key still validate."""
+        plain = handler(source)
+        sealed = core_schema.str_schema(pattern=ENCRYPTED_PATTERN)
+        return core_schema.union_schema(
+            [(plain, PLAIN_TAG), (sealed, SEALED_TAG)], metadata={"personal_plain": plain}
+        )
+
     def __get_pydantic_json_schema__(
-        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        plain = handler(core_schema)
+        plain = handler(schema["metadata"]["personal_plain"])
         return {"anyOf": [plain, ENCRYPTED_SCHEMA], PERSONAL_DATA: True}
 
 

@@ -79,3 +79,35 @@ async def test_data_without_personal_values_needs_no_key() -> None:
     cancelled = next(e for e in EXAMPLES if e.event_type == "ContractStarted")
     assert await cipher.seal("c-3", cancelled) == cancelled.model_dump(mode="json")
     assert await keys.key_for("c-3") is None
+
+
+def test_a_consumer_without_the_key_still_validates_a_sealed_event() -> None:
+    from dialog_schemas.contacts import ContactRegistered
+
+    sealed = {
+        "kind": "business",
+        "name": "pii:v1:key-1:c2VhbGVk",
+        "phone_numbers": "pii:v1:key-1:c2VhbGVk",
+        "registered_at": "2026-01-01T00:00:00Z",
+    }
+    event = ContactRegistered.model_validate(sealed)
+    assert (event.kind, event.name) == ("business", "pii:v1:key-1:c2VhbGVk")
+
+
+def test_errors_in_personal_fields_name_the_field_not_the_alternatives() -> None:
+    from pydantic import ValidationError
+
+    from dialog_schemas.contacts import ContactRegistered
+    from dialogkit.codec import validation_detail
+
+    with pytest.raises(ValidationError) as caught:
+        ContactRegistered.model_validate(
+            {"kind": "consumer", "name": "", "registered_at": "2026-01-01T00:00:00Z"}
+        )
+    assert validation_detail(caught.value) == [
+        {
+            "field": "name",
+            "problem": "String should have at least 1 character",
+            "kind": "string_too_short",
+        }
+    ]

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import upcast
+from dialog_schemas.personal import PLAIN_TAG, SEALED_TAG
 
 MAX_RECORD_BYTES = 1_000_000
 
@@ -32,10 +33,19 @@ def encode(envelope: Envelope) -> bytes:
 
 
 def validation_detail(error: ValidationError) -> list[dict[str, Any]]:
-    """The field paths and messages of a validation error, ready for JSON."""
+    """The field paths and messages of a validation error, ready for JSON.
+
+    A personal field accepts a plain or a sealed value; only the plain alternative's errors are
+    reported, under the field's own path.
+    """
     return [
-        {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"], "kind": e["type"]}
+        {
+            "field": ".".join(str(p) for p in e["loc"] if p != PLAIN_TAG),
+            "problem": e["msg"],
+            "kind": e["type"],
+        }
         for e in error.errors(include_url=False, include_input=False)
+        if SEALED_TAG not in e["loc"]
     ]
 
 
