@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, StringConstraints
 
 from dialog_schemas.common import (
+    Channel,
     CustomerKind,
     EmailAddress,
     ExternalId,
@@ -64,6 +65,9 @@ class ContactRegistered(Event):
     interests: list[Label] = []
     customer_since: date | None = None
     registered_at: AwareDatetime
+    suppressed_channels: list[Channel] = []
+    """Channels on which a contact point of this customer belonged to an erased customer: they
+    stay blocked for marketing without a new express consent."""
 
 
 class ContactUpdated(Event):

@@ -34,12 +34,13 @@ async def test_migrations_apply_once_even_when_run_concurrently(postgres_admin_d
         "dialogkit/001_projection_positions.sql",
         "dialogkit/002_event_journal.sql",
         "consentledger/001_ledger.sql",  # required by interactions' migrations
+        "consentledger/002_suppressed_channels.sql",
         "interactions/001_timeline.sql",
         "interactions/002_compliance.sql",
     ]
     connection = await asyncpg.connect(dsn)
     try:
-        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 5
+        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 6
     finally:
         await connection.close()
 

@@ -8,5 +8,6 @@ def test_a_package_is_migrated_after_the_packages_it_requires() -> None:
 
 def test_migration_names_carry_their_package() -> None:
     assert [name for name, _ in migration_files("consentledger")] == [
-        "consentledger/001_ledger.sql"
+        "consentledger/001_ledger.sql",
+        "consentledger/002_suppressed_channels.sql",
     ]

@@ -63,9 +63,17 @@ class CustomerFactsProjection:
         registered = [d for d in events if isinstance(d.event, ContactRegistered)]
         purchased = [d for d in events if isinstance(d.event, ProductPurchased)]
         await connection.executemany(
-            "INSERT INTO customer_facts (customer_id, kind, registered_at) VALUES ($1, $2, $3)"
-            " ON CONFLICT (customer_id) DO NOTHING",
-            [(d.envelope.subject, d.event.kind.value, d.event.registered_at) for d in registered],  # type: ignore[attr-defined]
+            "INSERT INTO customer_facts (customer_id, kind, registered_at, suppressed_channels)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id) DO NOTHING",
+            [
+                (
+                    d.envelope.subject,
+                    d.event.kind.value,  # type: ignore[attr-defined]
+                    d.event.registered_at,  # type: ignore[attr-defined]
+                    [c.value for c in d.event.suppressed_channels],  # type: ignore[attr-defined]
+                )
+                for d in registered
+            ],
         )
         await connection.executemany(
             "INSERT INTO customer_purchases (event_id, customer_id, purchase_id, category,"

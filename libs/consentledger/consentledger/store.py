@@ -12,7 +12,7 @@ import orjson
 from consentledger.domain import ConsentState, Purchase, state_as_of
 from dialog_schemas import Event
 from dialog_schemas.catalog import CONSENT_EVENTS, upcast
-from dialog_schemas.common import CustomerKind
+from dialog_schemas.common import Channel, CustomerKind
 
 Connection = Any
 """An asyncpg connection or pool: anything with fetch and fetchrow."""
@@ -56,7 +56,10 @@ async def load_state(
         consents=state.consents,
         objection=state.objection,
         channel_objections=state.channel_objections,
-        suppressed=state.suppressed,
+        suppressed={
+            **{Channel(c): facts["registered_at"] for c in facts["suppressed_channels"]},
+            **state.suppressed,
+        },
         kind=CustomerKind(facts["kind"]),
         purchases=tuple(Purchase(**dict(p)) for p in purchases),
     )

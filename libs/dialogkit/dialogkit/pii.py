@@ -68,7 +68,7 @@ class InMemoryKeyStore:
 class PostgresKeyStore:
     """Data keys in the owning service's database; a destroyed key leaves only its tombstone."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool | asyncpg.Connection) -> None:
         self._pool = pool
 
     async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
