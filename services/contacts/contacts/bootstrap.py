@@ -1,7 +1,9 @@
 """Composition root of the contacts service."""
 
+from contacts.api import router
 from contacts.config import SERVICE, Settings
 from contacts.ingress import ShopIngress
+from contacts.projections import ProfileProjection
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialogkit.config import ServiceSettings
 from dialogkit.journal import EventJournal
@@ -11,13 +13,13 @@ from dialogkit.service import ServiceDefinition
 
 
 def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
-    return [EventJournal(CONTACTS_EVENTS)]
+    return [EventJournal(CONTACTS_EVENTS), ProfileProjection()]
 
 
 DEFINITION = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
-    routers=[],
+    routers=[router],
     projections=projections,
     description="Customer profiles, contact points, products and contracts.",
     ingress=[ShopIngress()],

@@ -1,0 +1,248 @@
+"""HTTP API of the contacts service: profiles, purchases and contracts, erasure, search."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID, uuid4, uuid5
+
+import orjson
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel
+
+from contacts.config import Settings
+from contacts.domain import (
+    CONTACTS_NAMESPACE,
+    cancellation_event_id,
+    purchase_event_id,
+    record_cancellation,
+    record_purchase,
+)
+from contacts.profiles import RegisterContact, UpdateContact, contact_point_hash, register, update
+from dialog_schemas import CustomerId, Envelope, Event
+from dialog_schemas.catalog import CONTACTS_EVENTS
+from dialog_schemas.common import Channel, ExternalId, Label
+from dialog_schemas.contacts import (
+    CancellationFacts,
+    ContactErased,
+    ContractStarted,
+    PurchaseFacts,
+    SalesChannel,
+)
+from dialogkit.http import ApiRuntime, Runtime
+from dialogkit.pii import PersonalDataCipher, PostgresKeyStore
+from dialogkit.problems import Problem
+from dialogkit.rules import NotFound, not_in_future
+from dialogkit.tracing import current_traceparent
+
+router = APIRouter(prefix="/v1", tags=["contacts"])
+WAIT_S = 5.0
+
+
+class Accepted(BaseModel):
+    customer_id: str
+    event_id: UUID
+    applied: bool = False
+    suppressed_channels: list[Channel] = []
+
+
+class StartContract(BaseModel):
+    contract_id: ExternalId
+    product_id: ExternalId
+    category: Label
+    started_at: datetime
+    sales_channel: SalesChannel
+
+
+async def publish(runtime: ApiRuntime, customer_id: str, event: Event, event_id: UUID) -> None:
+    """Publish one event with its personal fields sealed under the customer's data key."""
+    data = await PersonalDataCipher(PostgresKeyStore(runtime.pool)).seal(customer_id, event)
+    envelope = Envelope.wrap(
+        event,
+        id=event_id,
+        source=f"/{runtime.service}/api",
+        subject=customer_id,
+        time=datetime.now(UTC),
+        traceparent=current_traceparent(),
+    ).model_copy(update={"data": data})
+    await runtime.publisher.publish(CONTACTS_EVENTS.name, [envelope])
+
+
+async def profile_row(runtime: ApiRuntime, customer_id: str) -> Any:
+    return await runtime.pool.fetchrow(
+        "SELECT kind, profile, registered_at, updated_at, erased_at FROM profiles"
+        " WHERE customer_id = $1",
+        customer_id,
+    )
+
+
+async def visible(runtime: ApiRuntime, customer_id: str) -> bool:
+    deadline = time.monotonic() + WAIT_S
+    while await profile_row(runtime, customer_id) is None:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+def salt(runtime: ApiRuntime) -> str:
+    assert isinstance(runtime.settings, Settings)
+    return runtime.settings.suppression_salt.get_secret_value()
+
+
+@router.post("/customers/{customer_id}", status_code=201)
+async def register_customer(
+    customer_id: CustomerId, command: RegisterContact, runtime: Runtime, response: Response
+) -> Accepted:
+    """Register a customer; contact points of erased customers come back suppressed."""
+    existing = await profile_row(runtime, customer_id)
+    event = register(existing is not None, command, datetime.now(UTC))
+    points = [(Channel.PHONE, p) for p in command.phone_numbers]
+    points += [(Channel.SMS, p) for p in command.phone_numbers]
+    points += [(Channel.EMAIL, e) for e in command.email_addresses]
+    hashes = {contact_point_hash(value, salt(runtime)): channel for channel, value in points}
+    found = await runtime.pool.fetch(
+        "SELECT hash FROM suppressed_contact_points WHERE hash = ANY($1::text[])", list(hashes)
+    )
+    suppressed = sorted({hashes[r["hash"]] for r in found})
+    event = event.model_copy(update={"suppressed_channels": suppressed})
+    event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/registered")
+    await publish(runtime, customer_id, event, event_id)
+    applied = await visible(runtime, customer_id)
+    if not applied:
+        response.status_code = 202
+    return Accepted(
+        customer_id=customer_id, event_id=event_id, applied=applied, suppressed_channels=suppressed
+    )
+
+
+@router.get("/customers/{customer_id}")
+async def get_customer(customer_id: CustomerId, runtime: Runtime) -> dict[str, Any]:
+    """The profile, with purchases and contracts."""
+    row = await profile_row(runtime, customer_id)
+    if row is None:
+        raise NotFound(f"customer {customer_id} is not registered")
+    if row["erased_at"] is not None:
+        raise Problem(
+            410, "Erased", f"customer {customer_id} was erased", erased_at=str(row["erased_at"])
+        )
+    products = await runtime.pool.fetch(
+        "SELECT type, occurred_at, data FROM customer_products WHERE customer_id = $1"
+        " ORDER BY occurred_at",
+        customer_id,
+    )
+    return {
+        "customer_id": customer_id,
+        "kind": row["kind"],
+        "registered_at": row["registered_at"],
+        "updated_at": row["updated_at"],
+        **orjson.loads(row["profile"]),
+        "products": [
+            {"type": p["type"], "at": p["occurred_at"], **orjson.loads(p["data"])} for p in products
+        ],
+    }
+
+
+@router.patch("/customers/{customer_id}", status_code=202)
+async def update_customer(
+    customer_id: CustomerId,
+    command: UpdateContact,
+    runtime: Runtime,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> Accepted:
+    """Change some details; a retried request with the same Idempotency-Key records once."""
+    row = await profile_row(runtime, customer_id)
+    event = update(row is not None and row["erased_at"] is None, command, datetime.now(UTC))
+    event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/update/{idempotency_key or uuid4()}")
+    await publish(runtime, customer_id, event, event_id)
+    return Accepted(customer_id=customer_id, event_id=event_id)
+
+
+@router.post("/customers/{customer_id}/purchases", status_code=202)
+async def record_customer_purchase(
+    customer_id: CustomerId, facts: PurchaseFacts, runtime: Runtime
+) -> Accepted:
+    """Record a purchase; the same purchase id is recorded once."""
+    await known(runtime, customer_id)
+    event_id = purchase_event_id(customer_id, facts.purchase_id)
+    await publish(runtime, customer_id, record_purchase(facts, datetime.now(UTC)), event_id)
+    return Accepted(customer_id=customer_id, event_id=event_id)
+
+
+@router.post("/customers/{customer_id}/contracts", status_code=202)
+async def start_contract(
+    customer_id: CustomerId, command: StartContract, runtime: Runtime
+) -> Accepted:
+    """Record the start of a contract."""
+    await known(runtime, customer_id)
+    not_in_future("started_at", command.started_at, datetime.now(UTC))
+    event = ContractStarted(**command.model_dump())
+    event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/contract/{command.contract_id}")
+    await publish(runtime, customer_id, event, event_id)
+    return Accepted(customer_id=customer_id, event_id=event_id)
+
+
+@router.post("/customers/{customer_id}/cancellations", status_code=202)
+async def cancel_contract(
+    customer_id: CustomerId, facts: CancellationFacts, runtime: Runtime
+) -> Accepted:
+    """Record a cancellation: the trigger for a retention campaign."""
+    await known(runtime, customer_id)
+    event_id = cancellation_event_id(customer_id, facts.contract_id)
+    await publish(runtime, customer_id, record_cancellation(facts, datetime.now(UTC)), event_id)
+    return Accepted(customer_id=customer_id, event_id=event_id)
+
+
+@router.post("/customers/{customer_id}/erasure", status_code=202)
+async def erase_customer(customer_id: CustomerId, runtime: Runtime) -> Accepted:
+    """Erase (GDPR Art. 17): destroy the data key, keep contact points only as salted hashes."""
+    row = await profile_row(runtime, customer_id)
+    if row is None:
+        raise NotFound(f"customer {customer_id} is not registered")
+    profile = orjson.loads(row["profile"])
+    values = [*(profile.get("phone_numbers") or []), *(profile.get("email_addresses") or [])]
+    await PostgresKeyStore(runtime.pool).destroy(customer_id)
+    event = ContactErased(
+        erased_at=datetime.now(UTC),
+        request_id=uuid5(CONTACTS_NAMESPACE, f"{customer_id}/erasure"),
+        suppressed_contact_points=sorted({contact_point_hash(v, salt(runtime)) for v in values}),
+    )
+    event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/erased")
+    await publish(runtime, customer_id, event, event_id)
+    return Accepted(customer_id=customer_id, event_id=event_id)
+
+
+@router.get("/contact-points")
+async def search_contact_point(
+    runtime: Runtime,
+    phone: Annotated[str | None, Query()] = None,
+    email: Annotated[str | None, Query()] = None,
+) -> dict[str, list[str]]:
+    """Customers with this phone number (any format) or email address."""
+    from contacts.profiles import normalize_email, normalize_phone
+
+    try:
+        if phone is not None:
+            kind, value = "phone", normalize_phone(phone)
+        elif email is not None:
+            kind, value = "email", normalize_email(email).lower()
+        else:
+            raise Problem(422, "Invalid request", "give phone or email", field="phone")
+    except ValueError as error:
+        raise Problem(
+            422, "Invalid request", str(error), field="phone" if phone else "email"
+        ) from None
+    rows = await runtime.pool.fetch(
+        "SELECT customer_id FROM contact_points WHERE kind = $1 AND value = $2 ORDER BY 1",
+        kind,
+        value,
+    )
+    return {"customer_ids": [r["customer_id"] for r in rows]}
+
+
+async def known(runtime: ApiRuntime, customer_id: str) -> None:
+    row = await profile_row(runtime, customer_id)
+    if row is None or row["erased_at"] is not None:
+        raise NotFound(f"customer {customer_id} is not registered (or was erased)")

@@ -1,0 +1,119 @@
+"""The contacts read model: profiles, contact points for search, products, suppression hashes.
+
+Events carry personal fields sealed with the customer's data key; this service holds the keys
+and opens them here. After an erasure the key is gone: replaying the customer's old events finds
+nothing readable, and the profile stays empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import orjson
+
+from dialog_schemas.catalog import CONTACTS_EVENTS
+from dialog_schemas.contacts import (
+    ContactErased,
+    ContactRegistered,
+    ContactUpdated,
+    ContractCancelled,
+    ContractStarted,
+    ProductPurchased,
+)
+from dialogkit.pii import KeyDestroyed, PersonalDataCipher, PostgresKeyStore
+from dialogkit.projection import Decoded
+
+PRODUCTS = (ProductPurchased, ContractStarted, ContractCancelled)
+
+
+class ProfileProjection:
+    name = "contacts.profiles"
+    source = CONTACTS_EVENTS
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        cipher = PersonalDataCipher(PostgresKeyStore(connection))
+        for decoded in events:
+            event, customer = decoded.event, decoded.envelope.subject
+            if isinstance(event, ContactErased):
+                await erase(connection, customer, decoded)
+                continue
+            try:
+                data = await cipher.open(customer, decoded.envelope.data)
+            except KeyDestroyed:
+                continue  # erased since: nothing of this event is readable any more
+            if isinstance(event, ContactRegistered):
+                await register(connection, customer, ContactRegistered.model_validate(data))
+            elif isinstance(event, ContactUpdated):
+                await update(connection, customer, ContactUpdated.model_validate(data))
+            elif isinstance(event, PRODUCTS):
+                await connection.execute(
+                    "INSERT INTO customer_products (event_id, customer_id, type, occurred_at, data)"
+                    " VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING",
+                    decoded.envelope.id,
+                    customer,
+                    decoded.envelope.type,
+                    getattr(event, "purchased_at", None)
+                    or getattr(event, "started_at", None)
+                    or getattr(event, "cancelled_at", None),
+                    orjson.dumps(data).decode(),
+                )
+
+
+async def register(connection: asyncpg.Connection, customer: str, event: ContactRegistered) -> None:
+    profile = event.model_dump(mode="json", exclude={"registered_at"})
+    await connection.execute(
+        "INSERT INTO profiles (customer_id, kind, profile, registered_at, updated_at)"
+        " VALUES ($1, $2, $3::jsonb, $4, $4) ON CONFLICT (customer_id) DO NOTHING",
+        customer,
+        event.kind.value,
+        orjson.dumps(profile).decode(),
+        event.registered_at,
+    )
+    await replace_contact_points(connection, customer, profile)
+
+
+async def update(connection: asyncpg.Connection, customer: str, event: ContactUpdated) -> None:
+    changes = event.model_dump(mode="json", exclude={"updated_at"}, exclude_none=True)
+    row = await connection.fetchrow(
+        "UPDATE profiles SET profile = profile || $2::jsonb, updated_at = $3"
+        " WHERE customer_id = $1 AND erased_at IS NULL RETURNING profile",
+        customer,
+        orjson.dumps(changes).decode(),
+        event.updated_at,
+    )
+    if row is not None:
+        await replace_contact_points(connection, customer, orjson.loads(row["profile"]))
+
+
+async def replace_contact_points(
+    connection: asyncpg.Connection, customer: str, profile: dict[str, Any]
+) -> None:
+    await connection.execute("DELETE FROM contact_points WHERE customer_id = $1", customer)
+    points = [("phone", p) for p in profile.get("phone_numbers") or []]
+    points += [("email", e.lower()) for e in profile.get("email_addresses") or []]
+    await connection.executemany(
+        "INSERT INTO contact_points (customer_id, kind, value) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING",
+        [(customer, kind, value) for kind, value in points],
+    )
+
+
+async def erase(connection: asyncpg.Connection, customer: str, decoded: Decoded) -> None:
+    event = decoded.event
+    assert isinstance(event, ContactErased)
+    await connection.execute("DELETE FROM contact_points WHERE customer_id = $1", customer)
+    await connection.execute(
+        "UPDATE profiles SET profile = '{}'::jsonb, erased_at = $2 WHERE customer_id = $1",
+        customer,
+        event.erased_at,
+    )
+    await connection.execute(
+        "UPDATE customer_products SET data = '{}'::jsonb WHERE customer_id = $1", customer
+    )
+    await connection.executemany(
+        "INSERT INTO suppressed_contact_points (hash, erased_at) VALUES ($1, $2)"
+        " ON CONFLICT DO NOTHING",
+        [(h, event.erased_at) for h in event.suppressed_contact_points],
+    )
