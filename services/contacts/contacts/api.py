@@ -99,14 +99,17 @@ async def register_customer(
     """Register a customer; contact points of erased customers come back suppressed."""
     existing = await profile_row(runtime, customer_id)
     event = register(existing is not None, command, datetime.now(UTC))
-    points = [(Channel.PHONE, p) for p in command.phone_numbers]
-    points += [(Channel.SMS, p) for p in command.phone_numbers]
-    points += [(Channel.EMAIL, e) for e in command.email_addresses]
-    hashes = {contact_point_hash(value, salt(runtime)): channel for channel, value in points}
+    channels: dict[str, set[Channel]] = {}
+    for phone in command.phone_numbers:  # a number reaches the customer by call and by SMS
+        channels.setdefault(contact_point_hash(phone, salt(runtime)), set()).update(
+            (Channel.PHONE, Channel.SMS)
+        )
+    for email in command.email_addresses:
+        channels.setdefault(contact_point_hash(email, salt(runtime)), set()).add(Channel.EMAIL)
     found = await runtime.pool.fetch(
-        "SELECT hash FROM suppressed_contact_points WHERE hash = ANY($1::text[])", list(hashes)
+        "SELECT hash FROM suppressed_contact_points WHERE hash = ANY($1::text[])", list(channels)
     )
-    suppressed = sorted({hashes[r["hash"]] for r in found})
+    suppressed = sorted({c for r in found for c in channels[r["hash"]]})
     event = event.model_copy(update={"suppressed_channels": suppressed})
     event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/registered")
     await publish(runtime, customer_id, event, event_id)
