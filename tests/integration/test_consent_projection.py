@@ -410,3 +410,61 @@ async def test_an_opt_out_on_a_touchpoint_becomes_an_objection_on_its_channel(
     decision = eligibility(state, Channel.PHONE, Purpose.MARKETING, at + timedelta(minutes=1))
     assert decision.reason is not None
     assert decision.reason.value == "objection"
+
+
+async def test_an_erasure_leaves_the_consent_history_without_contact_points(
+    new_database, pool_for
+) -> None:
+    from dialog_schemas.contacts import ContactErased
+
+    customer = f"erased-{uuid.uuid4().hex[:10]}"
+    pool = await pool_for(await new_database("consent"))
+    by_topic = runners(pool)
+    registered = ContactRegistered(kind=CustomerKind.CONSUMER, name="E", registered_at=T0)
+    command = GrantConsent(
+        channel=Channel.EMAIL,
+        purpose=Purpose.MARKETING,
+        evidence=evidence(T0),
+        contact_point="erase.me@example.org",
+    )
+    granted = grant(state_as_of([]), command, consent_id=uuid.uuid4(), now=T0)
+    erased = ContactErased(erased_at=T0 + timedelta(days=1), request_id=uuid.uuid4())
+    records = [
+        (CONTACTS_EVENTS.name, wrap(customer, [registered], T0)[0]),
+        *((CONSENT_EVENTS.name, e) for e in wrap(customer, granted, T0)),
+        (CONTACTS_EVENTS.name, wrap(customer, [erased], T0)[0]),
+    ]
+    for n, (topic, envelope) in enumerate(records):
+        await by_topic[topic].handle([SourceRecord(topic, 0, n, b"k", encode(envelope))])
+    stored = await pool.fetch("SELECT data FROM consent_history WHERE customer_id = $1", customer)
+    assert "erase.me" not in "".join(r["data"] for r in stored)
+    state = await load_state(pool, customer)
+    assert state is not None
+    [consent] = state.consents.values()
+    assert consent.contact_point is None
+    assert consent.evidence.wording_sha256 == "ef" * 32, "the proof of the consent stays"
+
+
+async def test_channels_suppressed_at_registration_block_marketing_without_consent(
+    new_database, pool_for
+) -> None:
+    customer = f"suppressed-{uuid.uuid4().hex[:10]}"
+    pool = await pool_for(await new_database("consent"))
+    registered = ContactRegistered(
+        kind=CustomerKind.CONSUMER,
+        name="R",
+        registered_at=T0,
+        suppressed_channels=[Channel.EMAIL, Channel.PHONE],
+    )
+    record = SourceRecord(
+        CONTACTS_EVENTS.name, 0, 0, b"k", encode(wrap(customer, [registered], T0)[0])
+    )
+    await runners(pool)[CONTACTS_EVENTS.name].handle([record])
+    state = await load_state(pool, customer)
+    assert state is not None
+    at = T0 + timedelta(days=1)
+    for channel in (Channel.EMAIL, Channel.PHONE):
+        decision = eligibility(state, channel, Purpose.MARKETING, at, product_category="x")
+        assert decision.reason is not None
+        assert decision.reason.value == "suppressed"
+    assert eligibility(state, Channel.LETTER, Purpose.MARKETING, at).allowed

@@ -37,10 +37,11 @@ async def test_migrations_apply_once_even_when_run_concurrently(postgres_admin_d
         "consentledger/002_suppressed_channels.sql",
         "interactions/001_timeline.sql",
         "interactions/002_compliance.sql",
+        "interactions/003_timeline_note.sql",
     ]
     connection = await asyncpg.connect(dsn)
     try:
-        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 6
+        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 7
     finally:
         await connection.close()
 

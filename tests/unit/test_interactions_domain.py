@@ -146,5 +146,5 @@ def test_a_touchpoint_entry_says_what_happened_on_its_channel() -> None:
     [event] = record_touchpoint(call("reached"), NOW)
     entry = describe(event)
     assert entry is not None
-    assert entry.summary == "Call: reached (90 s): newsletter sent"
+    assert (entry.summary, entry.note) == ("Call: reached (90 s)", "newsletter sent")
     assert (entry.channel, entry.source_ref) == (Channel.PHONE, "call-9")

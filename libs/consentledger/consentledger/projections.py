@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import asyncpg
 
 from consentledger.domain import effective_at
+from dialog_schemas import personal_fields
 from dialog_schemas.catalog import CONSENT_EVENTS, CONTACTS_EVENTS
-from dialog_schemas.contacts import ContactRegistered, ProductPurchased
+from dialog_schemas.contacts import ContactErased, ContactRegistered, ProductPurchased
 from dialogkit.projection import Decoded
 
 
@@ -60,6 +61,9 @@ class CustomerFactsProjection:
         self.name = name
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        await forget_personal_data(
+            connection, [d.envelope.subject for d in events if isinstance(d.event, ContactErased)]
+        )
         registered = [d for d in events if isinstance(d.event, ContactRegistered)]
         purchased = [d for d in events if isinstance(d.event, ProductPurchased)]
         await connection.executemany(
@@ -81,6 +85,21 @@ class CustomerFactsProjection:
             " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
             [_purchase_row(d) for d in purchased],
         )
+
+
+async def forget_personal_data(connection: asyncpg.Connection, customers: list[str]) -> None:
+    """Erasure: the consent history keeps its facts and evidence, not the contact points."""
+    if not customers:
+        return
+    for name, event in CONSENT_EVENTS.events.items():
+        for path in personal_fields(event):
+            await connection.execute(
+                "UPDATE consent_history SET data = jsonb_set(data, $3::text[], 'null')"
+                " WHERE customer_id = ANY($1::text[]) AND type = $2",
+                customers,
+                name,
+                path.split("."),
+            )
 
 
 def _purchase_row(decoded: Decoded) -> tuple[object, ...]:

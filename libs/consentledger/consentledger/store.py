@@ -42,7 +42,11 @@ async def load_state(
     db: Connection, customer_id: str, at: datetime | None = None
 ) -> ConsentState | None:
     """The customer's state (as of `at`, if given); None for a customer never registered."""
-    facts = await db.fetchrow("SELECT kind FROM customer_facts WHERE customer_id = $1", customer_id)
+    facts = await db.fetchrow(
+        "SELECT kind, registered_at, suppressed_channels FROM customer_facts"
+        " WHERE customer_id = $1",
+        customer_id,
+    )
     if facts is None:
         return None
     history = (await histories(db, [customer_id])).get(customer_id, [])

@@ -122,7 +122,8 @@ async def get_timeline(
     fingerprint = hashlib.sha256(orjson.dumps(filters)).hexdigest()[:16]
     after_time, after_id = decode_cursor(cursor, fingerprint) if cursor else (None, None)
     rows = await runtime.pool.fetch(
-        "SELECT entry_id, occurred_at, kind, channel, direction, summary, source, source_ref,"
+        "SELECT entry_id, occurred_at, kind, channel, direction,"
+        " summary || coalesce(': ' || note, '') AS summary, source, source_ref,"
         " correlation_id FROM timeline_entries WHERE customer_id = $1"
         " AND ($2::timestamptz IS NULL OR (occurred_at, entry_id) < ($2, $3::uuid))"
         " AND (cardinality($5::text[]) = 0 OR channel = ANY($5))"

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from dialog_schemas.catalog import TopicContract
+from dialog_schemas.contacts import ContactErased
 from dialogkit.projection import Decoded
 from interactions.timeline import describe
 
@@ -22,11 +23,12 @@ COLUMNS = [
     "source",
     "source_ref",
     "correlation_id",
+    "note",
 ]
 INSERT_ENTRIES = (
     "INSERT INTO timeline_entries (customer_id, entry_id, occurred_at, kind, channel,"
-    " direction, summary, source, source_ref, correlation_id)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING"
+    " direction, summary, source, source_ref, correlation_id, note)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING"
 )
 
 
@@ -39,8 +41,10 @@ class TimelineProjection:
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         rows = [row for d in events if (row := _row(d))]
+        erased = [d.envelope.subject for d in events if isinstance(d.event, ContactErased)]
         if len(rows) < COPY_FROM:
             await connection.executemany(INSERT_ENTRIES, rows)
+            await forget_notes(connection, erased)
             return
         # large batches (catching up, rebuilding): COPY into a scratch table, then one insert
         await connection.execute(
@@ -51,6 +55,15 @@ class TimelineProjection:
         await connection.execute(
             f"INSERT INTO timeline_entries ({', '.join(COLUMNS)})"
             f" SELECT {', '.join(COLUMNS)} FROM timeline_incoming ON CONFLICT DO NOTHING"
+        )
+        await forget_notes(connection, erased)
+
+
+async def forget_notes(connection: asyncpg.Connection, customers: list[str]) -> None:
+    """An erased customer's timeline keeps what happened, not what they said or wrote."""
+    if customers:
+        await connection.execute(
+            "UPDATE timeline_entries SET note = NULL WHERE customer_id = ANY($1::text[])", customers
         )
 
 
@@ -70,4 +83,5 @@ def _row(decoded: Decoded) -> tuple[object, ...] | None:
         envelope.source,
         entry.source_ref,
         envelope.correlationid,
+        entry.note,
     )

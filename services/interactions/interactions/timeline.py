@@ -27,6 +27,8 @@ class Entry:
     channel: Channel | None = None
     direction: Direction | None = None
     source_ref: str | None = None
+    note: str | None = None
+    """Personal free text (what was said or written); dropped when the customer is erased."""
 
 
 def _touchpoint(e: ia.TouchpointRecorded) -> Entry:
@@ -47,8 +49,8 @@ def _touchpoint(e: ia.TouchpointRecorded) -> Entry:
     )
     if e.purpose is not None:
         headline += f" [{e.purpose.value}]"
-    summary = f"{headline}: {e.summary}" if e.summary else headline
-    return Entry(e.occurred_at, summary, e.channel, e.direction, e.touchpoint_id)
+    note = e.summary if e.summary and not e.summary.startswith("pii:v1:") else None
+    return Entry(e.occurred_at, headline, e.channel, e.direction, e.touchpoint_id, note)
 
 
 def _consent_granted(e: cs.ConsentGranted) -> Entry:
