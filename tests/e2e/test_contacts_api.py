@@ -143,3 +143,33 @@ async def test_contact_errors_are_problems(contacts_api: str) -> None:
         assert (await client.post(f"/v1/customers/{customer}", json=PERSON)).status_code == 409
         nothing = await client.patch(f"/v1/customers/{customer}", json={})
         assert nothing.status_code == 409
+
+        duplicate = f"dup-{uuid.uuid4().hex[:10]}"
+        other = PERSON | {
+            "phone_numbers": ["+4940 7654321"],
+            "email_addresses": ["dup@example.org"],
+        }
+        assert (await client.post(f"/v1/customers/{duplicate}", json=other)).status_code == 201
+        itself = await client.post(
+            f"/v1/customers/{customer}/merge", json={"merged_customer_id": customer}
+        )
+        assert (itself.status_code, itself.json()["field"]) == (422, "merged_customer_id")
+        merged = await client.post(
+            f"/v1/customers/{customer}/merge", json={"merged_customer_id": duplicate}
+        )
+        assert merged.status_code == 202
+        gone = await eventually(
+            lambda: client.get(f"/v1/customers/{duplicate}"), lambda r: r.status_code == 410
+        )
+        assert (gone.json()["title"], gone.json()["merged_into"]) == ("Merged", customer)
+        survivor = (await client.get(f"/v1/customers/{customer}")).json()
+        assert survivor["phone_numbers"] == ["+49301234567", "+49407654321"]
+        assert survivor["name"] == PERSON["name"]
+        found = await client.get("/v1/contact-points", params={"email": "dup@example.org"})
+        assert found.json()["customer_ids"] == [customer]
+        late = await client.patch(f"/v1/customers/{duplicate}", json={"interests": ["golf"]})
+        assert (late.status_code, late.json()["merged_into"]) == (410, customer)
+        again = await client.post(
+            f"/v1/customers/{customer}/merge", json={"merged_customer_id": duplicate}
+        )
+        assert again.status_code == 404

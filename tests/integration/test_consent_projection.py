@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
+import pytest
 
 from consent.commands import (
     ConfirmConsent,
@@ -468,3 +469,69 @@ async def test_channels_suppressed_at_registration_block_marketing_without_conse
         assert decision.reason is not None
         assert decision.reason.value == "suppressed"
     assert eligibility(state, Channel.LETTER, Purpose.MARKETING, at).allowed
+
+
+@pytest.mark.parametrize("merge_read_first", [False, True], ids=["live-order", "rebuild-order"])
+async def test_a_merged_duplicates_consents_follow_the_survivor(
+    new_database, pool_for, merge_read_first: bool
+) -> None:
+    from dialog_schemas.contacts import ContactsMerged
+
+    survivor, duplicate = f"survivor-{uuid.uuid4().hex[:8]}", f"duplicate-{uuid.uuid4().hex[:8]}"
+    pool = await pool_for(await new_database("consent"))
+    by_topic = runners(pool)
+    command = GrantConsent(channel=Channel.PHONE, purpose=Purpose.MARKETING, evidence=evidence(T0))
+    phone = uuid.uuid4()
+    records = [
+        (
+            CONTACTS_EVENTS.name,
+            wrap(
+                survivor,
+                [ContactRegistered(kind=CustomerKind.CONSUMER, name="S", registered_at=T0)],
+                T0,
+            )[0],
+        ),
+        (
+            CONTACTS_EVENTS.name,
+            wrap(
+                duplicate,
+                [
+                    ContactRegistered(
+                        kind=CustomerKind.CONSUMER,
+                        name="D",
+                        registered_at=T0,
+                        suppressed_channels=[Channel.EMAIL],
+                    )
+                ],
+                T0,
+            )[0],
+        ),
+        *(
+            (CONSENT_EVENTS.name, e)
+            for e in wrap(duplicate, grant(state_as_of([]), command, consent_id=phone, now=T0), T0)
+        ),
+        (
+            CONTACTS_EVENTS.name,
+            wrap(
+                survivor,
+                [ContactsMerged(merged_customer_id=duplicate, merged_at=T0 + timedelta(days=1))],
+                T0,
+            )[0],
+        ),
+    ]
+    if merge_read_first:  # a rebuild may read the survivor's partition before the duplicate's
+        records.insert(0, records.pop())
+    for n, (topic, envelope) in enumerate(records):
+        await by_topic[topic].handle([SourceRecord(topic, 0, n, b"k", encode(envelope))])
+    state = await load_state(pool, survivor)
+    assert state is not None
+    assert list(state.consents) == [phone]
+    at = T0 + timedelta(days=2)
+    assert eligibility(state, Channel.PHONE, Purpose.MARKETING, at).consent_id == phone
+    email = eligibility(state, Channel.EMAIL, Purpose.MARKETING, at)
+    assert email.reason is not None
+    assert email.reason.value == "suppressed"
+    left = await pool.fetchval(
+        "SELECT count(*) FROM consent_history WHERE customer_id = $1", duplicate
+    )
+    assert left == 0

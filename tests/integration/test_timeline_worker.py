@@ -133,3 +133,57 @@ async def rebuild(env: dict[str, str]) -> tuple[int | None, str, str]:
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=300)
     return process.returncode, out.decode(), err.decode()
+
+
+async def test_a_merged_duplicates_timeline_follows_the_survivor(new_database, pool_for) -> None:
+    from dialog_schemas.catalog import CONTACTS_EVENTS
+    from dialog_schemas.contacts import ContactsMerged
+    from dialogkit.codec import encode
+    from dialogkit.deadletters import DeadLetters
+    from dialogkit.projection import ProjectionRunner
+    from dialogkit.publishing import FakePublisher
+    from dialogkit.records import SourceRecord
+    from interactions.projections import TimelineProjection
+
+    survivor, duplicate = f"s-{uuid.uuid4().hex[:8]}", f"d-{uuid.uuid4().hex[:8]}"
+    pool = await pool_for(await new_database("interactions"))
+    dead = DeadLetters(FakePublisher(), "dl", "t")
+    touchpoints = ProjectionRunner(pool, TimelineProjection(INTERACTIONS_EVENTS, "tl"), dead)
+    contacts = ProjectionRunner(pool, TimelineProjection(CONTACTS_EVENTS, "tl.contacts"), dead)
+    at = datetime.now(UTC) - timedelta(days=1)
+
+    async def touchpoint(n: int, customer: str) -> None:
+        event = TouchpointRecorded(
+            touchpoint_id=f"tp-{n}",
+            channel=Channel.PHONE,
+            direction=Direction.INBOUND,
+            occurred_at=at,
+            reported_by="t",
+        )
+        envelope = Envelope.wrap(event, id=uuid.uuid4(), source="/t", subject=customer, time=at)
+        await touchpoints.handle(
+            [SourceRecord(INTERACTIONS_EVENTS.name, 0, n, b"k", encode(envelope))]
+        )
+
+    await touchpoint(0, survivor)
+    await touchpoint(1, duplicate)
+    merged = Envelope.wrap(
+        ContactsMerged(merged_customer_id=duplicate, merged_at=at),
+        id=uuid.uuid4(),
+        source="/t",
+        subject=survivor,
+        time=at,
+    )
+    await contacts.handle([SourceRecord(CONTACTS_EVENTS.name, 0, 0, b"k", encode(merged))])
+    await touchpoint(2, duplicate)  # read after the merge, as a rebuild may
+    rows = await pool.fetch(
+        "SELECT customer_id, kind FROM timeline_entries WHERE customer_id = ANY($1) ORDER BY kind",
+        [survivor, duplicate],
+    )
+    assert {r["customer_id"] for r in rows} == {survivor}
+    assert sorted(r["kind"] for r in rows) == [
+        "ContactsMerged",
+        "TouchpointRecorded",
+        "TouchpointRecorded",
+        "TouchpointRecorded",
+    ]

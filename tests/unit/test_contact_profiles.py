@@ -79,3 +79,17 @@ def test_contact_point_hashes_are_salted_and_case_blind() -> None:
         "kim@example.org", "s2"
     )
     assert len(contact_point_hash("+49301234567", "s1")) == 64
+
+
+def test_a_merge_needs_two_active_customers_that_differ() -> None:
+    from contacts.profiles import MergeContacts, merge
+    from dialogkit.rules import RuleViolation
+
+    command = MergeContacts(merged_customer_id="c-2")
+    assert merge("c-1", True, True, command, NOW).merged_customer_id == "c-2"
+    with pytest.raises(RuleViolation, match="into itself"):
+        merge("c-2", True, True, command, NOW)
+    with pytest.raises(NotFound, match="c-1"):
+        merge("c-1", False, True, command, NOW)
+    with pytest.raises(NotFound, match="c-2"):
+        merge("c-1", True, False, command, NOW)

@@ -10,7 +10,11 @@ from consentledger.domain import effective_at
 from dialog_schemas import personal_fields
 from dialog_schemas.catalog import CONSENT_EVENTS, CONTACTS_EVENTS
 from dialog_schemas.contacts import ContactErased, ContactRegistered, ProductPurchased
+from dialogkit.merges import follow_merges
 from dialogkit.projection import Decoded
+
+# the ledger's tables keyed by customer: a merged duplicate's rows follow the survivor
+CUSTOMER_TABLES = ("consent_history", "customer_purchases")
 
 
 async def record_history(connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
@@ -38,6 +42,7 @@ async def record_history(connection: asyncpg.Connection, events: Sequence[Decode
             for d in events
         ],
     )
+    await follow_merges(connection, events, CUSTOMER_TABLES)
 
 
 class ConsentHistoryProjection:
@@ -84,6 +89,15 @@ class CustomerFactsProjection:
             " purchased_at, email_obtained, objection_notice_given)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
             [_purchase_row(d) for d in purchased],
+        )
+        customers = await follow_merges(connection, events, CUSTOMER_TABLES)
+        await connection.execute(  # suppression from a duplicate's registration stays in force
+            "UPDATE customer_facts s SET suppressed_channels = ARRAY("
+            "  SELECT DISTINCT c FROM unnest(s.suppressed_channels || d.suppressed_channels) c"
+            "  ORDER BY c)"
+            " FROM customer_merges m JOIN customer_facts d ON d.customer_id = m.duplicate"
+            " WHERE s.customer_id = m.survivor AND m.duplicate = ANY($1::text[])",
+            customers,
         )
 
 

@@ -20,7 +20,15 @@ from contacts.domain import (
     record_cancellation,
     record_purchase,
 )
-from contacts.profiles import RegisterContact, UpdateContact, contact_point_hash, register, update
+from contacts.profiles import (
+    MergeContacts,
+    RegisterContact,
+    UpdateContact,
+    contact_point_hash,
+    merge,
+    register,
+    update,
+)
 from dialog_schemas import CustomerId, Envelope, Event
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialog_schemas.common import Channel, ExternalId, Label
@@ -72,7 +80,7 @@ async def publish(runtime: ApiRuntime, customer_id: str, event: Event, event_id:
 
 async def profile_row(runtime: ApiRuntime, customer_id: str) -> Any:
     return await runtime.pool.fetchrow(
-        "SELECT kind, profile, registered_at, updated_at, erased_at FROM profiles"
+        "SELECT kind, profile, registered_at, updated_at, erased_at, merged_into FROM profiles"
         " WHERE customer_id = $1",
         customer_id,
     )
@@ -124,13 +132,7 @@ async def register_customer(
 @router.get("/customers/{customer_id}")
 async def get_customer(customer_id: CustomerId, runtime: Runtime) -> dict[str, Any]:
     """The profile, with purchases and contracts."""
-    row = await profile_row(runtime, customer_id)
-    if row is None:
-        raise NotFound(f"customer {customer_id} is not registered")
-    if row["erased_at"] is not None:
-        raise Problem(
-            410, "Erased", f"customer {customer_id} was erased", erased_at=str(row["erased_at"])
-        )
+    row = await current(runtime, customer_id)
     products = await runtime.pool.fetch(
         "SELECT type, occurred_at, data FROM customer_products WHERE customer_id = $1"
         " ORDER BY occurred_at",
@@ -156,8 +158,8 @@ async def update_customer(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Accepted:
     """Change some details; a retried request with the same Idempotency-Key records once."""
-    row = await profile_row(runtime, customer_id)
-    event = update(row is not None and row["erased_at"] is None, command, datetime.now(UTC))
+    await current(runtime, customer_id)
+    event = update(True, command, datetime.now(UTC))
     event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/update/{idempotency_key or uuid4()}")
     await publish(runtime, customer_id, event, event_id)
     return Accepted(customer_id=customer_id, event_id=event_id)
@@ -168,7 +170,7 @@ async def record_customer_purchase(
     customer_id: CustomerId, facts: PurchaseFacts, runtime: Runtime
 ) -> Accepted:
     """Record a purchase; the same purchase id is recorded once."""
-    await known(runtime, customer_id)
+    await current(runtime, customer_id)
     event_id = purchase_event_id(customer_id, facts.purchase_id)
     await publish(runtime, customer_id, record_purchase(facts, datetime.now(UTC)), event_id)
     return Accepted(customer_id=customer_id, event_id=event_id)
@@ -179,7 +181,7 @@ async def start_contract(
     customer_id: CustomerId, command: StartContract, runtime: Runtime
 ) -> Accepted:
     """Record the start of a contract."""
-    await known(runtime, customer_id)
+    await current(runtime, customer_id)
     not_in_future("started_at", command.started_at, datetime.now(UTC))
     event = ContractStarted(**command.model_dump())
     event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/contract/{command.contract_id}")
@@ -192,21 +194,48 @@ async def cancel_contract(
     customer_id: CustomerId, facts: CancellationFacts, runtime: Runtime
 ) -> Accepted:
     """Record a cancellation: the trigger for a retention campaign."""
-    await known(runtime, customer_id)
+    await current(runtime, customer_id)
     event_id = cancellation_event_id(customer_id, facts.contract_id)
     await publish(runtime, customer_id, record_cancellation(facts, datetime.now(UTC)), event_id)
     return Accepted(customer_id=customer_id, event_id=event_id)
 
 
+@router.post("/customers/{customer_id}/merge", status_code=202)
+async def merge_customers(
+    customer_id: CustomerId, command: MergeContacts, runtime: Runtime
+) -> Accepted:
+    """Merge a duplicate into this customer; its history, contact points and products follow."""
+    survivor = await profile_row(runtime, customer_id)
+    duplicate = await profile_row(runtime, command.merged_customer_id)
+    event = merge(customer_id, active(survivor), active(duplicate), command, datetime.now(UTC))
+    event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/merge/{command.merged_customer_id}")
+    await publish(runtime, customer_id, event, event_id)
+    return Accepted(customer_id=customer_id, event_id=event_id)
+
+
+def active(row: Any) -> bool:
+    return row is not None and row["erased_at"] is None and row["merged_into"] is None
+
+
 @router.post("/customers/{customer_id}/erasure", status_code=202)
 async def erase_customer(customer_id: CustomerId, runtime: Runtime) -> Accepted:
-    """Erase (GDPR Art. 17): destroy the data key, keep contact points only as salted hashes."""
+    """Erase (GDPR Art. 17): destroy the data keys, keep contact points only as salted hashes.
+
+    The keys of duplicates merged into the customer go too: their events are theirs as well.
+    """
     row = await profile_row(runtime, customer_id)
     if row is None:
         raise NotFound(f"customer {customer_id} is not registered")
+    if row["merged_into"] is not None:
+        raise merged_problem(customer_id, row["merged_into"])
     profile = orjson.loads(row["profile"])
     values = [*(profile.get("phone_numbers") or []), *(profile.get("email_addresses") or [])]
-    await PostgresKeyStore(runtime.pool).destroy(customer_id)
+    keys = PostgresKeyStore(runtime.pool)
+    merged = await runtime.pool.fetch(
+        "SELECT duplicate FROM customer_merges WHERE survivor = $1", customer_id
+    )
+    for owner in [customer_id, *(r["duplicate"] for r in merged)]:
+        await keys.destroy(owner)
     event = ContactErased(
         erased_at=datetime.now(UTC),
         request_id=uuid5(CONTACTS_NAMESPACE, f"{customer_id}/erasure"),
@@ -245,7 +274,24 @@ async def search_contact_point(
     return {"customer_ids": [r["customer_id"] for r in rows]}
 
 
-async def known(runtime: ApiRuntime, customer_id: str) -> None:
+async def current(runtime: ApiRuntime, customer_id: str) -> Any:
+    """The customer's profile row; 404 if never registered, 410 if erased or merged."""
     row = await profile_row(runtime, customer_id)
-    if row is None or row["erased_at"] is not None:
-        raise NotFound(f"customer {customer_id} is not registered (or was erased)")
+    if row is None:
+        raise NotFound(f"customer {customer_id} is not registered")
+    if row["erased_at"] is not None:
+        raise Problem(
+            410, "Erased", f"customer {customer_id} was erased", erased_at=str(row["erased_at"])
+        )
+    if row["merged_into"] is not None:
+        raise merged_problem(customer_id, row["merged_into"])
+    return row
+
+
+def merged_problem(customer_id: str, survivor: str) -> Problem:
+    return Problem(
+        410,
+        "Merged",
+        f"customer {customer_id} was merged into {survivor}",
+        merged_into=survivor,
+    )

@@ -20,11 +20,13 @@ from dialog_schemas.common import CustomerKind, Label
 from dialog_schemas.contacts import (
     Address,
     ContactRegistered,
+    ContactsMerged,
     ContactUpdated,
     LanguageTag,
     SocialHandle,
 )
-from dialogkit.rules import Conflict, NotFound, not_in_future
+from dialog_schemas.envelope import CustomerId
+from dialogkit.rules import Conflict, NotFound, RuleViolation, not_in_future
 
 DEFAULT_REGION = "DE"
 
@@ -92,6 +94,31 @@ class UpdateContact(Command):
     preferred_language: LanguageTag | None = None
     time_zone: TimeZoneName | None = None
     interests: list[Label] | None = None
+
+
+class MergeContacts(Command):
+    """Merge a duplicate into this customer: the duplicate's history follows the survivor."""
+
+    merged_customer_id: CustomerId
+
+
+def merge(
+    survivor_id: str,
+    survivor_active: bool,
+    duplicate_active: bool,
+    command: MergeContacts,
+    now: datetime,
+) -> ContactsMerged:
+    """Both must be registered and not erased, and a customer cannot merge into itself."""
+    if command.merged_customer_id == survivor_id:
+        raise RuleViolation("merged_customer_id", "a customer cannot be merged into itself")
+    if not survivor_active:
+        raise NotFound(f"customer {survivor_id} is not registered (or was erased or merged)")
+    if not duplicate_active:
+        raise NotFound(
+            f"customer {command.merged_customer_id} is not registered (or was erased or merged)"
+        )
+    return ContactsMerged(merged_customer_id=command.merged_customer_id, merged_at=now)
 
 
 def register(exists: bool, command: RegisterContact, now: datetime) -> ContactRegistered:

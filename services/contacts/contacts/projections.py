@@ -17,15 +17,19 @@ from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialog_schemas.contacts import (
     ContactErased,
     ContactRegistered,
+    ContactsMerged,
     ContactUpdated,
     ContractCancelled,
     ContractStarted,
     ProductPurchased,
 )
+from dialogkit.merges import record_merges, rekey, survivor_of
 from dialogkit.pii import KeyDestroyed, PersonalDataCipher, PostgresKeyStore
 from dialogkit.projection import Decoded
 
 PRODUCTS = (ProductPurchased, ContractStarted, ContractCancelled)
+# lists a merge unites; of the other fields the survivor keeps its own and takes what it lacks
+LISTS = ("addresses", "phone_numbers", "email_addresses", "social_handles", "interests")
 
 
 class ProfileProjection:
@@ -34,10 +38,15 @@ class ProfileProjection:
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         cipher = PersonalDataCipher(PostgresKeyStore(connection))
+        customers = {d.envelope.subject for d in events}
+        customers.update(await record_merges(connection, events))
         for decoded in events:
             event, customer = decoded.event, decoded.envelope.subject
             if isinstance(event, ContactErased):
                 await erase(connection, customer, decoded)
+                continue
+            if isinstance(event, ContactsMerged):
+                await fold_into_survivor(connection, event.merged_customer_id)
                 continue
             try:
                 data = await cipher.open(customer, decoded.envelope.data)
@@ -59,6 +68,7 @@ class ProfileProjection:
                     or getattr(event, "cancelled_at", None),
                     orjson.dumps(data).decode(),
                 )
+        await rekey(connection, sorted(customers), ("customer_products",))
 
 
 async def register(connection: asyncpg.Connection, customer: str, event: ContactRegistered) -> None:
@@ -72,10 +82,15 @@ async def register(connection: asyncpg.Connection, customer: str, event: Contact
         event.registered_at,
     )
     await replace_contact_points(connection, customer, profile)
+    await fold_into_survivor(connection, customer)  # merged before its registration was read
 
 
 async def update(connection: asyncpg.Connection, customer: str, event: ContactUpdated) -> None:
     changes = event.model_dump(mode="json", exclude={"updated_at"}, exclude_none=True)
+    survivor = await survivor_of(connection, customer)
+    if survivor is not None:  # changes recorded before a merge read after it
+        await fold(connection, survivor, changes)
+        return
     row = await connection.fetchrow(
         "UPDATE profiles SET profile = profile || $2::jsonb, updated_at = $3"
         " WHERE customer_id = $1 AND erased_at IS NULL RETURNING profile",
@@ -98,6 +113,45 @@ async def replace_contact_points(
         " ON CONFLICT DO NOTHING",
         [(customer, kind, value) for kind, value in points],
     )
+
+
+async def fold_into_survivor(connection: asyncpg.Connection, duplicate: str) -> None:
+    """A merged duplicate's profile joins its survivor's; an empty row points there."""
+    survivor = await survivor_of(connection, duplicate)
+    row = await connection.fetchrow(
+        "SELECT profile FROM profiles WHERE customer_id = $1 AND merged_into IS NULL", duplicate
+    )
+    if survivor is None or row is None:
+        return
+    await fold(connection, survivor, orjson.loads(row["profile"]))
+    await connection.execute("DELETE FROM contact_points WHERE customer_id = $1", duplicate)
+    await connection.execute(
+        "UPDATE profiles SET profile = '{}'::jsonb, merged_into = $2 WHERE customer_id = $1",
+        duplicate,
+        survivor,
+    )
+
+
+async def fold(connection: asyncpg.Connection, survivor: str, other: dict[str, Any]) -> None:
+    """Unite the lists (contact points, addresses, interests); fill the survivor's gaps."""
+    row = await connection.fetchrow(
+        "SELECT profile FROM profiles WHERE customer_id = $1 AND erased_at IS NULL", survivor
+    )
+    if row is None:
+        return
+    profile = orjson.loads(row["profile"])
+    for field, value in other.items():
+        if field in LISTS:
+            profile[field] = [*(profile.get(field) or [])]
+            profile[field] += [v for v in value or [] if v not in profile[field]]
+        elif profile.get(field) is None:
+            profile[field] = value
+    await connection.execute(
+        "UPDATE profiles SET profile = $2::jsonb WHERE customer_id = $1",
+        survivor,
+        orjson.dumps(profile).decode(),
+    )
+    await replace_contact_points(connection, survivor, profile)
 
 
 async def erase(connection: asyncpg.Connection, customer: str, decoded: Decoded) -> None:

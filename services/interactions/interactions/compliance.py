@@ -23,8 +23,10 @@ from dialog_schemas.campaigns import CampaignCreated
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, INTERACTIONS_EVENTS
 from dialog_schemas.common import Channel, Direction, Purpose
 from dialog_schemas.interactions import ComplianceFindingRecorded, TouchpointRecorded
+from dialogkit.merges import follow_merges
 from dialogkit.projection import Decoded
 from dialogkit.publishing import EventPublisher
+from interactions.projections import CUSTOMER_TABLES
 
 
 def is_advertising_attempt(touchpoint: TouchpointRecorded) -> bool:
@@ -86,6 +88,7 @@ class ComplianceProjection:
                 for d in findings
             ],
         )
+        await follow_merges(connection, events, CUSTOMER_TABLES)
 
 
 class CampaignCategories:

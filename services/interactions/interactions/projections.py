@@ -8,10 +8,13 @@ import asyncpg
 
 from dialog_schemas.catalog import TopicContract
 from dialog_schemas.contacts import ContactErased
+from dialogkit.merges import follow_merges
 from dialogkit.projection import Decoded
 from interactions.timeline import describe
 
 COPY_FROM = 200
+# every table of this read model keyed by customer: a merged duplicate's rows follow the survivor
+CUSTOMER_TABLES = ("timeline_entries", "compliance_checks", "compliance_findings")
 COLUMNS = [
     "customer_id",
     "entry_id",
@@ -44,19 +47,23 @@ class TimelineProjection:
         erased = [d.envelope.subject for d in events if isinstance(d.event, ContactErased)]
         if len(rows) < COPY_FROM:
             await connection.executemany(INSERT_ENTRIES, rows)
-            await forget_notes(connection, erased)
-            return
-        # large batches (catching up, rebuilding): COPY into a scratch table, then one insert
-        await connection.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS timeline_incoming"
-            " (LIKE timeline_entries INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        await connection.copy_records_to_table("timeline_incoming", records=rows, columns=COLUMNS)
-        await connection.execute(
-            f"INSERT INTO timeline_entries ({', '.join(COLUMNS)})"
-            f" SELECT {', '.join(COLUMNS)} FROM timeline_incoming ON CONFLICT DO NOTHING"
-        )
+        else:
+            await copy_entries(connection, rows)
         await forget_notes(connection, erased)
+        await follow_merges(connection, events, CUSTOMER_TABLES)
+
+
+async def copy_entries(connection: asyncpg.Connection, rows: list[tuple[object, ...]]) -> None:
+    """Large batches (catching up, rebuilding): COPY into a scratch table, then one insert."""
+    await connection.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS timeline_incoming"
+        " (LIKE timeline_entries INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    await connection.copy_records_to_table("timeline_incoming", records=rows, columns=COLUMNS)
+    await connection.execute(
+        f"INSERT INTO timeline_entries ({', '.join(COLUMNS)})"
+        f" SELECT {', '.join(COLUMNS)} FROM timeline_incoming ON CONFLICT DO NOTHING"
+    )
 
 
 async def forget_notes(connection: asyncpg.Connection, customers: list[str]) -> None:
