@@ -132,3 +132,22 @@ async def publisher(platform_topics_ready: str) -> AsyncIterator[KafkaPublisher]
     await started.start()
     yield started
     await started.stop()
+
+
+@pytest.fixture(scope="session")
+async def data_keys_env(
+    platform_topics_ready: str, postgres_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict[str, str]]:
+    """A contacts API keeping data keys, and the settings that point consent and interactions
+    processes at it: they seal and open personal data with keys only contacts keeps."""
+    from tests.support import service_process
+
+    name = f"keys_{uuid.uuid4().hex[:12]}"
+    await ensure_database(postgres_admin_dsn, name)
+    dsn = dsn_for(postgres_admin_dsn, name)
+    await migrate(dsn, "contacts")
+    logs = tmp_path_factory.mktemp("data-keys") / "contacts-api.log"
+    with service_process(
+        "contacts", "api", bootstrap=platform_topics_ready, dsn=dsn, logs=logs
+    ) as (_, api):
+        yield {"CONSENT_CONTACTS_URL": api, "INTERACTIONS_CONTACTS_URL": api}

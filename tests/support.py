@@ -50,10 +50,11 @@ def service_process(
     logs: Path,
     extra_env: dict[str, str] | None = None,
     timeout: float = 90,
+    port: int | None = None,
 ) -> Iterator[tuple[Child, str]]:
     """Run `python -m <service> <role>` on free ports until the block ends; yields its base URL."""
     prefix = service.upper()
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         f"{prefix}_KAFKA_BOOTSTRAP": bootstrap,

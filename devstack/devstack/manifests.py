@@ -96,6 +96,10 @@ def service_documents(definition: ServiceDefinition) -> list[dict[str, Any]]:
         f"{prefix}TOPIC_REPLICATION": "3",
         f"{prefix}OTLP_ENDPOINT": "http://otel-collector.observability.svc:4318",
     }
+    for name in type(settings).model_fields:  # other services' APIs, by their Service names
+        if name.endswith("_url") and name != "database_url":
+            peer = name.removesuffix("_url")
+            config[f"{prefix}{name.upper()}"] = f"http://{peer}-api.{NAMESPACE}.svc"
     return [
         {
             "apiVersion": "v1",

@@ -62,9 +62,24 @@ def service_env(definition: ServiceDefinition, bootstrap: str, dsn: str) -> dict
     prefix = definition.settings.model_config.get("env_prefix", "")
     return {
         **os.environ,
+        **peer_urls(definition),
         f"{prefix}KAFKA_BOOTSTRAP": bootstrap,
         f"{prefix}DATABASE_URL": dsn,
         "PYTHONUNBUFFERED": "1",
+    }
+
+
+def peer_urls(definition: ServiceDefinition) -> dict[str, str]:
+    """`<PREFIX>_<PEER>_URL` for each other service's API this one calls, where that API runs."""
+    prefix = definition.settings.model_config.get("env_prefix", "")
+    apis = {}
+    for other in definitions():
+        settings = load_settings(other)
+        apis[other.name] = f"http://{settings.http_host}:{settings.http_port}"
+    return {
+        f"{prefix}{name.upper()}": apis[name.removesuffix("_url")]
+        for name in definition.settings.model_fields
+        if name.endswith("_url") and name.removesuffix("_url") in apis
     }
 
 

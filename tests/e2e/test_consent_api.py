@@ -34,8 +34,10 @@ async def consent_dsn(new_database) -> str:
 
 
 @pytest.fixture
-def consent_api(platform_topics_ready: str, consent_dsn: str, tmp_path: Path) -> Iterator[str]:
-    common = {"bootstrap": platform_topics_ready, "dsn": consent_dsn}
+def consent_api(
+    platform_topics_ready: str, consent_dsn: str, tmp_path: Path, data_keys_env: dict[str, str]
+) -> Iterator[str]:
+    common = {"bootstrap": platform_topics_ready, "dsn": consent_dsn, "extra_env": data_keys_env}
     with (
         service_process("consent", "worker", logs=tmp_path / "worker.log", **common),
         service_process("consent", "api", logs=tmp_path / "api.log", **common) as (_, api),

@@ -42,14 +42,22 @@ async def databases(new_database) -> dict[str, str]:
 
 @pytest.fixture
 def services(
-    platform_topics_ready: str, databases: dict[str, str], tmp_path: Path
+    platform_topics_ready: str,
+    databases: dict[str, str],
+    tmp_path: Path,
+    data_keys_env: dict[str, str],
 ) -> Iterator[str]:
-    fast_checks = {"INTERACTIONS_COMPLIANCE_CHECK_S": "1", "INTERACTIONS_COMPLIANCE_SETTLE_S": "1"}
+    fast_checks = {
+        "INTERACTIONS_COMPLIANCE_CHECK_S": "1",
+        "INTERACTIONS_COMPLIANCE_SETTLE_S": "1",
+        **data_keys_env,
+    }
     with (
         service_process(
             "consent",
             "worker",
             logs=tmp_path / "consent.log",
+            extra_env=data_keys_env,
             bootstrap=platform_topics_ready,
             dsn=databases["consent"],
         ),
@@ -65,6 +73,7 @@ def services(
             "interactions",
             "api",
             logs=tmp_path / "api.log",
+            extra_env=data_keys_env,
             bootstrap=platform_topics_ready,
             dsn=databases["interactions"],
         ) as (_, api),

@@ -20,10 +20,14 @@ async def interactions_dsn(new_database) -> str:
 
 @pytest.fixture
 def interactions(
-    platform_topics_ready: str, interactions_dsn: str, tmp_path: Path
+    platform_topics_ready: str, interactions_dsn: str, tmp_path: Path, data_keys_env: dict[str, str]
 ) -> Iterator[tuple[str, str]]:
     """The interactions API and worker as separate processes; yields their base URLs."""
-    common = {"bootstrap": platform_topics_ready, "dsn": interactions_dsn}
+    common = {
+        "bootstrap": platform_topics_ready,
+        "dsn": interactions_dsn,
+        "extra_env": data_keys_env,
+    }
     with (
         service_process("interactions", "worker", logs=tmp_path / "worker.log", **common) as (
             _,

@@ -121,6 +121,7 @@ async def test_a_thousand_ingress_records_become_canonical_events_or_dead_letter
     producer: AIOKafkaProducer,
     new_database,
     tmp_path: Path,
+    data_keys_env: dict[str, str],
 ) -> None:
     run = uuid.uuid4().hex[:8]
     customers = [f"ingress-{run}-{n}" for n in range(40)]
@@ -148,7 +149,7 @@ async def test_a_thousand_ingress_records_become_canonical_events_or_dead_letter
     assert (sent, len(expected_events), len(expected_letters)) == (1000, 800, 200)
 
     dsn = await new_database("interactions")
-    common = {"bootstrap": platform_topics_ready, "dsn": dsn}
+    common = {"bootstrap": platform_topics_ready, "dsn": dsn, "extra_env": data_keys_env}
     with service_process("interactions", "worker", logs=tmp_path / "worker.log", **common) as (
         worker,
         base,

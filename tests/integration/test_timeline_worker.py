@@ -20,7 +20,12 @@ BURST = 10_000
 
 
 async def test_a_worker_killed_during_a_burst_of_ten_thousand_ends_with_exactly_ten_thousand(
-    new_database, pool_for, publisher: KafkaPublisher, platform_topics_ready: str, tmp_path: Path
+    new_database,
+    pool_for,
+    publisher: KafkaPublisher,
+    platform_topics_ready: str,
+    tmp_path: Path,
+    data_keys_env: dict[str, str],
 ) -> None:
     run = uuid.uuid4().hex[:8]
     customers = [f"burst-{run}-{n}" for n in range(100)]
@@ -51,11 +56,11 @@ async def test_a_worker_killed_during_a_burst_of_ten_thousand_ends_with_exactly_
         )
         return count
 
-    common = {"bootstrap": platform_topics_ready, "dsn": dsn}
-    small_batches = {"INTERACTIONS_BATCH_MAX": "250"}
+    common = {"bootstrap": platform_topics_ready, "dsn": dsn, "extra_env": data_keys_env}
+    small_batches = {"INTERACTIONS_BATCH_MAX": "250", **data_keys_env}
     logs = tmp_path / "w1.log"
     with service_process(
-        "interactions", "worker", logs=logs, extra_env=small_batches, **common
+        "interactions", "worker", logs=logs, **(common | {"extra_env": small_batches})
     ) as (
         worker,
         _,
@@ -78,7 +83,12 @@ async def test_a_worker_killed_during_a_burst_of_ten_thousand_ends_with_exactly_
 
 
 async def test_a_rebuild_replays_every_topic_into_an_empty_read_model_in_bulk(
-    new_database, pool_for, publisher: KafkaPublisher, platform_topics_ready: str, tmp_path: Path
+    new_database,
+    pool_for,
+    publisher: KafkaPublisher,
+    platform_topics_ready: str,
+    tmp_path: Path,
+    data_keys_env: dict[str, str],
 ) -> None:
     run = uuid.uuid4().hex[:8]
     customers = [f"rebuild-{run}-{n}" for n in range(10)]
@@ -107,6 +117,7 @@ async def test_a_rebuild_replays_every_topic_into_an_empty_read_model_in_bulk(
         **os.environ,
         "INTERACTIONS_KAFKA_BOOTSTRAP": platform_topics_ready,
         "INTERACTIONS_DATABASE_URL": dsn,
+        **data_keys_env,
     }
     code, out, err = await rebuild(env)
     assert code == 0, err

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialogkit.config import ServiceSettings
 from dialogkit.http import ApiRuntime, Probe
+from dialogkit.pii import InMemoryKeyStore
 from dialogkit.publishing import FakePublisher
 from dialogkit.service import build_api
 from interactions.api import decode_cursor, encode_cursor
@@ -40,7 +41,7 @@ class FakeRuntime:
         probes: dict[str, Probe] = {
             name: (lambda name=name: probe_of(name)) for name in self.health
         }
-        yield ApiRuntime(service, settings, pool=None, publisher=self.publisher), probes
+        yield ApiRuntime(service, settings, None, self.publisher, InMemoryKeyStore()), probes
 
 
 @pytest.fixture

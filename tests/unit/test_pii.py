@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
+from base64 import b64encode
 from pathlib import Path
 
+import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -111,3 +114,69 @@ def test_errors_in_personal_fields_name_the_field_not_the_alternatives() -> None
             "kind": "string_too_short",
         }
     ]
+
+
+async def test_a_reader_sees_the_event_opened_and_after_erasure_blanked() -> None:
+    from dialogkit.pii import readable
+
+    keys = InMemoryKeyStore()
+    cipher = PersonalDataCipher(keys)
+    sealed = type(TOUCHPOINT).model_validate(await cipher.seal("c-1", TOUCHPOINT))
+    assert sealed.summary.startswith("pii:v1:")
+    assert await readable(cipher, "c-1", sealed) == TOUCHPOINT
+    await keys.destroy("c-1")
+    blanked = await readable(cipher, "c-1", sealed)
+    assert (blanked.summary, blanked.details.phone_number) == ("", None)  # type: ignore[union-attr]
+    assert blanked.details.disposition == TOUCHPOINT.details.disposition  # type: ignore[union-attr]
+
+
+async def test_envelopes_are_sealed_for_their_subject_once() -> None:
+    from dialog_schemas import Envelope
+
+    cipher = PersonalDataCipher(InMemoryKeyStore())
+    envelope = Envelope.wrap(
+        TOUCHPOINT, id=uuid.uuid4(), source="/t", subject="c-7", time=TOUCHPOINT.occurred_at
+    )
+    [sealed] = await cipher.seal_envelopes([envelope])
+    assert sealed.data["summary"].startswith("pii:v1:")
+    [again] = await cipher.seal_envelopes([sealed])
+    assert again.data == sealed.data, "sealed values are not sealed twice"
+    assert (await cipher.open("c-7", again.data))["summary"] == TOUCHPOINT.summary
+
+
+def key_service(answers: list[httpx.Response], asked: list[str]) -> httpx.MockTransport:
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.method} {request.url.path} {request.headers['authorization']}")
+        return answers.pop(0)
+
+    return httpx.MockTransport(answer)
+
+
+async def test_the_key_client_asks_contacts_and_keeps_found_keys_briefly() -> None:
+    from dialogkit.pii import HttpKeyStore, new_key
+
+    key = new_key()
+    body = {"customer_id": "c-1", "key_id": key.key_id, "secret": b64encode(key.secret).decode()}
+    asked: list[str] = []
+    answers = [httpx.Response(200, json=body), httpx.Response(200, json=body)]
+    store = HttpKeyStore("http://contacts/", "t0ken", transport=key_service(answers, asked))
+    assert await store.key_for("c-1") == key
+    assert await store.key_for("c-1") == key  # from the cache
+    assert await store.key_for("c-1", create=True) == key  # sealing always asks
+    assert asked == ["GET /v1/data-keys/c-1 Bearer t0ken", "POST /v1/data-keys/c-1 Bearer t0ken"]
+
+
+async def test_the_key_client_tells_erased_from_unavailable() -> None:
+    from dialogkit.pii import HttpKeyStore, KeyServiceUnavailable
+    from dialogkit.retry import TRANSIENT_ERRORS
+
+    asked: list[str] = []
+    answers = [httpx.Response(410), httpx.Response(404), httpx.Response(500)]
+    store = HttpKeyStore("http://contacts", "t", cache_s=0, transport=key_service(answers, asked))
+    assert await store.key_for("erased") is None
+    assert await store.key_for("never-sealed") is None
+    with pytest.raises(KeyServiceUnavailable, match="answered 500"):
+        await store.key_for("c-1")
+    assert issubclass(KeyServiceUnavailable, TRANSIENT_ERRORS), "an outage is retried, not skipped"
+    with pytest.raises(PermissionError, match="erasure in the contacts service"):
+        await store.destroy("c-1")

@@ -29,7 +29,27 @@ def test_the_development_token_is_refused_outside_local(monkeypatch: pytest.Monk
 def test_a_real_token_is_accepted_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTERACTIONS_ENVIRONMENT", "production")
     monkeypatch.setenv("INTERACTIONS_API_TOKEN", "s3cr3t-from-the-vault")
+    monkeypatch.setenv("INTERACTIONS_CONTACTS_API_TOKEN", "contacts-s3cr3t")
     assert load_settings(INTERACTIONS).api_token.get_secret_value() == "s3cr3t-from-the-vault"
+
+
+@pytest.mark.parametrize(
+    "missing", ["suppression_salt", "consent_api_token", "interactions_api_token"]
+)
+def test_every_secret_of_contacts_must_be_set_outside_local(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    from contacts.bootstrap import DEFINITION as CONTACTS
+
+    monkeypatch.setenv("CONTACTS_ENVIRONMENT", "production")
+    secrets = ["api_token", "suppression_salt", "consent_api_token", "interactions_api_token"]
+    for name in [*secrets, "campaigns_api_token"]:
+        if name != missing:
+            monkeypatch.setenv(f"CONTACTS_{name.upper()}", f"real-{name}")
+    with pytest.raises(SettingsError, match=f"{missing} still has the local development default"):
+        load_settings(CONTACTS)
+    monkeypatch.setenv(f"CONTACTS_{missing.upper()}", "real")
+    assert load_settings(CONTACTS).environment == "production"
 
 
 def test_a_bad_setting_names_the_variable_and_the_problem(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from dialogkit.pii import KeyStore
 
 LOCAL_DEV_TOKEN = "local-dev-token"
 
@@ -34,11 +37,47 @@ class ServiceSettings(BaseSettings):
     otlp_endpoint: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    LOCAL_SECRETS: ClassVar[tuple[str, ...]] = ("api_token",)
+    """Secret settings whose defaults serve local development only; a service adds its own."""
+
+    def key_store(self, pool: Any) -> KeyStore:
+        """Where this service gets data keys: its own database by default (contacts keeps them)."""
+        from dialogkit.pii import PostgresKeyStore
+
+        return PostgresKeyStore(pool)
+
     @model_validator(mode="after")
-    def _refuse_default_secret_outside_local(self) -> Self:
-        if self.environment != "local" and self.api_token.get_secret_value() == LOCAL_DEV_TOKEN:
-            raise ValueError(
-                "api_token still has the local development default; set a real token "
-                f"for environment={self.environment}"
-            )
+    def _refuse_default_secrets_outside_local(self) -> Self:
+        if self.environment == "local":
+            return self
+        for name in self.LOCAL_SECRETS:
+            if getattr(self, name) == type(self).model_fields[name].default:
+                raise ValueError(
+                    f"{name} still has the local development default; set a real secret "
+                    f"for environment={self.environment}"
+                )
         return self
+
+
+class PersonalDataReaderSettings(ServiceSettings):
+    """Settings of a service that seals or reads personal data with keys contacts keeps."""
+
+    contacts_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
+    contacts_api_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
+    data_key_cache_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    """How long a reader keeps a data key before asking again (sealing always asks afresh)."""
+
+    LOCAL_SECRETS: ClassVar[tuple[str, ...]] = (
+        *ServiceSettings.LOCAL_SECRETS,
+        "contacts_api_token",
+    )
+
+    def key_store(self, pool: Any = None) -> KeyStore:
+        """The contacts service's keys, over HTTP."""
+        from dialogkit.pii import HttpKeyStore
+
+        return HttpKeyStore(
+            str(self.contacts_url),
+            self.contacts_api_token.get_secret_value(),
+            cache_s=self.data_key_cache_s,
+        )

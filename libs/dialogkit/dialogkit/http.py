@@ -18,6 +18,7 @@ from dialogkit import metrics
 from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.logs import configure_logging
+from dialogkit.pii import KeyStore, PersonalDataCipher
 from dialogkit.problems import Problem, install_problem_handlers
 from dialogkit.publishing import EventPublisher, KafkaPublisher
 from dialogkit.tracing import configure_tracing, span_from
@@ -25,12 +26,22 @@ from dialogkit.tracing import configure_tracing, span_from
 
 @dataclass
 class ApiRuntime:
-    """What request handlers need: the settings, the service's database, a publisher."""
+    """What request handlers need: settings, the service's database, a publisher, data keys."""
 
     service: str
     settings: ServiceSettings
     pool: asyncpg.Pool
     publisher: EventPublisher
+    keys: KeyStore | None = None
+
+    def __post_init__(self) -> None:
+        if self.keys is None:
+            self.keys = self.settings.key_store(self.pool)
+
+    @property
+    def cipher(self) -> PersonalDataCipher:
+        assert self.keys is not None
+        return PersonalDataCipher(self.keys)
 
 
 Probe = Callable[[], Awaitable[bool]]

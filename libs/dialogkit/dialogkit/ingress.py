@@ -20,6 +20,7 @@ from dialog_schemas.catalog import TopicContract
 from dialogkit import metrics
 from dialogkit.codec import DecodeError
 from dialogkit.deadletters import DeadLetters
+from dialogkit.pii import KeyDestroyed, KeyStore, PersonalDataCipher
 from dialogkit.projection import BatchOutcome, Decoded, decode
 from dialogkit.publishing import EventPublisher
 from dialogkit.records import SourceRecord
@@ -65,11 +66,16 @@ class IngressProcessor:
     """Validates a batch of ingress records and publishes what they become."""
 
     def __init__(
-        self, route: IngressRoute, publisher: EventPublisher, dead_letters: DeadLetters
+        self,
+        route: IngressRoute,
+        publisher: EventPublisher,
+        dead_letters: DeadLetters,
+        keys: KeyStore | None = None,
     ) -> None:
         self._route = route
         self._publisher = publisher
         self._dead_letters = dead_letters
+        self._cipher = PersonalDataCipher(keys) if keys is not None else None
 
     async def handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
         """Publish the canonical events of the valid records, dead-letter the others."""
@@ -79,11 +85,14 @@ class IngressProcessor:
         for record in records:
             try:
                 incoming = decode(record, self._route.source, strict=True)
-                canonical += self._route.translate(incoming, now)
+                translated = self._route.translate(incoming, now)
+                canonical += await self._sealed(translated)
             except DecodeError as refused:
                 rejected.append((record, refused))
             except RuleViolation as violation:
                 rejected.append((record, Rejected(violation.field, violation.problem)))
+            except KeyDestroyed as erased:
+                rejected.append((record, Rejected("subject", str(erased))))
         what = f"ingress {self._route.name}"
         target = self._route.target.name
         await retry_transient(lambda: self._publisher.publish(target, canonical), what=what)
@@ -94,3 +103,12 @@ class IngressProcessor:
         metrics.increment(INGRESS_RECORDS_TOTAL, accepted, topic=topic, outcome="accepted")
         metrics.increment(INGRESS_RECORDS_TOTAL, len(rejected), topic=topic, outcome="rejected")
         return BatchOutcome(accepted, len(rejected), 0)
+
+    async def _sealed(self, envelopes: Sequence[Envelope]) -> Sequence[Envelope]:
+        """Personal fields sealed with the subject's data key, where this route has keys."""
+        if self._cipher is None:
+            return envelopes
+        cipher = self._cipher
+        return await retry_transient(
+            lambda: cipher.seal_envelopes(envelopes), what=f"ingress {self._route.name} keys"
+        )

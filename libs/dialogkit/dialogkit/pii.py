@@ -7,7 +7,8 @@ cannot be moved to another customer or field). Destroying the key (erasure) make
 value in every stored event unreadable at once.
 
 Keys are kept behind the `KeyStore` port: the contacts service keeps them in its database
-(`PostgresKeyStore`); a KMS-backed store can replace it without touching the cipher.
+(`PostgresKeyStore`); the other services ask it for them over HTTP (`HttpKeyStore`); a
+KMS-backed store can replace either without touching the cipher.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Protocol
 
 import asyncpg
+import httpx
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from dialog_schemas import Event, personal_fields
+from dialog_schemas import Envelope, Event, personal_fields
+from dialog_schemas.catalog import event_types
 
 PREFIX = "pii:v1:"
 NONCE_BYTES = 12
@@ -105,6 +110,68 @@ class PostgresKeyStore:
         return True
 
 
+class KeyServiceUnavailable(ConnectionError):
+    """The service that keeps the data keys did not answer: an outage, retried like one."""
+
+
+class HttpKeyStore:
+    """Data keys asked of the contacts service, which keeps them; kept here for `cache_s`.
+
+    Only found keys and destroyed answers are cached, and a key asked for in order to seal is
+    always asked for afresh, so nothing new is sealed with a key destroyed meanwhile. Readers
+    may open values with a cached key for up to `cache_s` after an erasure; the erasure event
+    makes every read model drop the customer's personal data regardless.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        cache_s: float = 30.0,
+        timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._transport = transport
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._timeout_s = timeout_s
+        self._cache_s = cache_s
+        self._cached: dict[str, tuple[float, DataKey | None]] = {}
+
+    async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
+        hit = self._cached.get(customer_id)
+        if hit is not None and not create and time.monotonic() - hit[0] < self._cache_s:
+            return hit[1]
+        url = f"{self._base_url}/v1/data-keys/{customer_id}"
+        try:
+            async with httpx.AsyncClient(
+                headers=self._headers, timeout=self._timeout_s, transport=self._transport
+            ) as client:
+                response = await (client.post(url) if create else client.get(url))
+        except httpx.HTTPError as error:
+            raise KeyServiceUnavailable(f"data key service: {type(error).__name__}") from error
+        if response.status_code == 404:
+            return None  # none yet: nothing was ever sealed for this customer
+        if response.status_code == 410:
+            key = None
+        elif response.status_code == 200:
+            body = response.json()
+            key = DataKey(body["key_id"], base64.b64decode(body["secret"]))
+        else:
+            raise KeyServiceUnavailable(f"data key service answered {response.status_code}")
+        self._cached[customer_id] = (time.monotonic(), key)
+        return key
+
+    async def destroy(self, customer_id: str) -> bool:
+        raise PermissionError("data keys are destroyed by an erasure in the contacts service")
+
+
+@cache
+def event_class(name: str) -> type[Event]:
+    return event_types()[name]
+
+
 def new_key() -> DataKey:
     return DataKey(secrets.token_urlsafe(12), AESGCM.generate_key(bit_length=256))
 
@@ -117,8 +184,25 @@ class PersonalDataCipher:
 
     async def seal(self, customer_id: str, event: Event) -> dict[str, Any]:
         """The event's data as it goes on the wire: personal fields encrypted."""
-        data: dict[str, Any] = event.model_dump(mode="json")
-        paths = [p for p in personal_fields(type(event)) if _get(data, p) is not None]
+        return await self.seal_data(customer_id, type(event), event.model_dump(mode="json"))
+
+    async def seal_envelopes(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
+        """Envelopes of one topic's events with their personal fields sealed for their subject."""
+        sealed = []
+        for envelope in envelopes:
+            kind = event_class(envelope.type)
+            data = await self.seal_data(envelope.subject, kind, dict(envelope.data))
+            sealed.append(envelope.model_copy(update={"data": data}))
+        return sealed
+
+    async def seal_data(
+        self, customer_id: str, kind: type[Event], data: dict[str, Any]
+    ) -> dict[str, Any]:
+        paths = [
+            p
+            for p in personal_fields(kind)
+            if _get(data, p) is not None and not str(_get(data, p)).startswith(PREFIX)
+        ]
         if not paths:
             return data
         key = await self._keys.key_for(customer_id, create=True)
@@ -140,6 +224,23 @@ class PersonalDataCipher:
         for path in sealed:
             _set(opened, path, decrypt(key, customer_id, path, _get(opened, path)))
         return opened
+
+
+async def readable(cipher: PersonalDataCipher, customer_id: str, event: Event) -> Event:
+    """The event with its personal fields opened; once the key is destroyed, blanked."""
+    data = event.model_dump(mode="json")
+    sealed = list(_sealed_paths(data))
+    if not sealed:
+        return event
+    kind = type(event)
+    try:
+        opened = await cipher.open(customer_id, data)
+    except KeyDestroyed:
+        opened = data
+        for path in sealed:
+            field = kind.model_fields.get(path)
+            _set(opened, path, field.default if field is not None else None)
+    return kind.model_validate(opened)
 
 
 def encrypt(key: DataKey, customer_id: str, path: str, value: Any) -> str:

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dialogkit.pii import KeyDestroyed, KeyServiceUnavailable
 from dialogkit.rules import Conflict, NotFound, RuleViolation
 
 PROBLEM_JSON = "application/problem+json"
@@ -83,6 +84,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def conflict(request: Request, error: Conflict) -> JSONResponse:
         return problem_response(request, 409, "Conflict", str(error))
+
+    @app.exception_handler(KeyDestroyed)
+    async def erased(request: Request, error: KeyDestroyed) -> JSONResponse:
+        return problem_response(request, 410, "Erased", str(error))
+
+    @app.exception_handler(KeyServiceUnavailable)
+    async def no_keys(request: Request, error: KeyServiceUnavailable) -> JSONResponse:
+        return problem_response(request, 503, "Data keys unavailable", str(error))
 
     @app.exception_handler(Problem)
     async def domain_problem(request: Request, error: Problem) -> JSONResponse:

@@ -152,7 +152,10 @@ class StreamWorker:
     def _ingress_processor(self, route: IngressRoute) -> Callable[[], BatchHandler]:
         resources = self.resources
         return lambda: IngressProcessor(
-            route, resources.publisher, resources.dead_letters(route.name)
+            route,
+            resources.publisher,
+            resources.dead_letters(route.name),
+            resources.settings.key_store(resources.pool),
         )
 
     def _add_agent(self, name: str, topic_name: str, make: Callable[[], BatchHandler]) -> None:

@@ -1,6 +1,8 @@
 """Composition root of the campaigns service."""
 
+from campaigns.api import router
 from campaigns.config import SERVICE, Settings
+from campaigns.projections import CustomerMergesProjection, OutreachProjection
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS
 from dialogkit.config import ServiceSettings
 from dialogkit.journal import EventJournal
@@ -10,13 +12,13 @@ from dialogkit.service import ServiceDefinition
 
 
 def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
-    return [EventJournal(CAMPAIGNS_EVENTS)]
+    return [EventJournal(CAMPAIGNS_EVENTS), OutreachProjection(), CustomerMergesProjection()]
 
 
 DEFINITION = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
-    routers=[],
+    routers=[router],
     projections=projections,
     description="Campaigns, audiences, outreach decisions and responses.",
 )

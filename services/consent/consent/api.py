@@ -21,7 +21,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from consent import commands
 from consent.config import Settings
-from consent.proof import proof_bundle, render_html
+from consent.proof import open_contact_points, proof_bundle, render_html
 from consentledger.domain import ConsentState
 from consentledger.eligibility import eligibility
 from consentledger.store import load_state, recorded
@@ -92,6 +92,7 @@ async def execute(
         )
         for i, event in enumerate(decide(state, now))
     ]
+    envelopes = await runtime.cipher.seal_envelopes(envelopes)
     await runtime.publisher.publish(CONSENT_EVENTS.name, envelopes)
     event_ids = [e.id for e in envelopes]
     applied = await wait_applied(runtime, event_ids)
@@ -330,7 +331,9 @@ async def get_eligibility(
 async def get_proof(customer_id: CustomerId, runtime: Runtime) -> dict[str, Any]:
     """The §7a proof bundle as JSON: consents, evidence, confirmations, uses, withdrawals."""
     state = await known_state(runtime, customer_id)
-    return await proof_bundle(runtime.pool, customer_id, state, datetime.now(UTC))
+    bundle = await proof_bundle(runtime.pool, customer_id, state, datetime.now(UTC))
+    cipher = runtime.cipher
+    return await open_contact_points(bundle, customer_id, cipher)
 
 
 @router.get("/proof.html", response_class=HTMLResponse)

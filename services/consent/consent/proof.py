@@ -11,6 +11,7 @@ import orjson
 from consentledger.domain import ConsentState
 from consentledger.store import Connection, event_of
 from dialog_schemas.consent import ConsentConfirmed, ConsentExpired, ConsentRevoked, ConsentUsed
+from dialogkit.pii import KeyDestroyed, PersonalDataCipher
 
 RETENTION_YEARS = 5
 
@@ -125,3 +126,17 @@ def render_html(bundle: dict[str, Any]) -> str:
         f"</p>{consents}<h2>All events in order</h2><table><tr><th>effective</th><th>event</th>"
         f"<th>recorded</th><th>source</th><th>data</th></tr>{events}</table></body></html>"
     )
+
+
+async def open_contact_points(
+    bundle: dict[str, Any], customer_id: str, cipher: PersonalDataCipher
+) -> dict[str, Any]:
+    """Contact points sealed in the grants, readable again; None once the customer was erased."""
+    for consent in bundle["consents"]:
+        if isinstance(consent["contact_point"], str):
+            try:
+                opened = await cipher.open(customer_id, {"contact_point": consent["contact_point"]})
+            except KeyDestroyed:
+                opened = {"contact_point": None}
+            consent["contact_point"] = opened["contact_point"]
+    return bundle

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from contacts.domain import (
     record_cancellation,
     record_purchase,
 )
+from contacts.export import gather_export
 from contacts.profiles import (
     MergeContacts,
     RegisterContact,
@@ -40,7 +42,7 @@ from dialog_schemas.contacts import (
     SalesChannel,
 )
 from dialogkit.http import ApiRuntime, Runtime
-from dialogkit.pii import PersonalDataCipher, PostgresKeyStore
+from dialogkit.pii import PostgresKeyStore
 from dialogkit.problems import Problem
 from dialogkit.rules import NotFound, not_in_future
 from dialogkit.tracing import current_traceparent
@@ -66,7 +68,7 @@ class StartContract(BaseModel):
 
 async def publish(runtime: ApiRuntime, customer_id: str, event: Event, event_id: UUID) -> None:
     """Publish one event with its personal fields sealed under the customer's data key."""
-    data = await PersonalDataCipher(PostgresKeyStore(runtime.pool)).seal(customer_id, event)
+    data = await runtime.cipher.seal(customer_id, event)
     envelope = Envelope.wrap(
         event,
         id=event_id,
@@ -132,7 +134,26 @@ async def register_customer(
 @router.get("/customers/{customer_id}")
 async def get_customer(customer_id: CustomerId, runtime: Runtime) -> dict[str, Any]:
     """The profile, with purchases and contracts."""
-    row = await current(runtime, customer_id)
+    return await profile_document(runtime, customer_id, await current(runtime, customer_id))
+
+
+@router.get("/customers/{customer_id}/export")
+async def export_customer(customer_id: CustomerId, runtime: Runtime) -> dict[str, Any]:
+    """Everything held about the customer in every service, as one document (GDPR Art. 15).
+
+    An erased customer's export shows what remains: facts without personal data.
+    """
+    row = await profile_row(runtime, customer_id)
+    if row is None:
+        raise NotFound(f"customer {customer_id} is not registered")
+    if row["merged_into"] is not None:
+        raise merged_problem(customer_id, row["merged_into"])
+    assert isinstance(runtime.settings, Settings)
+    own = await profile_document(runtime, customer_id, row)
+    return await gather_export(customer_id, own, runtime.settings)
+
+
+async def profile_document(runtime: ApiRuntime, customer_id: str, row: Any) -> dict[str, Any]:
     products = await runtime.pool.fetch(
         "SELECT type, occurred_at, data FROM customer_products WHERE customer_id = $1"
         " ORDER BY occurred_at",
@@ -143,6 +164,7 @@ async def get_customer(customer_id: CustomerId, runtime: Runtime) -> dict[str, A
         "kind": row["kind"],
         "registered_at": row["registered_at"],
         "updated_at": row["updated_at"],
+        "erased_at": row["erased_at"],
         **orjson.loads(row["profile"]),
         "products": [
             {"type": p["type"], "at": p["occurred_at"], **orjson.loads(p["data"])} for p in products
@@ -244,6 +266,41 @@ async def erase_customer(customer_id: CustomerId, runtime: Runtime) -> Accepted:
     event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/erased")
     await publish(runtime, customer_id, event, event_id)
     return Accepted(customer_id=customer_id, event_id=event_id)
+
+
+class DataKeyView(BaseModel):
+    customer_id: str
+    key_id: str
+    secret: str
+    """Base64 of the 256-bit AES-GCM key."""
+
+
+@router.get("/data-keys/{customer_id}")
+async def get_data_key(customer_id: CustomerId, runtime: Runtime) -> DataKeyView:
+    """The customer's data key, for services that read personal data; 410 once erased."""
+    return await data_key(runtime, customer_id, create=False)
+
+
+@router.post("/data-keys/{customer_id}")
+async def get_or_create_data_key(customer_id: CustomerId, runtime: Runtime) -> DataKeyView:
+    """The customer's data key, made on first use, for services that seal personal data."""
+    return await data_key(runtime, customer_id, create=True)
+
+
+async def data_key(runtime: ApiRuntime, customer_id: str, *, create: bool) -> DataKeyView:
+    keys = PostgresKeyStore(runtime.pool)
+    key = await keys.key_for(customer_id, create=create)
+    if key is None:
+        destroyed = await runtime.pool.fetchval(
+            "SELECT destroyed_at FROM data_keys WHERE customer_id = $1", customer_id
+        )
+        if destroyed is not None:
+            raise Problem(
+                410, "Erased", f"the data key of {customer_id} was destroyed by an erasure"
+            )
+        raise NotFound(f"customer {customer_id} has no data key")
+    secret = base64.b64encode(key.secret).decode()
+    return DataKeyView(customer_id=customer_id, key_id=key.key_id, secret=secret)
 
 
 @router.get("/contact-points")

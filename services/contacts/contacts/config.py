@@ -1,12 +1,11 @@
-from typing import Self
+from typing import Annotated, ClassVar
 
-from pydantic import SecretStr, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from dialogkit.config import Port, ServiceSettings
+from dialogkit.config import LOCAL_DEV_TOKEN, Port, ServiceSettings
 
 SERVICE = "contacts"
-LOCAL_SALT = "local-dev-suppression-salt"
 
 
 class Settings(ServiceSettings):
@@ -14,13 +13,23 @@ class Settings(ServiceSettings):
 
     http_port: Port = 8002
     worker_web_port: Port = 6602
-    suppression_salt: SecretStr = SecretStr(LOCAL_SALT)
+    suppression_salt: SecretStr = SecretStr("local-dev-suppression-salt")
     """Salt of the hashes that keep erased contact points blocked; keep it secret and stable."""
 
-    @model_validator(mode="after")
-    def _refuse_default_salt_outside_local(self) -> Self:
-        if self.environment != "local" and self.suppression_salt.get_secret_value() == LOCAL_SALT:
-            raise ValueError(
-                "suppression_salt still has the local development default; set a secret salt"
-            )
-        return self
+    # the data-subject export (GDPR Art. 15) reads the other services' read models over HTTP
+    consent_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001")
+    consent_api_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
+    interactions_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8003")
+    interactions_api_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
+    campaigns_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8004")
+    campaigns_api_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
+    export_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
+    """How long one request of the export to another service may take."""
+
+    LOCAL_SECRETS: ClassVar[tuple[str, ...]] = (
+        *ServiceSettings.LOCAL_SECRETS,
+        "suppression_salt",
+        "consent_api_token",
+        "interactions_api_token",
+        "campaigns_api_token",
+    )

@@ -92,6 +92,7 @@ async def publish(
         )
         for event, event_id in zip(events, ids, strict=True)
     ]
+    envelopes = await runtime.cipher.seal_envelopes(envelopes)
     await runtime.publisher.publish(INTERACTIONS_EVENTS.name, envelopes)
 
 

@@ -4,12 +4,12 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from dialogkit.config import Port, ServiceSettings
+from dialogkit.config import PersonalDataReaderSettings, Port
 
 SERVICE = "interactions"
 
 
-class Settings(ServiceSettings):
+class Settings(PersonalDataReaderSettings):
     model_config = SettingsConfigDict(env_prefix="INTERACTIONS_", extra="ignore", frozen=True)
 
     http_port: Port = 8003

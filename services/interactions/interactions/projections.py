@@ -6,11 +6,13 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from dialog_schemas import Event
 from dialog_schemas.catalog import TopicContract
 from dialog_schemas.contacts import ContactErased
 from dialogkit.merges import follow_merges
+from dialogkit.pii import KeyStore, PersonalDataCipher, readable
 from dialogkit.projection import Decoded
-from interactions.timeline import describe
+from interactions.timeline import SHOWS_PERSONAL_DATA, describe
 
 COPY_FROM = 200
 # every table of this read model keyed by customer: a merged duplicate's rows follow the survivor
@@ -38,12 +40,13 @@ INSERT_ENTRIES = (
 class TimelineProjection:
     """One topic's events become timeline entries, keyed by event id (applied once)."""
 
-    def __init__(self, source: TopicContract, name: str) -> None:
+    def __init__(self, source: TopicContract, name: str, keys: KeyStore | None = None) -> None:
         self.source = source
         self.name = name
+        self._cipher = PersonalDataCipher(keys) if keys is not None else None
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        rows = [row for d in events if (row := _row(d))]
+        rows = [row for d in events if (row := _row(d, await self._readable(d)))]
         erased = [d.envelope.subject for d in events if isinstance(d.event, ContactErased)]
         if len(rows) < COPY_FROM:
             await connection.executemany(INSERT_ENTRIES, rows)
@@ -51,6 +54,12 @@ class TimelineProjection:
             await copy_entries(connection, rows)
         await forget_notes(connection, erased)
         await follow_merges(connection, events, CUSTOMER_TABLES)
+
+    async def _readable(self, decoded: Decoded) -> Event:
+        """Personal fields opened with the customer's key, where the timeline shows them."""
+        if self._cipher is None or not isinstance(decoded.event, SHOWS_PERSONAL_DATA):
+            return decoded.event
+        return await readable(self._cipher, decoded.envelope.subject, decoded.event)
 
 
 async def copy_entries(connection: asyncpg.Connection, rows: list[tuple[object, ...]]) -> None:
@@ -74,8 +83,8 @@ async def forget_notes(connection: asyncpg.Connection, customers: list[str]) -> 
         )
 
 
-def _row(decoded: Decoded) -> tuple[object, ...] | None:
-    entry = describe(decoded.event)
+def _row(decoded: Decoded, event: Event) -> tuple[object, ...] | None:
+    entry = describe(event)
     if entry is None:
         return None
     envelope = decoded.envelope
