@@ -29,13 +29,14 @@ from dialog_schemas.interactions import Channel, Direction, TouchpointRecorded
 from dialogkit.codec import encode
 from dialogkit.db import ensure_database, migrate
 from dialogkit.deadletters import DeadLetters
+from dialogkit.pii import InMemoryKeyStore, KeyStore, PersonalDataCipher
 from dialogkit.projection import ProjectionRunner
 from dialogkit.publishing import FakePublisher, KafkaPublisher
 from dialogkit.records import SourceRecord
 from dialogkit.topics import ensure_topics, platform_topics
 from interactions.projections import TimelineProjection
 
-SUITES = ["worker", "runner", "eligibility", "timeline"]
+SUITES = ["worker", "runner", "sealed", "eligibility", "timeline"]
 
 
 def envelope(customer: str, number: int) -> Envelope:
@@ -101,19 +102,24 @@ async def first_event_seconds(work: Path, admin_dsn: str) -> float:
         broker.stop()
 
 
-async def runner_throughput(admin_dsn: str, events: int, batch: int) -> float:
-    """ProjectionRunner alone: decode + insert + position, `batch` records per transaction."""
+async def runner_throughput(
+    admin_dsn: str, events: int, batch: int, keys: KeyStore | None = None
+) -> float:
+    """ProjectionRunner alone: decode + insert + position, `batch` records per transaction.
+
+    With `keys`, the touchpoint summaries are sealed and the projection opens each one."""
     dsn = await fresh_database(admin_dsn)
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    envelopes = [envelope(f"c{n % 997}", n) for n in range(events)]
+    if keys is not None:
+        envelopes = await PersonalDataCipher(keys).seal_envelopes(envelopes)
     records = [
-        SourceRecord(
-            INTERACTIONS_EVENTS.name, n % 6, n // 6, b"k", encode(envelope(f"c{n % 997}", n))
-        )
-        for n in range(events)
+        SourceRecord(INTERACTIONS_EVENTS.name, n % 6, n // 6, b"k", encode(e))
+        for n, e in enumerate(envelopes)
     ]
     runner = ProjectionRunner(
         pool,
-        TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline"),
+        TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline", keys),
         DeadLetters(FakePublisher(), "dl", "b"),
     )
     began = time.perf_counter()
@@ -122,6 +128,27 @@ async def runner_throughput(admin_dsn: str, events: int, batch: int) -> float:
     elapsed = time.perf_counter() - began
     await pool.close()
     return events / elapsed
+
+
+async def sealing_cost(admin_dsn: str, events: int) -> None:
+    """What personal-data sealing costs: AES-GCM per event, and the timeline opening each one."""
+    cipher = PersonalDataCipher(InMemoryKeyStore())
+    touchpoints = [envelope(f"c{n % 997}", n) for n in range(events)]
+    began = time.perf_counter()
+    sealed = await cipher.seal_envelopes(touchpoints)
+    sealing = time.perf_counter() - began
+    began = time.perf_counter()
+    for e in sealed:
+        await cipher.open(e.subject, e.data)
+    opening = time.perf_counter() - began
+    print(
+        f"sealing {events} touchpoints (summary): {events / sealing:,.0f} events/s; "
+        f"opening them: {events / opening:,.0f} events/s (in-memory keys)"
+    )
+    for keys in (None, InMemoryKeyStore()):
+        rate = await runner_throughput(admin_dsn, events, 2000, keys)
+        what = "sealed summaries, opened" if keys else "plain summaries"
+        print(f"timeline projection runner, {events} events, {what}: {rate:,.0f} events/s")
 
 
 async def main(runs: int, events: int, suites: set[str]) -> None:
@@ -146,6 +173,8 @@ async def main(runs: int, events: int, suites: set[str]) -> None:
                         f"timeline projection runner, {count} events, batches of {batch}: "
                         f"{rate:,.0f} events/s"
                     )
+            if "sealed" in suites:
+                await sealing_cost(admin, events)
             if "eligibility" in suites:
                 await eligibility_latency(work, admin, 2000, [50, 100, 150], 20)
             if "timeline" in suites:

@@ -113,10 +113,18 @@ async def test_pagination_walks_the_whole_timeline_newest_first(
 
 
 async def test_the_worker_resumes_from_the_positions_the_database_holds(
-    platform_topics_ready: str, interactions_dsn: str, tmp_path: Path, customer_id: str
+    platform_topics_ready: str,
+    interactions_dsn: str,
+    tmp_path: Path,
+    customer_id: str,
+    data_keys_env: dict[str, str],
 ) -> None:
     """Committed group offsets never outrank the database: a reset read model is rebuilt."""
-    common = {"bootstrap": platform_topics_ready, "dsn": interactions_dsn}
+    common = {
+        "bootstrap": platform_topics_ready,
+        "dsn": interactions_dsn,
+        "extra_env": data_keys_env,
+    }
     at = datetime.now(UTC) - timedelta(hours=1)
     with service_process("interactions", "api", logs=tmp_path / "api.log", **common) as (_, api):
         with service_process("interactions", "worker", logs=tmp_path / "w1.log", **common):

@@ -33,6 +33,7 @@ async def test_migrations_apply_once_even_when_run_concurrently(postgres_admin_d
     assert applied[2] == [
         "dialogkit/001_projection_positions.sql",
         "dialogkit/002_event_journal.sql",
+        "dialogkit/003_customer_merges.sql",
         "consentledger/001_ledger.sql",  # required by interactions' migrations
         "consentledger/002_suppressed_channels.sql",
         "interactions/001_timeline.sql",
@@ -41,7 +42,7 @@ async def test_migrations_apply_once_even_when_run_concurrently(postgres_admin_d
     ]
     connection = await asyncpg.connect(dsn)
     try:
-        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 7
+        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 8
     finally:
         await connection.close()
 

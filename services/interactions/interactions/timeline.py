@@ -19,7 +19,6 @@ from dialog_schemas import contacts as ct
 from dialog_schemas import interactions as ia
 from dialog_schemas.common import Channel, Direction
 
-
 SHOWS_PERSONAL_DATA = (ia.TouchpointRecorded,)
 """Event types whose entry shows personal data (the touchpoint's summary, as the note)."""
 
