@@ -49,7 +49,7 @@ def services(
 ) -> Iterator[str]:
     fast_checks = {
         "INTERACTIONS_COMPLIANCE_CHECK_S": "1",
-        "INTERACTIONS_COMPLIANCE_SETTLE_S": "1",
+        "INTERACTIONS_COMPLIANCE_SETTLE_S": "5",  # a fresh worker catches up on busy topics
         **data_keys_env,
     }
     with (
