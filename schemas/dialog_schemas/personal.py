@@ -10,6 +10,7 @@ accept both forms too: a consumer without the key validates an event and sees th
 from __future__ import annotations
 
 import typing
+from functools import cache
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -56,6 +57,7 @@ T = TypeVar("T")
 Personal = Annotated[T, PERSONAL]
 
 
+@cache
 def personal_fields(model: type[BaseModel]) -> tuple[str, ...]:
     """Dotted paths of a model's fields that hold personal data, nested value objects included.
 
