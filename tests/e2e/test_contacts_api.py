@@ -172,4 +172,19 @@ async def test_contact_errors_are_problems(contacts_api: str) -> None:
         again = await client.post(
             f"/v1/customers/{customer}/merge", json={"merged_customer_id": duplicate}
         )
-        assert again.status_code == 404
+        assert (again.status_code, again.json()["replayed"]) == (202, True), "the same merge"
+        other_way = await client.post(
+            f"/v1/customers/{duplicate}/merge", json={"merged_customer_id": customer}
+        )
+        assert (other_way.status_code, other_way.json()["title"]) == (404, "Not found")
+
+        keyed, retry = f"keyed-{uuid.uuid4().hex[:10]}", {"Idempotency-Key": "signup-77"}
+        first = await client.post(f"/v1/customers/{keyed}", json=PERSON, headers=retry)
+        assert (first.status_code, first.json()["replayed"]) == (201, False)
+        repeated = await client.post(f"/v1/customers/{keyed}", json=PERSON, headers=retry)
+        assert repeated.status_code == 201
+        assert repeated.json() == first.json() | {"replayed": True}
+        fresh = await client.post(
+            f"/v1/customers/{keyed}", json=PERSON, headers={"Idempotency-Key": "signup-78"}
+        )
+        assert fresh.status_code == 409, "another request for a registered id is a conflict"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry import trace
@@ -83,6 +83,15 @@ def get_runtime(request: Request) -> ApiRuntime:
 
 
 Runtime = Annotated[ApiRuntime, Depends(get_runtime)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Makes a retried command record nothing twice.",
+    ),
+]
 _bearer = HTTPBearer(auto_error=False)
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4, uuid5
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import AwareDatetime, BaseModel
 
@@ -29,22 +29,13 @@ from dialog_schemas import CustomerId, Envelope, Event
 from dialog_schemas.catalog import CONSENT_EVENTS
 from dialog_schemas.common import BlockReason, Channel, LegalBasis, Purpose
 from dialog_schemas.consent import ConsentStatus
-from dialogkit.http import ApiRuntime, Runtime
+from dialogkit.http import ApiRuntime, IdempotencyKey, Runtime
 from dialogkit.rules import NotFound
 from dialogkit.tracing import current_traceparent
 
 router = APIRouter(prefix="/v1/customers/{customer_id}", tags=["consent"])
 COMMAND_NAMESPACE = UUID("8a6f2e1c-3d4b-4c5a-9e7f-0b1c2d3e4f50")
 MAX_EVENTS_PER_COMMAND = 256
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Makes a retried POST record nothing twice.",
-    ),
-]
 
 
 class CommandResult(BaseModel):

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from uuid import UUID, uuid4, uuid5
 
 import orjson
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from contacts.config import Settings
@@ -41,7 +41,7 @@ from dialog_schemas.contacts import (
     PurchaseFacts,
     SalesChannel,
 )
-from dialogkit.http import ApiRuntime, Runtime
+from dialogkit.http import ApiRuntime, IdempotencyKey, Runtime
 from dialogkit.pii import PostgresKeyStore
 from dialogkit.problems import Problem
 from dialogkit.rules import NotFound, not_in_future
@@ -55,6 +55,8 @@ class Accepted(BaseModel):
     customer_id: str
     event_id: UUID
     applied: bool = False
+    replayed: bool = False
+    """True when this command was recorded before and the answer repeats the first one."""
     suppressed_channels: list[Channel] = []
 
 
@@ -82,7 +84,8 @@ async def publish(runtime: ApiRuntime, customer_id: str, event: Event, event_id:
 
 async def profile_row(runtime: ApiRuntime, customer_id: str) -> Any:
     return await runtime.pool.fetchrow(
-        "SELECT kind, profile, registered_at, updated_at, erased_at, merged_into FROM profiles"
+        "SELECT kind, profile, registered_at, updated_at, erased_at, merged_into, registered_by"
+        " FROM profiles"
         " WHERE customer_id = $1",
         customer_id,
     )
@@ -104,10 +107,27 @@ def salt(runtime: ApiRuntime) -> str:
 
 @router.post("/customers/{customer_id}", status_code=201)
 async def register_customer(
-    customer_id: CustomerId, command: RegisterContact, runtime: Runtime, response: Response
+    customer_id: CustomerId,
+    command: RegisterContact,
+    runtime: Runtime,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
-    """Register a customer; contact points of erased customers come back suppressed."""
+    """Register a customer; contact points of erased customers come back suppressed.
+
+    Retried with the same Idempotency-Key, the first answer is repeated; without one, a second
+    registration of the id is a conflict."""
+    event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/registered/{idempotency_key or ''}")
     existing = await profile_row(runtime, customer_id)
+    if idempotency_key and existing is not None and existing["registered_by"] == event_id:
+        first = orjson.loads(existing["profile"])
+        return Accepted(
+            customer_id=customer_id,
+            event_id=event_id,
+            applied=True,
+            replayed=True,
+            suppressed_channels=first.get("suppressed_channels", []),
+        )
     event = register(existing is not None, command, datetime.now(UTC))
     channels: dict[str, set[Channel]] = {}
     for phone in command.phone_numbers:  # a number reaches the customer by call and by SMS
@@ -121,7 +141,6 @@ async def register_customer(
     )
     suppressed = sorted({c for r in found for c in channels[r["hash"]]})
     event = event.model_copy(update={"suppressed_channels": suppressed})
-    event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/registered")
     await publish(runtime, customer_id, event, event_id)
     applied = await visible(runtime, customer_id)
     if not applied:
@@ -177,7 +196,7 @@ async def update_customer(
     customer_id: CustomerId,
     command: UpdateContact,
     runtime: Runtime,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """Change some details; a retried request with the same Idempotency-Key records once."""
     await current(runtime, customer_id)
@@ -226,11 +245,15 @@ async def cancel_contract(
 async def merge_customers(
     customer_id: CustomerId, command: MergeContacts, runtime: Runtime
 ) -> Accepted:
-    """Merge a duplicate into this customer; its history, contact points and products follow."""
+    """Merge a duplicate into this customer; its history, contact points and products follow.
+
+    The same merge again repeats the first answer."""
+    event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/merge/{command.merged_customer_id}")
     survivor = await profile_row(runtime, customer_id)
     duplicate = await profile_row(runtime, command.merged_customer_id)
+    if duplicate is not None and duplicate["merged_into"] == customer_id:
+        return Accepted(customer_id=customer_id, event_id=event_id, applied=True, replayed=True)
     event = merge(customer_id, active(survivor), active(duplicate), command, datetime.now(UTC))
-    event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/merge/{command.merged_customer_id}")
     await publish(runtime, customer_id, event, event_id)
     return Accepted(customer_id=customer_id, event_id=event_id)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import orjson
@@ -53,7 +54,8 @@ class ProfileProjection:
             except KeyDestroyed:
                 continue  # erased since: nothing of this event is readable any more
             if isinstance(event, ContactRegistered):
-                await register(connection, customer, ContactRegistered.model_validate(data))
+                registered = ContactRegistered.model_validate(data)
+                await register(connection, customer, registered, decoded.envelope.id)
             elif isinstance(event, ContactUpdated):
                 await update(connection, customer, ContactUpdated.model_validate(data))
             elif isinstance(event, PRODUCTS):
@@ -71,15 +73,19 @@ class ProfileProjection:
         await rekey(connection, sorted(customers), ("customer_products",))
 
 
-async def register(connection: asyncpg.Connection, customer: str, event: ContactRegistered) -> None:
+async def register(
+    connection: asyncpg.Connection, customer: str, event: ContactRegistered, event_id: UUID
+) -> None:
     profile = event.model_dump(mode="json", exclude={"registered_at"})
     await connection.execute(
-        "INSERT INTO profiles (customer_id, kind, profile, registered_at, updated_at)"
-        " VALUES ($1, $2, $3::jsonb, $4, $4) ON CONFLICT (customer_id) DO NOTHING",
+        "INSERT INTO profiles (customer_id, kind, profile, registered_at, updated_at,"
+        " registered_by) VALUES ($1, $2, $3::jsonb, $4, $4, $5)"
+        " ON CONFLICT (customer_id) DO NOTHING",
         customer,
         event.kind.value,
         orjson.dumps(profile).decode(),
         event.registered_at,
+        event_id,
     )
     await replace_contact_points(connection, customer, profile)
     await fold_into_survivor(connection, customer)  # merged before its registration was read
