@@ -158,6 +158,7 @@ DEAD_LETTER_TOPICS: tuple[TopicContract, ...] = tuple(
         key="the original record's key",
         producers=(service,),
         consumers=("operations",),
+        retention_ms=30 * DAY_MS,  # records as they came, personal data unsealed: not kept long
     )
     for service in SERVICES
 )
