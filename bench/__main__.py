@@ -21,15 +21,16 @@ from bench.eligibility import eligibility_latency
 from bench.timeline import timeline_measurements
 from devstack.broker import start_broker
 from devstack.postgres import start_postgres
-from devstack.processes import free_port, spawn
-from devstack.stack import database_dsn
+from devstack.processes import free_port, spawn, wait_until
+from devstack.stack import database_dsn, ready
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialog_schemas.interactions import Channel, Direction, TouchpointRecorded
 from dialogkit.codec import encode
+from dialogkit.config import LOCAL_DEV_TOKEN
 from dialogkit.db import ensure_database, migrate
 from dialogkit.deadletters import DeadLetters
-from dialogkit.pii import InMemoryKeyStore, KeyStore, PersonalDataCipher
+from dialogkit.pii import HttpKeyStore, InMemoryKeyStore, KeyStore, PersonalDataCipher
 from dialogkit.projection import ProjectionRunner
 from dialogkit.publishing import FakePublisher, KafkaPublisher
 from dialogkit.records import SourceRecord
@@ -103,11 +104,16 @@ async def first_event_seconds(work: Path, admin_dsn: str) -> float:
 
 
 async def runner_throughput(
-    admin_dsn: str, events: int, batch: int, keys: KeyStore | None = None
+    admin_dsn: str,
+    events: int,
+    batch: int,
+    keys: KeyStore | None = None,
+    opening: KeyStore | None = None,
 ) -> float:
     """ProjectionRunner alone: decode + insert + position, `batch` records per transaction.
 
-    With `keys`, the touchpoint summaries are sealed and the projection opens each one."""
+    With `keys`, the touchpoint summaries are sealed and the projection opens each one (with
+    `opening`, a store of its own, where given)."""
     dsn = await fresh_database(admin_dsn)
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     envelopes = [envelope(f"c{n % 997}", n) for n in range(events)]
@@ -119,7 +125,7 @@ async def runner_throughput(
     ]
     runner = ProjectionRunner(
         pool,
-        TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline", keys),
+        TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline", opening or keys),
         DeadLetters(FakePublisher(), "dl", "b"),
     )
     began = time.perf_counter()
@@ -130,7 +136,7 @@ async def runner_throughput(
     return events / elapsed
 
 
-async def sealing_cost(admin_dsn: str, events: int) -> None:
+async def sealing_cost(work: Path, admin_dsn: str, events: int) -> None:
     """What personal-data sealing costs: AES-GCM per event, and the timeline opening each one."""
     cipher = PersonalDataCipher(InMemoryKeyStore())
     touchpoints = [envelope(f"c{n % 997}", n) for n in range(events)]
@@ -149,6 +155,48 @@ async def sealing_cost(admin_dsn: str, events: int) -> None:
         rate = await runner_throughput(admin_dsn, events, 2000, keys)
         what = "sealed summaries, opened" if keys else "plain summaries"
         print(f"timeline projection runner, {events} events, {what}: {rate:,.0f} events/s")
+    await keys_over_http(work, admin_dsn, events)
+
+
+async def keys_over_http(work: Path, admin_dsn: str, events: int) -> None:
+    """Sealing and opening with keys asked of a contacts API process, as other services do."""
+    import os
+
+    port = free_port()
+    broker = start_broker(port, work / f"broker-{port}.log")
+    contacts = database_dsn(admin_dsn, f"bench_keys_{uuid.uuid4().hex[:8]}")
+    await ensure_database(admin_dsn, contacts.rsplit("/", 1)[1])
+    await migrate(contacts, "contacts")
+    api_port = free_port()
+    env = {
+        "CONTACTS_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
+        "CONTACTS_DATABASE_URL": contacts,
+        "CONTACTS_HTTP_PORT": str(api_port),
+        "CONTACTS_LOG_LEVEL": "WARNING",
+    }
+    api = spawn(
+        "contacts-api",
+        [sys.executable, "-m", "contacts", "api"],
+        work / "contacts-api.log",
+        env={**os.environ, **env},
+    )
+    url = f"http://127.0.0.1:{api_port}"
+    try:
+        wait_until(lambda: ready(f"{url}/readyz"), timeout=60, what="contacts api", child=api)
+        touchpoints = [envelope(f"c{n % 997}", n) for n in range(events)]
+        keys = HttpKeyStore(url, LOCAL_DEV_TOKEN)
+        began = time.perf_counter()
+        await PersonalDataCipher(keys).seal_envelopes(touchpoints)
+        sealing = time.perf_counter() - began
+        cold = HttpKeyStore(url, LOCAL_DEV_TOKEN)  # every key asked for once while opening
+        rate = await runner_throughput(admin_dsn, events, 2000, keys, cold)
+        print(
+            f"keys over HTTP, {events} touchpoints of 997 customers: sealing "
+            f"{events / sealing:,.0f} events/s; timeline runner opening them {rate:,.0f} events/s"
+        )
+    finally:
+        api.stop()
+        broker.stop()
 
 
 async def main(runs: int, events: int, suites: set[str]) -> None:
@@ -174,7 +222,7 @@ async def main(runs: int, events: int, suites: set[str]) -> None:
                         f"{rate:,.0f} events/s"
                     )
             if "sealed" in suites:
-                await sealing_cost(admin, events)
+                await sealing_cost(work, admin, events)
             if "eligibility" in suites:
                 await eligibility_latency(work, admin, 2000, [50, 100, 150], 20)
             if "timeline" in suites:

@@ -14,11 +14,12 @@ from jsonschema import Draft202012Validator
 
 from dialog_schemas.examples import EXAMPLES
 from dialog_schemas.personal import ENCRYPTED_PATTERN
-from dialogkit.pii import InMemoryKeyStore, KeyDestroyed, PersonalDataCipher
+from dialogkit.pii import DataKey, InMemoryKeyStore, KeyDestroyed, PersonalDataCipher
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTERED = next(e for e in EXAMPLES if e.event_type == "ContactRegistered")
 TOUCHPOINT = next(e for e in EXAMPLES if e.event_type == "TouchpointRecorded")
+NOW = TOUCHPOINT.occurred_at
 
 
 async def test_personal_fields_are_sealed_and_open_again() -> None:
@@ -180,3 +181,29 @@ async def test_the_key_client_tells_erased_from_unavailable() -> None:
     assert issubclass(KeyServiceUnavailable, TRANSIENT_ERRORS), "an outage is retried, not skipped"
     with pytest.raises(PermissionError, match="erasure in the contacts service"):
         await store.destroy("c-1")
+
+
+class CountingKeys(InMemoryKeyStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[str, bool]] = []
+
+    async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
+        self.asked.append((customer_id, create))
+        return await super().key_for(customer_id, create=create)
+
+
+async def test_a_batch_asks_for_each_customers_key_once() -> None:
+    from dialog_schemas import Envelope
+
+    keys = CountingKeys()
+    cipher = PersonalDataCipher(keys)
+    envelopes = [
+        Envelope.wrap(TOUCHPOINT, id=uuid.uuid4(), source="/t", subject=f"c-{n % 3}", time=NOW)
+        for n in range(30)
+    ]
+    await cipher.seal_envelopes(envelopes)
+    assert sorted(keys.asked) == [("c-0", True), ("c-1", True), ("c-2", True)]
+    keys.asked.clear()
+    await cipher.warm(["c-0", "c-1", "c-0", "c-9"])
+    assert sorted(keys.asked) == [("c-0", False), ("c-1", False), ("c-9", False)]

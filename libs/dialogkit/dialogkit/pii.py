@@ -13,11 +13,12 @@ KMS-backed store can replace either without touching the cipher.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
@@ -110,6 +111,24 @@ class PostgresKeyStore:
         return True
 
 
+class _OncePerCall:
+    """A key store's answers remembered for one call of the cipher."""
+
+    def __init__(self, keys: KeyStore) -> None:
+        self._keys = keys
+        self._answers: dict[tuple[str, bool], DataKey | None] = {}
+
+    async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
+        if (customer_id, create) not in self._answers:
+            self._answers[customer_id, create] = await self._keys.key_for(
+                customer_id, create=create
+            )
+        return self._answers[customer_id, create]
+
+    async def destroy(self, customer_id: str) -> bool:
+        return await self._keys.destroy(customer_id)
+
+
 class KeyServiceUnavailable(ConnectionError):
     """The service that keeps the data keys did not answer: an outage, retried like one."""
 
@@ -138,17 +157,27 @@ class HttpKeyStore:
         self._timeout_s = timeout_s
         self._cache_s = cache_s
         self._cached: dict[str, tuple[float, DataKey | None]] = {}
+        self._client: httpx.AsyncClient | None = None
+
+    def _connection(self) -> httpx.AsyncClient:
+        """One client for the store's life: its connections are kept and reused."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self._base_url,
+                headers=self._headers,
+                timeout=self._timeout_s,
+                transport=self._transport,
+            )
+        return self._client
 
     async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
         hit = self._cached.get(customer_id)
         if hit is not None and not create and time.monotonic() - hit[0] < self._cache_s:
             return hit[1]
-        url = f"{self._base_url}/v1/data-keys/{customer_id}"
+        path = f"/v1/data-keys/{customer_id}"
+        client = self._connection()
         try:
-            async with httpx.AsyncClient(
-                headers=self._headers, timeout=self._timeout_s, transport=self._transport
-            ) as client:
-                response = await (client.post(url) if create else client.get(url))
+            response = await (client.post(path) if create else client.get(path))
         except httpx.HTTPError as error:
             raise KeyServiceUnavailable(f"data key service: {type(error).__name__}") from error
         if response.status_code == 404:
@@ -187,13 +216,25 @@ class PersonalDataCipher:
         return await self.seal_data(customer_id, type(event), event.model_dump(mode="json"))
 
     async def seal_envelopes(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
-        """Envelopes of one topic's events with their personal fields sealed for their subject."""
+        """Envelopes with their personal fields sealed for their subject; each subject's key is
+        asked for once per call."""
+        batch = PersonalDataCipher(_OncePerCall(self._keys))
         sealed = []
         for envelope in envelopes:
             kind = event_class(envelope.type)
-            data = await self.seal_data(envelope.subject, kind, dict(envelope.data))
+            data = await batch.seal_data(envelope.subject, kind, dict(envelope.data))
             sealed.append(envelope.model_copy(update={"data": data}))
         return sealed
+
+    async def warm(self, customer_ids: Iterable[str], *, parallel: int = 8) -> None:
+        """Ask for these customers' keys at once, `parallel` at a time, before opening a batch."""
+        gate = asyncio.Semaphore(parallel)
+
+        async def ask(customer_id: str) -> None:
+            async with gate:
+                await self._keys.key_for(customer_id)
+
+        await asyncio.gather(*(ask(c) for c in set(customer_ids)))
 
     async def seal_data(
         self, customer_id: str, kind: type[Event], data: dict[str, Any]
@@ -224,6 +265,12 @@ class PersonalDataCipher:
         for path in sealed:
             _set(opened, path, decrypt(key, customer_id, path, _get(opened, path)))
         return opened
+
+
+def is_sealed(event: Event) -> bool:
+    """Whether any personal field of the event holds a sealed value."""
+    data = event.model_dump(mode="json")
+    return any(str(_get(data, path)).startswith(PREFIX) for path in personal_fields(type(event)))
 
 
 async def readable(cipher: PersonalDataCipher, customer_id: str, event: Event) -> Event:

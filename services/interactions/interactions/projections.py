@@ -10,7 +10,7 @@ from dialog_schemas import Event
 from dialog_schemas.catalog import TopicContract
 from dialog_schemas.contacts import ContactErased
 from dialogkit.merges import follow_merges
-from dialogkit.pii import KeyStore, PersonalDataCipher, readable
+from dialogkit.pii import KeyStore, PersonalDataCipher, is_sealed, readable
 from dialogkit.projection import Decoded
 from interactions.timeline import SHOWS_PERSONAL_DATA, describe
 
@@ -46,6 +46,8 @@ class TimelineProjection:
         self._cipher = PersonalDataCipher(keys) if keys is not None else None
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        if self._cipher is not None:
+            await self._cipher.warm(d.envelope.subject for d in events if self._opens(d))
         rows = [row for d in events if (row := _row(d, await self._readable(d)))]
         erased = [d.envelope.subject for d in events if isinstance(d.event, ContactErased)]
         if len(rows) < COPY_FROM:
@@ -57,9 +59,12 @@ class TimelineProjection:
 
     async def _readable(self, decoded: Decoded) -> Event:
         """Personal fields opened with the customer's key, where the timeline shows them."""
-        if self._cipher is None or not isinstance(decoded.event, SHOWS_PERSONAL_DATA):
+        if self._cipher is None or not self._opens(decoded):
             return decoded.event
         return await readable(self._cipher, decoded.envelope.subject, decoded.event)
+
+    def _opens(self, decoded: Decoded) -> bool:
+        return isinstance(decoded.event, SHOWS_PERSONAL_DATA) and is_sealed(decoded.event)
 
 
 async def copy_entries(connection: asyncpg.Connection, rows: list[tuple[object, ...]]) -> None:
