@@ -182,3 +182,25 @@ def test_canonical_ids_depend_on_customer_and_business_key() -> None:
     assert purchase_event_id("c-1", "o-1") != purchase_event_id("c-2", "o-1")
     assert purchase_event_id("c-1", "o-1") != cancellation_event_id("c-1", "o-1")
     assert isinstance(touchpoint_event_id("c-1", "t"), UUID)
+
+
+async def test_personal_data_from_ingress_is_sealed_and_an_erased_customer_refused() -> None:
+    from dialogkit.pii import InMemoryKeyStore, PersonalDataCipher
+
+    keys = InMemoryKeyStore()
+    publisher = FakePublisher()
+    dead = DeadLetters(publisher, "test.deadletter.v1", "interactions.ingress")
+    ingress = IngressProcessor(TouchpointIngress(), publisher, dead, keys)
+    await ingress.handle([report_record(0)])
+    [published] = publisher.sent["interactions.events.v1"]
+    assert published.data["details"]["phone_number"].startswith("pii:v1:")
+    opened = await PersonalDataCipher(keys).open("c-1", published.data)
+    assert opened["details"]["phone_number"] == REPORT.details.phone_number  # type: ignore[union-attr]
+
+    await keys.destroy("c-1")
+    outcome = await ingress.handle([report_record(1, touchpoint_id="after-erasure")])
+    [(reason, detail)] = dead_letter_reasons(publisher)
+    assert (reason, detail[0]["field"]) == ("rejected", "subject")
+    assert "erased" in detail[0]["problem"]
+    assert (outcome.applied, outcome.dead_lettered) == (0, 1)
+    assert len(publisher.sent["interactions.events.v1"]) == 1, "nothing published unsealed"

@@ -80,13 +80,14 @@ class IngressProcessor:
     async def handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
         """Publish the canonical events of the valid records, dead-letter the others."""
         now = datetime.now(UTC)
+        cipher = self._cipher.batch() if self._cipher is not None else None
         canonical: list[Envelope] = []
         rejected: list[tuple[SourceRecord, DecodeError]] = []
         for record in records:
             try:
                 incoming = decode(record, self._route.source, strict=True)
                 translated = self._route.translate(incoming, now)
-                canonical += await self._sealed(translated)
+                canonical += await self._sealed(cipher, translated)
             except DecodeError as refused:
                 rejected.append((record, refused))
             except RuleViolation as violation:
@@ -104,11 +105,12 @@ class IngressProcessor:
         metrics.increment(INGRESS_RECORDS_TOTAL, len(rejected), topic=topic, outcome="rejected")
         return BatchOutcome(accepted, len(rejected), 0)
 
-    async def _sealed(self, envelopes: Sequence[Envelope]) -> Sequence[Envelope]:
+    async def _sealed(
+        self, cipher: PersonalDataCipher | None, envelopes: Sequence[Envelope]
+    ) -> Sequence[Envelope]:
         """Personal fields sealed with the subject's data key, where this route has keys."""
-        if self._cipher is None:
+        if cipher is None:
             return envelopes
-        cipher = self._cipher
         return await retry_transient(
             lambda: cipher.seal_envelopes(envelopes), what=f"ingress {self._route.name} keys"
         )

@@ -218,13 +218,17 @@ class PersonalDataCipher:
     async def seal_envelopes(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
         """Envelopes with their personal fields sealed for their subject; each subject's key is
         asked for once per call."""
-        batch = PersonalDataCipher(_OncePerCall(self._keys))
+        batch = self.batch()
         sealed = []
         for envelope in envelopes:
             kind = event_class(envelope.type)
             data = await batch.seal_data(envelope.subject, kind, dict(envelope.data))
             sealed.append(envelope.model_copy(update={"data": data}))
         return sealed
+
+    def batch(self) -> PersonalDataCipher:
+        """A cipher for one batch: it asks for each customer's key once."""
+        return PersonalDataCipher(_OncePerCall(self._keys))
 
     async def warm(self, customer_ids: Iterable[str], *, parallel: int = 8) -> None:
         """Ask for these customers' keys at once, `parallel` at a time, before opening a batch."""
