@@ -535,3 +535,37 @@ async def test_a_merged_duplicates_consents_follow_the_survivor(
         "SELECT count(*) FROM consent_history WHERE customer_id = $1", duplicate
     )
     assert left == 0
+
+
+async def test_after_a_merge_the_survivors_state_is_published_with_the_duplicates_consents(
+    new_database, pool_for
+) -> None:
+    from consent.projections import MergedConsentState
+    from dialog_schemas.consent import ConsentStateChanged
+    from dialog_schemas.contacts import ContactsMerged
+
+    survivor, duplicate = f"survivor-{uuid.uuid4().hex[:8]}", f"duplicate-{uuid.uuid4().hex[:8]}"
+    pool = await pool_for(await new_database("consent"))
+    published = FakePublisher()
+    dead = DeadLetters(FakePublisher(), "consent.deadletter.v1", "test")
+    history = ProjectionRunner(pool, ConsentStateProjection(published, EXPIRY), dead)
+    merged_state = ProjectionRunner(pool, MergedConsentState(published, EXPIRY), dead)
+    phone = GrantConsent(channel=Channel.PHONE, purpose=Purpose.MARKETING, evidence=evidence(T0))
+    letter = GrantConsent(channel=Channel.LETTER, purpose=Purpose.MARKETING, evidence=evidence(T0))
+    own, theirs = uuid.uuid4(), uuid.uuid4()
+    for n, (customer, command, consent_id) in enumerate(
+        [(survivor, phone, own), (duplicate, letter, theirs)]
+    ):
+        events = grant(state_as_of([]), command, consent_id=consent_id, now=T0)
+        [envelope] = wrap(customer, events, T0)
+        await history.handle([SourceRecord(CONSENT_EVENTS.name, n, 0, b"k", encode(envelope))])
+    merge = ContactsMerged(merged_customer_id=duplicate, merged_at=T0 + timedelta(days=1))
+    [envelope] = wrap(survivor, [merge], T0 + timedelta(days=1))
+    await merged_state.handle([SourceRecord(CONTACTS_EVENTS.name, 0, 0, b"k", encode(envelope))])
+
+    last = published.sent[CONSENT_STATE.name][-1]
+    assert last.subject == survivor
+    state = ConsentStateChanged.model_validate(last.data)
+    assert {c.consent_id for c in state.consents} == {own, theirs}
+    kept = await pool.fetch("SELECT customer_id FROM consent_state ORDER BY 1")
+    assert [r["customer_id"] for r in kept] == [survivor], "the duplicate's state is gone"

@@ -4,7 +4,7 @@ from consent.api import router
 from consent.config import SERVICE, Settings
 from consent.expiry import ExpiryJob
 from consent.policies import OptOutPolicy
-from consent.projections import ConsentStateProjection
+from consent.projections import ConsentStateProjection, MergedConsentState
 from consentledger.projections import CustomerFactsProjection
 from dialog_schemas.catalog import CONSENT_STATE
 from dialogkit.config import ServiceSettings
@@ -19,6 +19,7 @@ def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Pr
     return [
         ConsentStateProjection(publisher, settings.expiry),
         CustomerFactsProjection("consent.customer-facts"),
+        MergedConsentState(publisher, settings.expiry),
         OptOutPolicy(publisher),
     ]
 

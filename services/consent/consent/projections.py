@@ -9,11 +9,13 @@ from uuid import UUID, uuid5
 import asyncpg
 
 from consentledger.domain import effective_at, state_as_of
-from consentledger.projections import record_history
+from consentledger.projections import CUSTOMER_TABLES, record_history
 from consentledger.store import histories
 from dialog_schemas import Envelope, Event
-from dialog_schemas.catalog import CONSENT_EVENTS, CONSENT_STATE
+from dialog_schemas.catalog import CONSENT_EVENTS, CONSENT_STATE, CONTACTS_EVENTS
 from dialog_schemas.consent import ConsentStateChanged, ConsentSummary
+from dialog_schemas.contacts import ContactsMerged
+from dialogkit.merges import follow_merges, survivor_of
 from dialogkit.projection import Decoded
 from dialogkit.publishing import EventPublisher
 
@@ -61,26 +63,69 @@ class ConsentStateProjection:
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         await record_history(connection, events)
         last = {d.envelope.subject: d.envelope for d in events}
-        states = await histories(connection, last)
-        snapshots = {c: snapshot(history, self._expiry) for c, history in states.items()}
-        await connection.executemany(
-            "INSERT INTO consent_state (customer_id, as_of, state) VALUES ($1, $2, $3::jsonb)"
-            " ON CONFLICT (customer_id)"
-            " DO UPDATE SET as_of = excluded.as_of, state = excluded.state",
-            [(c, s.as_of, s.model_dump_json()) for c, s in snapshots.items()],
+        await publish_states(connection, self._publisher, self._expiry, last)
+
+
+class MergedConsentState:
+    """After a merge the survivor's state includes the duplicate's consents: published anew.
+
+    Reads the contacts topic for `ContactsMerged`; moves the duplicate's history to the survivor
+    itself (in its own transaction, whichever projection of the topic comes first), recomputes
+    and publishes the survivor's state and drops the duplicate's.
+    """
+
+    name = "consent.merged-state"
+    source = CONTACTS_EVENTS
+
+    def __init__(self, publisher: EventPublisher, expiry: timedelta) -> None:
+        self._publisher = publisher
+        self._expiry = expiry
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        merges = [d for d in events if isinstance(d.event, ContactsMerged)]
+        if not merges:
+            return
+        await follow_merges(connection, merges, CUSTOMER_TABLES)
+        duplicates = [d.event.merged_customer_id for d in merges]  # type: ignore[attr-defined]
+        await connection.execute(
+            "DELETE FROM consent_state WHERE customer_id = ANY($1::text[])", duplicates
         )
-        await self._publisher.publish(
-            CONSENT_STATE.name,
-            [
-                Envelope.wrap(
-                    s,
-                    id=uuid5(SNAPSHOT_NAMESPACE, str(last[c].id)),
-                    source="/consent/worker",
-                    subject=c,
-                    time=s.as_of,
-                    correlationid=last[c].correlationid,
-                    causationid=last[c].id,
-                )
-                for c, s in snapshots.items()
-            ],
-        )
+        survivors = {
+            await survivor_of(connection, d.event.merged_customer_id)  # type: ignore[attr-defined]
+            or d.envelope.subject: d.envelope
+            for d in merges
+        }
+        await publish_states(connection, self._publisher, self._expiry, survivors)
+
+
+async def publish_states(
+    connection: asyncpg.Connection,
+    publisher: EventPublisher,
+    expiry: timedelta,
+    last: dict[str, Envelope],
+) -> None:
+    """Recompute these customers' states, keep them and publish them; `last` is the event each
+    state follows (its id makes the snapshot's, so a retried batch publishes the same)."""
+    states = await histories(connection, last)
+    snapshots = {c: snapshot(history, expiry) for c, history in states.items()}
+    await connection.executemany(
+        "INSERT INTO consent_state (customer_id, as_of, state) VALUES ($1, $2, $3::jsonb)"
+        " ON CONFLICT (customer_id)"
+        " DO UPDATE SET as_of = excluded.as_of, state = excluded.state",
+        [(c, s.as_of, s.model_dump_json()) for c, s in snapshots.items()],
+    )
+    await publisher.publish(
+        CONSENT_STATE.name,
+        [
+            Envelope.wrap(
+                s,
+                id=uuid5(SNAPSHOT_NAMESPACE, str(last[c].id)),
+                source="/consent/worker",
+                subject=c,
+                time=s.as_of,
+                correlationid=last[c].correlationid,
+                causationid=last[c].id,
+            )
+            for c, s in snapshots.items()
+        ],
+    )
