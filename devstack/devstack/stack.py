@@ -61,8 +61,8 @@ def database_dsn(admin_dsn: str, database: str) -> str:
 def service_env(definition: ServiceDefinition, bootstrap: str, dsn: str) -> dict[str, str]:
     prefix = definition.settings.model_config.get("env_prefix", "")
     return {
+        **peer_urls(definition),  # where the other services run, unless set otherwise
         **os.environ,
-        **peer_urls(definition),
         f"{prefix}KAFKA_BOOTSTRAP": bootstrap,
         f"{prefix}DATABASE_URL": dsn,
         "PYTHONUNBUFFERED": "1",

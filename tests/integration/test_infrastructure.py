@@ -39,10 +39,11 @@ async def test_migrations_apply_once_even_when_run_concurrently(postgres_admin_d
         "interactions/001_timeline.sql",
         "interactions/002_compliance.sql",
         "interactions/003_timeline_note.sql",
+        "interactions/004_erased_customers.sql",
     ]
     connection = await asyncpg.connect(dsn)
     try:
-        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 8
+        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 9
     finally:
         await connection.close()
 

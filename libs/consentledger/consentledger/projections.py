@@ -10,7 +10,7 @@ from consentledger.domain import effective_at
 from dialog_schemas import personal_fields
 from dialog_schemas.catalog import CONSENT_EVENTS, CONTACTS_EVENTS
 from dialog_schemas.contacts import ContactErased, ContactRegistered, ProductPurchased
-from dialogkit.merges import follow_merges
+from dialogkit.merges import follow_merges, rekey
 from dialogkit.projection import Decoded
 
 # the ledger's tables keyed by customer: a merged duplicate's rows follow the survivor
@@ -66,6 +66,7 @@ class CustomerFactsProjection:
         self.name = name
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        customers = await follow_merges(connection, events, CUSTOMER_TABLES)  # before erasing
         await forget_personal_data(
             connection, [d.envelope.subject for d in events if isinstance(d.event, ContactErased)]
         )
@@ -90,7 +91,7 @@ class CustomerFactsProjection:
             " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
             [_purchase_row(d) for d in purchased],
         )
-        customers = await follow_merges(connection, events, CUSTOMER_TABLES)
+        await rekey(connection, customers, CUSTOMER_TABLES)  # rows of duplicates just inserted
         await connection.execute(  # suppression from a duplicate's registration stays in force
             "UPDATE customer_facts s SET suppressed_channels = ARRAY("
             "  SELECT DISTINCT c FROM unnest(s.suppressed_channels || d.suppressed_channels) c"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -25,17 +26,26 @@ def event_of(type_: str, version: int, data: Any) -> Event:
 
 
 async def histories(db: Connection, customers: Iterable[str]) -> dict[str, list[Event]]:
-    """Each customer's consent events, in the order they were published."""
+    """Each customer's consent events, in the order they were published.
+
+    One customer's events share a partition, so offsets order them. A survivor of a merge also
+    holds its duplicates' events from other partitions: each partition's events keep their
+    order, and the partitions are interleaved by the time the events were recorded."""
     rows = await db.fetch(
-        "SELECT customer_id, type, schema_version, data FROM consent_history"
-        " WHERE customer_id = ANY($1::text[]) ORDER BY customer_id, partition, kafka_offset",
+        "SELECT customer_id, partition, recorded_at, type, schema_version, data"
+        " FROM consent_history WHERE customer_id = ANY($1::text[])"
+        " ORDER BY customer_id, partition, kafka_offset",
         list(customers),
     )
-    found: dict[str, list[Event]] = {}
+    streams: dict[str, dict[int, list[tuple[datetime, Event]]]] = {}
     for row in rows:
         event = event_of(row["type"], row["schema_version"], row["data"])
-        found.setdefault(row["customer_id"], []).append(event)
-    return found
+        by_partition = streams.setdefault(row["customer_id"], {})
+        by_partition.setdefault(row["partition"], []).append((row["recorded_at"], event))
+    return {
+        customer: [event for _, event in heapq.merge(*parts.values(), key=lambda e: e[0])]
+        for customer, parts in streams.items()
+    }
 
 
 async def load_state(

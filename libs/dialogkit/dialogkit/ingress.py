@@ -10,6 +10,7 @@ producer's retry, yields the same event, which every projection applies once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Protocol
@@ -92,8 +93,8 @@ class IngressProcessor:
                 rejected.append((record, refused))
             except RuleViolation as violation:
                 rejected.append((record, Rejected(violation.field, violation.problem)))
-            except KeyDestroyed as erased:
-                rejected.append((record, Rejected("subject", str(erased))))
+            except KeyDestroyed as erased:  # dead-lettered without its value: no fresh copy
+                rejected.append((replace(record, value=None), Rejected("subject", str(erased))))
         what = f"ingress {self._route.name}"
         target = self._route.target.name
         await retry_transient(lambda: self._publisher.publish(target, canonical), what=what)

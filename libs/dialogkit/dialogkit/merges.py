@@ -8,6 +8,7 @@ of each batch, re-keys the rows of any merged customer that batch touched.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 
 import asyncpg
@@ -15,18 +16,33 @@ import asyncpg
 from dialog_schemas.contacts import ContactsMerged
 from dialogkit.projection import Decoded
 
+log = logging.getLogger(__name__)
+
 
 async def record_merges(connection: asyncpg.Connection, events: Sequence[Decoded]) -> list[str]:
-    """Store the batch's merges, resolving chains to the last survivor; the duplicates."""
+    """Store the batch's merges, resolving chains to the last survivor; the duplicates.
+
+    A customer is merged once: the first merge of a duplicate read holds, and a merge that
+    would make a customer its own survivor (two merges in opposite directions) is ignored.
+    """
     duplicates = []
     for decoded in events:
         if not isinstance(decoded.event, ContactsMerged):
             continue
         duplicate, survivor = decoded.event.merged_customer_id, decoded.envelope.subject
         survivor = await survivor_of(connection, survivor) or survivor
+        earlier = await survivor_of(connection, duplicate)
+        if survivor == duplicate or (earlier is not None and earlier != survivor):
+            log.warning(
+                "merge ignored: %s is merged into %s already",
+                duplicate,
+                earlier or survivor,
+                extra={"event_id": str(decoded.envelope.id)},
+            )
+            continue
         await connection.execute(
             "INSERT INTO customer_merges (duplicate, survivor) VALUES ($1, $2)"
-            " ON CONFLICT (duplicate) DO UPDATE SET survivor = EXCLUDED.survivor",
+            " ON CONFLICT (duplicate) DO NOTHING",
             duplicate,
             survivor,
         )
@@ -37,6 +53,16 @@ async def record_merges(connection: asyncpg.Connection, events: Sequence[Decoded
     return duplicates
 
 
+async def survivors(connection: asyncpg.Connection, customers: Iterable[str]) -> dict[str, str]:
+    """Each given customer's survivor: itself unless it was merged."""
+    wanted = sorted(set(customers))
+    rows = await connection.fetch(
+        "SELECT duplicate, survivor FROM customer_merges WHERE duplicate = ANY($1::text[])", wanted
+    )
+    merged = {r["duplicate"]: r["survivor"] for r in rows}
+    return {c: merged.get(c, c) for c in wanted}
+
+
 async def survivor_of(connection: asyncpg.Connection, customer: str) -> str | None:
     """The customer this one was merged into, if it was."""
     found: str | None = await connection.fetchval(
@@ -45,8 +71,13 @@ async def survivor_of(connection: asyncpg.Connection, customer: str) -> str | No
     return found
 
 
+Table = str | tuple[str, str]
+"""A table keyed by customer, or (table, column) where the column is unique per customer: a
+duplicate's row whose column value the survivor already has is the same row, and is dropped."""
+
+
 async def follow_merges(
-    connection: asyncpg.Connection, events: Sequence[Decoded], tables: Iterable[str]
+    connection: asyncpg.Connection, events: Sequence[Decoded], tables: Iterable[Table]
 ) -> list[str]:
     """Record the batch's merges and move merged customers' rows in `tables` to the survivor.
 
@@ -58,10 +89,19 @@ async def follow_merges(
 
 
 async def rekey(
-    connection: asyncpg.Connection, customers: list[str], tables: Iterable[str]
+    connection: asyncpg.Connection, customers: list[str], tables: Iterable[Table]
 ) -> None:
     """Move the rows of those of `customers` that were merged to their survivor."""
-    for table in tables:
+    for entry in tables:
+        table, unique = entry if isinstance(entry, tuple) else (entry, None)
+        if unique is not None:
+            await connection.execute(
+                f"DELETE FROM {table} t USING customer_merges m"
+                " WHERE t.customer_id = m.duplicate AND m.duplicate = ANY($1::text[])"
+                f" AND EXISTS (SELECT 1 FROM {table} s"
+                f" WHERE s.customer_id = m.survivor AND s.{unique} = t.{unique})",
+                customers,
+            )
         await connection.execute(
             f"UPDATE {table} t SET customer_id = m.survivor FROM customer_merges m"
             " WHERE t.customer_id = m.duplicate AND m.duplicate = ANY($1::text[])",

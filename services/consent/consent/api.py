@@ -323,8 +323,11 @@ async def get_proof(customer_id: CustomerId, runtime: Runtime) -> dict[str, Any]
     """The §7a proof bundle as JSON: consents, evidence, confirmations, uses, withdrawals."""
     state = await known_state(runtime, customer_id)
     bundle = await proof_bundle(runtime.pool, customer_id, state, datetime.now(UTC))
-    cipher = runtime.cipher
-    return await open_contact_points(bundle, customer_id, cipher)
+    merged = await runtime.pool.fetch(
+        "SELECT duplicate FROM customer_merges WHERE survivor = $1 ORDER BY 1", customer_id
+    )
+    owners = [customer_id, *(r["duplicate"] for r in merged)]
+    return await open_contact_points(bundle, owners, runtime.cipher)
 
 
 @router.get("/proof.html", response_class=HTMLResponse)

@@ -15,7 +15,7 @@ from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import CONSENT_EVENTS, CONSENT_STATE, CONTACTS_EVENTS
 from dialog_schemas.consent import ConsentStateChanged, ConsentSummary
 from dialog_schemas.contacts import ContactsMerged
-from dialogkit.merges import follow_merges, survivor_of
+from dialogkit.merges import follow_merges, survivor_of, survivors
 from dialogkit.projection import Decoded
 from dialogkit.publishing import EventPublisher
 
@@ -62,7 +62,8 @@ class ConsentStateProjection:
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         await record_history(connection, events)
-        last = {d.envelope.subject: d.envelope for d in events}
+        owners = await survivors(connection, (d.envelope.subject for d in events))
+        last = {owners[d.envelope.subject]: d.envelope for d in events}
         await publish_states(connection, self._publisher, self._expiry, last)
 
 

@@ -129,14 +129,21 @@ def render_html(bundle: dict[str, Any]) -> str:
 
 
 async def open_contact_points(
-    bundle: dict[str, Any], customer_id: str, cipher: PersonalDataCipher
+    bundle: dict[str, Any], owners: list[str], cipher: PersonalDataCipher
 ) -> dict[str, Any]:
-    """Contact points sealed in the grants, readable again; None once the customer was erased."""
+    """Contact points sealed in the grants, readable again; None once the customer was erased.
+
+    `owners` are the customer and the duplicates merged into it: a grant recorded for a
+    duplicate was sealed with the duplicate's key."""
     for consent in bundle["consents"]:
-        if isinstance(consent["contact_point"], str):
-            try:
-                opened = await cipher.open(customer_id, {"contact_point": consent["contact_point"]})
-            except KeyDestroyed:
-                opened = {"contact_point": None}
-            consent["contact_point"] = opened["contact_point"]
+        sealed = consent["contact_point"]
+        if isinstance(sealed, str):
+            consent["contact_point"] = None
+            for owner in owners:
+                try:
+                    opened = await cipher.open(owner, {"contact_point": sealed})
+                except (KeyDestroyed, ValueError):
+                    continue  # erased, or sealed for another owner
+                consent["contact_point"] = opened["contact_point"]
+                break
     return bundle

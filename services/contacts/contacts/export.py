@@ -91,11 +91,15 @@ async def gather_export(
         interactions.pages(f"{customer}/findings", "findings"),
         campaigns.get(f"{customer}/outreach"),
     ]
-    try:
-        consents, proof, timeline, findings, outreach = await asyncio.gather(*asked)
+    try:  # every request ends before the clients close; the first failure is the answer
+        answers = await asyncio.gather(*asked, return_exceptions=True)
     finally:
         for p in (consent, interactions, campaigns):
             await p.client.aclose()
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    consents, proof, timeline, findings, outreach = answers
     return {
         "customer_id": customer_id,
         "generated_at": datetime.now(UTC).isoformat(),

@@ -71,6 +71,13 @@ class ProfileProjection:
                     orjson.dumps(data).decode(),
                 )
         await rekey(connection, sorted(customers), ("customer_products",))
+        await connection.execute(  # products of duplicates that reached an erased survivor
+            "UPDATE customer_products p SET data = '{}'::jsonb FROM profiles e"
+            " WHERE p.customer_id = e.customer_id AND e.erased_at IS NOT NULL"
+            " AND p.data <> '{}'::jsonb AND (p.customer_id = ANY($1::text[]) OR p.customer_id IN"
+            " (SELECT survivor FROM customer_merges WHERE duplicate = ANY($1::text[])))",
+            sorted(customers),
+        )
 
 
 async def register(
@@ -129,7 +136,8 @@ async def fold_into_survivor(connection: asyncpg.Connection, duplicate: str) -> 
     )
     if survivor is None or row is None:
         return
-    await fold(connection, survivor, orjson.loads(row["profile"]))
+    if not await fold(connection, survivor, orjson.loads(row["profile"])):
+        await PostgresKeyStore(connection).destroy(duplicate)  # merged into an erased customer
     await connection.execute("DELETE FROM contact_points WHERE customer_id = $1", duplicate)
     await connection.execute(
         "UPDATE profiles SET profile = '{}'::jsonb, merged_into = $2 WHERE customer_id = $1",
@@ -138,13 +146,15 @@ async def fold_into_survivor(connection: asyncpg.Connection, duplicate: str) -> 
     )
 
 
-async def fold(connection: asyncpg.Connection, survivor: str, other: dict[str, Any]) -> None:
-    """Unite the lists (contact points, addresses, interests); fill the survivor's gaps."""
+async def fold(connection: asyncpg.Connection, survivor: str, other: dict[str, Any]) -> bool:
+    """Unite the lists (contact points, addresses, interests); fill the survivor's gaps.
+
+    False if the survivor was erased: nothing joins it."""
     row = await connection.fetchrow(
         "SELECT profile FROM profiles WHERE customer_id = $1 AND erased_at IS NULL", survivor
     )
     if row is None:
-        return
+        return False
     profile = orjson.loads(row["profile"])
     for field, value in other.items():
         if field in LISTS:
@@ -158,6 +168,7 @@ async def fold(connection: asyncpg.Connection, survivor: str, other: dict[str, A
         orjson.dumps(profile).decode(),
     )
     await replace_contact_points(connection, survivor, profile)
+    return True
 
 
 async def erase(connection: asyncpg.Connection, customer: str, decoded: Decoded) -> None:
@@ -177,3 +188,8 @@ async def erase(connection: asyncpg.Connection, customer: str, decoded: Decoded)
         " ON CONFLICT DO NOTHING",
         [(h, event.erased_at) for h in event.suppressed_contact_points],
     )
+    keys = PostgresKeyStore(connection)  # the API destroyed them; a merge it had not seen yet
+    for row in await connection.fetch(
+        "SELECT duplicate FROM customer_merges WHERE survivor = $1", customer
+    ):
+        await keys.destroy(row["duplicate"])

@@ -9,14 +9,18 @@ import asyncpg
 from dialog_schemas import Event
 from dialog_schemas.catalog import TopicContract
 from dialog_schemas.contacts import ContactErased
-from dialogkit.merges import follow_merges
+from dialogkit.merges import Table, follow_merges
 from dialogkit.pii import KeyStore, PersonalDataCipher, is_sealed, readable
 from dialogkit.projection import Decoded
 from interactions.timeline import SHOWS_PERSONAL_DATA, describe
 
 COPY_FROM = 200
 # every table of this read model keyed by customer: a merged duplicate's rows follow the survivor
-CUSTOMER_TABLES = ("timeline_entries", "compliance_checks", "compliance_findings")
+CUSTOMER_TABLES: tuple[Table, ...] = (
+    ("timeline_entries", "entry_id"),
+    "compliance_checks",
+    "compliance_findings",
+)
 COLUMNS = [
     "customer_id",
     "entry_id",
@@ -54,8 +58,8 @@ class TimelineProjection:
             await connection.executemany(INSERT_ENTRIES, rows)
         else:
             await copy_entries(connection, rows)
-        await forget_notes(connection, erased)
-        await follow_merges(connection, events, CUSTOMER_TABLES)
+        customers = await follow_merges(connection, events, CUSTOMER_TABLES)
+        await forget_notes(connection, erased, customers)
 
     async def _readable(self, decoded: Decoded) -> Event:
         """Personal fields opened with the customer's key, where the timeline shows them."""
@@ -80,12 +84,24 @@ async def copy_entries(connection: asyncpg.Connection, rows: list[tuple[object, 
     )
 
 
-async def forget_notes(connection: asyncpg.Connection, customers: list[str]) -> None:
-    """An erased customer's timeline keeps what happened, not what they said or wrote."""
-    if customers:
-        await connection.execute(
-            "UPDATE timeline_entries SET note = NULL WHERE customer_id = ANY($1::text[])", customers
-        )
+async def forget_notes(
+    connection: asyncpg.Connection, erased: list[str], customers: list[str]
+) -> None:
+    """An erased customer's timeline keeps what happened, not what they said or wrote.
+
+    `erased` were erased in this batch; of `customers` (the batch's, and those merged into
+    others) the notes of any erased before, or of their survivor if erased, are dropped too."""
+    await connection.executemany(
+        "INSERT INTO erased_customers (customer_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        [(c,) for c in erased],
+    )
+    await connection.execute(
+        "UPDATE timeline_entries t SET note = NULL FROM erased_customers e"
+        " WHERE t.customer_id = e.customer_id AND t.note IS NOT NULL"
+        " AND (t.customer_id = ANY($1::text[]) OR t.customer_id IN"
+        " (SELECT survivor FROM customer_merges WHERE duplicate = ANY($1::text[])))",
+        sorted({*erased, *customers}),
+    )
 
 
 def _row(decoded: Decoded, event: Event) -> tuple[object, ...] | None:
