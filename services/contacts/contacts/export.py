@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -96,10 +96,10 @@ async def gather_export(
     finally:
         for p in (consent, interactions, campaigns):
             await p.client.aclose()
-    for answer in answers:
-        if isinstance(answer, BaseException):
-            raise answer
-    consents, proof, timeline, findings, outreach = answers
+    failed = [a for a in answers if isinstance(a, BaseException)]
+    if failed:
+        raise failed[0]
+    consents, proof, timeline, findings, outreach = cast(list[Any], answers)
     return {
         "customer_id": customer_id,
         "generated_at": datetime.now(UTC).isoformat(),
