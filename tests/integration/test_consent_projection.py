@@ -569,3 +569,58 @@ async def test_after_a_merge_the_survivors_state_is_published_with_the_duplicate
     assert {c.consent_id for c in state.consents} == {own, theirs}
     kept = await pool.fetch("SELECT customer_id FROM consent_state ORDER BY 1")
     assert [r["customer_id"] for r in kept] == [survivor], "the duplicate's state is gone"
+
+
+async def test_a_survivors_history_interleaves_its_duplicates_by_time(
+    new_database, pool_for
+) -> None:
+    """The duplicate objected and lifted it before the survivor objected: still objecting."""
+    from dialog_schemas.consent import ObjectionLifted, ObjectionRecorded
+    from dialog_schemas.contacts import ContactsMerged
+
+    survivor, duplicate = f"survivor-{uuid.uuid4().hex[:8]}", f"duplicate-{uuid.uuid4().hex[:8]}"
+    pool = await pool_for(await new_database("consent"))
+    dead = DeadLetters(FakePublisher(), "consent.deadletter.v1", "test")
+    history = ProjectionRunner(pool, ConsentStateProjection(FakePublisher(), EXPIRY), dead)
+    merges = ProjectionRunner(pool, CustomerFactsProjection("facts"), dead)
+
+    def day(n: int) -> datetime:
+        return T0 + timedelta(days=n)
+
+    theirs, own = uuid.uuid4(), uuid.uuid4()
+    stored = [  # (partition, customer, event, recorded): the duplicate's on a later partition
+        (
+            0,
+            survivor,
+            ObjectionRecorded(objection_id=own, objected_at=day(5), via_channel=Channel.LETTER),
+            day(5),
+        ),
+        (
+            5,
+            duplicate,
+            ObjectionRecorded(objection_id=theirs, objected_at=day(1), via_channel=Channel.PHONE),
+            day(1),
+        ),
+        (
+            5,
+            duplicate,
+            ObjectionLifted(objection_id=theirs, lifted_at=day(2), consent_id=uuid.uuid4()),
+            day(2),
+        ),
+    ]
+    for offset, (partition, customer, event, recorded) in enumerate(stored):
+        [envelope] = wrap(customer, [event], recorded)
+        record = SourceRecord(CONSENT_EVENTS.name, partition, offset, b"k", encode(envelope))
+        await history.handle([record])
+    [merge] = wrap(
+        survivor, [ContactsMerged(merged_customer_id=duplicate, merged_at=day(6))], day(6)
+    )
+    await merges.handle([SourceRecord(CONTACTS_EVENTS.name, 0, 0, b"k", encode(merge))])
+
+    [events] = (await histories(pool, [survivor])).values()
+    assert [type(e).__name__ for e in events] == [
+        "ObjectionRecorded",
+        "ObjectionLifted",
+        "ObjectionRecorded",
+    ]
+    assert state_as_of(events).objecting

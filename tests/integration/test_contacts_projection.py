@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import orjson
@@ -116,3 +117,73 @@ async def test_a_merged_duplicate_folds_into_its_survivor(
     assert [p["customer_id"] for p in points] == [survivor]
     owners = await pool.fetch("SELECT customer_id FROM customer_products")
     assert [o["customer_id"] for o in owners] == [survivor]
+
+
+async def test_an_erasure_read_with_a_merge_leaves_nothing_of_either(
+    new_database, pool_for
+) -> None:
+    from dialog_schemas.contacts import ContactErased
+
+    pool = await pool_for(await new_database("contacts"))
+    runner = ProjectionRunner(
+        pool, ProfileProjection(), DeadLetters(FakePublisher(), "contacts.deadletter.v1", "t")
+    )
+    survivor, duplicate = f"s-{uuid.uuid4().hex[:8]}", f"d-{uuid.uuid4().hex[:8]}"
+    registered = ContactRegistered(
+        kind=CustomerKind.CONSUMER, name="Kim", phone_numbers=["+49301234567"], registered_at=T0
+    )
+    bought = ProductPurchased(
+        purchase_id="p-9",
+        product_id="tariff-m",
+        product_name="Tariff M",
+        category="mobile",
+        purchased_at=T0,
+        sales_channel="phone",
+        email_address="d@example.org",
+    )
+    theirs = [await sealed(pool, duplicate, registered), await sealed(pool, duplicate, bought)]
+    await runner.handle(
+        [SourceRecord(CONTACTS_EVENTS.name, 1, n, b"d", v) for n, v in enumerate(theirs)]
+    )
+    merged = ContactsMerged(merged_customer_id=duplicate, merged_at=T0)
+    erased = ContactErased(erased_at=T0, request_id=uuid.uuid4(), suppressed_contact_points=[])
+    own = [
+        await sealed(pool, survivor, registered),
+        await sealed(pool, survivor, merged),
+        await sealed(pool, survivor, erased),  # the merge not yet seen by the API's erasure
+    ]
+    await runner.handle(
+        [SourceRecord(CONTACTS_EVENTS.name, 0, n, b"s", v) for n, v in enumerate(own)]
+    )
+
+    products = await pool.fetch("SELECT customer_id, data FROM customer_products")
+    assert [(p["customer_id"], orjson.loads(p["data"])) for p in products] == [(survivor, {})]
+    assert await pool.fetchval("SELECT count(*) FROM contact_points") == 0
+    keys = await pool.fetch("SELECT customer_id FROM data_keys WHERE secret IS NOT NULL")
+    assert [k["customer_id"] for k in keys] == [survivor], "the duplicate's key is destroyed"
+
+
+async def test_a_customer_is_merged_once_and_never_into_itself(new_database, pool_for) -> None:
+    from dialogkit.merges import record_merges, survivors
+    from dialogkit.projection import decode
+
+    pool = await pool_for(await new_database("contacts"))
+
+    def merging(survivor: str, duplicate: str) -> Any:
+        envelope = Envelope.wrap(
+            ContactsMerged(merged_customer_id=duplicate, merged_at=T0),
+            id=uuid.uuid4(),
+            source="/t",
+            subject=survivor,
+            time=T0,
+        )
+        record = SourceRecord(CONTACTS_EVENTS.name, 0, 0, b"k", encode(envelope))
+        return decode(record, CONTACTS_EVENTS, strict=True)
+
+    async with pool.acquire() as connection:
+        taken = await record_merges(
+            connection,
+            [merging("b", "a"), merging("a", "b"), merging("c", "a"), merging("c", "b")],
+        )
+        assert taken == ["a", "b"], "a into b holds; b into a is a cycle; a into c comes too late"
+        assert await survivors(connection, ["a", "b", "c"]) == {"a": "c", "b": "c", "c": "c"}

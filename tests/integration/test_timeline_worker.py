@@ -8,6 +8,7 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
@@ -148,7 +149,7 @@ async def rebuild(env: dict[str, str]) -> tuple[int | None, str, str]:
 
 async def test_a_merged_duplicates_timeline_follows_the_survivor(new_database, pool_for) -> None:
     from dialog_schemas.catalog import CONTACTS_EVENTS
-    from dialog_schemas.contacts import ContactsMerged
+    from dialog_schemas.contacts import ContactErased, ContactsMerged
     from dialogkit.codec import encode
     from dialogkit.deadletters import DeadLetters
     from dialogkit.projection import ProjectionRunner
@@ -163,30 +164,33 @@ async def test_a_merged_duplicates_timeline_follows_the_survivor(new_database, p
     contacts = ProjectionRunner(pool, TimelineProjection(CONTACTS_EVENTS, "tl.contacts"), dead)
     at = datetime.now(UTC) - timedelta(days=1)
 
-    async def touchpoint(n: int, customer: str) -> None:
-        event = TouchpointRecorded(
-            touchpoint_id=f"tp-{n}",
-            channel=Channel.PHONE,
-            direction=Direction.INBOUND,
-            occurred_at=at,
-            reported_by="t",
-        )
-        envelope = Envelope.wrap(event, id=uuid.uuid4(), source="/t", subject=customer, time=at)
-        await touchpoints.handle(
-            [SourceRecord(INTERACTIONS_EVENTS.name, 0, n, b"k", encode(envelope))]
-        )
+    sent: dict[int, bytes] = {}
+
+    async def touchpoint(n: int, customer: str, offset: int | None = None) -> None:
+        if n not in sent:
+            event = TouchpointRecorded(
+                touchpoint_id=f"tp-{n}",
+                channel=Channel.PHONE,
+                direction=Direction.INBOUND,
+                occurred_at=at,
+                summary=f"said {n}",
+                reported_by="t",
+            )
+            envelope = Envelope.wrap(event, id=uuid.uuid4(), source="/t", subject=customer, time=at)
+            sent[n] = encode(envelope)
+        record = SourceRecord(INTERACTIONS_EVENTS.name, 0, offset or n, b"k", sent[n])
+        assert (await touchpoints.handle([record])).dead_lettered == 0
+
+    async def contact_event(offset: int, event: Any) -> None:
+        envelope = Envelope.wrap(event, id=uuid.uuid4(), source="/t", subject=survivor, time=at)
+        record = SourceRecord(CONTACTS_EVENTS.name, 0, offset, b"k", encode(envelope))
+        await contacts.handle([record])
 
     await touchpoint(0, survivor)
     await touchpoint(1, duplicate)
-    merged = Envelope.wrap(
-        ContactsMerged(merged_customer_id=duplicate, merged_at=at),
-        id=uuid.uuid4(),
-        source="/t",
-        subject=survivor,
-        time=at,
-    )
-    await contacts.handle([SourceRecord(CONTACTS_EVENTS.name, 0, 0, b"k", encode(merged))])
+    await contact_event(0, ContactsMerged(merged_customer_id=duplicate, merged_at=at))
     await touchpoint(2, duplicate)  # read after the merge, as a rebuild may
+    await touchpoint(1, duplicate, offset=10)  # delivered again after its entry moved
     rows = await pool.fetch(
         "SELECT customer_id, kind FROM timeline_entries WHERE customer_id = ANY($1) ORDER BY kind",
         [survivor, duplicate],
@@ -198,3 +202,11 @@ async def test_a_merged_duplicates_timeline_follows_the_survivor(new_database, p
         "TouchpointRecorded",
         "TouchpointRecorded",
     ]
+
+    erased = ContactErased(erased_at=at, request_id=uuid.uuid4(), suppressed_contact_points=[])
+    await contact_event(1, erased)
+    await touchpoint(3, duplicate)  # a note that arrives after the survivor's erasure
+    notes = await pool.fetch(
+        "SELECT note FROM timeline_entries WHERE customer_id = $1 AND note IS NOT NULL", survivor
+    )
+    assert notes == [], "nothing said by an erased customer stays, whenever it arrives"

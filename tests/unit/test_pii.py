@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REGISTERED = next(e for e in EXAMPLES if e.event_type == "ContactRegistered")
 TOUCHPOINT = next(e for e in EXAMPLES if e.event_type == "TouchpointRecorded")
 NOW = TOUCHPOINT.occurred_at
+GRANTED = next(type(e) for e in EXAMPLES if e.event_type == "ConsentGranted")
 
 
 async def test_personal_fields_are_sealed_and_open_again() -> None:
@@ -207,3 +208,29 @@ async def test_a_batch_asks_for_each_customers_key_once() -> None:
     keys.asked.clear()
     await cipher.warm(["c-0", "c-1", "c-0", "c-9"])
     assert sorted(keys.asked) == [("c-0", False), ("c-1", False), ("c-9", False)]
+
+
+async def test_the_proof_opens_a_merged_duplicates_contact_point_with_its_key() -> None:
+    from consent.proof import open_contact_points
+
+    keys = InMemoryKeyStore()
+    cipher = PersonalDataCipher(keys)
+    own = await cipher.seal_data("s-1", GRANTED, {"contact_point": "s@example.org"})
+    theirs = await cipher.seal_data("d-1", GRANTED, {"contact_point": "d@example.org"})
+    bundle = {
+        "consents": [
+            {"contact_point": own["contact_point"]},
+            {"contact_point": theirs["contact_point"]},
+            {"contact_point": None},
+        ]
+    }
+    opened = await open_contact_points(bundle, ["s-1", "d-1"], cipher)
+    assert [c["contact_point"] for c in opened["consents"]] == [
+        "s@example.org",
+        "d@example.org",
+        None,
+    ]
+    await keys.destroy("d-1")
+    bundle["consents"][1]["contact_point"] = theirs["contact_point"]
+    erased = await open_contact_points(bundle, ["s-1", "d-1"], cipher)
+    assert erased["consents"][1]["contact_point"] is None
