@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
 import asyncpg
 
@@ -50,9 +51,8 @@ class TimelineProjection:
         self._cipher = PersonalDataCipher(keys) if keys is not None else None
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        if self._cipher is not None:
-            await self._cipher.warm(d.envelope.subject for d in events if self._opens(d))
-        rows = [row for d in events if (row := _row(d, await self._readable(d)))]
+        opened = await self._opened(events)
+        rows = [row for d in events if (row := _row(d, opened.get(d.envelope.id, d.event)))]
         erased = [d.envelope.subject for d in events if isinstance(d.event, ContactErased)]
         if len(rows) < COPY_FROM:
             await connection.executemany(INSERT_ENTRIES, rows)
@@ -61,14 +61,18 @@ class TimelineProjection:
         customers = await follow_merges(connection, events, CUSTOMER_TABLES)
         await forget_notes(connection, erased, customers)
 
-    async def _readable(self, decoded: Decoded) -> Event:
-        """Personal fields opened with the customer's key, where the timeline shows them."""
-        if self._cipher is None or not self._opens(decoded):
-            return decoded.event
-        return await readable(self._cipher, decoded.envelope.subject, decoded.event)
-
-    def _opens(self, decoded: Decoded) -> bool:
-        return isinstance(decoded.event, SHOWS_PERSONAL_DATA) and is_sealed(decoded.event)
+    async def _opened(self, events: Sequence[Decoded]) -> dict[UUID, Event]:
+        """Events whose personal data the timeline shows, opened with the customer's key (their
+        keys asked for together), by event id."""
+        if self._cipher is None:
+            return {}
+        sealed = [
+            d for d in events if isinstance(d.event, SHOWS_PERSONAL_DATA) and is_sealed(d.event)
+        ]
+        await self._cipher.warm(d.envelope.subject for d in sealed)
+        return {
+            d.envelope.id: await readable(self._cipher, d.envelope.subject, d.event) for d in sealed
+        }
 
 
 async def copy_entries(connection: asyncpg.Connection, rows: list[tuple[object, ...]]) -> None:
