@@ -163,10 +163,12 @@ def _with_base64_data(document: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(datacontenttype, str) or _media_type(datacontenttype) != JSON_DATA:
         raise _invalid("datacontenttype", f"data of {datacontenttype!r} is not JSON", "literal")
     try:
-        document["data"] = orjson.loads(base64.b64decode(str(encoded), validate=True))
+        data = orjson.loads(base64.b64decode(str(encoded), validate=True))
     except (binascii.Error, ValueError) as error:
         raise _invalid("data_base64", f"not base64-encoded JSON: {error}", "base64") from None
-    return document
+    if not isinstance(data, dict):
+        raise _invalid("data_base64", "the encoded JSON is not an object", "dict_type")
+    return document | {"data": data}
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
