@@ -231,3 +231,14 @@ def test_what_the_official_sdk_writes_is_read_as_the_event(how: str) -> None:
         1,
     )
     assert decode_event(envelope, INTERACTIONS_INGRESS.events, strict=True) == REPORT
+
+
+def test_the_official_sdk_reads_a_platform_record_in_structured_mode() -> None:
+    envelope = platform_envelope()
+    message = kafka.KafkaMessage(
+        dict(envelope_headers(envelope)), envelope.subject.encode(), encode(envelope)
+    )
+    event = kafka.from_structured_event(message)
+    assert (event.get_id(), event.get_type()) == (str(envelope.id), "TouchpointReported")
+    assert event.get_extension("schemaversion") == envelope.schemaversion
+    assert event.get_data() == envelope.data
