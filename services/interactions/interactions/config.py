@@ -20,6 +20,9 @@ class Settings(PersonalDataReaderSettings):
     """How long a touchpoint waits before its check, so consent events of the moment arrive."""
     consent_expiry_days: Annotated[int, Field(ge=1, le=3650)] = 730
     """Must match the consent service's expiry period."""
+    sale_wait_s: Annotated[float, Field(ge=0, le=30)] = 5.0
+    """How long a contract confirmation waits for its sale call to reach the read model (a
+    call recorded a moment ago) before it is refused."""
 
     @property
     def compliance_settle(self) -> timedelta:
