@@ -88,9 +88,7 @@ class Customer:
             | changes
         )
         token = DOI_TOKEN if channel in (Channel.EMAIL, Channel.SMS) else None
-        self.record(
-            grant(self.state, command, consent_id=consent_id, now=at, issued_token=token)
-        )
+        self.record(grant(self.state, command, consent_id=consent_id, now=at, issued_token=token))
         return consent_id
 
     def confirm(self, consent_id: UUID, at: datetime) -> list[Event]:
@@ -106,10 +104,11 @@ class Customer:
             )
         )
 
+    def withdraw_command(self, at: datetime, **fields: object) -> WithdrawConsent:
+        return WithdrawConsent.model_validate({"via_channel": "phone", "withdrawn_at": at} | fields)
+
     def withdraw(self, at: datetime, **fields: object) -> list[Event]:
-        command = WithdrawConsent.model_validate(
-            {"via_channel": "phone", "withdrawn_at": at} | fields
-        )
+        command = self.withdraw_command(at, **fields)
         return self.record(withdraw(self.state, command, now=at, expiry=EXPIRY))
 
     def object(self, at: datetime, channel: Channel | None = None) -> list[Event]:
@@ -554,9 +553,7 @@ def test_each_use_restarts_the_expiry_period() -> None:
             expiry=EXPIRY,
         )
     )
-    assert customer.may(
-        Channel.PHONE, Purpose.MARKETING, T0 + EXPIRY + timedelta(days=1)
-    ).allowed
+    assert customer.may(Channel.PHONE, Purpose.MARKETING, T0 + EXPIRY + timedelta(days=1)).allowed
 
 
 def test_the_expiry_period_is_configurable() -> None:
