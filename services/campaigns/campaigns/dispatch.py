@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from campaigns.calling_hours import CallingHours, next_open
 from consentledger.domain import ConsentState
-from consentledger.eligibility import DEFAULT_EXPIRY, eligibility
+from consentledger.eligibility import eligibility
 from dialog_schemas.campaigns import DeferralReason, FrequencyCap, FrequencyCaps
 from dialog_schemas.common import BlockReason, Channel, LegalBasis, Purpose
 
@@ -73,7 +73,8 @@ class Contact:
 @dataclass(frozen=True)
 class Policy:
     calling_hours: CallingHours = field(default_factory=CallingHours)
-    consent_expiry: timedelta = DEFAULT_EXPIRY
+    consent_expiry: timedelta = timedelta(days=730)
+    """As the consent service is configured (CONSENT_EXPIRY_DAYS); CAMPAIGNS_CONSENT_EXPIRY_DAYS."""
 
 
 def decide(
