@@ -9,12 +9,11 @@ from __future__ import annotations
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import AwareDatetime
-
 from dialog_schemas.common import (
     BlockReason,
     Channel,
     ExternalId,
+    Instant,
     Label,
     LegalBasis,
     Purpose,
@@ -31,7 +30,7 @@ class CampaignCreated(Event):
     purpose: Purpose
     product_category: Label | None = None
     """What the campaign advertises; decides 'similar products' for §7(3) UWG."""
-    created_at: AwareDatetime
+    created_at: Instant
 
 
 class OutreachPlanned(Event):
@@ -41,7 +40,7 @@ class OutreachPlanned(Event):
     campaign_id: ExternalId
     channel: Channel
     purpose: Purpose
-    planned_for: AwareDatetime
+    planned_for: Instant
 
 
 class OutreachAuthorized(Event):
@@ -51,7 +50,7 @@ class OutreachAuthorized(Event):
     campaign_id: ExternalId
     channel: Channel
     purpose: Purpose
-    decided_at: AwareDatetime
+    decided_at: Instant
     legal_basis: LegalBasis
     consent_id: UUID | None = None
 
@@ -63,7 +62,7 @@ class OutreachBlocked(Event):
     campaign_id: ExternalId
     channel: Channel
     purpose: Purpose
-    decided_at: AwareDatetime
+    decided_at: Instant
     reason: BlockReason
 
 
@@ -73,7 +72,7 @@ class OutreachDispatched(Event):
     outreach_id: UUID
     campaign_id: ExternalId
     channel: Channel
-    dispatched_at: AwareDatetime
+    dispatched_at: Instant
 
 
 class ResponseKind(StrEnum):
@@ -91,5 +90,5 @@ class ResponseReceived(Event):
     outreach_id: UUID
     campaign_id: ExternalId
     channel: Channel
-    received_at: AwareDatetime
+    received_at: Instant
     response: ResponseKind

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, NonNegativeInt, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from dialog_schemas.common import (
+    NO_NUL,
     BlockReason,
+    CalendarDate,
     Channel,
+    Count,
     Direction,
     EmailAddress,
     ExternalId,
     FreeText,
+    Instant,
     Label,
     Part,
     PhoneNumber,
@@ -65,7 +68,7 @@ class CallDetails(Part):
     kind: Literal["call"] = "call"
     agent_id: ExternalId | None = None
     queue: Label | None = None
-    duration_s: NonNegativeInt = 0
+    duration_s: Count = 0
     disposition: CallDisposition
     phone_number: Personal[PhoneNumber | None] = None
 
@@ -81,7 +84,7 @@ class EmailDetails(Part):
     message_id: ExternalId
     status: EmailStatus
     email_address: Personal[EmailAddress | None] = None
-    link: Annotated[str, Field(max_length=2000)] | None = None
+    link: Annotated[str, Field(max_length=2000, pattern=NO_NUL)] | None = None
     """The link clicked, for `clicked`."""
 
 
@@ -114,7 +117,7 @@ class TouchpointFacts(Part):
     """Unique per customer in the reporting system; the same id reported twice is one touchpoint."""
     channel: Channel
     direction: Direction
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     purpose: Purpose | None = None
     summary: Personal[FreeText] = ""
     """What was said or written; may quote the customer."""
@@ -161,23 +164,23 @@ class OptOutReceived(Event):
 
     touchpoint_id: ExternalId
     channel: Channel
-    received_at: AwareDatetime
+    received_at: Instant
 
 
 class ContractConfirmationDue(Event):
     """A sale on a call needs a text-form confirmation before it is a contract (BRIEF rule 10)."""
 
     touchpoint_id: ExternalId
-    sale_at: AwareDatetime
+    sale_at: Instant
 
 
 class ContractConfirmationSent(Event):
     """The text-form confirmation went out; the withdrawal period runs from now."""
 
     touchpoint_id: ExternalId
-    sent_at: AwareDatetime
+    sent_at: Instant
     sent_via: Channel
-    withdrawal_ends_on: date
+    withdrawal_ends_on: CalendarDate
 
 
 class ComplianceFindingRecorded(Event):
@@ -187,5 +190,5 @@ class ComplianceFindingRecorded(Event):
     touchpoint_id: ExternalId
     channel: Channel
     purpose: Purpose
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     reason: BlockReason
