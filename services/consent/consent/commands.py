@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from consentledger.domain import DOUBLE_OPT_IN, Consent, ConsentState
 from consentledger.eligibility import DEFAULT_EXPIRY
-from dialog_schemas import Event, Personal
-from dialog_schemas.common import Channel, EmailAddress, ExternalId, PhoneNumber, Purpose
+from dialog_schemas import Event
+from dialog_schemas.common import Channel, ExternalId, Instant, Purpose
 from dialog_schemas.consent import (
     ChannelObjectionRecorded,
     ConsentConfirmed,
@@ -23,6 +23,7 @@ from dialog_schemas.consent import (
     ObjectionLifted,
     ObjectionRecorded,
 )
+from dialogkit.contactpoints import ContactPoint
 from dialogkit.rules import Conflict, RuleViolation, not_in_future
 
 
@@ -36,7 +37,8 @@ class GrantConsent(Command):
     channel: Channel
     purpose: Purpose
     evidence: Evidence
-    contact_point: Personal[PhoneNumber | EmailAddress | None] = None
+    contact_point: ContactPoint | None = None
+    """The phone number or email address it covers, as typed; normalized as contacts does."""
     lifts_objection: bool = False
     """The customer, having objected before, now expressly consents again."""
 
@@ -45,7 +47,7 @@ class ConfirmConsent(Command):
     """The double opt-in confirmation of a pending consent arrived."""
 
     source_ref: ExternalId
-    confirmed_at: AwareDatetime | None = None
+    confirmed_at: Instant | None = None
 
 
 class WithdrawConsent(Command):
@@ -55,7 +57,7 @@ class WithdrawConsent(Command):
     consent_id: UUID | None = None
     channel: Channel | None = None
     purpose: Purpose | None = None
-    withdrawn_at: AwareDatetime | None = None
+    withdrawn_at: Instant | None = None
     source_ref: ExternalId | None = None
 
     @model_validator(mode="after")
@@ -70,7 +72,7 @@ class RecordObjection(Command):
 
     via_channel: Channel
     channel: Channel | None = None
-    objected_at: AwareDatetime | None = None
+    objected_at: Instant | None = None
     source_ref: ExternalId | None = None
 
 
@@ -79,7 +81,7 @@ class RecordUse(Command):
 
     reference: ExternalId
     purpose: Purpose
-    used_at: AwareDatetime | None = None
+    used_at: Instant | None = None
 
 
 def grant(

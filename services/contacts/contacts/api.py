@@ -33,7 +33,7 @@ from contacts.profiles import (
 )
 from dialog_schemas import CustomerId, Envelope, Event
 from dialog_schemas.catalog import CONTACTS_EVENTS
-from dialog_schemas.common import Channel, ExternalId, Label
+from dialog_schemas.common import Channel, ExternalId, Instant, Label
 from dialog_schemas.contacts import (
     CancellationFacts,
     ContactErased,
@@ -64,7 +64,7 @@ class StartContract(BaseModel):
     contract_id: ExternalId
     product_id: ExternalId
     category: Label
-    started_at: datetime
+    started_at: Instant
     sales_channel: SalesChannel
 
 
@@ -333,7 +333,7 @@ async def search_contact_point(
     email: Annotated[str | None, Query()] = None,
 ) -> dict[str, list[str]]:
     """Customers with this phone number (any format) or email address."""
-    from contacts.profiles import normalize_email, normalize_phone
+    from dialogkit.contactpoints import normalize_email, normalize_phone
 
     try:
         if phone is not None:

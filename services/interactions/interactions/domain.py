@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID, uuid5
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from dialog_schemas import Event
-from dialog_schemas.common import Channel, ExternalId
+from dialog_schemas.common import Channel, ExternalId, Instant
 from dialog_schemas.envelope import CustomerId
 from dialog_schemas.interactions import (
     CallDetails,
@@ -51,7 +51,7 @@ class SendContractConfirmation(BaseModel):
 
     touchpoint_id: ExternalId
     sent_via: Channel
-    sent_at: AwareDatetime | None = None
+    sent_at: Instant | None = None
 
 
 def touchpoint_event_id(customer_id: str, touchpoint_id: str) -> UUID:
