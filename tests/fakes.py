@@ -113,12 +113,13 @@ class FakeRuntimes:
     def __init__(self) -> None:
         self.pool = FakePool()
         self.publisher = CheckingPublisher(self.pool)
+        self.keys = InMemoryKeyStore()
 
     @asynccontextmanager
     async def __call__(
         self, service: str, settings: ServiceSettings
     ) -> AsyncIterator[tuple[ApiRuntime, dict[str, Probe]]]:
-        runtime = ApiRuntime(service, settings, self.pool, self.publisher, InMemoryKeyStore())  # type: ignore[arg-type]
+        runtime = ApiRuntime(service, settings, self.pool, self.publisher, self.keys)  # type: ignore[arg-type]
         yield runtime, {}
 
 
