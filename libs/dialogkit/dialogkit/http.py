@@ -19,7 +19,7 @@ from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.logs import configure_logging
 from dialogkit.pii import KeyStore, PersonalDataCipher
-from dialogkit.problems import Problem, install_problem_handlers
+from dialogkit.problems import Problem, document_problems, install_problem_handlers
 from dialogkit.publishing import EventPublisher, KafkaPublisher
 from dialogkit.tracing import configure_tracing, span_from
 
@@ -169,4 +169,5 @@ def create_api(
 
     for router in routers:
         app.include_router(router, dependencies=[Depends(require_token)])
+    document_problems(app, {route.path for router in routers for route in router.routes})  # type: ignore[attr-defined]
     return app

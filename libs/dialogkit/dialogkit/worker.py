@@ -28,8 +28,9 @@ from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.deadletters import DeadLetters
 from dialogkit.ingress import IngressProcessor, IngressRoute
-from dialogkit.jobs import Periodic
+from dialogkit.jobs import JOB_RECORD_FAILURES_TOTAL, Periodic
 from dialogkit.projection import (
+    PROJECTION_DEAD_LETTERS_TOTAL,
     BatchOutcome,
     Projection,
     ProjectionRunner,
@@ -305,6 +306,9 @@ class StreamWorker:
             "broker": await self.resources.publisher.reachable(),
             "partitions_assigned": self.rebalanced,
             "partitions": len(self.app.consumer.assignment()) if self.rebalanced else 0,
+            # records the read models lack (ready still: one bad record must not stop the rest)
+            "projection_dead_letters": metrics.totals(PROJECTION_DEAD_LETTERS_TOTAL, "projection"),
+            "job_record_failures": metrics.totals(JOB_RECORD_FAILURES_TOTAL, "job"),
         }
 
     def run(self) -> None:
