@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
@@ -34,6 +35,14 @@ class ServiceSettings(BaseSettings):
     topic_replication: Annotated[int, Field(ge=1, le=10)] = 1
     batch_max: Annotated[int, Field(ge=1, le=50_000)] = 2000
     batch_within_s: Annotated[float, Field(gt=0, le=60)] = 0.2
+    publish_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    """How long a command waits for the broker to confirm its events; then 504, outcome unknown."""
+    readiness_timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    """How long each readiness check may take before it counts as failed."""
+    retry_after_s: Annotated[int, Field(ge=1, le=3600)] = 5
+    """The Retry-After a 503 or 504 answer suggests, in seconds."""
+    worker_data_dir: Path | None = None
+    """faust's data folder of the worker; default `<temp>/dialog-<service>-worker`."""
     otlp_endpoint: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dialogkit.pii import KeyDestroyed, KeyServiceUnavailable
+from dialogkit.publishing import BrokerUnavailable, PublishOutcomeUnknown
 from dialogkit.rules import Conflict, NotFound, RuleViolation
 
 PROBLEM_JSON = "application/problem+json"
@@ -98,3 +101,68 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             request, error.status, error.title, error.detail, **error.extensions
         )
+
+
+# Errors that say the database cannot be reached or is going away, not that a request is wrong.
+DATABASE_OUTAGES: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+BROKER_OUTAGES: tuple[type[Exception], ...] = (BrokerUnavailable, KafkaError)
+# What a connection refused, reset or timed out raises before the client library knows more.
+NETWORK_OUTAGES: tuple[type[Exception], ...] = (OSError, TimeoutError)
+
+
+def _retry_after(request: Request) -> str:
+    return str(getattr(request.app.state.settings, "retry_after_s", 5))
+
+
+def unavailable(request: Request, dependency: str, error: Exception) -> JSONResponse:
+    """503 naming the dependency that failed, with Retry-After: nothing the client did wrong."""
+    response = problem_response(
+        request,
+        503,
+        "Service unavailable",
+        f"the {dependency} cannot be reached ({type(error).__name__}); retry after"
+        f" {_retry_after(request)} s, with the same Idempotency-Key for a command",
+        dependency=dependency,
+    )
+    response.headers["Retry-After"] = _retry_after(request)
+    return response
+
+
+def install_outage_handlers(app: FastAPI) -> None:
+    """Answer a dependency outage with 503 and an unconfirmed publish with 504, never 500."""
+
+    @app.exception_handler(PublishOutcomeUnknown)
+    async def outcome_unknown(request: Request, error: PublishOutcomeUnknown) -> JSONResponse:
+        response = problem_response(
+            request,
+            504,
+            "Outcome unknown",
+            f"the broker did not confirm the command's events ({error.reason}); they may or may"
+            " not be recorded: retry with the same Idempotency-Key, which records them at most"
+            " once",
+            event_ids=[str(i) for i in error.event_ids],
+        )
+        response.headers["Retry-After"] = _retry_after(request)
+        return response
+
+    async def database(request: Request, error: Exception) -> JSONResponse:
+        return unavailable(request, "database", error)
+
+    async def broker(request: Request, error: Exception) -> JSONResponse:
+        return unavailable(request, "broker", error)
+
+    async def network(request: Request, error: Exception) -> JSONResponse:
+        return unavailable(request, "database or broker", error)
+
+    for kinds, handler in (
+        (DATABASE_OUTAGES, database),
+        (BROKER_OUTAGES, broker),
+        (NETWORK_OUTAGES, network),
+    ):
+        for kind in kinds:
+            app.add_exception_handler(kind, handler)
