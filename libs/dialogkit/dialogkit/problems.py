@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dialogkit.db import DatabaseUnavailable
 from dialogkit.pii import KeyDestroyed, KeyServiceUnavailable
 from dialogkit.publishing import BrokerUnavailable, PublishOutcomeUnknown
 from dialogkit.rules import Conflict, NotFound, RuleViolation
@@ -105,6 +106,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 # Errors that say the database cannot be reached or is going away, not that a request is wrong.
 DATABASE_OUTAGES: tuple[type[Exception], ...] = (
+    DatabaseUnavailable,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
@@ -119,14 +121,15 @@ def _retry_after(request: Request) -> str:
     return str(getattr(request.app.state.settings, "retry_after_s", 5))
 
 
-def unavailable(request: Request, dependency: str, error: Exception) -> JSONResponse:
+def unavailable(request: Request, dependency: str | None, error: Exception) -> JSONResponse:
     """503 naming the dependency that failed, with Retry-After: nothing the client did wrong."""
     response = problem_response(
         request,
         503,
         "Service unavailable",
-        f"the {dependency} cannot be reached ({type(error).__name__}); retry after"
-        f" {_retry_after(request)} s, with the same Idempotency-Key for a command",
+        f"{f'the {dependency}' if dependency else 'a dependency'} cannot be reached"
+        f" ({type(error).__name__}); retry after {_retry_after(request)} s, with the same"
+        " Idempotency-Key for a command",
         dependency=dependency,
     )
     response.headers["Retry-After"] = _retry_after(request)
@@ -157,7 +160,7 @@ def install_outage_handlers(app: FastAPI) -> None:
         return unavailable(request, "broker", error)
 
     async def network(request: Request, error: Exception) -> JSONResponse:
-        return unavailable(request, "database or broker", error)
+        return unavailable(request, None, error)
 
     for kinds, handler in (
         (DATABASE_OUTAGES, database),
