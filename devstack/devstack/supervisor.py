@@ -91,7 +91,7 @@ class Supervisor:
                 delay = self.backoff.delay(state.attempts)
                 state.due_at = now + delay
                 self.report(
-                    f"{child.name} {exit_description(child)} after {ran_s:.1f} s;"
+                    f"{child.name} {exit_description(child)};"
                     f" restart {state.attempts} in {delay:g} s (read {child.log})"
                 )
             elif now >= state.due_at:

@@ -142,7 +142,9 @@ class StreamWorker:
         self.settings = settings
         self.projections = list(projections)
         self.resources = resources or WorkerResources(service, settings)
-        self.app = faust.App(**faust_settings(service, settings))
+        options = faust_settings(service, settings)
+        Path(options["datadir"]).mkdir(parents=True, exist_ok=True)  # faust makes one level only
+        self.app = faust.App(**options)
         self.rebalanced = False
         for projection in self.projections:
             self._add_agent(
