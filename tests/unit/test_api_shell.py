@@ -11,7 +11,7 @@ from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialogkit.config import ServiceSettings
 from dialogkit.http import ApiRuntime, Probe
-from dialogkit.pii import InMemoryKeyStore
+from dialogkit.pii import InMemoryKeyStore, KeyServiceUnavailable
 from dialogkit.publishing import BrokerUnavailable, FakePublisher, PublishOutcomeUnknown
 from dialogkit.service import build_api
 from interactions.api import decode_cursor, encode_cursor
@@ -243,3 +243,19 @@ def test_an_unreachable_broker_answers_503_with_retry_after(
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "5"
     assert response.json()["dependency"] == "broker"
+
+
+class UnreachableKeys(InMemoryKeyStore):
+    async def key_for(self, customer_id: str, *, create: bool = False) -> None:
+        raise KeyServiceUnavailable("contacts did not answer")
+
+
+def test_an_unreachable_key_service_answers_503_with_retry_after(
+    client: TestClient, fake: FakeRuntime
+) -> None:
+    client.app.state.runtime.keys = UnreachableKeys()  # type: ignore[attr-defined]
+    response = client.post("/v1/touchpoints", json=TOUCHPOINT, headers=AUTH)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    assert fake.publisher.sent == {}

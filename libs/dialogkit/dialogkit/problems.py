@@ -41,7 +41,10 @@ def problem_response(
         "instance": request.url.path,
         **extensions,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    response = JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    if status in (503, 504):  # an outage: tell the client when to try again
+        response.headers["Retry-After"] = _retry_after(request)
+    return response
 
 
 def _field_errors(error: RequestValidationError) -> list[dict[str, str]]:
@@ -123,7 +126,7 @@ def _retry_after(request: Request) -> str:
 
 def unavailable(request: Request, dependency: str | None, error: Exception) -> JSONResponse:
     """503 naming the dependency that failed, with Retry-After: nothing the client did wrong."""
-    response = problem_response(
+    return problem_response(
         request,
         503,
         "Service unavailable",
@@ -132,8 +135,6 @@ def unavailable(request: Request, dependency: str | None, error: Exception) -> J
         " Idempotency-Key for a command",
         dependency=dependency,
     )
-    response.headers["Retry-After"] = _retry_after(request)
-    return response
 
 
 def install_outage_handlers(app: FastAPI) -> None:
@@ -141,7 +142,7 @@ def install_outage_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PublishOutcomeUnknown)
     async def outcome_unknown(request: Request, error: PublishOutcomeUnknown) -> JSONResponse:
-        response = problem_response(
+        return problem_response(
             request,
             504,
             "Outcome unknown",
@@ -150,8 +151,6 @@ def install_outage_handlers(app: FastAPI) -> None:
             " once",
             event_ids=[str(i) for i in error.event_ids],
         )
-        response.headers["Retry-After"] = _retry_after(request)
-        return response
 
     async def database(request: Request, error: Exception) -> JSONResponse:
         return unavailable(request, "database", error)
