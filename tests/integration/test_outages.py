@@ -237,3 +237,35 @@ async def test_a_command_the_stalled_broker_does_not_confirm_answers_504_with_it
     records = await read_topic(bootstrap, INTERACTIONS_EVENTS.name)
     ids = {json.loads(r.value)["id"] for r in records if r.key == customer.encode()}
     assert ids == {*warm.json()["event_ids"], *problem["event_ids"]}  # once, however often sent
+
+
+async def test_a_worker_with_a_stalled_broker_answers_not_ready_in_time_naming_it(
+    own_broker: tuple[Child, str],
+    new_database: Any,
+    data_keys_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    broker, bootstrap = own_broker
+    await ensure_topics(bootstrap, platform_topics(), partitions=6, replication=1)
+    with service_process(
+        "interactions",
+        "worker",
+        bootstrap=bootstrap,
+        dsn=await new_database("interactions"),
+        logs=tmp_path / "interactions-worker.log",
+        extra_env={**data_keys_env, "INTERACTIONS_READINESS_TIMEOUT_S": "0.5"},
+    ) as (_, worker):
+        async with httpx.AsyncClient(base_url=worker, timeout=10) as client:
+            with frozen(broker):
+                began = time.monotonic()
+                response = await client.get("/readyz")
+                took = time.monotonic() - began
+            assert (response.status_code, response.json()["failing"]) == (
+                503,
+                {"broker": "no answer within 0.5 s"},
+            )
+            assert response.json()["checks"]["database"] is True
+            assert took < 2
+            await eventually(
+                lambda: client.get("/readyz"), lambda r: r.status_code == 200, timeout=60
+            )
