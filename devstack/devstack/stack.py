@@ -210,7 +210,8 @@ def _alive(pid: int) -> bool:
 
 
 def run(settings: StackSettings) -> int:
-    """Start everything, print where it is, and stop it all on Ctrl-C or SIGTERM."""
+    """Start everything, print where it is, restart crashed services, and stop it all on Ctrl-C,
+    SIGTERM, or when the broker or the database dies."""
     stack = Stack(settings)
     stopping = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):

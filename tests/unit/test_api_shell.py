@@ -238,3 +238,25 @@ def test_an_unreachable_key_service_answers_503_with_retry_after(
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "5"
     assert fake.publisher.sent == {}
+
+
+class ResetPool:
+    """A pool whose every call meets a connection reset that no library translated."""
+
+    def __getattr__(self, name: str) -> Any:
+        async def reset(*args: Any, **kwargs: Any) -> Any:
+            raise ConnectionResetError(104, "Connection reset by peer")
+
+        return reset
+
+
+def test_a_connection_reset_answers_503_and_a_missing_file_stays_a_programming_error(
+    client: TestClient,
+) -> None:
+    client.app.state.runtime.pool = ResetPool()  # type: ignore[attr-defined]
+    response = client.get("/v1/customers/c-1/timeline", headers=AUTH)
+    assert response.status_code == 503
+    assert (response.json()["dependency"], response.headers["retry-after"]) == (None, "5")
+    from dialogkit.problems import NETWORK_OUTAGES
+
+    assert not issubclass(FileNotFoundError, NETWORK_OUTAGES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import asyncpg
@@ -116,8 +117,9 @@ DATABASE_OUTAGES: tuple[type[Exception], ...] = (
     asyncpg.TooManyConnectionsError,
 )
 BROKER_OUTAGES: tuple[type[Exception], ...] = (BrokerUnavailable, KafkaError)
-# What a connection refused, reset or timed out raises before the client library knows more.
-NETWORK_OUTAGES: tuple[type[Exception], ...] = (OSError, TimeoutError)
+# A connection refused, reset or timed out, or a name not resolved, that no client library
+# translated (other OSErrors, such as a missing file, remain programming errors).
+NETWORK_OUTAGES: tuple[type[Exception], ...] = (ConnectionError, TimeoutError, socket.gaierror)
 
 
 def _retry_after(request: Request) -> str:
