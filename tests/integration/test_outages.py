@@ -42,6 +42,7 @@ READS = {
 COMMANDS = {
     "consent": ("/v1/customers/c-1/objections", {"via_channel": "email"}),
     "contacts": ("/v1/customers/c-1", {"kind": "consumer", "name": "Kim Doe"}),
+    "campaigns": ("/v1/campaigns/spring-1/pause", {}),
 }
 TOUCHPOINT = {
     "channel": "phone",
@@ -57,7 +58,7 @@ def in_process_api(
     """The service's API as `python -m <service> api` builds it, with its real runtime."""
     overrides: dict[str, Any] = {"kafka_bootstrap": bootstrap, "database_url": dsn, **extra}
     if "contacts_url" in definition.settings.model_fields:
-        overrides["contacts_url"] = keys_env[f"{definition.name.upper()}_CONTACTS_URL"]
+        overrides["contacts_url"] = keys_env["CONSENT_CONTACTS_URL"]  # the API keeping keys
     settings = definition.settings(**overrides)
     return create_api(definition.name, settings, definition.routers)
 
