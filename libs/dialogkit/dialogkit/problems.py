@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
+import asyncpg
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -11,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dialog_schemas.personal import PLAIN_TAG, SEALED_TAG
+from dialogkit.db import DatabaseUnavailable
 from dialogkit.pii import KeyDestroyed, KeyServiceUnavailable
+from dialogkit.publishing import BrokerUnavailable, PublishOutcomeUnknown
 from dialogkit.rules import Conflict, NotFound, RuleViolation
 
 PROBLEM_JSON = "application/problem+json"
@@ -39,7 +44,10 @@ def problem_response(
         "instance": request.url.path,
         **extensions,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    response = JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    if status in (503, 504):  # an outage: tell the client when to try again
+        response.headers["Retry-After"] = _retry_after(request)
+    return response
 
 
 def _field_errors(error: RequestValidationError | ValidationError) -> list[dict[str, str]]:
@@ -144,10 +152,12 @@ STATUSES = {
     409: "The command does not apply to the current state",
     410: "Gone: the customer was erased or merged (a merge names `merged_into`)",
     422: "Invalid input: `errors` names each wrong field",
-    503: "A dependency (database, broker, data keys) is unavailable; retry later",
+    503: "A dependency (database, broker, data keys) is unavailable; retry after `Retry-After`",
+    504: "Outcome unknown: the events (`event_ids`) were sent but not confirmed; retry with the"
+    " same Idempotency-Key",
 }
 EVERY_ROUTE = (401, 422, 503)
-COMMAND = (404, 409, 410)
+COMMAND = (404, 409, 410, 504)
 ONE_CUSTOMER = (404, 410)
 CURSOR = (400,)
 
@@ -203,3 +213,65 @@ def document_problems(app: FastAPI, protected: set[str]) -> None:
 
 
 REF = "#/components/schemas/{model}"
+# Errors that say the database cannot be reached or is going away, not that a request is wrong.
+DATABASE_OUTAGES: tuple[type[Exception], ...] = (
+    DatabaseUnavailable,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+BROKER_OUTAGES: tuple[type[Exception], ...] = (BrokerUnavailable, KafkaError)
+# A connection refused, reset or timed out, or a name not resolved, that no client library
+# translated (other OSErrors, such as a missing file, remain programming errors).
+NETWORK_OUTAGES: tuple[type[Exception], ...] = (ConnectionError, TimeoutError, socket.gaierror)
+
+
+def _retry_after(request: Request) -> str:
+    return str(getattr(request.app.state.settings, "retry_after_s", 5))
+
+
+def unavailable(request: Request, dependency: str | None, error: Exception) -> JSONResponse:
+    """503 naming the dependency that failed, with Retry-After: nothing the client did wrong."""
+    return problem_response(
+        request,
+        503,
+        "Service unavailable",
+        f"{f'the {dependency}' if dependency else 'a dependency'} cannot be reached"
+        f" ({type(error).__name__}); retry after {_retry_after(request)} s, with the same"
+        " Idempotency-Key for a command",
+        dependency=dependency,
+    )
+
+
+def install_outage_handlers(app: FastAPI) -> None:
+    """Answer a dependency outage with 503 and an unconfirmed publish with 504, never 500."""
+
+    @app.exception_handler(PublishOutcomeUnknown)
+    async def outcome_unknown(request: Request, error: PublishOutcomeUnknown) -> JSONResponse:
+        return problem_response(
+            request,
+            504,
+            "Outcome unknown",
+            f"the broker did not confirm the command's events ({error.reason}); they may or may"
+            " not be recorded: retry with the same Idempotency-Key, which records them at most"
+            " once",
+            event_ids=[str(i) for i in error.event_ids],
+        )
+
+    async def database(request: Request, error: Exception) -> JSONResponse:
+        return unavailable(request, "database", error)
+
+    async def broker(request: Request, error: Exception) -> JSONResponse:
+        return unavailable(request, "broker", error)
+
+    async def network(request: Request, error: Exception) -> JSONResponse:
+        return unavailable(request, None, error)
+
+    for kinds, handler in (
+        (DATABASE_OUTAGES, database),
+        (BROKER_OUTAGES, broker),
+        (NETWORK_OUTAGES, network),
+    ):
+        for kind in kinds:
+            app.add_exception_handler(kind, handler)
