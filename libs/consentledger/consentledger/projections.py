@@ -86,6 +86,15 @@ class CustomerFactsProjection:
             ],
         )
         await connection.executemany(
+            "UPDATE customer_facts SET erased_at = LEAST(erased_at, $2) WHERE customer_id = $1"
+            " OR customer_id IN (SELECT duplicate FROM customer_merges WHERE survivor = $1)",
+            [
+                (d.envelope.subject, d.event.erased_at)
+                for d in events
+                if isinstance(d.event, ContactErased)
+            ],
+        )
+        await connection.executemany(
             "INSERT INTO customer_purchases (event_id, customer_id, purchase_id, category,"
             " purchased_at, email_obtained, objection_notice_given)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",

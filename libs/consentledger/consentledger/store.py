@@ -53,7 +53,7 @@ async def load_state(
 ) -> ConsentState | None:
     """The customer's state (as of `at`, if given); None for a customer never registered."""
     facts = await db.fetchrow(
-        "SELECT kind, registered_at, suppressed_channels FROM customer_facts"
+        "SELECT kind, registered_at, suppressed_channels, erased_at FROM customer_facts"
         " WHERE customer_id = $1",
         customer_id,
     )
@@ -76,6 +76,7 @@ async def load_state(
         },
         kind=CustomerKind(facts["kind"]),
         purchases=tuple(Purchase(**dict(p)) for p in purchases),
+        erased_at=facts["erased_at"],
     )
 
 

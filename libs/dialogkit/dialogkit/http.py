@@ -16,6 +16,7 @@ from opentelemetry import trace
 
 from dialogkit import metrics
 from dialogkit.config import ServiceSettings
+from dialogkit.customers import refuse_merged_customers
 from dialogkit.db import create_pool
 from dialogkit.logs import configure_logging
 from dialogkit.pii import KeyStore, PersonalDataCipher
@@ -168,5 +169,7 @@ def create_api(
         return metrics.exposition()
 
     for router in routers:
-        app.include_router(router, dependencies=[Depends(require_token)])
+        app.include_router(
+            router, dependencies=[Depends(require_token), Depends(refuse_merged_customers)]
+        )
     return app

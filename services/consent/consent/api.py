@@ -30,6 +30,7 @@ from dialog_schemas.catalog import CONSENT_EVENTS
 from dialog_schemas.common import BlockReason, Channel, LegalBasis, Purpose
 from dialog_schemas.consent import ConsentStatus
 from dialogkit.http import ApiRuntime, IdempotencyKey, Runtime
+from dialogkit.problems import Problem
 from dialogkit.rules import NotFound
 from dialogkit.tracing import current_traceparent
 
@@ -71,6 +72,10 @@ async def execute(
             event_ids=[r["event_id"] for r in earlier], applied=True, replayed=True
         )
     state = await known_state(runtime, customer_id)
+    if state.erased_at is not None:
+        raise Problem(
+            410, "Erased", f"customer {customer_id} was erased", erased_at=str(state.erased_at)
+        )
     now = datetime.now(UTC)
     envelopes = [
         Envelope.wrap(
@@ -239,6 +244,8 @@ class ConsentsView(BaseModel):
     objection: bool
     channel_objections: dict[Channel, datetime]
     suppressed_channels: list[Channel]
+    erased_at: datetime | None = None
+    """Set once the customer was erased: every decision from then on is blocked (`erased`)."""
     consents: list[ConsentView]
 
 
@@ -257,6 +264,7 @@ async def get_consents(
         objection=state.objecting,
         channel_objections=dict(state.channel_objections),
         suppressed_channels=sorted(state.suppressed),
+        erased_at=state.erased_at,
         consents=[
             ConsentView(
                 consent_id=c.consent_id,

@@ -41,6 +41,7 @@ from dialog_schemas.contacts import (
     PurchaseFacts,
     SalesChannel,
 )
+from dialogkit.customers import merged_problem, serves_merged_customers
 from dialogkit.http import ApiRuntime, IdempotencyKey, Runtime
 from dialogkit.pii import PostgresKeyStore
 from dialogkit.problems import Problem
@@ -299,12 +300,14 @@ class DataKeyView(BaseModel):
 
 
 @router.get("/data-keys/{customer_id}")
+@serves_merged_customers  # a duplicate's events stay sealed with its own key
 async def get_data_key(customer_id: CustomerId, runtime: Runtime) -> DataKeyView:
     """The customer's data key, for services that read personal data; 410 once erased."""
     return await data_key(runtime, customer_id, create=False)
 
 
 @router.post("/data-keys/{customer_id}")
+@serves_merged_customers
 async def get_or_create_data_key(customer_id: CustomerId, runtime: Runtime) -> DataKeyView:
     """The customer's data key, made on first use, for services that seal personal data."""
     return await data_key(runtime, customer_id, create=True)
@@ -366,12 +369,3 @@ async def current(runtime: ApiRuntime, customer_id: str) -> Any:
     if row["merged_into"] is not None:
         raise merged_problem(customer_id, row["merged_into"])
     return row
-
-
-def merged_problem(customer_id: str, survivor: str) -> Problem:
-    return Problem(
-        410,
-        "Merged",
-        f"customer {customer_id} was merged into {survivor}",
-        merged_into=survivor,
-    )
