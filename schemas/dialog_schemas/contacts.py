@@ -83,6 +83,9 @@ class ContactUpdated(Event):
     time_zone: TimeZone | None = None
     interests: list[Label] | None = None
     updated_at: AwareDatetime
+    suppressed_channels: list[Channel] = []
+    """Channels on which a contact point this update gives the customer belonged to an erased
+    customer: they stay blocked for marketing without a new express consent."""
 
 
 class ContactsMerged(Event):
@@ -90,6 +93,9 @@ class ContactsMerged(Event):
 
     merged_customer_id: CustomerId
     merged_at: AwareDatetime
+    suppressed_channels: list[Channel] = []
+    """Channels on which a contact point the survivor takes from the duplicate belonged to an
+    erased customer: they stay blocked for marketing without a new express consent."""
 
 
 class PurchaseFacts(Part):
@@ -116,6 +122,10 @@ class CancellationFacts(Part):
 
 class ProductPurchased(PurchaseFacts, Event):
     """The customer bought a product."""
+
+    suppressed_channels: list[Channel] = []
+    """Channels on which the address obtained with this purchase belonged to an erased
+    customer: they stay blocked for marketing without a new express consent."""
 
 
 class ContractStarted(Event):

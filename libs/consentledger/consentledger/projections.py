@@ -9,12 +9,20 @@ import asyncpg
 from consentledger.domain import effective_at
 from dialog_schemas import personal_fields
 from dialog_schemas.catalog import CONSENT_EVENTS, CONTACTS_EVENTS
-from dialog_schemas.contacts import ContactErased, ContactRegistered, ProductPurchased
+from dialog_schemas.contacts import (
+    ContactErased,
+    ContactRegistered,
+    ContactsMerged,
+    ContactUpdated,
+    ProductPurchased,
+)
 from dialogkit.merges import follow_merges, rekey
 from dialogkit.projection import Decoded
 
 # the ledger's tables keyed by customer: a merged duplicate's rows follow the survivor
 CUSTOMER_TABLES = ("consent_history", "customer_purchases")
+# events that give a customer contact points, with the channels suppression found on them
+SUPPRESSING = (ContactUpdated, ContactsMerged, ProductPurchased)
 
 
 async def record_history(connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
@@ -83,6 +91,16 @@ class CustomerFactsProjection:
                     [c.value for c in d.event.suppressed_channels],  # type: ignore[attr-defined]
                 )
                 for d in registered
+            ],
+        )
+        await connection.executemany(  # contact points of erased customers added since
+            "UPDATE customer_facts SET suppressed_channels = ARRAY("
+            "  SELECT DISTINCT c FROM unnest(suppressed_channels || $2::text[]) c ORDER BY c)"
+            " WHERE customer_id = $1",
+            [
+                (d.envelope.subject, [c.value for c in d.event.suppressed_channels])
+                for d in events
+                if isinstance(d.event, SUPPRESSING) and d.event.suppressed_channels
             ],
         )
         await connection.executemany(

@@ -26,7 +26,7 @@ from dialogkit.codec import DecodeError
 from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.deadletters import DeadLetters
-from dialogkit.ingress import IngressProcessor, IngressRoute
+from dialogkit.ingress import IngressContext, IngressProcessor, IngressRoute
 from dialogkit.jobs import Periodic
 from dialogkit.projection import (
     BatchOutcome,
@@ -156,6 +156,7 @@ class StreamWorker:
             resources.publisher,
             resources.dead_letters(route.name),
             resources.settings.key_store(resources.pool),
+            IngressContext(resources.pool, resources.settings),
         )
 
     def _add_agent(self, name: str, topic_name: str, make: Callable[[], BatchHandler]) -> None:
