@@ -22,6 +22,7 @@ from pydantic import AwareDatetime, BaseModel
 from consent import commands
 from consent.config import Settings
 from consent.proof import open_contact_points, proof_bundle, render_html
+from consent.suppression import erased_matches, suppressions
 from consentledger.domain import ConsentState
 from consentledger.eligibility import eligibility
 from consentledger.store import load_state, recorded
@@ -136,12 +137,16 @@ async def grant_consent(
     """Record a consent with its evidence; email and SMS consents stay pending until confirmed."""
     ids = Ids(customer_id, idempotency_key)
     consent_id = ids("consent")
+    matches = await erased_matches(settings_of(runtime), command.contact_point)
     result = await execute(
         runtime,
         response,
         customer_id,
         ids,
-        lambda state, now: commands.grant(state, command, consent_id=consent_id, now=now),
+        lambda state, now: [
+            *suppressions(matches, now),
+            *commands.grant(state, command, consent_id=consent_id, now=now),
+        ],
     )
     return result.model_copy(update={"consent_id": consent_id})
 
