@@ -46,6 +46,8 @@ from tests.support import AUTH
 
 ERASED_PHONE, ERASED_EMAIL = "+493055501234", "gone@example.org"
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+AFTER = T0 + timedelta(hours=1)
+EXPIRY = timedelta(days=730)
 
 
 def salted(value: str) -> str:
@@ -216,7 +218,7 @@ async def test_the_consent_ledger_keeps_channels_suppressed_by_any_later_event(
         )
     state = await load_state(pool, "b-5")
     assert state is not None
-    decision = eligibility(state, Channel.PHONE, Purpose.MARKETING, T0 + timedelta(hours=1))
+    decision = eligibility(state, Channel.PHONE, Purpose.MARKETING, AFTER, expiry=EXPIRY)
     assert decision.reason is BlockReason.SUPPRESSED, "no presumed business consent any more"
-    letter = eligibility(state, Channel.LETTER, Purpose.MARKETING, T0 + timedelta(hours=1))
+    letter = eligibility(state, Channel.LETTER, Purpose.MARKETING, AFTER, expiry=EXPIRY)
     assert letter.legal_basis is LegalBasis.LETTER_WITHOUT_OBJECTION

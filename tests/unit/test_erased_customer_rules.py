@@ -11,7 +11,7 @@ from consentledger.domain import evolve, state_as_of
 from consentledger.eligibility import eligibility
 from dialog_schemas.common import BlockReason, Channel, CustomerKind, LegalBasis, Purpose
 from dialog_schemas.contacts import ContactErased
-from tests.unit.test_consent_rules import T0, Customer
+from tests.unit.test_consent_rules import EXPIRY, T0, Customer
 
 ERASED_AT = T0 + timedelta(days=10)
 
@@ -58,7 +58,7 @@ def test_a_whole_state_with_an_erasure_blocks_any_later_time_even_with_a_new_con
     customer.grant(Channel.LETTER, Purpose.MARKETING, at=ERASED_AT + timedelta(days=1))
     state = state_as_of(customer.history)
     later = ERASED_AT + timedelta(days=2)
-    assert eligibility(state, Channel.LETTER, Purpose.MARKETING, later).reason is (
+    assert eligibility(state, Channel.LETTER, Purpose.MARKETING, later, expiry=EXPIRY).reason is (
         BlockReason.ERASED
     )
 

@@ -66,7 +66,8 @@ class ConsentHistoryProjection:
 
 
 class CustomerFactsProjection:
-    """From the contacts topic, what eligibility needs: kind (consumer, business), purchases."""
+    """From the contacts topic, what eligibility needs: kind (consumer, business) with each
+    correction and since when, purchases."""
 
     source = CONTACTS_EVENTS
 
@@ -113,6 +114,11 @@ class CustomerFactsProjection:
             ],
         )
         await connection.executemany(
+            "INSERT INTO customer_kinds (event_id, customer_id, kind, effective_at)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+            [row for d in events if (row := _kind_row(d))],
+        )
+        await connection.executemany(
             "INSERT INTO customer_purchases (event_id, customer_id, purchase_id, category,"
             " purchased_at, email_obtained, objection_notice_given)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
@@ -142,6 +148,17 @@ async def forget_personal_data(connection: asyncpg.Connection, customers: list[s
                 name,
                 path.split("."),
             )
+
+
+def _kind_row(decoded: Decoded) -> tuple[object, ...] | None:
+    event = decoded.event
+    if isinstance(event, ContactRegistered):
+        kind, since = event.kind, event.registered_at
+    elif isinstance(event, ContactUpdated) and event.kind is not None:
+        kind, since = event.kind, event.updated_at
+    else:
+        return None
+    return (decoded.envelope.id, decoded.envelope.subject, kind.value, since)
 
 
 def _purchase_row(decoded: Decoded) -> tuple[object, ...]:

@@ -9,6 +9,8 @@ recorded, and events published twice are applied once. A command waits up to
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,7 +25,7 @@ from consent import commands
 from consent.config import Settings
 from consent.proof import open_contact_points, proof_bundle, render_html
 from consent.suppression import erased_matches, suppressions
-from consentledger.domain import ConsentState
+from consentledger.domain import DOUBLE_OPT_IN, ConsentState
 from consentledger.eligibility import eligibility
 from consentledger.store import load_state, recorded
 from dialog_schemas import CustomerId, Envelope, Event
@@ -47,6 +49,9 @@ class CommandResult(BaseModel):
     replayed: bool = False
     """True when the key was used before and this answer repeats the first one."""
     consent_id: UUID | None = None
+    confirmation_token: str | None = None
+    """Email and SMS grants without a token of their own: the token for the double opt-in link
+    (only its holder can confirm; the service keeps only its hash)."""
 
 
 class Ids:
@@ -126,6 +131,12 @@ def settings_of(runtime: ApiRuntime) -> Settings:
     return runtime.settings
 
 
+def issue_token(settings: Settings, consent_id: UUID) -> str:
+    """The double opt-in token of a consent: HMAC of its id, so a retried grant gets the same."""
+    key = settings.confirmation_secret.get_secret_value().encode()
+    return hmac.new(key, consent_id.bytes, hashlib.sha256).hexdigest()
+
+
 @router.post("/consents", status_code=201)
 async def grant_consent(
     customer_id: CustomerId,
@@ -134,10 +145,14 @@ async def grant_consent(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> CommandResult:
-    """Record a consent with its evidence; email and SMS consents stay pending until confirmed."""
+    """Record a consent with its evidence; email and SMS consents stay pending until confirmed
+    with their token (issued here unless the command brings its own)."""
     ids = Ids(customer_id, idempotency_key)
     consent_id = ids("consent")
     matches = await erased_matches(settings_of(runtime), command.contact_point)
+    issued = None
+    if command.channel in DOUBLE_OPT_IN and command.confirmation_token is None:
+        issued = issue_token(settings_of(runtime), consent_id)
     result = await execute(
         runtime,
         response,
@@ -145,10 +160,10 @@ async def grant_consent(
         ids,
         lambda state, now: [
             *suppressions(matches, now),
-            *commands.grant(state, command, consent_id=consent_id, now=now),
+            *commands.grant(state, command, consent_id=consent_id, now=now, issued_token=issued),
         ],
     )
-    return result.model_copy(update={"consent_id": consent_id})
+    return result.model_copy(update={"consent_id": consent_id, "confirmation_token": issued})
 
 
 @router.post("/consents/{consent_id}/confirmation")
@@ -160,13 +175,22 @@ async def confirm_consent(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> CommandResult:
-    """The double opt-in confirmation arrived."""
+    """The double opt-in confirmation arrived: 422 unless `source_ref` is the grant's token,
+    409 once confirmed or after the confirmation period (`CONSENT_CONFIRMATION_EXPIRY_DAYS`)."""
+    settings = settings_of(runtime)
     return await execute(
         runtime,
         response,
         customer_id,
         Ids(customer_id, idempotency_key),
-        lambda state, now: commands.confirm(state, consent_id, command, now=now),
+        lambda state, now: commands.confirm(
+            state,
+            consent_id,
+            command,
+            now=now,
+            expiry=settings.expiry,
+            confirm_within=settings.confirm_within,
+        ),
     )
 
 
@@ -179,12 +203,13 @@ async def withdraw_consent(
     idempotency_key: IdempotencyKey = None,
 ) -> CommandResult:
     """Withdraw one consent, or every consent on a channel; effective for every later decision."""
+    expiry = settings_of(runtime).expiry
     return await execute(
         runtime,
         response,
         customer_id,
         Ids(customer_id, idempotency_key),
-        lambda state, now: commands.withdraw(state, command, now=now),
+        lambda state, now: commands.withdraw(state, command, now=now, expiry=expiry),
     )
 
 
