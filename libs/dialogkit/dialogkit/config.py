@@ -9,6 +9,7 @@ from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
+    from dialogkit.erasures import ErasedContactPoints
     from dialogkit.pii import KeyStore
 
 LOCAL_DEV_TOKEN = "local-dev-token"
@@ -55,6 +56,12 @@ class ServiceSettings(BaseSettings):
     LOCAL_SECRETS: ClassVar[tuple[str, ...]] = ("api_token",)
     """Secret settings whose defaults serve local development only; a service adds its own."""
 
+    def erased_contact_points(self) -> ErasedContactPoints:
+        """Where this service asks whether a contact point was erased: nowhere by default."""
+        from dialogkit.erasures import InMemoryErasedContactPoints
+
+        return InMemoryErasedContactPoints()
+
     def key_store(self, pool: Any) -> KeyStore:
         """Where this service gets data keys: its own database by default (contacts keeps them)."""
         from dialogkit.pii import PostgresKeyStore
@@ -86,6 +93,14 @@ class PersonalDataReaderSettings(ServiceSettings):
         *ServiceSettings.LOCAL_SECRETS,
         "contacts_api_token",
     )
+
+    def erased_contact_points(self) -> ErasedContactPoints:
+        """The contacts service's erased contact points, over HTTP."""
+        from dialogkit.erasures import HttpErasedContactPoints
+
+        return HttpErasedContactPoints(
+            str(self.contacts_url), self.contacts_api_token.get_secret_value()
+        )
 
     def key_store(self, pool: Any = None) -> KeyStore:
         """The contacts service's keys, over HTTP."""

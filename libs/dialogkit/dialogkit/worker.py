@@ -27,7 +27,7 @@ from dialogkit.codec import DecodeError
 from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.deadletters import DeadLetters
-from dialogkit.ingress import IngressProcessor, IngressRoute
+from dialogkit.ingress import IngressContext, IngressProcessor, IngressRoute
 from dialogkit.jobs import JOB_RECORD_FAILURES_TOTAL, Periodic
 from dialogkit.projection import (
     PROJECTION_DEAD_LETTERS_TOTAL,
@@ -171,6 +171,7 @@ class StreamWorker:
             resources.publisher,
             resources.dead_letters(route.name),
             resources.settings.key_store(resources.pool),
+            IngressContext(resources.pool, resources.settings),
         )
 
     def _add_agent(self, name: str, topic_name: str, make: Callable[[], BatchHandler]) -> None:
