@@ -106,13 +106,18 @@ def catalog_problems(
         for table in definition.state_tables:
             expected[changelog_topic(definition.name, table)] = {"cleanup.policy": "compact"}
     rendered = {d["spec"]["topicName"]: d for d in _of_kind(documents, "KafkaTopic")}
-    problems += [f"topic {t} is in the catalog but has no KafkaTopic" for t in expected.keys() - rendered.keys()]
+    problems += [
+        f"topic {t} is in the catalog but has no KafkaTopic"
+        for t in expected.keys() - rendered.keys()
+    ]
     problems += [f"KafkaTopic {t} is not in the catalog" for t in rendered.keys() - expected.keys()]
     for name in expected.keys() & rendered.keys():
         config = {k: str(v) for k, v in rendered[name]["spec"].get("config", {}).items()}
         for key, value in expected[name].items():
             if config.get(key) != value:
-                problems.append(f"KafkaTopic {name}: {key} is {config.get(key)}, catalog says {value}")
+                problems.append(
+                    f"KafkaTopic {name}: {key} is {config.get(key)}, catalog says {value}"
+                )
         if prod and rendered[name]["spec"].get("replicas") != PROD_TOPIC_REPLICAS:
             problems.append(f"KafkaTopic {name}: replicas must be {PROD_TOPIC_REPLICAS} in prod")
         if prod and config.get("min.insync.replicas") != str(PROD_MIN_INSYNC_REPLICAS):
@@ -124,13 +129,22 @@ def catalog_problems(
         if service not in users:
             problems.append(f"service {service} has no KafkaUser")
             continue
-        problems += grant_problems(service, grants(service, topics, by_name[service]), grants_of(users[service]))
+        problems += grant_problems(
+            service, grants(service, topics, by_name[service]), grants_of(users[service])
+        )
     return problems
 
 
 def grant_problems(service: str, expected: set[Grant], held: set[Grant]) -> list[str]:
-    missing = [f"KafkaUser {service} lacks {g.operation} on {g.resource} {g.name}" for g in sorted(expected - held)]
-    extra = [f"KafkaUser {service} holds {g.operation} on {g.resource} {g.name}, which the catalog does not grant" for g in sorted(held - expected)]
+    missing = [
+        f"KafkaUser {service} lacks {g.operation} on {g.resource} {g.name}"
+        for g in sorted(expected - held)
+    ]
+    extra = [
+        f"KafkaUser {service} holds {g.operation} on {g.resource} {g.name},"
+        " which the catalog does not grant"
+        for g in sorted(held - expected)
+    ]
     return missing + extra
 
 
@@ -159,6 +173,8 @@ def check(folder: Path) -> list[str]:
 
 
 def main(argv: Sequence[str]) -> int:
+    from devstack.manifests import OVERLAYS
+
     folder = Path(argv[0]) if argv else ROOT / "deploy" / "k8s"
     problems = check(folder)
     for problem in problems:
@@ -166,7 +182,10 @@ def main(argv: Sequence[str]) -> int:
     if problems:
         print(f"k8s-check: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"k8s-check: overlays valid for Kubernetes {KUBERNETES_VERSION}, Strimzi and CloudNativePG CRDs; topics and grants match the catalog")
+    print(
+        f"k8s-check: {', '.join(OVERLAYS)} valid for Kubernetes {KUBERNETES_VERSION} and the"
+        " Strimzi and CloudNativePG CRDs; topics and grants match the catalog"
+    )
     return 0
 
 

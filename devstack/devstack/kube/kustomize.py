@@ -75,7 +75,9 @@ def _operations(folder: Path, entry: dict[str, Any]) -> list[dict[str, Any]]:
         raise KustomizeError(f"{folder}: a patch needs `patch` or `path`")
     operations = yaml.safe_load(text)
     if not isinstance(operations, list):
-        raise KustomizeError(f"{folder}: only JSON 6902 patches (a list of operations) are supported")
+        raise KustomizeError(
+            f"{folder}: only JSON 6902 patches (a list of operations) are supported"
+        )
     return operations
 
 

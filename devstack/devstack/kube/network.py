@@ -82,20 +82,33 @@ def service_policies(
     name = definition.name
     by_name = {d.name: d for d in definitions}
     metrics_scrape = {"from": [_namespace(MONITORING_NAMESPACE)]}
-    callers = [{"podSelector": {"matchLabels": {SERVICE_LABEL: c}}} for c in callers_of(name, definitions)]
+    callers = [
+        {"podSelector": {"matchLabels": {SERVICE_LABEL: c}}} for c in callers_of(name, definitions)
+    ]
     egress = [
         DNS,
         {
-            "to": [_in_namespace(KAFKA_NAMESPACE, {"strimzi.io/cluster": KAFKA_CLUSTER, "strimzi.io/kind": "Kafka"})],
+            "to": [
+                _in_namespace(
+                    KAFKA_NAMESPACE,
+                    {"strimzi.io/cluster": KAFKA_CLUSTER, "strimzi.io/kind": "Kafka"},
+                )
+            ],
             "ports": _tcp(KAFKA_PORT),
         },
-        {"to": [{"podSelector": {"matchLabels": {CNPG_LABEL: POSTGRES_CLUSTER}}}], "ports": _tcp(POSTGRES_PORT)},
+        {
+            "to": [{"podSelector": {"matchLabels": {CNPG_LABEL: POSTGRES_CLUSTER}}}],
+            "ports": _tcp(POSTGRES_PORT),
+        },
         {
             "to": [_in_namespace(OTEL_NAMESPACE, {"app.kubernetes.io/name": OTEL_COLLECTOR})],
             "ports": _tcp(OTEL_PORT),
         },
         *(
-            {"to": [{"podSelector": {"matchLabels": selector(peer, "api")}}], "ports": _tcp(port_of(by_name[peer], "api"))}
+            {
+                "to": [{"podSelector": {"matchLabels": selector(peer, "api")}}],
+                "ports": _tcp(port_of(by_name[peer], "api")),
+            }
             for peer in called_services(definition)
         ),
     ]
@@ -104,7 +117,10 @@ def service_policies(
             f"{name}-api-ingress",
             selector(name, "api"),
             ingress=[
-                {"from": [_namespace(INGRESS_NAMESPACE), *callers], "ports": _tcp(port_of(definition, "api"))},
+                {
+                    "from": [_namespace(INGRESS_NAMESPACE), *callers],
+                    "ports": _tcp(port_of(definition, "api")),
+                },
                 {**metrics_scrape, "ports": _tcp(port_of(definition, "api"))},
             ],
         ),
@@ -127,7 +143,10 @@ def database_policy() -> dict[str, Any]:
         {CNPG_LABEL: POSTGRES_CLUSTER},
         ingress=[
             {
-                "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": PART_OF}}}, own],
+                "from": [
+                    {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": PART_OF}}},
+                    own,
+                ],
                 "ports": _tcp(POSTGRES_PORT),
             },
             {"from": [_namespace(CNPG_OPERATOR_NAMESPACE)], "ports": _tcp(8000, POSTGRES_PORT)},

@@ -32,7 +32,10 @@ from dialogkit.service import ServiceDefinition
 
 USER_ID = 10001  # the image's unprivileged user
 RESOURCES = {
-    "api": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+    "api": {
+        "requests": {"cpu": "200m", "memory": "256Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
+    },
     "worker": {
         "requests": {"cpu": "250m", "memory": "384Mi"},
         "limits": {"cpu": "1", "memory": "768Mi"},
@@ -148,7 +151,10 @@ def deployment(definition: ServiceDefinition, role: str) -> dict[str, Any]:
     name = f"{definition.name}-{role}"
     spec: dict[str, Any] = {
         "selector": {"matchLabels": selector(definition.name, role)},
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+        },
         "template": {
             "metadata": {"labels": labels(definition.name, role)},
             "spec": {
@@ -169,7 +175,10 @@ def deployment(definition: ServiceDefinition, role: str) -> dict[str, Any]:
                     {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
                     {
                         "name": "kafka-ca",
-                        "secret": {"secretName": KAFKA_CA_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+                        "secret": {
+                            "secretName": KAFKA_CA_SECRET,
+                            "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                        },
                     },
                 ],
             },

@@ -17,6 +17,7 @@ from opentelemetry import trace
 from dialogkit import metrics
 from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
+from dialogkit.kafka_security import kafka_client_options
 from dialogkit.logs import configure_logging
 from dialogkit.pii import KeyStore, PersonalDataCipher
 from dialogkit.problems import Problem, install_problem_handlers
@@ -57,6 +58,7 @@ async def kafka_postgres_runtime(
         settings.kafka_bootstrap,
         client_id=f"{service}-api",
         idempotent=settings.kafka_idempotent_producer,
+        security=kafka_client_options(settings),
     )
     try:
         await publisher.start()

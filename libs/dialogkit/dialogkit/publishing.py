@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 
@@ -34,8 +34,17 @@ def envelope_headers(envelope: Envelope) -> Headers:
 class KafkaPublisher:
     """An EventPublisher on aiokafka."""
 
-    def __init__(self, bootstrap: str, *, client_id: str, idempotent: bool = False) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str,
+        idempotent: bool = False,
+        security: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`security`: connection options from `kafka_client_options` (plaintext if None)."""
         self._options = {
+            **(security or {}),
             "bootstrap_servers": bootstrap,
             "client_id": client_id,
             "acks": "all",

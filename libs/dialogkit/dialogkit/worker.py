@@ -28,6 +28,7 @@ from dialogkit.db import create_pool
 from dialogkit.deadletters import DeadLetters
 from dialogkit.ingress import IngressProcessor, IngressRoute
 from dialogkit.jobs import Periodic
+from dialogkit.kafka_security import faust_credentials, kafka_client_options
 from dialogkit.projection import (
     BatchOutcome,
     Projection,
@@ -48,6 +49,7 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
     return {
         "id": f"{service}-worker",
         "broker": f"kafka://{brokers}",
+        "broker_credentials": faust_credentials(settings),
         "store": "memory://",
         # faust wants a data folder even when its tables live in memory
         "datadir": str(Path(tempfile.gettempdir()) / f"dialog-{service}-worker"),
@@ -81,6 +83,7 @@ class WorkerResources(Service):
             settings.kafka_bootstrap,
             client_id=f"{service}-worker",
             idempotent=settings.kafka_idempotent_producer,
+            security=kafka_client_options(settings),
         )
 
     async def on_start(self) -> None:
