@@ -108,10 +108,12 @@ def catalog_problems(
     rendered = {d["spec"]["topicName"]: d for d in _of_kind(documents, "KafkaTopic")}
     problems += [
         f"topic {t} is in the catalog but has no KafkaTopic"
-        for t in expected.keys() - rendered.keys()
+        for t in sorted(expected.keys() - rendered.keys())
     ]
-    problems += [f"KafkaTopic {t} is not in the catalog" for t in rendered.keys() - expected.keys()]
-    for name in expected.keys() & rendered.keys():
+    problems += [
+        f"KafkaTopic {t} is not in the catalog" for t in sorted(rendered.keys() - expected.keys())
+    ]
+    for name in sorted(expected.keys() & rendered.keys()):
         config = {k: str(v) for k, v in rendered[name]["spec"].get("config", {}).items()}
         for key, value in expected[name].items():
             if config.get(key) != value:
@@ -123,7 +125,9 @@ def catalog_problems(
         if prod and config.get("min.insync.replicas") != str(PROD_MIN_INSYNC_REPLICAS):
             problems.append(f"KafkaTopic {name}: min.insync.replicas must be 2 in prod")
     users = {d["metadata"]["name"]: d for d in _of_kind(documents, "KafkaUser")}
-    problems += [f"KafkaUser {u} belongs to no service" for u in users.keys() - set(SERVICES)]
+    problems += [
+        f"KafkaUser {u} belongs to no service" for u in sorted(users.keys() - set(SERVICES))
+    ]
     by_name = {d.name: d for d in definitions}
     for service in SERVICES:
         if service not in users:

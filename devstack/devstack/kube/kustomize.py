@@ -15,6 +15,7 @@ from typing import Any
 import jsonpatch
 import yaml
 
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser where libyaml is there
 SUPPORTED = {"apiVersion", "kind", "resources", "patches"}
 TARGET_KEYS = {"kind", "name", "namespace", "labelSelector", "group", "version"}
 
@@ -38,7 +39,7 @@ def build(folder: Path) -> list[dict[str, Any]]:
         if path.is_dir():
             documents += build(path)
         elif path.is_file():
-            documents += [d for d in yaml.safe_load_all(path.read_text()) if d]
+            documents += [d for d in yaml.load_all(path.read_text(), Loader=LOADER) if d]
         else:
             raise KustomizeError(f"{file}: resource {resource} does not exist")
     _refuse_duplicates(documents, file)
