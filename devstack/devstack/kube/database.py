@@ -12,7 +12,7 @@ from typing import Any
 from devstack.kube.common import POSTGRES_CLUSTER, database_name, metadata
 
 CNPG_API = "postgresql.cnpg.io/v1"
-POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:16.6"
+POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:17.5"  # the major version the tests use
 
 
 def cluster(services: Sequence[str]) -> dict[str, Any]:
@@ -37,7 +37,6 @@ def cluster(services: Sequence[str]) -> dict[str, Any]:
                     for service in services
                 ]
             },
-            "monitoring": {"enablePodMonitor": False},
         },
     }
 

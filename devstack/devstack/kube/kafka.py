@@ -124,7 +124,8 @@ def topic_documents(
 ) -> list[dict[str, Any]]:
     """A KafkaTopic per catalog topic and per faust changelog topic."""
     documents = [
-        kafka_topic(t.name, settings_of(definitions[0]).topic_partitions, t.config) for t in topics
+        kafka_topic(t.name, ServiceSettings.model_construct().topic_partitions, t.config)
+        for t in topics
     ]
     for definition in definitions:
         partitions = settings_of(definition).topic_partitions  # faust tables use the same
