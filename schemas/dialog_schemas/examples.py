@@ -79,8 +79,13 @@ EXAMPLES: tuple[Event, ...] = (
         evidence=EVIDENCE,
         pending_confirmation=True,
         contact_point="erika.muster@example.org",
+        confirmation_token_sha256="86888fa851bc0fbd0938db4f941d51738b5f30170ae667510d855adbd976e115",
     ),
-    cs.ConsentConfirmed(consent_id=CONSENT, confirmed_at=AT, source_ref="doi-token-5d1c"),
+    cs.ConsentConfirmed(
+        consent_id=CONSENT,
+        confirmed_at=AT,
+        source_ref="sha256:86888fa851bc0fbd0938db4f941d51738b5f30170ae667510d855adbd976e115",
+    ),
     cs.ConsentRevoked(
         consent_id=CONSENT,
         channel=Channel.EMAIL,
@@ -168,6 +173,9 @@ EXAMPLES: tuple[Event, ...] = (
         sent_at=AT,
         sent_via=Channel.EMAIL,
         withdrawal_ends_on=date(2026, 3, 16),
+        received_at=AT,
+        time_zone="Europe/Berlin",
+        federal_state="DE-BE",
     ),
     ia.ComplianceFindingRecorded(
         finding_id=uuid5(NAMESPACE, "finding"),
