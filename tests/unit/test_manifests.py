@@ -196,3 +196,13 @@ def test_the_call_graph_of_the_settings_is_what_the_platform_does() -> None:
         "interactions": ["contacts"],  # data keys
         "campaigns": [],
     }
+
+
+def test_the_operations_page_names_every_secret_ops_must_create() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    for definition in definitions():
+        prefix = str(definition.settings.model_config.get("env_prefix", ""))
+        for name in definition.settings.LOCAL_SECRETS:
+            variable = f"{prefix}{name.upper()}"
+            generic = f"<SERVICE>_{name.upper()}"
+            assert variable in page or generic in page, f"{variable} is not in operations.md"
