@@ -646,3 +646,85 @@ async def test_a_survivors_history_interleaves_its_duplicates_by_time(
         "ObjectionRecorded",
     ]
     assert state_as_of(events).objecting
+
+
+async def test_an_authorized_outreach_records_the_use_of_its_consent_for_the_proof(
+    new_database, pool_for, platform_topics_ready: str
+) -> None:
+    from consent.policies import ConsentUsePolicy
+    from consent.proof import proof_bundle
+    from dialog_schemas.campaigns import OutreachAuthorized
+    from dialog_schemas.catalog import CAMPAIGNS_EVENTS
+    from dialog_schemas.common import LegalBasis
+
+    customer = f"use-{uuid.uuid4().hex[:10]}"
+    pool = await pool_for(await new_database("consent"))
+    by_topic = runners(pool)
+    registered = ContactRegistered(kind=CustomerKind.CONSUMER, name="U", registered_at=T0)
+    phone = uuid.uuid4()
+    command = GrantConsent(channel=Channel.PHONE, purpose=Purpose.MARKETING, evidence=evidence(T0))
+    granted = grant(state_as_of([]), command, consent_id=phone, now=T0)
+    for n, (topic, envelope) in enumerate(
+        [(CONTACTS_EVENTS.name, wrap(customer, [registered], T0)[0])]
+        + [(CONSENT_EVENTS.name, e) for e in wrap(customer, granted, T0)]
+    ):
+        await by_topic[topic].handle([SourceRecord(topic, 0, n, b"k", encode(envelope))])
+
+    published = FakePublisher()
+    policy = ProjectionRunner(
+        pool, ConsentUsePolicy(published, EXPIRY), DeadLetters(FakePublisher(), "dl", "t")
+    )
+    outreach, at = uuid.uuid4(), T0 + timedelta(days=2)
+    authorized = OutreachAuthorized(
+        outreach_id=outreach,
+        campaign_id="spring",
+        channel=Channel.PHONE,
+        purpose=Purpose.CROSS_SELL,
+        decided_at=at,
+        legal_basis=LegalBasis.EXPRESS_CONSENT,
+        consent_id=phone,
+    )
+    cause = wrap(customer, [authorized], at)[0]
+    record = SourceRecord(CAMPAIGNS_EVENTS.name, 1, 7, b"k", encode(cause))
+    await policy.handle([record])
+    [use] = published.sent[CONSENT_EVENTS.name]
+    assert use.type == "ConsentUsed"
+    assert (use.data["reference"], use.data["consent_id"]) == (str(outreach), str(phone))
+    assert use.causationid == cause.id
+    assert (await policy.handle([record])).skipped == 1, "a use is recorded once"
+
+    await by_topic[CONSENT_EVENTS.name].handle(
+        [SourceRecord(CONSENT_EVENTS.name, 0, 10, b"k", encode(use))]
+    )
+    state = await load_state(pool, customer)
+    assert state is not None
+    bundle = await proof_bundle(pool, customer, state, at + timedelta(minutes=1))
+    assert str(outreach) in orjson.dumps(bundle, default=str).decode()
+
+
+async def test_an_authorization_on_a_consent_not_valid_then_is_dead_lettered(
+    new_database, pool_for, platform_topics_ready: str
+) -> None:
+    from consent.policies import ConsentUsePolicy
+    from dialog_schemas.campaigns import OutreachAuthorized
+    from dialog_schemas.catalog import CAMPAIGNS_EVENTS
+    from dialog_schemas.common import LegalBasis
+
+    pool = await pool_for(await new_database("consent"))
+    dead = FakePublisher()
+    policy = ProjectionRunner(
+        pool, ConsentUsePolicy(FakePublisher(), EXPIRY), DeadLetters(dead, "dl", "t")
+    )
+    authorized = OutreachAuthorized(
+        outreach_id=uuid.uuid4(),
+        campaign_id="spring",
+        channel=Channel.PHONE,
+        purpose=Purpose.CROSS_SELL,
+        decided_at=T0,
+        legal_basis=LegalBasis.EXPRESS_CONSENT,
+        consent_id=uuid.uuid4(),
+    )
+    cause = wrap("nobody", [authorized], T0)[0]
+    outcome = await policy.handle([SourceRecord(CAMPAIGNS_EVENTS.name, 0, 0, b"k", encode(cause))])
+    assert outcome.dead_lettered == 1
+    assert len(dead.raw["dl"]) == 1

@@ -194,7 +194,7 @@ def test_the_call_graph_of_the_settings_is_what_the_platform_does() -> None:
         "consent": ["contacts"],  # data keys
         "contacts": ["campaigns", "consent", "interactions"],  # the data-subject export
         "interactions": ["contacts"],  # data keys
-        "campaigns": [],
+        "campaigns": ["contacts"],  # data keys: outbound requests carry sealed contact points
     }
 
 

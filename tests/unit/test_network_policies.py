@@ -45,7 +45,7 @@ def test_apis_take_traffic_from_ingress_their_callers_and_monitoring(
     policies: dict[str, Any],
 ) -> None:
     expected_callers = {
-        "contacts": {"consent", "interactions"},  # data keys
+        "contacts": {"campaigns", "consent", "interactions"},  # data keys
         "consent": {"contacts"},  # the export
         "interactions": {"contacts"},
         "campaigns": {"contacts"},
@@ -78,7 +78,7 @@ def test_processes_reach_only_dns_kafka_their_database_callees_and_the_collector
             "consent": ["contacts-api"],
             "contacts": ["campaigns-api", "consent-api", "interactions-api"],
             "interactions": ["contacts-api"],
-            "campaigns": [],
+            "campaigns": ["contacts-api"],
         }[definition.name]
         assert peers == called
         assert {53, 9093, 5432, 4318} <= set(ports)
