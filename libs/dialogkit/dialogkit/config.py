@@ -26,6 +26,13 @@ class ServiceSettings(BaseSettings):
     environment: Literal["local", "test", "production"] = "local"
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_idempotent_producer: bool = False
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ca_file: str | None = None
+    """PEM file of the CA that signed the brokers' certificates (SSL protocols); system CAs if
+    unset."""
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     database_pool_max: Annotated[int, Field(ge=1, le=100)] = 10
     http_host: str = "127.0.0.1"
@@ -67,6 +74,17 @@ class ServiceSettings(BaseSettings):
         from dialogkit.pii import PostgresKeyStore
 
         return PostgresKeyStore(pool)
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Self:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_username and self.kafka_password
+        ):
+            raise ValueError(
+                f"kafka_security_protocol={self.kafka_security_protocol} needs kafka_username"
+                " and kafka_password"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_local(self) -> Self:

@@ -19,6 +19,7 @@ from dialogkit.config import ServiceSettings
 from dialogkit.customers import refuse_merged_customers
 from dialogkit.db import create_pool
 from dialogkit.erasures import ErasedContactPoints
+from dialogkit.kafka_security import kafka_client_options
 from dialogkit.logs import configure_logging
 from dialogkit.pii import KeyStore, PersonalDataCipher
 from dialogkit.problems import (
@@ -66,6 +67,7 @@ async def kafka_postgres_runtime(
         client_id=f"{service}-api",
         idempotent=settings.kafka_idempotent_producer,
         timeout_s=settings.publish_timeout_s,
+        security=kafka_client_options(settings),
     )
     try:
         await publisher.start()
