@@ -14,7 +14,7 @@ import yaml
 
 from devstack.stack import definitions
 from dialogkit.service import ServiceDefinition
-from dialogkit.topics import platform_topics
+from dialogkit.topics import SERVICES, platform_topics
 
 NAMESPACE = "dialog"
 IMAGE = "ghcr.io/dialog-platform/dialog:0.1.0"
@@ -97,7 +97,7 @@ def service_documents(definition: ServiceDefinition) -> list[dict[str, Any]]:
         f"{prefix}OTLP_ENDPOINT": "http://otel-collector.observability.svc:4318",
     }
     for name in type(settings).model_fields:  # other services' APIs, by their Service names
-        if name.endswith("_url") and name != "database_url":
+        if name.endswith("_url") and name.removesuffix("_url") in SERVICES:
             peer = name.removesuffix("_url")
             config[f"{prefix}{name.upper()}"] = f"http://{peer}-api.{NAMESPACE}.svc"
     return [

@@ -18,6 +18,7 @@ import psutil
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from devstack.auth import auth_env, local_key_file
 from devstack.broker import start_broker
 from devstack.postgres import start_postgres
 from devstack.processes import Child, StartError, port_in_use, spawn, wait_until
@@ -58,10 +59,13 @@ def database_dsn(admin_dsn: str, database: str) -> str:
     return f"{scheme}://{authority}/{database}" + (f"?{query}" if query else "")
 
 
-def service_env(definition: ServiceDefinition, bootstrap: str, dsn: str) -> dict[str, str]:
+def service_env(
+    definition: ServiceDefinition, bootstrap: str, dsn: str, key_file: Path | None = None
+) -> dict[str, str]:
     prefix = definition.settings.model_config.get("env_prefix", "")
     return {
         **peer_urls(definition),  # where the other services run, unless set otherwise
+        **(auth_env(key_file) if key_file else {}),  # the local signing key, unless set otherwise
         **os.environ,
         f"{prefix}KAFKA_BOOTSTRAP": bootstrap,
         f"{prefix}DATABASE_URL": dsn,
@@ -109,11 +113,12 @@ class Stack:
             print("embedded broker keeps events in memory only: the platform starts empty,")
             print("and its database was reset with it")
         asyncio.run(ensure_topics(bootstrap, platform_topics(), partitions=6, replication=1))
+        key_file = local_key_file(self.settings.state_dir)
         started = []
         for definition in definitions():
             dsn = database_dsn(admin_dsn, f"dialog_{definition.name}")
             asyncio.run(_prepare(admin_dsn, dsn, definition))
-            env = service_env(definition, bootstrap, dsn)
+            env = service_env(definition, bootstrap, dsn, key_file)
             settings = load_settings(definition, kafka_bootstrap=bootstrap, database_url=dsn)
             started.append((definition, settings))
             self._start_service(definition, settings, env)
@@ -223,6 +228,7 @@ def run(settings: StackSettings) -> int:
         for definition, s in started:
             base = f"http://{s.http_host}:{s.http_port}"
             print(f"  {definition.name:<13} {base}  docs {base}/docs")
+        print('tokens: make token SCOPES="consent:read consent:write" (all scopes without SCOPES)')
         print("Ctrl-C or `make stop` stops everything")
         while not stopping.wait(0.5):
             crashed = [c for c in stack.children if not c.running()]

@@ -1,0 +1,273 @@
+"""OAuth2 bearer tokens: JWTs checked against the configured issuer, scopes declared per route.
+
+A route declares what it needs once, `dependencies=[scope("consent:read")]`; `create_api`
+refuses a route without a declaration. A route that answers with personal data names its
+personal fields (`personal=`): callers without `<service>:read-personal` get the answer without
+them. A route that reads or changes personal data names its audit action (`audit=`); the HTTP
+shell records who did it, to which customer, when and with what outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+
+import httpx
+import jwt
+from fastapi import Depends, FastAPI, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+
+from dialogkit.problems import PROBLEM_JSON
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect"})
+"""Paths answered without a token: probes, metrics (no customer data) and the API docs."""
+PRINCIPAL = "dialog.principal"
+REDACT = "dialog.redact"
+AUDIT = "dialog.audit"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who called: the token's subject and the scopes it was granted."""
+
+    subject: str
+    scopes: frozenset[str]
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+class Unauthorized(Exception):
+    """No token, or one that is not valid here (signature, issuer, audience, time)."""
+
+
+class Forbidden(Exception):
+    """A valid token without a scope the route needs."""
+
+
+class KeySource(Protocol):
+    async def key_for(self, header: dict[str, Any]) -> Any:
+        """The public key that verifies a token with this JOSE header; Unauthorized if none."""
+
+
+@dataclass(frozen=True)
+class StaticKey:
+    """One public key (PEM, or a cryptography key object) for every token."""
+
+    key: Any
+
+    async def key_for(self, header: dict[str, Any]) -> Any:
+        return self.key
+
+
+class JwksKeys:
+    """The issuer's JSON Web Key Set, fetched over HTTPS and kept for `cache_s`.
+
+    An unknown key id refreshes the set at most every `refresh_min_s`, so a rotated key is
+    found without letting forged key ids make the service hammer the issuer."""
+
+    def __init__(self, url: str, *, cache_s: float = 300, refresh_min_s: float = 30) -> None:
+        self.url = url
+        self.cache_s = cache_s
+        self.refresh_min_s = refresh_min_s
+        self._keys: dict[str, Any] = {}
+        self._fetched = float("-inf")
+
+    async def _refresh(self) -> None:
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.get(self.url)
+        response.raise_for_status()
+        found = jwt.PyJWKSet.from_dict(response.json())
+        self._keys = {k.key_id or "": k.key for k in found.keys}
+        self._fetched = time.monotonic()
+
+    async def key_for(self, header: dict[str, Any]) -> Any:
+        kid = str(header.get("kid") or "")
+        age = time.monotonic() - self._fetched
+        if age > self.cache_s or (kid not in self._keys and age > self.refresh_min_s):
+            try:
+                await self._refresh()
+            except (httpx.HTTPError, jwt.PyJWTError, ValueError) as error:
+                if not self._keys:
+                    raise Unauthorized(f"issuer keys unavailable: {type(error).__name__}") from None
+        if kid in self._keys:
+            return self._keys[kid]
+        if not kid and len(self._keys) == 1:
+            return next(iter(self._keys.values()))
+        raise Unauthorized("token signed with an unknown key")
+
+
+class TokenVerifier:
+    """Checks a JWT's signature, issuer, audience, expiry and not-before; returns its caller."""
+
+    def __init__(
+        self,
+        keys: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        algorithms: Sequence[str] = ("EdDSA", "ES256", "RS256"),
+        leeway_s: float = 30,
+    ) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.algorithms = list(algorithms)
+        self.leeway_s = leeway_s
+
+    async def verify(self, token: str) -> Principal:
+        """The caller a token names; Unauthorized with the reason when it is not valid."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthorized("not a JWT") from None
+        if header.get("alg") not in self.algorithms:
+            raise Unauthorized("token signed with an algorithm not accepted here")
+        key = await self.keys.key_for(header)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=self.algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway_s,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as error:
+            raise Unauthorized(type(error).__name__) from None
+        return Principal(str(claims["sub"]), granted_scopes(claims))
+
+
+def granted_scopes(claims: dict[str, Any]) -> frozenset[str]:
+    """Scopes from `scope` (RFC 9068: space-separated) or `scp` (a list, as some issuers send)."""
+    given = claims.get("scope", claims.get("scp", ""))
+    if isinstance(given, str):
+        return frozenset(given.split())
+    if isinstance(given, list):
+        return frozenset(str(s) for s in given)
+    return frozenset()
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, bearerFormat="JWT")
+
+
+@dataclass(frozen=True)
+class AuditMark:
+    """What the HTTP shell records about a request once it is answered."""
+
+    action: str
+    subject: str
+    personal_shown: bool
+    """Whether the caller may see personal fields (`<service>:read-personal`)."""
+
+
+class Authorize:
+    """The dependency behind `scope(...)`: a valid token with every scope the route needs."""
+
+    def __init__(self, personal: Sequence[str], audit: str | None) -> None:
+        self.personal = tuple(personal)
+        self.audit = audit
+
+    async def __call__(
+        self,
+        request: Request,
+        security_scopes: SecurityScopes,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        if credentials is None:
+            raise Unauthorized("no bearer token")
+        verifier: TokenVerifier = request.app.state.verifier
+        principal = await verifier.verify(credentials.credentials)
+        request.scope[PRINCIPAL] = principal
+        service = security_scopes.scopes[0].split(":")[0]
+        shown = principal.has(f"{service}:read-personal")
+        if self.audit:
+            request.scope[AUDIT] = AuditMark(self.audit, principal.subject, shown)
+        missing = [s for s in security_scopes.scopes if not principal.has(s)]
+        if missing:
+            raise Forbidden(" ".join(missing))
+        if self.personal and not shown:
+            request.scope[REDACT] = self.personal
+        return principal
+
+
+def scope(*required: str, personal: Sequence[str] = (), audit: str | None = None) -> Any:
+    """The declaration of what a route needs: `dependencies=[scope("consent:read")]`.
+
+    `personal` names the answer's personal fields, left out for callers without the service's
+    `read-personal` scope; `audit` names the action the audit trail records for the request.
+    """
+    if not required:
+        raise ValueError("a route needs at least one scope")
+    return Security(Authorize(personal, audit), scopes=list(required))
+
+
+def caller(request: Request) -> Principal:
+    principal: Principal = request.scope[PRINCIPAL]
+    return principal
+
+
+Caller = Annotated[Principal, Depends(caller)]
+"""The authenticated caller, for routes that need to know who asks (after `scope`)."""
+
+
+def declared_scopes(route: APIRoute) -> list[str]:
+    """The scopes a route declares through `scope(...)`; empty when it declares none."""
+    found: list[str] = []
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if isinstance(dependant.call, Authorize):
+            found += list(dependant.own_oauth_scopes or ())
+        pending += dependant.dependencies
+    return found
+
+
+def check_declarations(app: FastAPI) -> None:
+    """Refuse an API with a route that declares no scope, and name the scopes in its docs."""
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or route.path in OPEN_PATHS:
+            continue
+        scopes = declared_scopes(route)
+        if not scopes:
+            raise RuntimeError(
+                f"route {sorted(route.methods or ())} {route.path} declares no scope; add "
+                "dependencies=[scope(...)] (dialogkit.auth)"
+            )
+        note = f"Requires scope: {', '.join(f'`{s}`' for s in scopes)}."
+        route.description = f"{route.description}\n\n{note}".strip()
+
+
+def _problem(status: int, title: str, detail: str, **headers: str) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_auth(app: FastAPI, verifier: TokenVerifier) -> None:
+    """Verify tokens with `verifier`; 401/403 as problems that say nothing about the resource."""
+    app.state.verifier = verifier
+
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(request: Request, error: Unauthorized) -> JSONResponse:
+        return _problem(
+            401,
+            "Unauthorized",
+            "send a valid bearer token: 'Authorization: Bearer <token>'",
+            **{"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, error: Forbidden) -> JSONResponse:
+        return _problem(
+            403,
+            "Forbidden",
+            f"the token lacks a scope this route needs: {error}",
+            **{"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{error}"'},
+        )
