@@ -18,7 +18,7 @@ import httpx
 import jwt
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from dialogkit.problems import PROBLEM_JSON
@@ -70,15 +70,23 @@ class JwksKeys:
     An unknown key id refreshes the set at most every `refresh_min_s`, so a rotated key is
     found without letting forged key ids make the service hammer the issuer."""
 
-    def __init__(self, url: str, *, cache_s: float = 300, refresh_min_s: float = 30) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        cache_s: float = 300,
+        refresh_min_s: float = 30,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.url = url
+        self.transport = transport
         self.cache_s = cache_s
         self.refresh_min_s = refresh_min_s
         self._keys: dict[str, Any] = {}
         self._fetched = float("-inf")
 
     async def _refresh(self) -> None:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, transport=self.transport) as client:
             response = await client.get(self.url)
         response.raise_for_status()
         found = jwt.PyJWKSet.from_dict(response.json())
@@ -218,7 +226,7 @@ Caller = Annotated[Principal, Depends(caller)]
 """The authenticated caller, for routes that need to know who asks (after `scope`)."""
 
 
-def declared_scopes(route: APIRoute) -> list[str]:
+def declared_scopes(route: Any) -> list[str]:
     """The scopes a route declares through `scope(...)`; empty when it declares none."""
     found: list[str] = []
     pending = [route.dependant]
@@ -232,17 +240,19 @@ def declared_scopes(route: APIRoute) -> list[str]:
 
 def check_declarations(app: FastAPI) -> None:
     """Refuse an API with a route that declares no scope, and name the scopes in its docs."""
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or route.path in OPEN_PATHS:
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or context.path in OPEN_PATHS:
             continue
-        scopes = declared_scopes(route)
+        scopes = declared_scopes(context)
         if not scopes:
             raise RuntimeError(
-                f"route {sorted(route.methods or ())} {route.path} declares no scope; add "
+                f"route {sorted(context.methods or ())} {context.path} declares no scope; add "
                 "dependencies=[scope(...)] (dialogkit.auth)"
             )
         note = f"Requires scope: {', '.join(f'`{s}`' for s in scopes)}."
-        route.description = f"{route.description}\n\n{note}".strip()
+        if note not in (route.description or ""):
+            route.description = f"{route.description}\n\n{note}".strip()
 
 
 def _problem(status: int, title: str, detail: str, **headers: str) -> JSONResponse:

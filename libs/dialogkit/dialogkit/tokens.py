@@ -110,16 +110,23 @@ class ClientCredentials:
     """Tokens from the issuer's token endpoint (OAuth2 client credentials, RFC 6749 §4.4)."""
 
     def __init__(
-        self, token_url: str, client_id: str, client_secret: str, scopes: Sequence[str]
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        scopes: Sequence[str],
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.token_url = token_url
+        self.transport = transport
         self._auth = (client_id, client_secret)
         self.scopes = list(scopes)
         self._cached: tuple[float, str] | None = None
 
     async def token(self) -> str:
         if self._cached is None or time.monotonic() > self._cached[0]:
-            async with httpx.AsyncClient(timeout=10) as client:
+            async with httpx.AsyncClient(timeout=10, transport=self.transport) as client:
                 response = await client.post(
                     self.token_url,
                     data={"grant_type": "client_credentials", "scope": " ".join(self.scopes)},
