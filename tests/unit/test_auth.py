@@ -215,8 +215,8 @@ def test_an_api_with_an_undeclared_route_is_refused() -> None:
     async def forgotten() -> dict[str, str]:
         return {}
 
+    settings = ServiceSettings(auth_local_key_file=KEY_FILE)
     with pytest.raises(RuntimeError, match="/v1/forgotten declares no scope"):
-        settings = ServiceSettings(auth_local_key_file=KEY_FILE)
         create_api("interactions", settings, [router], runtime_factory=FakeRuntime())
 
 
