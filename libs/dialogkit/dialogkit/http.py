@@ -20,8 +20,13 @@ from dialogkit.db import create_pool
 from dialogkit.limits import BodyLimits
 from dialogkit.logs import configure_logging
 from dialogkit.pii import KeyStore, PersonalDataCipher
-from dialogkit.problems import install_problem_handlers
+from dialogkit.problems import (
+    document_problems,
+    install_outage_handlers,
+    install_problem_handlers,
+)
 from dialogkit.publishing import EventPublisher, KafkaPublisher
+from dialogkit.readiness import Probe, check_all
 from dialogkit.tracing import configure_tracing, span_from
 
 
@@ -45,9 +50,6 @@ class ApiRuntime:
         return PersonalDataCipher(self.keys)
 
 
-Probe = Callable[[], Awaitable[bool]]
-
-
 @asynccontextmanager
 async def kafka_postgres_runtime(
     service: str, settings: ServiceSettings
@@ -58,6 +60,7 @@ async def kafka_postgres_runtime(
         settings.kafka_bootstrap,
         client_id=f"{service}-api",
         idempotent=settings.kafka_idempotent_producer,
+        timeout_s=settings.publish_timeout_s,
     )
     try:
         await publisher.start()
@@ -120,6 +123,7 @@ def create_api(
     app.state.settings = settings
     app.state.service = service
     install_problem_handlers(app)
+    install_outage_handlers(app)
     install_auth(app, settings.token_verifier())
     install_personal_data_guard(
         app, lambda request: PublishedAuditTrail(request.app.state.runtime.publisher, service)
@@ -147,13 +151,12 @@ def create_api(
 
     @app.get("/readyz", tags=["operations"])
     async def readyz(request: Request) -> JSONResponse:
-        """Broker and database are reachable."""
-        checks = {name: await probe() for name, probe in request.app.state.probes.items()}
-        ready = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        """Broker and database answer, each within `readiness_timeout_s`; 503 names who does not."""
+        result = await check_all(request.app.state.probes, settings.readiness_timeout_s)
+        if result.ready:
+            return JSONResponse({"status": "ready", "checks": result.checks})
+        body = {"status": "not ready", "checks": result.checks, "failing": result.failing}
+        return JSONResponse(body, status_code=503)
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def metrics_page() -> str:
@@ -163,6 +166,7 @@ def create_api(
     for router in routers:
         app.include_router(router)
     check_declarations(app)
+    document_problems(app, {route.path for router in routers for route in router.routes})  # type: ignore[attr-defined]
     app.add_middleware(
         BodyLimits, max_bytes=settings.http_max_body_bytes, max_depth=settings.http_max_json_depth
     )
