@@ -24,6 +24,10 @@ class Settings(ServiceSettings):
     export_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
     """How long one request of the export to another service may take."""
 
+    audit_retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    """How long the audit trail of personal-data access is kept; audit.events.v1 keeps 400 days,
+    so a rebuild restores up to that (raise the topic's retention.ms for longer periods)."""
+
     CALLS_OTHER_SERVICES: ClassVar[bool] = True
     LOCAL_SECRETS: ClassVar[tuple[str, ...]] = (
         *ServiceSettings.LOCAL_SECRETS,
