@@ -64,6 +64,13 @@ class StaticKey:
         return self.key
 
 
+class NoKeys:
+    """No issuer configured: no token is valid."""
+
+    async def key_for(self, header: dict[str, Any]) -> Any:
+        raise Unauthorized("no token issuer configured")
+
+
 class JwksKeys:
     """The issuer's JSON Web Key Set, fetched over HTTPS and kept for `cache_s`.
 
@@ -255,9 +262,44 @@ def check_declarations(app: FastAPI) -> None:
             route.description = f"{route.description}\n\n{note}".strip()
 
 
-def _problem(status: int, title: str, detail: str, **headers: str) -> JSONResponse:
+def refusal_document(
+    status: int, title: str, detail: str, **headers: str
+) -> tuple[dict[str, Any], dict[str, str]]:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return body, headers
+
+
+def refusal(error: Unauthorized | Forbidden) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, problem document and headers of a refused request; nothing about the resource."""
+    if isinstance(error, Unauthorized):
+        body, headers = refusal_document(
+            401,
+            "Unauthorized",
+            "send a valid bearer token: 'Authorization: Bearer <token>'",
+            **{"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+        return 401, body, headers
+    body, headers = refusal_document(
+        403,
+        "Forbidden",
+        f"the token lacks a scope this route needs: {error}",
+        **{"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{error}"'},
+    )
+    return 403, body, headers
+
+
+async def authorize_header(
+    verifier: TokenVerifier, authorization: str | None, required: Sequence[str]
+) -> Principal:
+    """The check `scope(...)` makes, for servers outside FastAPI (the workers' pages)."""
+    kind, _, credentials = (authorization or "").partition(" ")
+    if kind.lower() != "bearer" or not credentials.strip():
+        raise Unauthorized("no bearer token")
+    principal = await verifier.verify(credentials.strip())
+    missing = [s for s in required if not principal.has(s)]
+    if missing:
+        raise Forbidden(" ".join(missing))
+    return principal
 
 
 def install_auth(app: FastAPI, verifier: TokenVerifier) -> None:
@@ -265,19 +307,7 @@ def install_auth(app: FastAPI, verifier: TokenVerifier) -> None:
     app.state.verifier = verifier
 
     @app.exception_handler(Unauthorized)
-    async def unauthorized(request: Request, error: Unauthorized) -> JSONResponse:
-        return _problem(
-            401,
-            "Unauthorized",
-            "send a valid bearer token: 'Authorization: Bearer <token>'",
-            **{"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
-
     @app.exception_handler(Forbidden)
-    async def forbidden(request: Request, error: Forbidden) -> JSONResponse:
-        return _problem(
-            403,
-            "Forbidden",
-            f"the token lacks a scope this route needs: {error}",
-            **{"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{error}"'},
-        )
+    async def refused(request: Request, error: Unauthorized | Forbidden) -> JSONResponse:
+        status, body, headers = refusal(error)
+        return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
