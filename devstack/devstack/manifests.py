@@ -18,7 +18,8 @@ from dialogkit.topics import SERVICES, platform_topics
 
 NAMESPACE = "dialog"
 IMAGE = "ghcr.io/dialog-platform/dialog:0.1.0"
-KAFKA_BOOTSTRAP = "dialog-kafka-bootstrap.kafka.svc:9092"  # Strimzi cluster "dialog"
+KAFKA_BOOTSTRAP = "dialog-kafka-bootstrap.kafka.svc:9093"  # Strimzi cluster "dialog", TLS
+KAFKA_CA = "/etc/kafka-ca"  # the cluster CA's ca.crt, from the Secret ops copy (operations.md)
 OUTPUT = Path("deploy/k8s")
 
 
@@ -56,7 +57,10 @@ def _container(definition: ServiceDefinition, role: str, port: int) -> dict[str,
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "kafka-ca", "mountPath": KAFKA_CA, "readOnly": True},
+        ],
     }
 
 
@@ -77,7 +81,10 @@ def _deployment(definition: ServiceDefinition, role: str, port: int) -> dict[str
                     # a worker leaves its consumer group before the pod goes
                     "terminationGracePeriodSeconds": 30,
                     "containers": [_container(definition, role, port)],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "volumes": [
+                        {"name": "tmp", "emptyDir": {}},
+                        {"name": "kafka-ca", "secret": {"secretName": "dialog-cluster-ca-cert"}},
+                    ],
                 },
             },
         },
@@ -94,6 +101,12 @@ def service_documents(definition: ServiceDefinition) -> list[dict[str, Any]]:
         f"{prefix}HTTP_PORT": str(settings.http_port),
         f"{prefix}WORKER_WEB_PORT": str(settings.worker_web_port),
         f"{prefix}TOPIC_REPLICATION": "3",
+        # each service its own SCRAM user (a Strimzi KafkaUser named like the service) over TLS;
+        # its password comes from <service>-secrets
+        f"{prefix}KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        f"{prefix}KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        f"{prefix}KAFKA_SASL_USERNAME": definition.name,
+        f"{prefix}KAFKA_SSL_CA_FILE": f"{KAFKA_CA}/ca.crt",
         f"{prefix}OTLP_ENDPOINT": "http://otel-collector.observability.svc:4318",
     }
     for name in type(settings).model_fields:  # other services' APIs, by their Service names

@@ -13,6 +13,7 @@ from dialogkit.tokens import LOCAL_ISSUER, PLATFORM_AUDIENCE
 
 if TYPE_CHECKING:
     from dialogkit.auth import TokenVerifier
+    from dialogkit.kafka_security import KafkaSecurity
     from dialogkit.pii import KeyStore
     from dialogkit.tokens import TokenSource
 
@@ -30,6 +31,17 @@ class ServiceSettings(BaseSettings):
     environment: Literal["local", "test", "production"] = "local"
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_idempotent_producer: bool = False
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """PLAINTEXT only for the embedded broker on loopback; SASL_SSL (SCRAM) in production."""
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    """This service's own Kafka user (one per service, with its own ACLs)."""
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_file: Path | None = None
+    """The cluster CA's certificate (PEM); the system's CAs when not given."""
+    kafka_ssl_cert_file: Path | None = None
+    """A client certificate (PEM), for mutual TLS."""
+    kafka_ssl_key_file: Path | None = None
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     database_pool_max: Annotated[int, Field(ge=1, le=100)] = 10
     http_host: str = "127.0.0.1"
@@ -81,6 +93,22 @@ class ServiceSettings(BaseSettings):
     """Secret settings whose defaults serve local development only; a service adds its own."""
     CALLS_OTHER_SERVICES: ClassVar[bool] = False
     """True where the service calls other services' APIs with its own client credentials."""
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """The security every Kafka client of this service connects with."""
+        from dialogkit.kafka_security import KafkaSecurity
+
+        password = self.kafka_sasl_password
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=password.get_secret_value() if password else None,
+            ca_file=self.kafka_ssl_ca_file,
+            cert_file=self.kafka_ssl_cert_file,
+            key_file=self.kafka_ssl_key_file,
+        )
 
     @property
     def service_name(self) -> str:
@@ -139,6 +167,21 @@ class ServiceSettings(BaseSettings):
         from dialogkit.pii import PostgresKeyStore
 
         return PostgresKeyStore(pool)
+
+    @model_validator(mode="after")
+    def _kafka_credentials_complete(self) -> Self:
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                f"kafka_security_protocol={self.kafka_security_protocol} needs"
+                " kafka_sasl_username and kafka_sasl_password"
+            )
+        if self.environment == "production" and not self.kafka_security_protocol.endswith("SSL"):
+            raise ValueError(
+                "kafka_security_protocol must be SASL_SSL or SSL in production: credentials and"
+                " personal data must not cross the network in clear"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_local(self) -> Self:

@@ -61,6 +61,7 @@ async def kafka_postgres_runtime(
         client_id=f"{service}-api",
         idempotent=settings.kafka_idempotent_producer,
         timeout_s=settings.publish_timeout_s,
+        security=settings.kafka_security.client_options(),
     )
     try:
         await publisher.start()

@@ -114,12 +114,17 @@ def run_rebuild(definition: ServiceDefinition, settings: ServiceSettings) -> Non
     async def rebuild() -> None:
         await migrate(settings.database_url, definition.migrations_package)
         pool = await create_pool(settings.database_url, max_size=2)
-        publisher = KafkaPublisher(settings.kafka_bootstrap, client_id=f"{definition.name}-rebuild")
+        security = settings.kafka_security.client_options()
+        publisher = KafkaPublisher(
+            settings.kafka_bootstrap, client_id=f"{definition.name}-rebuild", security=security
+        )
         await publisher.start()
         try:
             dead = DeadLetters(publisher, dead_letter_topic(definition.name), "rebuild")
             projections = definition.projections(settings, publisher)
-            for result in await replay(pool, projections, dead, settings.kafka_bootstrap):
+            for result in await replay(
+                pool, projections, dead, settings.kafka_bootstrap, security=security
+            ):
                 print(
                     f"{result.projection}: applied {result.outcome.applied},"
                     f" dead-lettered {result.outcome.dead_lettered},"

@@ -68,6 +68,7 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
         "topic_disable_leader": True,
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
+        **settings.kafka_security.faust_options(),
         "web_enabled": True,
         # faust's own pages show tables, partitions and internals to anyone: all off. The worker
         # serves /healthz, /readyz and /metrics openly and its tables only with a token.
@@ -103,6 +104,7 @@ class WorkerResources(Service):
             client_id=f"{service}-worker",
             idempotent=settings.kafka_idempotent_producer,
             timeout_s=settings.publish_timeout_s,
+            security=settings.kafka_security.client_options(),
         )
 
     async def on_start(self) -> None:
