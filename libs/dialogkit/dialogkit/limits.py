@@ -9,11 +9,38 @@ from __future__ import annotations
 
 import re
 from itertools import accumulate
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
+from pydantic import AfterValidator, BaseModel, Field
 
 from dialogkit.problems import PROBLEM_JSON
+
+MAX_ITEMS = 100
+T = TypeVar("T")
+Few = Annotated[list[T], Field(max_length=MAX_ITEMS)]
+"""A list in a command: at most `MAX_ITEMS` items (422 naming the field beyond)."""
+
+
+def _lists_within(value: Any, path: str) -> None:
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _lists_within(getattr(value, name), f"{path}.{name}" if path else name)
+    elif isinstance(value, list | tuple | set | frozenset):
+        if len(value) > MAX_ITEMS:
+            raise ValueError(f"{path}: at most {MAX_ITEMS} items, got {len(value)}")
+        for item in value:
+            _lists_within(item, path)
+
+
+def _bounded(model: Any) -> Any:
+    _lists_within(model, "")
+    return model
+
+
+FewItems = AfterValidator(_bounded)
+"""For a body model shared with an event contract, whose lists cannot carry `Few` without
+changing the contract: `Annotated[Model, FewItems]` refuses any list longer than `MAX_ITEMS`."""
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

@@ -24,6 +24,7 @@ from dialog_schemas.campaigns import CampaignDefinition
 from dialog_schemas.common import ExternalId
 from dialogkit.auth import scope
 from dialogkit.http import IdempotencyKey, Runtime
+from dialogkit.limits import FewItems
 from dialogkit.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
@@ -31,10 +32,10 @@ READ = scope("campaigns:read")
 WRITE = scope("campaigns:write")
 LAUNCH = scope("campaigns:launch")
 """Launching, pausing, resuming and stopping: what starts or ends outreach to customers."""
-CampaignId = Annotated[str, ExternalId]
+CampaignId = ExternalId
 
 _OPTIONAL: dict[str, Any] = {
-    name: (field.annotation | None, None)  # type: ignore[operator]
+    name: (field.rebuild_annotation() | None, None)  # keeps each field's constraints
     for name, field in CampaignDefinition.model_fields.items()
 }
 CampaignChanges: type[BaseModel] = create_model(
@@ -53,7 +54,7 @@ def _answer(result: CommandResult, response: Response, created: bool = False) ->
 
 @router.post("/campaigns", status_code=200, tags=["campaigns"], dependencies=[WRITE])
 async def create_campaign(
-    command: CreateCampaign,
+    command: Annotated[CreateCampaign, FewItems],
     runtime: Runtime,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -66,7 +67,7 @@ async def create_campaign(
 @router.patch("/campaigns/{campaign_id}", dependencies=[WRITE])
 async def update_campaign(
     campaign_id: CampaignId,
-    changes: Annotated[CampaignChanges, Body()],
+    changes: Annotated[CampaignChanges, Body(), FewItems],
     runtime: Runtime,
     response: Response,
     idempotency_key: IdempotencyKey = None,

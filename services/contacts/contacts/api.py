@@ -357,8 +357,8 @@ async def data_key(runtime: ApiRuntime, customer_id: str, *, create: bool) -> Da
 @router.get("/contact-points", dependencies=[scope("contacts:read")])
 async def search_contact_point(
     runtime: Runtime,
-    phone: Annotated[str | None, Query()] = None,
-    email: Annotated[str | None, Query()] = None,
+    phone: Annotated[str | None, Query(max_length=64)] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
 ) -> dict[str, list[str]]:
     """Customers with this phone number (any format) or email address."""
     from dialogkit.contactpoints import normalize_email, normalize_phone

@@ -138,10 +138,12 @@ async def get_timeline(
     caller: Caller,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Label | None = None,
-    channel: Annotated[list[Channel] | None, Query(description="repeat for several")] = None,
+    channel: Annotated[
+        list[Channel] | None, Query(max_length=20, description="repeat for several")
+    ] = None,
     direction: Direction | None = None,
     kind: Annotated[
-        list[Label] | None, Query(description="event types; repeat for several")
+        list[Label] | None, Query(max_length=50, description="event types; repeat for several")
     ] = None,
     since: Instant | None = None,
     until: Instant | None = None,
@@ -266,7 +268,7 @@ async def get_customer_findings(
     customer_id: CustomerId,
     runtime: Runtime,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
+    cursor: Label | None = None,
 ) -> FindingsPage:
     """Advertising that reached this customer while they were not eligible, newest first."""
     return await findings_page(runtime, customer_id, limit, cursor)
@@ -274,7 +276,7 @@ async def get_customer_findings(
 
 @router.get("/findings", dependencies=[scope("interactions:read")])
 async def get_findings(
-    runtime: Runtime, limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None
+    runtime: Runtime, limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: Label | None = None
 ) -> FindingsPage:
     """All compliance findings, newest first."""
     return await findings_page(runtime, None, limit, cursor)
