@@ -22,6 +22,7 @@ from dialog_schemas.common import Channel, Purpose
 from dialog_schemas.consent import CaptureMedium, ConsentGranted, Evidence
 from dialogkit.codec import decode_envelope, decode_event, encode
 from dialogkit.config import ServiceSettings
+from dialogkit.erasures import InMemoryErasedContactPoints
 from dialogkit.http import ApiRuntime, Probe, create_api
 from dialogkit.pii import InMemoryKeyStore
 from dialogkit.publishing import FakePublisher
@@ -75,7 +76,12 @@ class FakePool:
         if "FROM profiles" in sql:
             return self.profiles.get(args[0])
         if "FROM customer_facts" in sql:
-            return {"kind": "consumer", "registered_at": REGISTERED, "suppressed_channels": []}
+            return {
+                "kind": "consumer",
+                "registered_at": REGISTERED,
+                "suppressed_channels": [],
+                "erased_at": None,
+            }
         return None
 
     async def fetch(self, sql: str, *args: Any, **_: Any) -> list[Any]:
@@ -119,7 +125,14 @@ class FakeRuntimes:
     async def __call__(
         self, service: str, settings: ServiceSettings
     ) -> AsyncIterator[tuple[ApiRuntime, dict[str, Probe]]]:
-        runtime = ApiRuntime(service, settings, self.pool, self.publisher, self.keys)  # type: ignore[arg-type]
+        runtime = ApiRuntime(
+            service,
+            settings,
+            self.pool,  # type: ignore[arg-type]
+            self.publisher,
+            self.keys,
+            InMemoryErasedContactPoints(),
+        )
         yield runtime, {}
 
 

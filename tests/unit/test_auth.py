@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,9 +16,7 @@ from fastapi.testclient import TestClient
 
 from dialogkit.auth import JwksKeys, TokenVerifier, Unauthorized, declared_scopes
 from dialogkit.config import ServiceSettings
-from dialogkit.http import ApiRuntime, Probe, create_api
-from dialogkit.pii import InMemoryKeyStore
-from dialogkit.publishing import FakePublisher
+from dialogkit.http import create_api
 from dialogkit.service import ServiceDefinition
 from dialogkit.tokens import (
     LOCAL_ISSUER,
@@ -29,6 +26,7 @@ from dialogkit.tokens import (
     local_signing_key,
     mint,
 )
+from tests.fakes import FakePool, FakeRuntimes
 from tests.support import KEY_FILE, token
 
 TOUCHPOINT = {
@@ -46,15 +44,8 @@ CONSENT = {
 }
 
 
-class FakeRuntime:
-    def __init__(self) -> None:
-        self.publisher = FakePublisher()
-
-    @asynccontextmanager
-    async def __call__(
-        self, service: str, settings: ServiceSettings
-    ) -> AsyncIterator[tuple[ApiRuntime, dict[str, Probe]]]:
-        yield ApiRuntime(service, settings, None, self.publisher, InMemoryKeyStore()), {}
+class FakeRuntime(FakeRuntimes):
+    pass
 
 
 def definitions() -> list[ServiceDefinition]:
@@ -289,3 +280,25 @@ def test_each_service_calls_others_with_only_the_scopes_it_needs() -> None:
         if definition.name != "contacts":
             keys = settings.key_store(None)
             assert keys._auth.source._scopes == [DATA_KEYS_SCOPE]  # type: ignore[attr-defined]
+
+
+class MergedPool(FakePool):
+    """Knows one merged duplicate, `dup-1`, merged into `c-1`."""
+
+    async def fetchval(self, sql: str, *args: Any, **_: Any) -> Any:
+        if "FROM customer_merges" in sql:
+            return "c-1" if args[0] == "dup-1" else None
+        return await super().fetchval(sql, *args)
+
+
+def test_the_token_is_checked_before_anything_is_said_about_a_merged_customer() -> None:
+    fake = FakeRuntime()
+    fake.pool = MergedPool()
+    with client_for("contacts", fake) as client:
+        for headers, status in (({}, 401), (token("consent:read"), 403)):
+            answer = client.get("/v1/customers/dup-1", headers=headers)
+            assert answer.status_code == status
+            assert "c-1" not in answer.text
+        allowed = client.get("/v1/customers/dup-1", headers=token("contacts:read"))
+        assert allowed.status_code == 410
+        assert allowed.json()["merged_into"] == "c-1"

@@ -25,7 +25,7 @@ from dialogkit.auth import scope
 from dialogkit.contactpoints import normalize_phone
 from dialogkit.deadletters import DeadLetters
 from dialogkit.http import create_api
-from dialogkit.ingress import IngressProcessor
+from dialogkit.ingress import IngressContext, IngressProcessor
 from dialogkit.projection import Decoded
 from dialogkit.publishing import FakePublisher
 from dialogkit.records import SourceRecord
@@ -105,7 +105,9 @@ class Refusing:
     source = INTERACTIONS_INGRESS
     target = INTERACTIONS_EVENTS
 
-    def translate(self, incoming: Decoded, now: datetime) -> Sequence[Envelope]:
+    async def translate(
+        self, incoming: Decoded, now: datetime, context: IngressContext
+    ) -> Sequence[Envelope]:
         ContactRegistered.model_validate({"kind": "robot", "name": "x", "registered_at": now})
         return []
 

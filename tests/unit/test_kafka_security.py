@@ -1,124 +1,85 @@
-"""Kafka security settings reach every client: producers, the bulk consumer, the admin client and
-the faust worker; plaintext stays the default for the embedded broker on loopback."""
+"""How services connect to Kafka: plaintext locally, SCRAM over TLS where settings say so."""
 
 from __future__ import annotations
 
 import ssl
-from pathlib import Path
-from typing import Any
 
 import pytest
-import trustme
-from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+from faust.types.auth import AuthProtocol, SASLMechanism
 
-from dialogkit import replay, topics
-from dialogkit.config import ServiceSettings
-from dialogkit.publishing import KafkaPublisher
+from campaigns.bootstrap import DEFINITION
+from dialogkit.kafka_security import faust_credentials, kafka_client_options
 from dialogkit.service import SettingsError, load_settings
 from dialogkit.worker import faust_settings
-from interactions.bootstrap import DEFINITION as INTERACTIONS
 
 
-@pytest.fixture
-def cluster_ca(tmp_path: Path) -> Path:
-    """A CA certificate file as ops mount it from the cluster's CA secret."""
-    ca = trustme.CA()
-    path = tmp_path / "ca.crt"
-    ca.cert_pem.write_to_path(str(path))
-    return path
+def test_local_settings_connect_in_plaintext() -> None:
+    settings = DEFINITION.settings()
+    assert kafka_client_options(settings) == {"security_protocol": "PLAINTEXT"}
+    assert faust_credentials(settings) is None
 
 
-def scram(ca_file: Path, **more: Any) -> ServiceSettings:
-    return ServiceSettings(
-        kafka_security_protocol="SASL_SSL",
-        kafka_sasl_username="interactions",
-        kafka_sasl_password="scram-s3cr3t",  # type: ignore[arg-type]
-        kafka_ssl_ca_file=ca_file,
-        **more,
-    )
-
-
-def assert_scram_over_tls(options: dict[str, Any]) -> None:
+def test_scram_over_tls_carries_user_password_and_a_tls_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_USERNAME", "campaigns")
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_PASSWORD", "s3cret")
+    settings = load_settings(DEFINITION)
+    options = kafka_client_options(settings)
     assert options["security_protocol"] == "SASL_SSL"
     assert options["sasl_mechanism"] == "SCRAM-SHA-512"
-    assert options["sasl_plain_username"] == "interactions"
-    assert options["sasl_plain_password"] == "scram-s3cr3t"
-    context = options["ssl_context"]
-    assert isinstance(context, ssl.SSLContext)
-    assert context.verify_mode == ssl.CERT_REQUIRED
-    assert context.check_hostname
-    assert context.cert_store_stats()["x509_ca"] == 1  # the cluster's CA, nothing else
-
-
-def test_plaintext_is_the_local_default() -> None:
-    settings = ServiceSettings()
-    assert settings.kafka_security.client_options() == {"security_protocol": "PLAINTEXT"}
-    assert "broker_credentials" not in faust_settings("interactions", settings)
-
-
-def test_producers_connect_with_the_services_scram_user_over_tls(cluster_ca: Path) -> None:
-    settings = scram(cluster_ca)
-    publisher = KafkaPublisher(
-        "kafka:9093", client_id="x", security=settings.kafka_security.client_options()
+    assert (options["sasl_plain_username"], options["sasl_plain_password"]) == (
+        "campaigns",
+        "s3cret",
     )
-    assert_scram_over_tls(publisher._options)
+    assert isinstance(options["ssl_context"], ssl.SSLContext)
+    credentials = faust_settings("campaigns", settings)["broker_credentials"]
+    assert credentials.protocol is AuthProtocol.SASL_SSL
+    assert credentials.mechanism is SASLMechanism.SCRAM_SHA_512
+    assert credentials.username == "campaigns"
 
 
-def test_the_faust_worker_gets_the_same_credentials(cluster_ca: Path) -> None:
-    conf = faust_settings("interactions", scram(cluster_ca))
-    # what faust's aiokafka transport hands its consumer and producer
-    assert_scram_over_tls(dict(credentials_to_aiokafka_auth(conf["broker_credentials"])))
-
-
-async def test_the_bulk_consumer_and_the_admin_client_get_them_too(
-    cluster_ca: Path, monkeypatch: pytest.MonkeyPatch
+def test_sasl_without_credentials_is_refused_naming_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    options = scram(cluster_ca).kafka_security.client_options()
-    seen: list[dict[str, Any]] = []
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    with pytest.raises(SettingsError, match="needs kafka_username and kafka_password"):
+        load_settings(DEFINITION)
+
+
+def test_an_unknown_protocol_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_SECURITY_PROTOCOL", "KERBEROS")
+    with pytest.raises(SettingsError, match="CAMPAIGNS_KAFKA_SECURITY_PROTOCOL"):
+        load_settings(DEFINITION)
+
+
+async def test_the_bulk_consumer_and_the_admin_client_get_the_same_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dialogkit import replay, topics
+
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_USERNAME", "campaigns")
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_PASSWORD", "s3cret")
+    options = kafka_client_options(load_settings(DEFINITION))
+    seen: list[dict[str, object]] = []
 
     class Refused(Exception):
         pass
 
-    def recorder(*args: Any, **kwargs: Any) -> Any:
+    def recorder(*args: object, **kwargs: object) -> object:
         seen.append(kwargs)
         raise Refused
 
     monkeypatch.setattr(replay, "AIOKafkaConsumer", recorder)
     monkeypatch.setattr(topics, "AIOKafkaAdminClient", recorder)
     with pytest.raises(Refused):
-        await anext(replay.read_topic_in_batches("kafka:9093", "t", {}, 10, options))
+        await anext(replay.read_topic_in_batches("kafka:9093", "t", {}, 10, security=options))
     with pytest.raises(Refused):
         await topics.ensure_topics("kafka:9093", [], partitions=1, replication=1, security=options)
+    assert len(seen) == 2
     for kwargs in seen:
-        assert_scram_over_tls(kwargs)
-
-
-def test_mutual_tls_without_sasl(cluster_ca: Path, tmp_path: Path) -> None:
-    ca = trustme.CA()
-    client = ca.issue_cert("interactions")
-    client.cert_chain_pems[0].write_to_path(str(tmp_path / "client.crt"))
-    client.private_key_pem.write_to_path(str(tmp_path / "client.key"))
-    settings = ServiceSettings(
-        kafka_security_protocol="SSL",
-        kafka_ssl_ca_file=cluster_ca,
-        kafka_ssl_cert_file=tmp_path / "client.crt",
-        kafka_ssl_key_file=tmp_path / "client.key",
-    )
-    options = settings.kafka_security.client_options()
-    assert options["security_protocol"] == "SSL"
-    assert "sasl_mechanism" not in options
-    conf = faust_settings("interactions", settings)
-    assert credentials_to_aiokafka_auth(conf["broker_credentials"])["security_protocol"] == "SSL"
-
-
-def test_sasl_without_a_password_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("INTERACTIONS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
-    monkeypatch.setenv("INTERACTIONS_KAFKA_SASL_USERNAME", "interactions")
-    with pytest.raises(SettingsError, match="needs kafka_sasl_username and kafka_sasl_password"):
-        load_settings(INTERACTIONS)
-
-
-def test_production_refuses_a_plaintext_broker_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("INTERACTIONS_ENVIRONMENT", "production")
-    with pytest.raises(SettingsError, match="must be SASL_SSL or SSL in production"):
-        load_settings(INTERACTIONS)
+        assert kwargs["security_protocol"] == "SASL_SSL"
+        assert kwargs["sasl_plain_username"] == "campaigns"
+        assert isinstance(kwargs["ssl_context"], ssl.SSLContext)

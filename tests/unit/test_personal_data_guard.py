@@ -18,6 +18,7 @@ from dialogkit.limits import nesting_depth
 from dialogkit.pii import InMemoryKeyStore
 from dialogkit.problems import Problem
 from dialogkit.publishing import FakePublisher
+from tests.fakes import FakePool
 from tests.support import KEY_FILE, token
 
 router = APIRouter(prefix="/v1")
@@ -60,7 +61,8 @@ class Fake:
     async def __call__(
         self, service: str, settings: ServiceSettings
     ) -> AsyncIterator[tuple[ApiRuntime, dict[str, Probe]]]:
-        yield ApiRuntime(service, settings, None, self.publisher, InMemoryKeyStore()), {}
+        runtime = ApiRuntime(service, settings, FakePool(), self.publisher, InMemoryKeyStore())  # type: ignore[arg-type]
+        yield runtime, {}
 
 
 def client_with(publisher: FakePublisher, **settings: Any) -> TestClient:

@@ -32,8 +32,8 @@ def in_production(monkeypatch: pytest.MonkeyPatch, prefix: str) -> None:
     monkeypatch.setenv(f"{prefix}_AUTH_CLIENT_ID", prefix.lower())
     monkeypatch.setenv(f"{prefix}_AUTH_CLIENT_SECRET", "s3cr3t-from-the-vault")
     monkeypatch.setenv(f"{prefix}_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
-    monkeypatch.setenv(f"{prefix}_KAFKA_SASL_USERNAME", prefix.lower())
-    monkeypatch.setenv(f"{prefix}_KAFKA_SASL_PASSWORD", "scram-s3cr3t")
+    monkeypatch.setenv(f"{prefix}_KAFKA_USERNAME", prefix.lower())
+    monkeypatch.setenv(f"{prefix}_KAFKA_PASSWORD", "scram-s3cr3t")
 
 
 def test_the_local_signing_key_is_refused_outside_local(

@@ -196,20 +196,32 @@ class Authorize:
         security_scopes: SecurityScopes,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
+        checked: Principal | None = request.scope.get(PRINCIPAL)
+        if checked is not None:  # `authorize_route` checked this declaration already
+            return checked
+        return await self.check(request, security_scopes.scopes, credentials)
+
+    async def check(
+        self,
+        request: Request,
+        scopes: Sequence[str],
+        credentials: HTTPAuthorizationCredentials | None,
+    ) -> Principal:
+        """The caller, if the token is valid and carries `scopes`; marks personal data and audit."""
         if credentials is None:
             raise Unauthorized("no bearer token")
         verifier: TokenVerifier = request.app.state.verifier
         principal = await verifier.verify(credentials.credentials)
-        request.scope[PRINCIPAL] = principal
-        service = security_scopes.scopes[0].split(":")[0]
+        service = scopes[0].split(":")[0]
         shown = principal.has(f"{service}:read-personal")
         if self.audit:
             request.scope[AUDIT] = AuditMark(self.audit, principal.subject, shown)
-        missing = [s for s in security_scopes.scopes if not principal.has(s)]
+        missing = [s for s in scopes if not principal.has(s)]
         if missing:
             raise Forbidden(" ".join(missing))
         if self.personal and not shown:
             request.scope[REDACT] = self.personal
+        request.scope[PRINCIPAL] = principal
         return principal
 
 
@@ -233,16 +245,30 @@ Caller = Annotated[Principal, Depends(caller)]
 """The authenticated caller, for routes that need to know who asks (after `scope`)."""
 
 
-def declared_scopes(route: Any) -> list[str]:
-    """The scopes a route declares through `scope(...)`; empty when it declares none."""
-    found: list[str] = []
+def _declarations(route: Any) -> list[tuple[Authorize, list[str]]]:
+    found: list[tuple[Authorize, list[str]]] = []
     pending = [route.dependant]
     while pending:
         dependant = pending.pop()
         if isinstance(dependant.call, Authorize):
-            found += list(dependant.own_oauth_scopes or ())
+            found.append((dependant.call, list(dependant.own_oauth_scopes or ())))
         pending += dependant.dependencies
     return found
+
+
+def declared_scopes(route: Any) -> list[str]:
+    """The scopes a route declares through `scope(...)`; empty when it declares none."""
+    return [s for _, scopes in _declarations(route) for s in scopes]
+
+
+async def authorize_route(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Router-level: the route's declaration checked before any other dependency looks at the
+    resource (a merged customer's 410, say), so a refusal says nothing about it."""
+    for authorize, scopes in _declarations(request.scope["route"]):
+        await authorize.check(request, scopes, credentials)
 
 
 def check_declarations(app: FastAPI) -> None:

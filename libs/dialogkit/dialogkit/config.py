@@ -13,12 +13,14 @@ from dialogkit.tokens import LOCAL_ISSUER, PLATFORM_AUDIENCE
 
 if TYPE_CHECKING:
     from dialogkit.auth import TokenVerifier
-    from dialogkit.kafka_security import KafkaSecurity
+    from dialogkit.erasures import ErasedContactPoints
     from dialogkit.pii import KeyStore
     from dialogkit.tokens import TokenSource
 
 DATA_KEYS_SCOPE = "data-keys"
 """Held only by the services that seal or open personal data: reads customers' data keys."""
+SUPPRESSION_SCOPE = "contacts:suppression"
+"""Held by the services that take contact points: asks whether one belongs to an erased customer."""
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -32,16 +34,12 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_idempotent_producer: bool = False
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    """PLAINTEXT only for the embedded broker on loopback; SASL_SSL (SCRAM) in production."""
-    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
-    kafka_sasl_username: str | None = None
-    """This service's own Kafka user (one per service, with its own ACLs)."""
-    kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_ca_file: Path | None = None
-    """The cluster CA's certificate (PEM); the system's CAs when not given."""
-    kafka_ssl_cert_file: Path | None = None
-    """A client certificate (PEM), for mutual TLS."""
-    kafka_ssl_key_file: Path | None = None
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ca_file: str | None = None
+    """PEM file of the CA that signed the brokers' certificates (SSL protocols); system CAs if
+    unset."""
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     database_pool_max: Annotated[int, Field(ge=1, le=100)] = 10
     http_host: str = "127.0.0.1"
@@ -95,22 +93,6 @@ class ServiceSettings(BaseSettings):
     """True where the service calls other services' APIs with its own client credentials."""
 
     @property
-    def kafka_security(self) -> KafkaSecurity:
-        """The security every Kafka client of this service connects with."""
-        from dialogkit.kafka_security import KafkaSecurity
-
-        password = self.kafka_sasl_password
-        return KafkaSecurity(
-            protocol=self.kafka_security_protocol,
-            mechanism=self.kafka_sasl_mechanism,
-            username=self.kafka_sasl_username,
-            password=password.get_secret_value() if password else None,
-            ca_file=self.kafka_ssl_ca_file,
-            cert_file=self.kafka_ssl_cert_file,
-            key_file=self.kafka_ssl_key_file,
-        )
-
-    @property
     def service_name(self) -> str:
         return str(self.model_config.get("env_prefix", "")).rstrip("_").lower() or "service"
 
@@ -141,7 +123,7 @@ class ServiceSettings(BaseSettings):
 
     def service_tokens(self, scopes: Sequence[str]) -> TokenSource:
         """Tokens with exactly `scopes` for this service's calls to another service."""
-        from dialogkit.tokens import ClientCredentials, LocalTokens, local_signing_key
+        from dialogkit.tokens import ClientCredentials, LocalTokens, NoTokens, local_signing_key
 
         if self.auth_token_url is not None and self.auth_client_id and self.auth_client_secret:
             return ClientCredentials(
@@ -157,10 +139,16 @@ class ServiceSettings(BaseSettings):
                 scopes=scopes,
                 audience=self.auth_audience,
             )
-        raise ValueError(
+        return NoTokens(
             "no way to get tokens for calls to other services: set AUTH_TOKEN_URL,"
             " AUTH_CLIENT_ID and AUTH_CLIENT_SECRET"
         )
+
+    def erased_contact_points(self) -> ErasedContactPoints:
+        """Where this service asks whether a contact point was erased: nowhere by default."""
+        from dialogkit.erasures import InMemoryErasedContactPoints
+
+        return InMemoryErasedContactPoints()
 
     def key_store(self, pool: Any) -> KeyStore:
         """Where this service gets data keys: its own database by default (contacts keeps them)."""
@@ -169,17 +157,13 @@ class ServiceSettings(BaseSettings):
         return PostgresKeyStore(pool)
 
     @model_validator(mode="after")
-    def _kafka_credentials_complete(self) -> Self:
-        sasl = self.kafka_security_protocol.startswith("SASL_")
-        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+    def _sasl_needs_credentials(self) -> Self:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_username and self.kafka_password
+        ):
             raise ValueError(
-                f"kafka_security_protocol={self.kafka_security_protocol} needs"
-                " kafka_sasl_username and kafka_sasl_password"
-            )
-        if self.environment == "production" and not self.kafka_security_protocol.endswith("SSL"):
-            raise ValueError(
-                "kafka_security_protocol must be SASL_SSL or SSL in production: credentials and"
-                " personal data must not cross the network in clear"
+                f"kafka_security_protocol={self.kafka_security_protocol} needs kafka_username"
+                " and kafka_password"
             )
         return self
 
@@ -219,6 +203,14 @@ class PersonalDataReaderSettings(ServiceSettings):
     contacts_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
     data_key_cache_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
     """How long a reader keeps a data key before asking again (sealing always asks afresh)."""
+
+    def erased_contact_points(self) -> ErasedContactPoints:
+        """The contacts service's erased contact points, over HTTP."""
+        from dialogkit.erasures import HttpErasedContactPoints
+
+        return HttpErasedContactPoints(
+            str(self.contacts_url), self.service_tokens([SUPPRESSION_SCOPE])
+        )
 
     def key_store(self, pool: Any = None) -> KeyStore:
         """The contacts service's keys, over HTTP."""

@@ -14,9 +14,12 @@ from opentelemetry import trace
 
 from dialogkit import metrics
 from dialogkit.audit import PublishedAuditTrail, install_personal_data_guard
-from dialogkit.auth import check_declarations, install_auth
+from dialogkit.auth import authorize_route, check_declarations, install_auth
 from dialogkit.config import ServiceSettings
+from dialogkit.customers import refuse_merged_customers
 from dialogkit.db import create_pool
+from dialogkit.erasures import ErasedContactPoints
+from dialogkit.kafka_security import kafka_client_options
 from dialogkit.limits import BodyLimits
 from dialogkit.logs import configure_logging
 from dialogkit.pii import KeyStore, PersonalDataCipher
@@ -39,10 +42,13 @@ class ApiRuntime:
     pool: asyncpg.Pool
     publisher: EventPublisher
     keys: KeyStore | None = None
+    erased_contact_points: ErasedContactPoints | None = None
 
     def __post_init__(self) -> None:
         if self.keys is None:
             self.keys = self.settings.key_store(self.pool)
+        if self.erased_contact_points is None:
+            self.erased_contact_points = self.settings.erased_contact_points()
 
     @property
     def cipher(self) -> PersonalDataCipher:
@@ -61,7 +67,7 @@ async def kafka_postgres_runtime(
         client_id=f"{service}-api",
         idempotent=settings.kafka_idempotent_producer,
         timeout_s=settings.publish_timeout_s,
-        security=settings.kafka_security.client_options(),
+        security=kafka_client_options(settings),
     )
     try:
         await publisher.start()
@@ -165,7 +171,9 @@ def create_api(
         return metrics.exposition()
 
     for router in routers:
-        app.include_router(router)
+        app.include_router(
+            router, dependencies=[Depends(authorize_route), Depends(refuse_merged_customers)]
+        )
     check_declarations(app)
     document_problems(app, {route.path for router in routers for route in router.routes})  # type: ignore[attr-defined]
     app.add_middleware(

@@ -65,7 +65,7 @@ class KafkaPublisher:
         timeout_s: float = 10.0,
         security: Mapping[str, Any] | None = None,
     ) -> None:
-        """`security`: the connection's options (`KafkaSecurity.client_options()`)."""
+        """`security`: connection options from `kafka_client_options` (plaintext if None)."""
         self.timeout_s = timeout_s
         self._options = {
             **(security or {}),

@@ -39,8 +39,7 @@ async def replay(
     batch: int = 5000,
     security: Mapping[str, Any] | None = None,
 ) -> list[ReplayResult]:
-    """Bring every projection up to the end of its topic as it is now (`security`: the
-    connection's options, `KafkaSecurity.client_options()`)."""
+    """Bring every projection up to the end of its topic as it is now."""
     by_topic: dict[str, list[Projection]] = defaultdict(list)
     for projection in projections:
         by_topic[projection.source.name].append(projection)
@@ -54,7 +53,9 @@ async def replay(
                 if name == topic:
                     starts[partition] = min(starts.get(partition, offset), offset)
         totals = {name: BatchOutcome(0, 0, 0) for name in runners}
-        async for records in read_topic_in_batches(bootstrap, topic, starts, batch, security):
+        async for records in read_topic_in_batches(
+            bootstrap, topic, starts, batch, security=security
+        ):
             for name, runner in runners.items():
                 totals[name] = totals[name] + await runner.handle(records)
         results += [ReplayResult(name, outcome) for name, outcome in totals.items()]
@@ -66,6 +67,7 @@ async def read_topic_in_batches(
     topic: str,
     starts: dict[int, int],
     batch: int,
+    *,
     security: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[list[SourceRecord]]:
     """Records of a topic from `starts` (default 0) until nothing more arrives.

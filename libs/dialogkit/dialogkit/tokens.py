@@ -18,7 +18,7 @@ PLATFORM_AUDIENCE = "dialog-platform"
 PLATFORM_SCOPES: tuple[str, ...] = (
     *("consent:read", "consent:write", "consent:proof", "consent:read-personal"),
     *("contacts:read", "contacts:write", "contacts:erase", "contacts:export"),
-    *("contacts:read-personal", "contacts:audit"),
+    *("contacts:read-personal", "contacts:audit", "contacts:suppression"),
     *("interactions:read", "interactions:write", "interactions:read-personal"),
     *("campaigns:read", "campaigns:write", "campaigns:launch"),
     "data-keys",
@@ -83,6 +83,16 @@ class StaticToken:
 
     async def token(self) -> str:
         return self._token
+
+
+class NoTokens:
+    """No way to get a token configured: each call fails, saying what to set."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    async def token(self) -> str:
+        raise RuntimeError(self.reason)
 
 
 class LocalTokens:

@@ -28,7 +28,7 @@ async def ensure_topics(
 ) -> list[str]:
     """Create missing topics; return the names that were created.
 
-    `security`: the connection's options (`KafkaSecurity.client_options()`)."""
+    `security`: connection options from `kafka_client_options` (plaintext if None)."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, client_id="topic-setup", **(security or {})
     )

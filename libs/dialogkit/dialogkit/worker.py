@@ -28,8 +28,9 @@ from dialogkit.codec import DecodeError
 from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.deadletters import DeadLetters
-from dialogkit.ingress import IngressProcessor, IngressRoute
+from dialogkit.ingress import IngressContext, IngressProcessor, IngressRoute
 from dialogkit.jobs import JOB_RECORD_FAILURES_TOTAL, Periodic
+from dialogkit.kafka_security import faust_credentials, kafka_client_options
 from dialogkit.problems import PROBLEM_JSON
 from dialogkit.projection import (
     PROJECTION_DEAD_LETTERS_TOTAL,
@@ -53,6 +54,7 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
     return {
         "id": f"{service}-worker",
         "broker": f"{faust_transport.SCHEME}://{brokers}",
+        "broker_credentials": faust_credentials(settings),
         "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
         "store": "memory://",
         # faust wants a data folder even when its tables live in memory
@@ -68,7 +70,6 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
         "topic_disable_leader": True,
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
-        **settings.kafka_security.faust_options(),
         "web_enabled": True,
         # faust's own pages show tables, partitions and internals to anyone: all off. The worker
         # serves /healthz, /readyz and /metrics openly and its tables only with a token.
@@ -104,7 +105,7 @@ class WorkerResources(Service):
             client_id=f"{service}-worker",
             idempotent=settings.kafka_idempotent_producer,
             timeout_s=settings.publish_timeout_s,
-            security=settings.kafka_security.client_options(),
+            security=kafka_client_options(settings),
         )
 
     async def on_start(self) -> None:
@@ -184,6 +185,7 @@ class StreamWorker:
             resources.publisher,
             resources.dead_letters(route.name),
             resources.settings.key_store(resources.pool),
+            IngressContext(resources.pool, resources.settings),
         )
 
     def _add_agent(self, name: str, topic_name: str, make: Callable[[], BatchHandler]) -> None:

@@ -7,6 +7,7 @@ from contacts.api import router
 from contacts.config import SERVICE, Settings
 from contacts.ingress import ShopIngress
 from contacts.projections import ProfileProjection
+from contacts.suppression import router as suppression_router
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialogkit.config import ServiceSettings
 from dialogkit.jobs import Periodic
@@ -28,7 +29,7 @@ def periodic(settings: ServiceSettings) -> list[Periodic]:
 DEFINITION = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
-    routers=[router, audit.router],
+    routers=[router, suppression_router, audit.router],
     projections=projections,
     description="Customer profiles, contact points, products and contracts.",
     ingress=[ShopIngress()],
