@@ -14,9 +14,10 @@ from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
-from dialogkit.auth import JwksKeys, TokenVerifier, Unauthorized, declared_scopes
+from dialogkit.auth import declared_scopes
 from dialogkit.config import ServiceSettings
 from dialogkit.http import create_api
+from dialogkit.issuer import JwksKeys, TokenVerifier, Unauthorized
 from dialogkit.service import ServiceDefinition
 from dialogkit.tokens import (
     LOCAL_ISSUER,

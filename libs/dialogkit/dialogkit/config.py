@@ -12,8 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from dialogkit.tokens import LOCAL_ISSUER, PLATFORM_AUDIENCE
 
 if TYPE_CHECKING:
-    from dialogkit.auth import TokenVerifier
     from dialogkit.erasures import ErasedContactPoints
+    from dialogkit.issuer import TokenVerifier
     from dialogkit.pii import KeyStore
     from dialogkit.tokens import TokenSource
 
@@ -98,7 +98,7 @@ class ServiceSettings(BaseSettings):
 
     def token_verifier(self) -> TokenVerifier:
         """How the API checks bearer tokens: the issuer's JWKS, its public key or the local key."""
-        from dialogkit.auth import JwksKeys, KeySource, StaticKey, TokenVerifier
+        from dialogkit.issuer import JwksKeys, KeySource, StaticKey, TokenVerifier
         from dialogkit.tokens import local_signing_key
 
         keys: KeySource

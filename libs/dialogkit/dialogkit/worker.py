@@ -22,13 +22,14 @@ from mode import Service
 
 from dialog_schemas.catalog import TopicContract
 from dialogkit import faust_transport, metrics
-from dialogkit.auth import Forbidden, NoKeys, TokenVerifier, Unauthorized, authorize_header, refusal
+from dialogkit.auth import authorize_header, refusal
 from dialogkit.batching import idle_batches
 from dialogkit.codec import DecodeError
 from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.deadletters import DeadLetters
 from dialogkit.ingress import IngressContext, IngressProcessor, IngressRoute
+from dialogkit.issuer import Forbidden, NoKeys, TokenVerifier, Unauthorized
 from dialogkit.jobs import JOB_RECORD_FAILURES_TOTAL, Periodic
 from dialogkit.kafka_security import faust_credentials, kafka_client_options
 from dialogkit.problems import PROBLEM_JSON
