@@ -128,8 +128,10 @@ def customer_id() -> str:
 
 @pytest.fixture
 async def publisher(platform_topics_ready: str) -> AsyncIterator[KafkaPublisher]:
-    """A started producer on the test broker."""
-    started = KafkaPublisher(platform_topics_ready, client_id="test")
+    """A started producer on the test broker; it signs consent events as the consent service."""
+    started = KafkaPublisher(
+        platform_topics_ready, client_id="test", signers=support.CONSENT_SIGNERS
+    )
     await started.start()
     yield started
     await started.stop()

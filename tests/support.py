@@ -15,7 +15,9 @@ from typing import TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.structs import TopicPartition
 
-from devstack.auth import auth_env, development_token, local_key_file
+from devstack.auth import auth_env, development_token, ledger_key_file, local_key_file
+from dialog_schemas.catalog import CONSENT_EVENTS
+from dialogkit.ledger import LedgerSigner, local_ledger_key
 from devstack.processes import Child, free_port, spawn, wait_until
 from devstack.stack import ready
 
@@ -26,6 +28,10 @@ os.environ.update(auth_env(KEY_FILE))
 TOKEN = development_token(KEY_FILE, subject="test-suite")
 """A token with every scope of the platform."""
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+LEDGER_SIGNER = LedgerSigner(local_ledger_key(ledger_key_file(KEY_FILE)))
+"""Signs as the consent service does: the local ledger key the test processes are given."""
+CONSENT_SIGNERS = {CONSENT_EVENTS.name: LEDGER_SIGNER}
+"""For a publisher that writes consent events as the consent service would."""
 
 
 def token(*scopes: str, subject: str = "test-suite") -> dict[str, str]:

@@ -14,6 +14,8 @@ from dialogkit.tokens import PLATFORM_SCOPES, local_signing_key, mint
 from dialogkit.topics import SERVICES
 
 KEY_FILE = Path("auth") / "local-signing-key.pem"
+LEDGER_KEY_FILE = "local-ledger-key.pem"
+"""Next to the token key: the key the consent service signs its events with locally."""
 
 
 def local_key_file(state_dir: Path) -> Path:
@@ -24,8 +26,20 @@ def local_key_file(state_dir: Path) -> Path:
 
 
 def auth_env(key_file: Path) -> dict[str, str]:
-    """The settings that make every service trust (and sign its own calls with) the key."""
-    return {f"{service.upper()}_AUTH_LOCAL_KEY_FILE": str(key_file) for service in SERVICES}
+    """The settings that make every service trust (and sign its own calls with) the key, and
+    the local ledger key next to it: consent signs its events with it, the others check them."""
+    ledger = ledger_key_file(key_file)
+    return {
+        **{f"{service.upper()}_AUTH_LOCAL_KEY_FILE": str(key_file) for service in SERVICES},
+        **{f"{service.upper()}_LEDGER_LOCAL_KEY_FILE": str(ledger) for service in SERVICES},
+    }
+
+
+def ledger_key_file(key_file: Path) -> Path:
+    """The local ledger key next to the local token key, made on first use."""
+    path = key_file.parent / LEDGER_KEY_FILE
+    local_signing_key(path)
+    return path
 
 
 def development_token(

@@ -31,6 +31,8 @@ class TopicContract:
     producers: tuple[str, ...] = ()
     consumers: tuple[str, ...] = ()
     retention_ms: int = FOREVER
+    signed_by: str | None = None
+    """The service whose signature every record must carry (`dialogkit.ledger`); else None."""
 
     @classmethod
     def of(cls, name: str, events: Iterable[type[Event]], **details: Any) -> TopicContract:
@@ -60,6 +62,7 @@ CONSENT_EVENTS = TopicContract.of(
     description="Every change of permission to contact a customer, with its evidence.",
     producers=("consent",),
     consumers=("consent", "interactions", "campaigns", "contacts"),
+    signed_by="consent",
 )
 CONSENT_STATE = TopicContract.of(
     "consent.state.v1",

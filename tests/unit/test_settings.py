@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from consent.bootstrap import DEFINITION as CONSENT
 from dialogkit.service import SettingsError, load_settings
 from interactions.bootstrap import DEFINITION as INTERACTIONS
 from interactions.config import Settings
@@ -26,6 +27,7 @@ def in_production(monkeypatch: pytest.MonkeyPatch, prefix: str) -> None:
     """A production environment with a real issuer and client credentials."""
     monkeypatch.setenv(f"{prefix}_ENVIRONMENT", "production")
     monkeypatch.delenv(f"{prefix}_AUTH_LOCAL_KEY_FILE", raising=False)
+    monkeypatch.delenv(f"{prefix}_LEDGER_LOCAL_KEY_FILE", raising=False)
     monkeypatch.setenv(f"{prefix}_AUTH_ISSUER", "https://login.example.com/")
     monkeypatch.setenv(f"{prefix}_AUTH_JWKS_URL", "https://login.example.com/jwks.json")
     monkeypatch.setenv(f"{prefix}_AUTH_TOKEN_URL", "https://login.example.com/token")
@@ -43,6 +45,15 @@ def test_the_local_signing_key_is_refused_outside_local(
     monkeypatch.setenv("INTERACTIONS_AUTH_LOCAL_KEY_FILE", str(tmp_path / "key.pem"))
     with pytest.raises(SettingsError, match="local development signing key and issuer"):
         load_settings(INTERACTIONS)
+
+
+def test_the_local_ledger_key_is_refused_outside_local(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    in_production(monkeypatch, "CONSENT")
+    monkeypatch.setenv("CONSENT_LEDGER_LOCAL_KEY_FILE", str(tmp_path / "ledger.pem"))
+    with pytest.raises(SettingsError, match="local development ledger key"):
+        load_settings(CONSENT)
 
 
 def test_the_local_issuer_is_refused_outside_local(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,8 +118,6 @@ def test_compliance_counts_consent_expiry_with_the_consent_services_setting(
 def test_the_double_opt_in_secret_must_be_set_outside_local(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from consent.bootstrap import DEFINITION as CONSENT
-
     in_production(monkeypatch, "CONSENT")
     with pytest.raises(SettingsError, match="confirmation_secret still has the local"):
         load_settings(CONSENT)

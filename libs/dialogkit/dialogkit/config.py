@@ -14,6 +14,7 @@ from dialogkit.tokens import LOCAL_ISSUER, PLATFORM_AUDIENCE
 if TYPE_CHECKING:
     from dialogkit.erasures import ErasedContactPoints
     from dialogkit.issuer import TokenVerifier
+    from dialogkit.ledger import LedgerSigner, LedgerVerifier
     from dialogkit.pii import KeyStore
     from dialogkit.tokens import TokenSource
 
@@ -66,6 +67,12 @@ class ServiceSettings(BaseSettings):
     """The issuer's token endpoint, for this service's own calls to other services."""
     auth_client_id: str | None = None
     auth_client_secret: SecretStr | None = None
+    ledger_signing_key_file: Path | None = None
+    """The consent service's Ed25519 private key (PEM), which signs every consent event."""
+    ledger_public_key: str | None = None
+    """The consent service's public key (PEM, from `GET /v1/signing-key`): checks consent events."""
+    ledger_local_key_file: Path | None = None
+    """The local development ledger key (`make run` makes it); refused outside local."""
     topic_partitions: Annotated[int, Field(ge=1, le=1000)] = 6
     topic_replication: Annotated[int, Field(ge=1, le=10)] = 1
     batch_max: Annotated[int, Field(ge=1, le=50_000)] = 2000
@@ -120,6 +127,44 @@ class ServiceSettings(BaseSettings):
             algorithms=self.auth_algorithms,
             leeway_s=self.auth_leeway_s,
         )
+
+    def ledger_signer(self) -> LedgerSigner:
+        """The consent service's signer: its private key file, or the local development key."""
+        from dialogkit.ledger import LedgerSigner, load_private_key, local_ledger_key
+
+        if self.ledger_signing_key_file is not None:
+            return LedgerSigner(load_private_key(self.ledger_signing_key_file))
+        if self.ledger_local_key_file is not None:
+            return LedgerSigner(local_ledger_key(self.ledger_local_key_file))
+        raise ValueError(
+            "no ledger signing key: set LEDGER_SIGNING_KEY_FILE"
+            " (or LEDGER_LOCAL_KEY_FILE in local development)"
+        )
+
+    def topic_signers(self) -> dict[str, LedgerSigner]:
+        """Topic -> signer for the topics whose records this service must sign (the catalog's
+        `signed_by`); empty for a service that signs none."""
+        from dialog_schemas.catalog import TOPICS
+
+        signed = [t.name for t in TOPICS if t.signed_by == self.service_name]
+        if not signed:
+            return {}
+        signer = self.ledger_signer()
+        return {name: signer for name in signed}
+
+    def ledger_verifier(self) -> LedgerVerifier:
+        """How consent events are checked: the published public key, or the signer's own."""
+        from dialogkit.ledger import LedgerVerifier, load_public_key
+
+        if self.ledger_public_key is not None:
+            return LedgerVerifier(load_public_key(self.ledger_public_key))
+        try:
+            return LedgerVerifier(self.ledger_signer().public_key)
+        except ValueError:
+            raise ValueError(
+                "no ledger public key: set LEDGER_PUBLIC_KEY to the consent service's key"
+                " (or LEDGER_LOCAL_KEY_FILE in local development)"
+            ) from None
 
     def service_tokens(self, scopes: Sequence[str]) -> TokenSource:
         """Tokens with exactly `scopes` for this service's calls to another service."""
@@ -176,6 +221,11 @@ class ServiceSettings(BaseSettings):
                 f"the local development signing key and issuer are for local development only;"
                 f" set auth_issuer and auth_jwks_url or auth_public_key for"
                 f" environment={self.environment}"
+            )
+        if self.ledger_local_key_file is not None:
+            raise ValueError(
+                f"the local development ledger key is for local development only; set"
+                f" ledger_signing_key_file or ledger_public_key for environment={self.environment}"
             )
         if self.auth_jwks_url is None and self.auth_public_key is None:
             raise ValueError("set auth_jwks_url or auth_public_key: tokens cannot be checked")

@@ -68,6 +68,7 @@ async def kafka_postgres_runtime(
         idempotent=settings.kafka_idempotent_producer,
         timeout_s=settings.publish_timeout_s,
         security=kafka_client_options(settings),
+        signers=settings.topic_signers(),
     )
     try:
         await publisher.start()

@@ -14,6 +14,7 @@ from dialog_schemas.catalog import TopicContract
 from dialogkit import metrics
 from dialogkit.codec import DecodeError, decode_envelope, decode_event
 from dialogkit.deadletters import DeadLetters
+from dialogkit.ledger import LedgerVerifier
 from dialogkit.records import SourceRecord
 from dialogkit.retry import retry_transient
 
@@ -60,10 +61,19 @@ def decode(record: SourceRecord, source: TopicContract, *, strict: bool = False)
 class ProjectionRunner:
     """Feeds batches of records to a projection exactly once in effect."""
 
-    def __init__(self, pool: asyncpg.Pool, projection: Projection, dead_letters: DeadLetters):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        projection: Projection,
+        dead_letters: DeadLetters,
+        verifier: LedgerVerifier | None = None,
+    ):
+        """`verifier` checks the signature of each record of a signed topic (`signed_by`); the
+        worker and the rebuild always pass one, so a forged record is a dead letter."""
         self._pool = pool
         self._projection = projection
         self._dead_letters = dead_letters
+        self._verifier = verifier if projection.source.signed_by else None
 
     async def handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
         """Apply a batch, waiting out database outages and isolating records the model rejects.
@@ -105,6 +115,8 @@ class ProjectionRunner:
             reasons: list[str] = []
             for record in fresh:
                 try:
+                    if self._verifier is not None:
+                        self._verifier.check(record)
                     decoded.append(decode(record, self._projection.source))
                 except DecodeError as error:
                     await self._dead_letters.send(record, error)

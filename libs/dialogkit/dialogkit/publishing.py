@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaError
 from dialog_schemas import Envelope
 from dialog_schemas.envelope import binding_headers
 from dialogkit.codec import encode
+from dialogkit.ledger import LedgerSigner
 
 Headers = list[tuple[str, bytes]]
 
@@ -64,9 +65,12 @@ class KafkaPublisher:
         idempotent: bool = False,
         timeout_s: float = 10.0,
         security: Mapping[str, Any] | None = None,
+        signers: Mapping[str, LedgerSigner] | None = None,
     ) -> None:
-        """`security`: connection options from `kafka_client_options` (plaintext if None)."""
+        """`security`: connection options from `kafka_client_options` (plaintext if None);
+        `signers`: topic -> the signer whose signature every event published there carries."""
         self.timeout_s = timeout_s
+        self._signers = dict(signers or {})
         self._options = {
             **(security or {}),
             "bootstrap_servers": bootstrap,
@@ -104,9 +108,13 @@ class KafkaPublisher:
         try:
             async with asyncio.timeout_at(deadline):
                 for e in envelopes:
+                    value = encode(e)
+                    headers = envelope_headers(e)
+                    if (signer := self._signers.get(topic)) is not None:
+                        headers += signer.headers(value)
                     futures.append(
                         await self._producer.send(
-                            topic, encode(e), key=e.subject.encode(), headers=envelope_headers(e)
+                            topic, value, key=e.subject.encode(), headers=headers
                         )
                     )
         except (TimeoutError, KafkaError) as error:

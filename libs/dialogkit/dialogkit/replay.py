@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from dialogkit.deadletters import DeadLetters
+from dialogkit.ledger import LedgerVerifier
 from dialogkit.projection import BatchOutcome, Projection, ProjectionRunner, stored_positions
 from dialogkit.records import SourceRecord
 
@@ -38,6 +39,7 @@ async def replay(
     *,
     batch: int = 5000,
     security: Mapping[str, Any] | None = None,
+    verifier: LedgerVerifier | None = None,
 ) -> list[ReplayResult]:
     """Bring every projection up to the end of its topic as it is now."""
     by_topic: dict[str, list[Projection]] = defaultdict(list)
@@ -45,7 +47,7 @@ async def replay(
         by_topic[projection.source.name].append(projection)
     results = []
     for topic, readers in by_topic.items():
-        runners = {p.name: ProjectionRunner(pool, p, dead_letters) for p in readers}
+        runners = {p.name: ProjectionRunner(pool, p, dead_letters, verifier) for p in readers}
         starts: dict[int, int] = {}
         for projection in readers:
             stored = await stored_positions(pool, projection.name)

@@ -106,6 +106,7 @@ def run_rebuild(definition: ServiceDefinition, settings: ServiceSettings) -> Non
     from dialogkit.db import create_pool
     from dialogkit.deadletters import DeadLetters
     from dialogkit.kafka_security import kafka_client_options
+    from dialogkit.ledger import ledger_verifier
     from dialogkit.publishing import KafkaPublisher
     from dialogkit.replay import replay
     from dialogkit.topics import dead_letter_topic
@@ -117,14 +118,22 @@ def run_rebuild(definition: ServiceDefinition, settings: ServiceSettings) -> Non
         pool = await create_pool(settings.database_url, max_size=2)
         security = kafka_client_options(settings)
         publisher = KafkaPublisher(
-            settings.kafka_bootstrap, client_id=f"{definition.name}-rebuild", security=security
+            settings.kafka_bootstrap,
+            client_id=f"{definition.name}-rebuild",
+            security=security,
+            signers=settings.topic_signers(),
         )
         await publisher.start()
         try:
             dead = DeadLetters(publisher, dead_letter_topic(definition.name), "rebuild")
             projections = definition.projections(settings, publisher)
             results = await replay(
-                pool, projections, dead, settings.kafka_bootstrap, security=security
+                pool,
+                projections,
+                dead,
+                settings.kafka_bootstrap,
+                security=security,
+                verifier=ledger_verifier(settings, projections),
             )
             for result in results:
                 print(

@@ -32,6 +32,7 @@ from dialogkit.ingress import IngressContext, IngressProcessor, IngressRoute
 from dialogkit.issuer import Forbidden, NoKeys, TokenVerifier, Unauthorized
 from dialogkit.jobs import JOB_RECORD_FAILURES_TOTAL, Periodic
 from dialogkit.kafka_security import faust_credentials, kafka_client_options
+from dialogkit.ledger import ledger_verifier
 from dialogkit.problems import PROBLEM_JSON
 from dialogkit.projection import (
     PROJECTION_DEAD_LETTERS_TOTAL,
@@ -107,6 +108,7 @@ class WorkerResources(Service):
             idempotent=settings.kafka_idempotent_producer,
             timeout_s=settings.publish_timeout_s,
             security=kafka_client_options(settings),
+            signers=settings.topic_signers(),
         )
 
     async def on_start(self) -> None:
@@ -175,8 +177,9 @@ class StreamWorker:
 
     def _projection_runner(self, projection: Projection) -> Callable[[], BatchHandler]:
         resources = self.resources
+        verifier = ledger_verifier(self.settings, [projection])
         return lambda: ProjectionRunner(
-            resources.pool, projection, resources.dead_letters(projection.name)
+            resources.pool, projection, resources.dead_letters(projection.name), verifier
         )
 
     def _ingress_processor(self, route: IngressRoute) -> Callable[[], BatchHandler]:
