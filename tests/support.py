@@ -16,10 +16,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.structs import TopicPartition
 
 from devstack.auth import auth_env, development_token, ledger_key_file, local_key_file
-from dialog_schemas.catalog import CONSENT_EVENTS
-from dialogkit.ledger import LedgerSigner, local_ledger_key
 from devstack.processes import Child, free_port, spawn, wait_until
 from devstack.stack import ready
+from dialog_schemas.catalog import CONSENT_EVENTS
+from dialogkit.ledger import LedgerSigner, local_ledger_key
 
 T = TypeVar("T")
 KEY_FILE = local_key_file(Path(tempfile.mkdtemp(prefix="dialog-tests-")))
