@@ -21,7 +21,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from consent import commands
+from consent import commands, ledger
 from consent.config import Settings
 from consent.proof import open_contact_points, proof_bundle, render_html
 from consent.suppression import erased_matches, suppressions
@@ -372,6 +372,8 @@ async def get_proof(customer_id: CustomerId, runtime: Runtime) -> dict[str, Any]
         "SELECT duplicate FROM customer_merges WHERE survivor = $1 ORDER BY 1", customer_id
     )
     owners = [customer_id, *(r["duplicate"] for r in merged)]
+    key_id = runtime.settings.ledger_verifier().key_id
+    bundle["ledger"] = await ledger.chains(runtime.pool, owners, key_id)
     return await open_contact_points(bundle, owners, runtime.cipher)
 
 

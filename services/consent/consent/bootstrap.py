@@ -5,6 +5,7 @@ from consent.config import SERVICE, Settings
 from consent.expiry import ExpiryJob
 from consent.policies import ConsentUsePolicy, OptOutPolicy
 from consent.projections import ConsentStateProjection, MergedConsentState
+from consent.signing import router as signing_router
 from consentledger.projections import CustomerFactsProjection
 from dialog_schemas.catalog import CONSENT_STATE
 from dialogkit.config import ServiceSettings
@@ -17,7 +18,7 @@ from dialogkit.service import ServiceDefinition
 def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
     assert isinstance(settings, Settings)
     return [
-        ConsentStateProjection(publisher, settings.expiry),
+        ConsentStateProjection(publisher, settings.expiry, settings.ledger_signer()),
         CustomerFactsProjection("consent.customer-facts"),
         MergedConsentState(publisher, settings.expiry),
         OptOutPolicy(publisher),
@@ -33,7 +34,7 @@ def periodic(settings: ServiceSettings) -> list[Periodic]:
 DEFINITION = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
-    routers=[router],
+    routers=[router, signing_router],
     projections=projections,
     description="Permission to contact: consents, evidence, objections, eligibility, proof.",
     periodic=periodic,

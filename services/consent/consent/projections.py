@@ -8,6 +8,7 @@ from uuid import UUID, uuid5
 
 import asyncpg
 
+from consent import ledger
 from consentledger.domain import effective_at, state_as_of
 from consentledger.projections import CUSTOMER_TABLES, record_history
 from consentledger.store import histories
@@ -15,6 +16,7 @@ from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import CONSENT_EVENTS, CONSENT_STATE, CONTACTS_EVENTS
 from dialog_schemas.consent import ConsentStateChanged, ConsentSummary
 from dialog_schemas.contacts import ContactsMerged
+from dialogkit.ledger import LedgerSigner
 from dialogkit.merges import follow_merges, survivor_of, survivors
 from dialogkit.projection import Decoded
 from dialogkit.publishing import EventPublisher
@@ -50,18 +52,24 @@ class ConsentStateProjection:
 
     After each batch the state of every customer it touched is recomputed from the history and
     published on the compacted `consent.state.v1`, inside the transaction: if the commit fails,
-    the batch is retried and the state published again, which a compacted topic absorbs.
+    the batch is retried and the state published again, which a compacted topic absorbs. With a
+    `signer` (the worker always has one) it also keeps the §7a ledger (`consent.ledger`).
     """
 
     name = "consent.history"
     source = CONSENT_EVENTS
 
-    def __init__(self, publisher: EventPublisher, expiry: timedelta) -> None:
+    def __init__(
+        self, publisher: EventPublisher, expiry: timedelta, signer: LedgerSigner | None = None
+    ) -> None:
         self._publisher = publisher
         self._expiry = expiry
+        self._signer = signer
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         await record_history(connection, events)
+        if self._signer is not None:
+            await ledger.append(connection, events, self._signer)
         owners = await survivors(connection, (d.envelope.subject for d in events))
         last = {owners[d.envelope.subject]: d.envelope for d in events}
         await publish_states(connection, self._publisher, self._expiry, last)
