@@ -12,10 +12,12 @@ import httpx
 import orjson
 import pytest
 
+from consent.signing import verify_bundle
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import CONSENT_EVENTS, CONSENT_STATE, CONTACTS_EVENTS
 from dialog_schemas.common import CustomerKind
 from dialog_schemas.contacts import ContactRegistered
+from dialogkit.ledger import LedgerVerifier, load_public_key
 from dialogkit.publishing import KafkaPublisher
 from tests.support import AUTH, eventually, read_topic, service_process
 
@@ -180,6 +182,11 @@ async def test_consent_lifecycle_through_the_api(
             "ConsentRevoked",
             "ObjectionRecorded",
         ]
+        key = (await client.get("/v1/signing-key")).json()
+        verifier = LedgerVerifier(load_public_key(key["public_key_pem"]))
+        assert verify_bundle(proof, verifier) == [], "the bundle's ledger verifies offline"
+        [chain] = proof["ledger"]["chains"]
+        assert chain["head"]["length"] == len(types)
         html = await client.get(f"{base}/proof.html")
         assert html.headers["content-type"].startswith("text/html")
         assert "Consent proof for customer" in html.text
