@@ -728,3 +728,51 @@ async def test_an_authorization_on_a_consent_not_valid_then_is_dead_lettered(
     outcome = await policy.handle([SourceRecord(CAMPAIGNS_EVENTS.name, 0, 0, b"k", encode(cause))])
     assert outcome.dead_lettered == 1
     assert len(dead.raw["dl"]) == 1
+
+
+async def test_an_authorization_that_arrives_before_its_grant_waits_for_it(
+    new_database, pool_for
+) -> None:
+    """The grant and the authorization travel on different topics: a fresh authorization on a
+    consent not applied yet is retried until the grant is there, then recorded as a use."""
+    import asyncio
+
+    from consent.policies import ConsentUsePolicy
+    from dialog_schemas.campaigns import OutreachAuthorized
+    from dialog_schemas.catalog import CAMPAIGNS_EVENTS
+    from dialog_schemas.common import LegalBasis
+
+    customer = f"early-{uuid.uuid4().hex[:10]}"
+    pool = await pool_for(await new_database("consent"))
+    by_topic = runners(pool)
+    now = datetime.now(UTC)
+    registered = ContactRegistered(kind=CustomerKind.CONSUMER, name="E", registered_at=now)
+    phone = uuid.uuid4()
+    command = GrantConsent(channel=Channel.PHONE, purpose=Purpose.MARKETING, evidence=evidence(now))
+    granted = grant(state_as_of([]), command, consent_id=phone, now=now)
+    published = FakePublisher()
+    policy = ProjectionRunner(
+        pool, ConsentUsePolicy(published, EXPIRY), DeadLetters(FakePublisher(), "dl", "t")
+    )
+    authorized = OutreachAuthorized(
+        outreach_id=uuid.uuid4(),
+        campaign_id="spring",
+        channel=Channel.PHONE,
+        purpose=Purpose.CROSS_SELL,
+        decided_at=now,
+        legal_basis=LegalBasis.EXPRESS_CONSENT,
+        consent_id=phone,
+    )
+    cause = wrap(customer, [authorized], now)[0]
+    waiting = asyncio.create_task(
+        policy.handle([SourceRecord(CAMPAIGNS_EVENTS.name, 0, 0, b"k", encode(cause))])
+    )
+    for n, (topic, envelope) in enumerate(
+        [(CONTACTS_EVENTS.name, wrap(customer, [registered], now)[0])]
+        + [(CONSENT_EVENTS.name, e) for e in wrap(customer, granted, now)]
+    ):
+        await by_topic[topic].handle([SourceRecord(topic, 0, n, b"k", encode(envelope))])
+    outcome = await asyncio.wait_for(waiting, timeout=30)
+    assert (outcome.applied, outcome.dead_lettered) == (1, 0)
+    [use] = published.sent[CONSENT_EVENTS.name]
+    assert use.type == "ConsentUsed"

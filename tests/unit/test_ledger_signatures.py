@@ -82,3 +82,16 @@ def test_only_the_signing_service_signs_and_others_check_with_the_public_key(
 def test_a_consumer_without_a_key_does_not_start() -> None:
     with pytest.raises(ValueError, match="no ledger public key"):
         ServiceSettings(ledger_local_key_file=None).ledger_verifier()
+
+
+def test_the_signing_key_can_be_given_as_pem_from_a_secret() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    settings = ServiceSettings(ledger_signing_key=pem, ledger_local_key_file=None)
+    assert settings.ledger_signer().key_id == LedgerSigner(key).key_id

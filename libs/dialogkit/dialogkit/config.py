@@ -67,8 +67,10 @@ class ServiceSettings(BaseSettings):
     """The issuer's token endpoint, for this service's own calls to other services."""
     auth_client_id: str | None = None
     auth_client_secret: SecretStr | None = None
+    ledger_signing_key: SecretStr | None = None
+    """The consent service's Ed25519 private key (PEM, PKCS#8), which signs every consent event;
+    or give it as a file in `ledger_signing_key_file`."""
     ledger_signing_key_file: Path | None = None
-    """The consent service's Ed25519 private key (PEM), which signs every consent event."""
     ledger_public_key: str | None = None
     """The consent service's public key (PEM, from `GET /v1/signing-key`): checks consent events."""
     ledger_local_key_file: Path | None = None
@@ -130,14 +132,16 @@ class ServiceSettings(BaseSettings):
 
     def ledger_signer(self) -> LedgerSigner:
         """The consent service's signer: its private key file, or the local development key."""
-        from dialogkit.ledger import LedgerSigner, load_private_key, local_ledger_key
+        from dialogkit.ledger import LedgerSigner, load_private_key, local_ledger_key, private_key
 
+        if self.ledger_signing_key is not None:
+            return LedgerSigner(private_key(self.ledger_signing_key.get_secret_value().encode()))
         if self.ledger_signing_key_file is not None:
             return LedgerSigner(load_private_key(self.ledger_signing_key_file))
         if self.ledger_local_key_file is not None:
             return LedgerSigner(local_ledger_key(self.ledger_local_key_file))
         raise ValueError(
-            "no ledger signing key: set LEDGER_SIGNING_KEY_FILE"
+            "no ledger signing key: set LEDGER_SIGNING_KEY or LEDGER_SIGNING_KEY_FILE"
             " (or LEDGER_LOCAL_KEY_FILE in local development)"
         )
 

@@ -55,12 +55,17 @@ def load_public_key(pem: str | bytes) -> Ed25519PublicKey:
     return key
 
 
+def private_key(pem: bytes) -> Ed25519PrivateKey:
+    """An Ed25519 private key from PEM (PKCS#8); ValueError for anything else."""
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("the ledger signing key is not an Ed25519 private key")
+    return key
+
+
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """The Ed25519 private key (PEM, PKCS#8) in a file; ValueError for anything else."""
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
-    return key
+    return private_key(path.read_bytes())
 
 
 def local_ledger_key(path: Path) -> Ed25519PrivateKey:

@@ -15,6 +15,12 @@ from dialogkit.publishing import BrokerUnavailable, PublishOutcomeUnknown
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+
+class NotAppliedYet(Exception):
+    """A record refers to one from another topic that this worker has not applied yet (the
+    topics are read concurrently): retried like an outage, for a bounded time only."""
+
+
 # Errors that say a dependency is unreachable, not that a record is bad.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -29,6 +35,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     KafkaError,
     BrokerUnavailable,
     PublishOutcomeUnknown,  # a worker's events carry fixed ids: publishing again is harmless
+    NotAppliedYet,
 )
 FIRST_DELAY_S = 0.2
 MAX_DELAY_S = 5.0

@@ -17,6 +17,11 @@ from dialog_schemas.catalog import CAMPAIGNS_EVENTS, CONSENT_EVENTS, INTERACTION
 from dialog_schemas.interactions import OptOutReceived
 from dialogkit.projection import Decoded
 from dialogkit.publishing import EventPublisher
+from dialogkit.retry import NotAppliedYet
+from dialogkit.rules import NotFound
+
+SETTLE = timedelta(seconds=30)
+"""How long after an authorization an unknown consent may still be on its way."""
 
 
 class OptOutPolicy:
@@ -73,7 +78,9 @@ class ConsentUsePolicy:
     the decision, so the proof bundle shows each use with the outreach that caused it. The event
     id derives from the authorization's, so a batch applied again records nothing twice. A use
     of a consent this service does not know, or that was not valid then, is refused by
-    `record_use` and the authorization goes to the dead-letter topic with the reason.
+    `record_use` and the authorization goes to the dead-letter topic with the reason. The grant
+    travels on the consent topic, read beside the campaigns topic: an unknown consent is waited
+    for (the batch retried with backoff) while the authorization is younger than `SETTLE`.
     """
 
     name = "consent.outreach-uses"
@@ -97,7 +104,15 @@ class ConsentUsePolicy:
                 purpose=authorized.purpose,
                 used_at=authorized.decided_at,
             )
-            used = record_use(state, authorized.consent_id, command, now=now, expiry=self._expiry)
+            try:
+                used = record_use(
+                    state, authorized.consent_id, command, now=now, expiry=self._expiry
+                )
+            except NotFound as error:
+                # the grant and the authorization travel on different topics, read concurrently
+                if now - cause.time < SETTLE:
+                    raise NotAppliedYet(str(error)) from error
+                raise
             envelopes += [
                 Envelope.wrap(
                     event,
