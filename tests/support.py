@@ -28,7 +28,9 @@ os.environ.update(auth_env(KEY_FILE))
 TOKEN = development_token(KEY_FILE, subject="test-suite")
 """A token with every scope of the platform."""
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-LEDGER_SIGNER = LedgerSigner(local_ledger_key(ledger_key_file(KEY_FILE)))
+LEDGER_KEY_FILE = ledger_key_file(KEY_FILE)
+"""The local ledger key every service the tests start or build is given (set in the environment)."""
+LEDGER_SIGNER = LedgerSigner(local_ledger_key(LEDGER_KEY_FILE))
 """Signs as the consent service does: the local ledger key the test processes are given."""
 CONSENT_SIGNERS = {CONSENT_EVENTS.name: LEDGER_SIGNER}
 """For a publisher that writes consent events as the consent service would."""

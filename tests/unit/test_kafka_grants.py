@@ -16,6 +16,7 @@ from devstack.stack import definitions
 from dialog_schemas.catalog import CONSENT_EVENTS, DAY_MS, SERVICES, TOPICS, dead_letter_topic
 from dialogkit.service import ServiceDefinition
 from dialogkit.worker import StreamWorker
+from tests.support import LEDGER_KEY_FILE
 
 K8S = Path(__file__).parents[2] / "deploy" / "k8s"
 
@@ -27,7 +28,7 @@ def prod() -> list[dict[str, Any]]:
 
 def faust_names(definition: ServiceDefinition) -> tuple[str, set[str]]:
     """The consumer group and changelog topics faust itself uses for the service's worker."""
-    settings = definition.settings.model_construct()
+    settings = definition.settings.model_construct(ledger_local_key_file=LEDGER_KEY_FILE)
     worker = StreamWorker(definition.name, settings, [])
     for name, topic in definition.state_tables.items():
         worker.add_state_table(name, topic)
@@ -95,7 +96,7 @@ def test_every_catalog_topic_is_a_kafka_topic_with_its_retention_and_prod_replic
 def test_what_the_workers_read_and_write_is_granted_by_the_catalog() -> None:
     """The catalog must cover the code, or the worker would be refused in production."""
     for definition in definitions():
-        settings = definition.settings.model_construct()
+        settings = definition.settings.model_construct(ledger_local_key_file=LEDGER_KEY_FILE)
         granted = expected_grants(definition.name)
         for projection in definition.projections(settings, None):  # type: ignore[arg-type]
             assert Grant("topic", projection.source.name, "Read") in granted, projection.name
