@@ -31,8 +31,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dialog_schemas import Envelope, Event, personal_fields
 from dialog_schemas.catalog import event_types
+from dialogkit import metrics
 
 PREFIX = "pii:v1:"
+KEY_REQUEST_SECONDS = "dialog_data_key_request_seconds"  # asking the key service, by purpose
 NONCE_BYTES = 12
 
 
@@ -177,7 +179,8 @@ class HttpKeyStore:
         path = f"/v1/data-keys/{customer_id}"
         client = self._connection()
         try:
-            response = await (client.post(path) if create else client.get(path))
+            with metrics.timed(KEY_REQUEST_SECONDS, purpose="seal" if create else "open"):
+                response = await (client.post(path) if create else client.get(path))
         except httpx.HTTPError as error:
             raise KeyServiceUnavailable(f"data key service: {type(error).__name__}") from error
         if response.status_code == 404:

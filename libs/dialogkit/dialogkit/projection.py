@@ -54,8 +54,33 @@ def decode(record: SourceRecord, source: TopicContract, *, strict: bool = False)
     return Decoded(envelope, decode_event(envelope, source.events, strict=strict), record)
 
 
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    record: SourceRecord
+    error: DecodeError
+
+
+Item = Decoded | Undecodable
+
+
+def decode_all(records: Sequence[SourceRecord], source: TopicContract) -> list[Item]:
+    """Each record decoded once, before any transaction; what cannot be decoded says why."""
+    items: list[Item] = []
+    for record in records:
+        try:
+            items.append(decode(record, source))
+        except DecodeError as error:
+            items.append(Undecodable(record, error))
+    return items
+
+
 class ProjectionRunner:
-    """Feeds batches of records to a projection exactly once in effect."""
+    """Feeds batches of records to a projection exactly once in effect.
+
+    Records are decoded before the transaction opens, and a projection with a `prepare(events)`
+    coroutine (fetching data keys, say) gets it called there too, so no network call waits
+    inside an open transaction.
+    """
 
     def __init__(self, pool: asyncpg.Pool, projection: Projection, dead_letters: DeadLetters):
         self._pool = pool
@@ -63,7 +88,12 @@ class ProjectionRunner:
         self._dead_letters = dead_letters
 
     async def handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
-        """Apply a batch, waiting out database outages and isolating records the model rejects.
+        """Decode and apply a batch (see `handle_decoded`)."""
+        return await self.handle_decoded(decode_all(records, self._projection.source))
+
+    async def handle_decoded(self, items: Sequence[Item]) -> BatchOutcome:
+        """Apply a decoded batch, waiting out database outages and isolating records the model
+        rejects.
 
         A record the projection itself fails on (a constraint it breaks, say) is found by halving
         the batch and goes to the dead-letter topic with reason `projection_failed`; everything
@@ -71,14 +101,14 @@ class ProjectionRunner:
         """
         try:
             return await retry_transient(
-                lambda: self._apply(records), what=f"projection {self._projection.name}"
+                lambda: self._apply(items), what=f"projection {self._projection.name}"
             )
         except Exception as error:
-            if len(records) == 1:
-                return await self._reject(records[0], error)
-            middle = len(records) // 2
-            first = await self.handle(records[:middle])
-            return first + await self.handle(records[middle:])
+            if len(items) == 1:
+                return await self._reject(items[0].record, error)
+            middle = len(items) // 2
+            first = await self.handle_decoded(items[:middle])
+            return first + await self.handle_decoded(items[middle:])
 
     async def _reject(self, record: SourceRecord, error: Exception) -> BatchOutcome:
         name = self._projection.name
@@ -90,23 +120,27 @@ class ProjectionRunner:
             await _advance_positions(connection, name, [record])
         return BatchOutcome(0, 1, 0)
 
-    async def _apply(self, records: Sequence[SourceRecord]) -> BatchOutcome:
+    async def _apply(self, items: Sequence[Item]) -> BatchOutcome:
         name = self._projection.name
+        prepare = getattr(self._projection, "prepare", None)
+        if prepare is not None:
+            await prepare([i for i in items if isinstance(i, Decoded)])
+        records = [i.record for i in items]
         async with self._pool.acquire() as connection, connection.transaction():
             positions = await _lock_positions(connection, name, records)
-            fresh = [r for r in records if r.offset >= positions.get((r.topic, r.partition), 0)]
-            decoded: list[Decoded] = []
-            rejected = 0
-            for record in fresh:
-                try:
-                    decoded.append(decode(record, self._projection.source))
-                except DecodeError as error:
-                    await self._dead_letters.send(record, error)
-                    rejected += 1
+            fresh = [i for i in items if i.record.offset >= positions.get(_partition(i.record), 0)]
+            decoded = [i for i in fresh if isinstance(i, Decoded)]
+            for item in fresh:
+                if isinstance(item, Undecodable):
+                    await self._dead_letters.send(item.record, item.error)
             if decoded:
                 await self._projection.apply(connection, decoded)
-            await _advance_positions(connection, name, fresh)
-        return BatchOutcome(len(decoded), rejected, len(records) - len(fresh))
+            await _advance_positions(connection, name, [i.record for i in fresh])
+        return BatchOutcome(len(decoded), len(fresh) - len(decoded), len(items) - len(fresh))
+
+
+def _partition(record: SourceRecord) -> tuple[str, int]:
+    return (record.topic, record.partition)
 
 
 async def _lock_positions(

@@ -10,9 +10,11 @@ from aiokafka import AIOKafkaProducer
 
 from dialog_schemas import Envelope
 from dialog_schemas.envelope import binding_headers
+from dialogkit import metrics
 from dialogkit.codec import encode
 
 Headers = list[tuple[str, bytes]]
+PUBLISH_SECONDS = "dialog_publish_seconds"  # until the broker acknowledged every record
 
 
 class EventPublisher(Protocol):
@@ -37,7 +39,9 @@ class KafkaPublisher:
             "client_id": client_id,
             "acks": "all",
             "enable_idempotence": idempotent,
-            "linger_ms": 5,
+            # a lone event (one POST) goes out at once; records that arrive while a request is
+            # in flight are batched into the next one anyway
+            "linger_ms": 0,
             "request_timeout_ms": 15_000,
         }
         self._started: AIOKafkaProducer | None = None
@@ -59,6 +63,10 @@ class KafkaPublisher:
             self._started = None
 
     async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        with metrics.timed(PUBLISH_SECONDS, topic=topic):
+            await self._publish(topic, envelopes)
+
+    async def _publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
         futures = [
             await self._producer.send(
                 topic,

@@ -2,14 +2,16 @@
 
 A full rebuild (into a freshly migrated database) reads each source topic from the positions the
 database holds (offset 0 when empty) up to the end offsets at the start, in large batches with
-the plain consumer, and hands them to the same `ProjectionRunner` the worker uses, so positions
-are stored with the data. A worker started afterwards continues from there.
+the plain consumer, decodes each batch once and hands it to the same `ProjectionRunner` the
+worker uses for every projection reading that topic, so positions are stored with the data. A
+worker started afterwards continues from there.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -17,7 +19,13 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from dialogkit.deadletters import DeadLetters
-from dialogkit.projection import BatchOutcome, Projection, ProjectionRunner, stored_positions
+from dialogkit.projection import (
+    BatchOutcome,
+    Projection,
+    ProjectionRunner,
+    decode_all,
+    stored_positions,
+)
 from dialogkit.records import SourceRecord
 
 IDLE_MS = 500
@@ -29,6 +37,29 @@ class ReplayResult:
     outcome: BatchOutcome
 
 
+@dataclass(frozen=True)
+class ReplayProgress:
+    """How far the replay of one topic is: records read of those there were at its start."""
+
+    topic: str
+    read: int
+    total: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.read / self.seconds if self.seconds > 0 else 0.0
+
+    def __str__(self) -> str:
+        left = max(self.total - self.read, 0)
+        eta = f", about {left / self.per_second:,.0f} s left" if self.per_second else ""
+        share = f" ({self.read / self.total:.0%})" if self.total else ""
+        return (
+            f"{self.topic}: {self.read:,} of {self.total:,} events applied{share},"
+            f" {self.per_second:,.0f} events/s, {left:,} left{eta}"
+        )
+
+
 async def replay(
     pool: asyncpg.Pool,
     projections: Sequence[Projection],
@@ -36,8 +67,10 @@ async def replay(
     bootstrap: str,
     *,
     batch: int = 5000,
+    progress: Callable[[ReplayProgress], None] | None = None,
 ) -> list[ReplayResult]:
-    """Bring every projection up to the end of its topic as it is now."""
+    """Bring every projection up to the end of its topic as it is now; `progress` is told
+    after every batch."""
     by_topic: dict[str, list[Projection]] = defaultdict(list)
     for projection in projections:
         by_topic[projection.source.name].append(projection)
@@ -51,51 +84,81 @@ async def replay(
                 if name == topic:
                     starts[partition] = min(starts.get(partition, offset), offset)
         totals = {name: BatchOutcome(0, 0, 0) for name in runners}
-        async for records in read_topic_in_batches(bootstrap, topic, starts, batch):
+        reader = TopicReader(bootstrap, topic, starts, batch)
+        began, read = time.monotonic(), 0
+        async for records in reader.batches():
+            items = decode_all(records, readers[0].source)
             for name, runner in runners.items():
-                totals[name] = totals[name] + await runner.handle(records)
+                totals[name] = totals[name] + await runner.handle_decoded(items)
+            read += len(records)
+            if progress is not None:
+                progress(ReplayProgress(topic, read, reader.total, time.monotonic() - began))
         results += [ReplayResult(name, outcome) for name, outcome in totals.items()]
     return results
 
 
-async def read_topic_in_batches(
-    bootstrap: str, topic: str, starts: dict[int, int], batch: int
-) -> AsyncIterator[list[SourceRecord]]:
+class TopicReader:
     """Records of a topic from `starts` (default 0) until nothing more arrives.
 
     Reading stops once every partition is past the end offset reported at the start and a fetch
     comes back empty: some brokers (the embedded one among them) report the end offset of a
     partition as the start of its last record batch, so the end offset alone would stop short.
+    `total` is the number of records before those end offsets, known once reading began.
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        fetch_max_bytes=64 * 1024 * 1024,
-    )
-    await consumer.start()
-    try:
-        await consumer.topics()  # loads the cluster's metadata
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        for tp in partitions:
-            consumer.seek(tp, starts.get(tp.partition, 0))
-        pending: list[SourceRecord] = []
-        while True:
-            fetched = await consumer.getmany(timeout_ms=IDLE_MS, max_records=batch)
-            for records in fetched.values():
-                pending += [
-                    SourceRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers))
-                    for r in records
-                ]
-            if not fetched and all([await consumer.position(tp) >= ends[tp] for tp in partitions]):
-                break
-            if len(pending) >= batch:
+
+    def __init__(self, bootstrap: str, topic: str, starts: dict[int, int], batch: int) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.starts = starts
+        self.batch = batch
+        self.total = 0
+
+    async def batches(self) -> AsyncIterator[list[SourceRecord]]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()  # loads the cluster's metadata
+            partitions = [
+                TopicPartition(self.topic, p)
+                for p in consumer.partitions_for_topic(self.topic) or ()
+            ]
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            for tp in partitions:
+                consumer.seek(tp, self.starts.get(tp.partition, 0))
+            self.total = sum(max(ends[tp] - self.starts.get(tp.partition, 0), 0) for tp in ends)
+            pending: list[SourceRecord] = []
+            while True:
+                fetched = await consumer.getmany(timeout_ms=IDLE_MS, max_records=self.batch)
+                for records in fetched.values():
+                    pending += [
+                        SourceRecord(
+                            r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers)
+                        )
+                        for r in records
+                    ]
+                if not fetched and all(
+                    [await consumer.position(tp) >= ends[tp] for tp in partitions]
+                ):
+                    break
+                if len(pending) >= self.batch:
+                    yield pending
+                    pending = []
+            if pending:
                 yield pending
-                pending = []
-        if pending:
-            yield pending
-    finally:
-        await consumer.stop()
+        finally:
+            await consumer.stop()
+
+
+async def read_topic_in_batches(
+    bootstrap: str, topic: str, starts: dict[int, int], batch: int
+) -> AsyncIterator[list[SourceRecord]]:
+    """Records of a topic from `starts` until nothing more arrives (see `TopicReader`)."""
+    async for records in TopicReader(bootstrap, topic, starts, batch).batches():
+        yield records

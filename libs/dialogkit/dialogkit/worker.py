@@ -36,6 +36,8 @@ from dialogkit.resume import resume_at_stored_positions
 from dialogkit.topics import dead_letter_topic
 
 log = logging.getLogger(__name__)
+BATCH_SECONDS = "dialog_batch_seconds"  # handing a batch to its handler until it is durable
+BATCH_RECORDS = "dialog_batch_records_total"
 
 
 def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
@@ -177,7 +179,9 @@ class StreamWorker:
             )
             async for events in batches:
                 handler = handler or make()
-                await handler.handle([source_record(e) for e in events])
+                with metrics.timed(BATCH_SECONDS, consumer=name):
+                    await handler.handle([source_record(e) for e in events])
+                metrics.increment(BATCH_RECORDS, len(events), consumer=name)
                 for event in events:
                     await stream.ack(event)
 

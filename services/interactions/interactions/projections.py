@@ -50,6 +50,11 @@ class TimelineProjection:
         self.name = name
         self._cipher = PersonalDataCipher(keys) if keys is not None else None
 
+    async def prepare(self, events: Sequence[Decoded]) -> None:
+        """Ask for the data keys the batch needs before its transaction opens (kept cached)."""
+        if self._cipher is not None:
+            await self._cipher.warm(d.envelope.subject for d in self._sealed(events))
+
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         opened = await self._opened(events)
         rows = [row for d in events if (row := _row(d, opened.get(d.envelope.id, d.event)))]
@@ -66,13 +71,17 @@ class TimelineProjection:
         keys asked for together), by event id."""
         if self._cipher is None:
             return {}
-        sealed = [
-            d for d in events if isinstance(d.event, SHOWS_PERSONAL_DATA) and is_sealed(d.event)
-        ]
+        sealed = self._sealed(events)
         await self._cipher.warm(d.envelope.subject for d in sealed)
         return {
             d.envelope.id: await readable(self._cipher, d.envelope.subject, d.event) for d in sealed
         }
+
+    @staticmethod
+    def _sealed(events: Sequence[Decoded]) -> list[Decoded]:
+        return [
+            d for d in events if isinstance(d.event, SHOWS_PERSONAL_DATA) and is_sealed(d.event)
+        ]
 
 
 async def copy_entries(connection: asyncpg.Connection, rows: list[tuple[object, ...]]) -> None:
