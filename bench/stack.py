@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import httpx
 
 from bench.table import Progress
 from devstack.processes import Child, free_port, spawn, wait_until
@@ -16,6 +21,8 @@ from dialog_schemas import Envelope
 from dialog_schemas.common import Channel, Direction, Purpose
 from dialog_schemas.interactions import TouchpointRecorded
 from dialogkit.db import ensure_database, migrate
+
+AUTH = {"Authorization": "Bearer local-dev-token"}
 
 
 @dataclass(frozen=True)
@@ -145,3 +152,42 @@ def touchpoints(count: int, customers: int, prefix: str = "c") -> list[Envelope]
         )
         for n in range(count)
     ]
+
+
+async def open_loop(rate: float, seconds: float, one: Callable[[int], Awaitable[None]]) -> None:
+    """Start `one(n)` every 1/rate s regardless of how long earlier ones take; wait for all."""
+    tasks = []
+    start = time.perf_counter()
+    for n in range(max(int(rate * seconds), 1)):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(n)))
+    await asyncio.gather(*tasks)
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The `share` (0-1) percentile, nearest rank; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+async def scrape(url: str) -> dict[str, float]:
+    """A process's /metrics as {'name{labels}': value}."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        text = (await client.get(f"{url}/metrics", headers=AUTH)).text
+    found = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, number = line.rpartition(" ")
+            found[name] = float(number)
+    return found
+
+
+def mean_seconds(before: dict[str, float], after: dict[str, float], prefix: str) -> float | None:
+    """Mean of a summary's observations between two scrapes, over every label set it has."""
+    total = sum(v - before.get(k, 0) for k, v in after.items() if k.startswith(prefix + "_sum"))
+    count = sum(v - before.get(k, 0) for k, v in after.items() if k.startswith(prefix + "_count"))
+    return total / count if count else None
