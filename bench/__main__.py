@@ -47,41 +47,49 @@ MEASUREMENTS: dict[str, tuple[str, Measurement]] = {
 }
 
 
-async def run(sizes: Sizes, only: list[str], work: Path, profile: bool) -> list[Figure]:
-    """Each measurement on a broker of its own (workers replay whatever a topic holds)."""
+async def run(
+    sizes: Sizes, only: list[str], work: Path, profile: bool, together: bool
+) -> list[Figure]:
+    """Each measurement on a broker of its own (workers replay whatever a topic holds); one
+    after another, or all at once when `together` (a smoke run: numbers that mean nothing)."""
     progress = Progress(len(only))
     port = free_port()
     progress.say("starting PostgreSQL")
     server = start_postgres(work / "pg", port, work / "postgres.log")
     admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    figures: list[Figure] = []
+
+    async def one(name: str) -> list[Figure]:
+        what, measure = MEASUREMENTS[name]
+        progress.next(what)
+        began = time.monotonic()
+        broker_port = free_port()
+        broker = start_broker(broker_port, work / f"broker-{name}.log")
+        bootstrap = f"127.0.0.1:{broker_port}"
+        bench = Bench(work, admin, bootstrap, sizes, progress)
+        try:
+            await ensure_topics(bootstrap, platform_topics(), partitions=6, replication=1)
+            if name == "rebuild":
+                found = await rebuild.measure(bench, profile=profile)
+            else:
+                found = await measure(bench)
+        finally:
+            await asyncio.to_thread(bench.stop_all)
+            broker.stop()
+        for figure in found:
+            progress.say(f"  {figure.name}: {' | '.join(figure.row()[1:4])}")
+        progress.say(f"  {what}: {time.monotonic() - began:.0f} s")
+        return found
+
     try:
-        for name in only:
-            what, measure = MEASUREMENTS[name]
-            progress.next(what)
-            began = time.monotonic()
-            broker_port = free_port()
-            broker = start_broker(broker_port, work / f"broker-{name}.log")
-            bootstrap = f"127.0.0.1:{broker_port}"
-            bench = Bench(work, admin, bootstrap, sizes, progress)
-            try:
-                await ensure_topics(bootstrap, platform_topics(), partitions=6, replication=1)
-                if name == "rebuild":
-                    found = await rebuild.measure(bench, profile=profile)
-                else:
-                    found = await measure(bench)
-            finally:
-                bench.stop_all()
-                broker.stop()
-            for figure in found:
-                progress.say(f"  {figure.name}: {' | '.join(figure.row()[1:4])}")
-            progress.say(f"  ({time.monotonic() - began:.0f} s)")
-            figures += found
+        if together:
+            found = await asyncio.gather(*(one(name) for name in only))
+        else:
+            found = [await one(name) for name in only]
         if profile:
             progress.say(f"rebuild profile: {work / 'rebuild-profile.txt'}")
     finally:
         server.stop()
-    return figures
+    return [figure for figures in found for figure in figures]
 
 
 def main() -> None:
@@ -102,7 +110,9 @@ def main() -> None:
         sizes = replace(sizes, rebuild_customers=arguments.customers)
     started = time.monotonic()
     folder = tempfile.mkdtemp(prefix="dialog-bench-")
-    figures = asyncio.run(run(sizes, arguments.only, Path(folder), arguments.profile))
+    figures = asyncio.run(
+        run(sizes, arguments.only, Path(folder), arguments.profile, together=arguments.smoke)
+    )
     info = machine()
     print(f"\n{machine_line(info)}\n")
     print(markdown(figures))

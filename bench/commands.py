@@ -40,8 +40,8 @@ async def measure(bench: Bench) -> list[Figure]:
     await bench.key_service()
     dsn = await bench.database("consent")
     customers = await known_customers(dsn, count + 5)
-    bench.start("consent", "worker", dsn)
-    _, api = bench.start("consent", "api", dsn)
+    await bench.start("consent", "worker", dsn)
+    _, api = await bench.start("consent", "api", dsn)
     round_trips: list[float] = []
     answered: dict[int, int] = {}
     async with httpx.AsyncClient(base_url=api, headers=AUTH, timeout=60) as client:

@@ -141,7 +141,7 @@ async def measure(bench: Bench) -> list[Figure]:
     bench.progress.say(f"seeding {len(histories):,} customers' consent histories")
     dsn = await bench.database("consent")
     await seed(dsn, histories)
-    _, api = bench.start("consent", "api", dsn)
+    _, api = await bench.start("consent", "api", dsn)
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     async with httpx.AsyncClient(base_url=api, headers=AUTH, limits=limits, timeout=60) as client:
         await latencies(client, customers, 50, 2)  # warm-up

@@ -217,8 +217,8 @@ async def measure(bench: Bench) -> list[Figure]:
     sizes = bench.sizes
     await bench.key_service()
     dsn = await bench.database("interactions")
-    _, worker = bench.start("interactions", "worker", dsn)
-    _, api = bench.start("interactions", "api", dsn)
+    _, worker = await bench.start("interactions", "worker", dsn)
+    _, api = await bench.start("interactions", "api", dsn)
     api_names = {"seal": f"{KEY_REQUEST_SECONDS}", "publish": PUBLISH_SECONDS}
     worker_names = {"batch": BATCH_SECONDS, "open": KEY_REQUEST_SECONDS}
     async with Freshness(bench, api, dsn) as probe:

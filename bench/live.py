@@ -8,7 +8,7 @@ import time
 
 import asyncpg
 
-from bench.rebuild import publish_raw, raw_touchpoints
+from bench.rebuild import publish_raw
 from bench.stack import Bench
 from bench.table import Figure
 from devstack.processes import spawn
@@ -38,7 +38,7 @@ async def noop_agent_rate(bench: Bench, count: int) -> float:
 async def worker_rate(bench: Bench, count: int) -> float:
     """events/s of the interactions worker from its first timeline entry to the last."""
     dsn = await bench.database("interactions")
-    worker, _ = bench.start("interactions", "worker", dsn, wait=False)
+    worker, _ = await bench.start("interactions", "worker", dsn, wait=False)
     connection = await asyncpg.connect(dsn)
     query = "SELECT count(*) FROM timeline_entries"
     try:
@@ -61,7 +61,7 @@ async def worker_rate(bench: Bench, count: int) -> float:
 async def measure(bench: Bench) -> list[Figure]:
     count = bench.sizes.live_events
     bench.progress.say(f"publishing {count:,} touchpoints")
-    await publish_raw(bench.bootstrap, INTERACTIONS_EVENTS.name, raw_touchpoints(count, 2000, "l"))
+    await publish_raw(bench.bootstrap, INTERACTIONS_EVENTS.name, count, 2000, "l")
     bench.progress.say("no-op faust agent")
     noop = await noop_agent_rate(bench, count)
     bench.progress.say("interactions worker")

@@ -83,7 +83,7 @@ class Bench:
         await migrate(dsn, package)
         return dsn
 
-    def start(
+    async def start(
         self,
         service: str,
         role: str,
@@ -115,13 +115,21 @@ class Bench:
         self.children.append(child)
         base = f"http://127.0.0.1:{port}"
         if wait:
-            wait_until(lambda: ready(f"{base}/readyz"), timeout=120, what=child.name, child=child)
+            await asyncio.to_thread(
+                wait_until,
+                lambda: ready(f"{base}/readyz"),
+                timeout=120,
+                what=child.name,
+                child=child,
+            )
         return child, base
 
     async def key_service(self) -> str:
         """A contacts API keeping data keys; services started afterwards ask it for theirs."""
         if not self.contacts_url:
-            _, self.contacts_url = self.start("contacts", "api", await self.database("contacts"))
+            _, self.contacts_url = await self.start(
+                "contacts", "api", await self.database("contacts")
+            )
         return self.contacts_url
 
     def stop_all(self) -> None:

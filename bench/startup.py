@@ -69,7 +69,9 @@ async def fresh_start(bench: Bench) -> tuple[float, float]:
         await publish(bootstrap, "first")
         dsn = await bench.database("interactions")
         began = time.monotonic()
-        worker, _ = bench.start("interactions", "worker", dsn, bootstrap=bootstrap, wait=False)
+        worker, _ = await bench.start(
+            "interactions", "worker", dsn, bootstrap=bootstrap, wait=False
+        )
         seconds = await applied(dsn, 1, worker, began)
         worker.stop()
         return seconds, await group_join_seconds(bootstrap)
@@ -85,14 +87,14 @@ async def restart_after_kill(bench: Bench) -> float:
     try:
         await ensure_topics(bootstrap, platform_topics(), partitions=6, replication=1)
         dsn = await bench.database("interactions")
-        worker, _ = bench.start("interactions", "worker", dsn, bootstrap=bootstrap)
+        worker, _ = await bench.start("interactions", "worker", dsn, bootstrap=bootstrap)
         await publish(bootstrap, "before-kill")
         await applied(dsn, 1, worker, time.monotonic())
         worker.process.kill()
         worker.process.wait(10)
         await publish(bootstrap, "after-kill")
         began = time.monotonic()
-        again, _ = bench.start("interactions", "worker", dsn, bootstrap=bootstrap, wait=False)
+        again, _ = await bench.start("interactions", "worker", dsn, bootstrap=bootstrap, wait=False)
         seconds = await applied(dsn, 2, again, began)
         again.stop()
         return seconds

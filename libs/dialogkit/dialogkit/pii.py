@@ -275,9 +275,17 @@ class PersonalDataCipher:
 
 
 def is_sealed(event: Event) -> bool:
-    """Whether any personal field of the event holds a sealed value."""
-    data = event.model_dump(mode="json")
-    return any(str(_get(data, path)).startswith(PREFIX) for path in personal_fields(type(event)))
+    """Whether any personal field of the event holds a sealed value (read from the model's
+    attributes: dumping every event to find out cost a rebuild a tenth of its time)."""
+    for path in personal_fields(type(event)):
+        value: Any = event
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else getattr(value, part, None)
+            if value is None:
+                break
+        if isinstance(value, str) and value.startswith(PREFIX):
+            return True
+    return False
 
 
 async def readable(cipher: PersonalDataCipher, customer_id: str, event: Event) -> Event:
