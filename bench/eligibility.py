@@ -28,7 +28,8 @@ from dialogkit.publishing import FakePublisher
 from dialogkit.records import SourceRecord
 
 T0 = datetime.now(UTC) - timedelta(days=200)
-TOKEN = {"Authorization": "Bearer local-dev-token"}
+EXPIRY = timedelta(days=730)
+"""The consent service's default expiry period, which its API and worker run with here."""
 
 
 def history(customer: str, uses: int = 10) -> list[Event]:
@@ -48,16 +49,26 @@ def history(customer: str, uses: int = 10) -> list[Event]:
         evidence=evidence,
         contact_point=f"{customer}@example.org",
     )
-    events: list[Event] = list(grant(state_as_of([]), command, consent_id=email, now=T0))
+    token = f"doi-token-{email}"
+    events: list[Event] = list(
+        grant(state_as_of([]), command, consent_id=email, now=T0, issued_token=token)
+    )
     if uses < 0:
         return events
-    events += confirm(state_as_of(events), email, ConfirmConsent(source_ref="doi"), now=T0)
+    events += confirm(
+        state_as_of(events),
+        email,
+        ConfirmConsent(source_ref=token),
+        now=T0,
+        expiry=EXPIRY,
+        confirm_within=timedelta(days=30),
+    )
     phone_grant = GrantConsent(channel=Channel.PHONE, purpose=Purpose.SURVEYS, evidence=evidence)
     events += grant(state_as_of(events), phone_grant, consent_id=phone, now=T0)
     state = state_as_of(events)  # uses do not change what later uses are checked against
     for n in range(uses):
         use = RecordUse(reference=f"o-{n}", purpose=Purpose.MARKETING)
-        events += record_use(state, email, use, now=T0 + timedelta(minutes=n))
+        events += record_use(state, email, use, now=T0 + timedelta(minutes=n), expiry=EXPIRY)
     return events
 
 
@@ -79,7 +90,7 @@ async def seed(dsn: str, histories: dict[str, list[Event]]) -> None:
             (c, e) for c, events in histories.items() for e in events
         )
     ]
-    projection = ConsentStateProjection(FakePublisher(), timedelta(days=730))
+    projection = ConsentStateProjection(FakePublisher(), EXPIRY)
     runner = ProjectionRunner(pool, projection, DeadLetters(FakePublisher(), "dl", "b"))
     for start in range(0, len(records), 2000):
         await runner.handle(records[start : start + 2000])

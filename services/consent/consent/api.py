@@ -9,6 +9,8 @@ recorded, and events published twice are applied once. A command waits up to
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,7 +24,7 @@ from pydantic import AwareDatetime, BaseModel
 from consent import commands
 from consent.config import Settings
 from consent.proof import open_contact_points, proof_bundle, render_html
-from consentledger.domain import ConsentState
+from consentledger.domain import DOUBLE_OPT_IN, ConsentState
 from consentledger.eligibility import eligibility
 from consentledger.store import load_state, recorded
 from dialog_schemas import CustomerId, Envelope, Event
@@ -45,6 +47,9 @@ class CommandResult(BaseModel):
     replayed: bool = False
     """True when the key was used before and this answer repeats the first one."""
     consent_id: UUID | None = None
+    confirmation_token: str | None = None
+    """Email and SMS grants without a token of their own: the token for the double opt-in link
+    (only its holder can confirm; the service keeps only its hash)."""
 
 
 class Ids:
@@ -120,6 +125,12 @@ def settings_of(runtime: ApiRuntime) -> Settings:
     return runtime.settings
 
 
+def issue_token(settings: Settings, consent_id: UUID) -> str:
+    """The double opt-in token of a consent: HMAC of its id, so a retried grant gets the same."""
+    key = settings.confirmation_secret.get_secret_value().encode()
+    return hmac.new(key, consent_id.bytes, hashlib.sha256).hexdigest()
+
+
 @router.post("/consents", status_code=201)
 async def grant_consent(
     customer_id: CustomerId,
@@ -128,17 +139,23 @@ async def grant_consent(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> CommandResult:
-    """Record a consent with its evidence; email and SMS consents stay pending until confirmed."""
+    """Record a consent with its evidence; email and SMS consents stay pending until confirmed
+    with their token (issued here unless the command brings its own)."""
     ids = Ids(customer_id, idempotency_key)
     consent_id = ids("consent")
+    issued = None
+    if command.channel in DOUBLE_OPT_IN and command.confirmation_token is None:
+        issued = issue_token(settings_of(runtime), consent_id)
     result = await execute(
         runtime,
         response,
         customer_id,
         ids,
-        lambda state, now: commands.grant(state, command, consent_id=consent_id, now=now),
+        lambda state, now: commands.grant(
+            state, command, consent_id=consent_id, now=now, issued_token=issued
+        ),
     )
-    return result.model_copy(update={"consent_id": consent_id})
+    return result.model_copy(update={"consent_id": consent_id, "confirmation_token": issued})
 
 
 @router.post("/consents/{consent_id}/confirmation")
@@ -150,13 +167,22 @@ async def confirm_consent(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> CommandResult:
-    """The double opt-in confirmation arrived."""
+    """The double opt-in confirmation arrived: 422 unless `source_ref` is the grant's token,
+    409 once confirmed or after the confirmation period (`CONSENT_CONFIRMATION_EXPIRY_DAYS`)."""
+    settings = settings_of(runtime)
     return await execute(
         runtime,
         response,
         customer_id,
         Ids(customer_id, idempotency_key),
-        lambda state, now: commands.confirm(state, consent_id, command, now=now),
+        lambda state, now: commands.confirm(
+            state,
+            consent_id,
+            command,
+            now=now,
+            expiry=settings.expiry,
+            confirm_within=settings.confirm_within,
+        ),
     )
 
 
@@ -169,12 +195,13 @@ async def withdraw_consent(
     idempotency_key: IdempotencyKey = None,
 ) -> CommandResult:
     """Withdraw one consent, or every consent on a channel; effective for every later decision."""
+    expiry = settings_of(runtime).expiry
     return await execute(
         runtime,
         response,
         customer_id,
         Ids(customer_id, idempotency_key),
-        lambda state, now: commands.withdraw(state, command, now=now),
+        lambda state, now: commands.withdraw(state, command, now=now, expiry=expiry),
     )
 
 

@@ -3,7 +3,7 @@
 from consent.api import router
 from consent.config import SERVICE, Settings
 from consent.expiry import ExpiryJob
-from consent.policies import OptOutPolicy
+from consent.policies import ConsentUsePolicy, OptOutPolicy
 from consent.projections import ConsentStateProjection, MergedConsentState
 from consentledger.projections import CustomerFactsProjection
 from dialog_schemas.catalog import CONSENT_STATE
@@ -21,6 +21,7 @@ def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Pr
         CustomerFactsProjection("consent.customer-facts"),
         MergedConsentState(publisher, settings.expiry),
         OptOutPolicy(publisher),
+        ConsentUsePolicy(publisher, settings.expiry),
     ]
 
 

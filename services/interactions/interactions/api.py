@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import time
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID, uuid5
@@ -18,8 +20,10 @@ from dialog_schemas.common import Channel, Direction
 from dialogkit.http import ApiRuntime, Runtime
 from dialogkit.problems import Problem
 from dialogkit.tracing import current_traceparent
+from interactions.config import Settings
 from interactions.domain import (
     RecordTouchpoint,
+    Sale,
     SendContractConfirmation,
     event_ids,
     record_touchpoint,
@@ -70,12 +74,33 @@ async def post_touchpoint(command: RecordTouchpoint, runtime: Runtime) -> Accept
 async def post_contract_confirmation(
     customer_id: CustomerId, command: SendContractConfirmation, runtime: Runtime
 ) -> Accepted:
-    """Record that the text-form confirmation of a sale by phone went out (starts the 14 days)."""
+    """Record that the text-form confirmation of a sale by phone went out (starts the 14 days);
+    409 unless `touchpoint_id` is a call of this customer with the `sale` disposition."""
+    sale = await find_sale(runtime, customer_id, command.touchpoint_id)
     now = datetime.now(UTC)
-    event = send_contract_confirmation(command, now)
+    event = send_contract_confirmation(command, now, sale)
     event_id = uuid5(touchpoint_event_id(customer_id, command.touchpoint_id), event.event_type)
     await publish(runtime, customer_id, [event], [event_id], now)
     return Accepted(event_id=event_id, event_ids=[event_id])
+
+
+async def find_sale(runtime: ApiRuntime, customer_id: str, touchpoint_id: str) -> Sale | None:
+    """The customer's sale call `touchpoint_id`, waiting up to `sale_wait_s` for the read model
+    to show a call recorded a moment ago; None if there is none."""
+    assert isinstance(runtime.settings, Settings)
+    deadline = time.monotonic() + runtime.settings.sale_wait_s
+    while True:
+        sale_at = await runtime.pool.fetchval(
+            "SELECT occurred_at FROM timeline_entries WHERE customer_id = $1"
+            " AND kind = 'ContractConfirmationDue' AND source_ref = $2 LIMIT 1",
+            customer_id,
+            touchpoint_id,
+        )
+        if sale_at is not None:
+            return Sale(touchpoint_id, sale_at)
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(0.05)
 
 
 async def publish(
