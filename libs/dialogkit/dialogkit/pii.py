@@ -277,15 +277,20 @@ class PersonalDataCipher:
 def is_sealed(event: Event) -> bool:
     """Whether any personal field of the event holds a sealed value (read from the model's
     attributes: dumping every event to find out cost a rebuild a tenth of its time)."""
-    for path in personal_fields(type(event)):
+    for path in _split_personal_fields(type(event)):
         value: Any = event
-        for part in path.split("."):
+        for part in path:
             value = value.get(part) if isinstance(value, Mapping) else getattr(value, part, None)
             if value is None:
                 break
         if isinstance(value, str) and value.startswith(PREFIX):
             return True
     return False
+
+
+@cache
+def _split_personal_fields(kind: type[Event]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(path.split(".")) for path in personal_fields(kind))
 
 
 async def readable(cipher: PersonalDataCipher, customer_id: str, event: Event) -> Event:
