@@ -24,6 +24,7 @@ from dialogkit.codec import encode
 from dialogkit.replay import read_topic_in_batches
 
 APPLIED = re.compile(r"interactions\.timeline: applied (\d+)")
+TOPIC_RATE = re.compile(r"interactions\.events\.v1: .* events applied.*?, ([\d,]+) events/s")
 
 
 def raw_touchpoints(
@@ -120,17 +121,21 @@ async def measure(bench: Bench, *, profile: bool = False) -> list[Figure]:
     seconds, peak_kb, output = await asyncio.to_thread(run_rebuild, bench, dsn, profile)
     match = APPLIED.search(output)
     applied = int(match.group(1)) if match else seen
+    rates = TOPIC_RATE.findall(output)  # its own progress: reading and applying, no start-up
+    rate = float(rates[-1].replace(",", "")) if rates else applied / seconds
     figure = Figure(
         "rebuild",
         f"bulk rebuild, {applied:,} events of {sizes.rebuild_customers:,} customers"
         " (python -m interactions rebuild, every projection)",
         "≥ 60 % of the bare consumer, peak memory reported",
         unit="events/s",
-        value=applied / seconds,
+        value=rate,
         ceiling=bare,
         ceiling_name="bare consumer: getmany + JSON decode",
         detail=(
-            f"peak memory {peak_kb / 1024:,.0f} MB; {seconds:.1f} s including process start;"
+            f"peak memory {peak_kb / 1024:,.0f} MB; the rate is the rebuild's own progress report"
+            f" for the topic; the whole process took {seconds:.1f} s"
+            f" ({applied / seconds:,.0f} events/s with start-up and the other, empty topics);"
             f" topic produced at {produced:,.0f} events/s"
         ),
         extra={"peak_rss_kb": peak_kb, "seconds": seconds, "produced_per_s": produced},

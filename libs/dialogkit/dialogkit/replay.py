@@ -3,12 +3,15 @@
 A full rebuild (into a freshly migrated database) reads each source topic from the positions the
 database holds (offset 0 when empty) up to the end offsets at the start, in large batches with
 the plain consumer, decodes each batch once and hands it to the same `ProjectionRunner` the
-worker uses for every projection reading that topic, so positions are stored with the data. A
-worker started afterwards continues from there.
+worker uses for every projection reading that topic, so positions are stored with the data. The
+projections of a topic apply a batch side by side (each in its own transaction), and the next
+batch is read and decoded while the database applies the last; batches stay in order. A worker
+started afterwards continues from there.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -21,6 +24,7 @@ from aiokafka.structs import TopicPartition
 from dialogkit.deadletters import DeadLetters
 from dialogkit.projection import (
     BatchOutcome,
+    Item,
     Projection,
     ProjectionRunner,
     decode_all,
@@ -83,18 +87,43 @@ async def replay(
             for (name, partition), offset in stored.items():
                 if name == topic:
                     starts[partition] = min(starts.get(partition, offset), offset)
-        totals = {name: BatchOutcome(0, 0, 0) for name in runners}
-        reader = TopicReader(bootstrap, topic, starts, batch)
-        began, read = time.monotonic(), 0
-        async for records in reader.batches():
-            items = decode_all(records, readers[0].source)
-            for name, runner in runners.items():
-                totals[name] = totals[name] + await runner.handle_decoded(items)
-            read += len(records)
-            if progress is not None:
-                progress(ReplayProgress(topic, read, reader.total, time.monotonic() - began))
-        results += [ReplayResult(name, outcome) for name, outcome in totals.items()]
+        replaying = _TopicReplay(runners, TopicReader(bootstrap, topic, starts, batch), progress)
+        applying: asyncio.Task[None] | None = None
+        async for records in replaying.reader.batches():
+            items = decode_all(records, readers[0].source)  # while the database applies the last
+            if applying is not None:
+                await applying
+            applying = asyncio.create_task(replaying.apply(items))
+        if applying is not None:
+            await applying
+        results += [ReplayResult(name, outcome) for name, outcome in replaying.totals.items()]
     return results
+
+
+class _TopicReplay:
+    def __init__(
+        self,
+        runners: dict[str, ProjectionRunner],
+        reader: TopicReader,
+        progress: Callable[[ReplayProgress], None] | None,
+    ) -> None:
+        self.runners = runners
+        self.reader = reader
+        self.progress = progress
+        self.totals = {name: BatchOutcome(0, 0, 0) for name in runners}
+        self.read = 0
+        self.began = time.monotonic()
+
+    async def apply(self, items: list[Item]) -> None:
+        """Every projection of the topic at once, each in its own transaction."""
+        runners = self.runners.values()
+        outcomes = await asyncio.gather(*(r.handle_decoded(items) for r in runners))
+        for name, outcome in zip(self.runners, outcomes, strict=True):
+            self.totals[name] = self.totals[name] + outcome
+        self.read += len(items)
+        if self.progress is not None:
+            seconds = time.monotonic() - self.began
+            self.progress(ReplayProgress(self.reader.topic, self.read, self.reader.total, seconds))
 
 
 class TopicReader:
