@@ -280,7 +280,7 @@ def is_sealed(event: Event) -> bool:
     for path in _split_personal_fields(type(event)):
         value: Any = event
         for part in path:
-            value = value.get(part) if isinstance(value, Mapping) else getattr(value, part, None)
+            value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
             if value is None:
                 break
         if isinstance(value, str) and value.startswith(PREFIX):
