@@ -10,9 +10,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import httpx
 
-from bench.stack import AUTH, Bench, open_loop, percentile
+from bench.stack import Bench, Requests, open_loop, percentile
 from bench.table import Figure
 from consent.commands import ConfirmConsent, GrantConsent, RecordUse, confirm, grant, record_use
 from consent.projections import ConsentStateProjection
@@ -98,7 +97,7 @@ async def seed(dsn: str, histories: dict[str, list[Event]]) -> None:
 
 
 async def latencies(
-    client: httpx.AsyncClient, customers: list[str], rate: float, seconds: float
+    client: Requests, customers: list[str], rate: float, seconds: float
 ) -> tuple[list[float], int]:
     """Open-loop eligibility questions about random customers: latencies and errors."""
     found: list[float] = []
@@ -106,32 +105,30 @@ async def latencies(
     channels = list(Channel)
     purposes = [Purpose.MARKETING, Purpose.SURVEYS, Purpose.CROSS_SELL]
 
-    async def one(_: int) -> None:
+    async def one(_: int, scheduled: float) -> None:
         nonlocal errors
         params = {"channel": random.choice(channels), "purpose": random.choice(purposes)}
         path = f"/v1/customers/{random.choice(customers)}/eligibility"
-        began = time.perf_counter()
         response = await client.get(path, params=params)
-        found.append(time.perf_counter() - began)
+        found.append(time.perf_counter() - scheduled)
         errors += response.status_code != 200
 
     await open_loop(rate, seconds, one)
     return found, errors
 
 
-async def health(client: httpx.AsyncClient, rate: float, seconds: float) -> list[float]:
+async def health(client: Requests, rate: float, seconds: float) -> list[float]:
     found: list[float] = []
 
-    async def one(_: int) -> None:
-        began = time.perf_counter()
+    async def one(_: int, scheduled: float) -> None:
         await client.get("/healthz")
-        found.append(time.perf_counter() - began)
+        found.append(time.perf_counter() - scheduled)
 
     await open_loop(rate, seconds, one)
     return found
 
 
-async def sequential(client: httpx.AsyncClient, customer: str, times: int) -> float:
+async def sequential(client: Requests, customer: str, times: int) -> float:
     """Median seconds of one eligibility question asked `times` times, one after another."""
     found = []
     params = {"channel": "email", "purpose": "marketing"}
@@ -153,8 +150,7 @@ async def measure(bench: Bench) -> list[Figure]:
     dsn = await bench.database("consent")
     await seed(dsn, histories)
     _, api = await bench.start("consent", "api", dsn)
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=api, headers=AUTH, limits=limits, timeout=60) as client:
+    async with Requests(api) as client:
         await latencies(client, customers, 50, 2)  # warm-up
         rate, seconds = sizes.eligibility_rate, sizes.eligibility_s
         bench.progress.say(f"eligibility at {rate:.0f} req/s for {seconds:.0f} s, then /healthz")

@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-import httpx
-
 from bench.observers import Tap, Watcher
-from bench.stack import AUTH, Bench, mean_seconds, open_loop, percentile, scrape
+from bench.stack import Bench, Requests, mean_seconds, open_loop, percentile, scrape
 from bench.table import Figure
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS, INTERACTIONS_INGRESS
@@ -29,8 +27,8 @@ MS = 1000
 
 @dataclass
 class Trip:
-    """One touchpoint's way, perf_counter seconds: POST sent, 202, seen by a plain consumer,
-    committed in the read model, returned by GET."""
+    """One touchpoint's way, perf_counter seconds: POST due (open loop), 202, seen by a plain
+    consumer, committed in the read model, returned by GET."""
 
     sent: float
     accepted: float
@@ -45,8 +43,7 @@ class Freshness:
         self.api = api
         self.tap = Tap(bench.bootstrap, INTERACTIONS_EVENTS.name)
         self.watcher = Watcher(dsn)
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-        self.client = httpx.AsyncClient(base_url=api, headers=AUTH, limits=limits, timeout=60)
+        self.client = Requests(api)
         self.errors = 0
 
     async def __aenter__(self) -> Freshness:
@@ -59,7 +56,7 @@ class Freshness:
         await self.watcher.stop()
         await self.tap.stop()
 
-    async def trip(self, n: int) -> Trip | None:
+    async def trip(self, n: int, scheduled: float) -> Trip | None:
         customer = f"fresh-{uuid.uuid4().hex[:10]}"
         body = {
             "customer_id": customer,
@@ -70,7 +67,6 @@ class Freshness:
             "purpose": "service",
             "summary": "asked about the invoice of last month",
         }
-        sent = time.perf_counter()
         response = await self.client.post("/v1/touchpoints", json=body)
         accepted = time.perf_counter()
         if response.status_code != 202:
@@ -84,14 +80,14 @@ class Freshness:
                 break
         visible = time.perf_counter()
         tapped = self.tap.seen.get(str(entry), accepted)
-        return Trip(sent, accepted, tapped, self.watcher.found[entry], visible)
+        return Trip(scheduled, accepted, tapped, self.watcher.found[entry], visible)
 
     async def run(self, rate: float, seconds: float) -> list[Trip]:
         trips: list[Trip] = []
         self.errors = 0
 
-        async def one(n: int) -> None:
-            if (trip := await self.trip(n)) is not None:
+        async def one(n: int, scheduled: float) -> None:
+            if (trip := await self.trip(n, scheduled)) is not None:
                 trips.append(trip)
 
         await open_loop(rate, seconds, one)
@@ -110,7 +106,7 @@ def breakdown(trips: list[Trip], api: dict[str, float], worker: dict[str, float]
         return "-" if value is None else f"{value * MS:.1f}"
 
     return (
-        f"p50/p99 ms: POST → 202 {p50_p99([t.accepted - t.sent for t in trips])}"
+        f"p50/p99 ms: POST due → 202 {p50_p99([t.accepted - t.sent for t in trips])}"
         f" (mean per POST: data key for sealing {mean(api, 'seal')}, publish with acks=all"
         f" {mean(api, 'publish')}); 202 → a plain consumer (fetch wait 5 ms) has it"
         f" {p50_p99([max(t.tapped - t.accepted, 0) for t in trips])};"
@@ -138,7 +134,7 @@ async def ingress_trips(bench: Bench, watcher: Watcher, rate: float, seconds: fl
     await publisher.start()
     latencies: list[float] = []
 
-    async def one(n: int) -> None:
+    async def one(n: int, scheduled: float) -> None:
         customer, touchpoint = f"ingress-{uuid.uuid4().hex[:10]}", f"call-{n}"
         report = TouchpointReported(
             touchpoint_id=touchpoint,
@@ -188,12 +184,10 @@ async def request_latencies(
     """Open-loop POSTs of touchpoints (1,000 customers), or GETs of /healthz: latencies, errors."""
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=api, headers=AUTH, limits=limits, timeout=60) as client:
+    async with Requests(api) as client:
 
-        async def one(n: int) -> None:
+        async def one(n: int, scheduled: float) -> None:
             nonlocal errors
-            began = time.perf_counter()
             if post:
                 body = {
                     "customer_id": f"known-{n % 1000}",
@@ -206,7 +200,7 @@ async def request_latencies(
                 response = await client.post("/v1/touchpoints", json=body)
             else:
                 response = await client.get("/healthz")
-            latencies.append(time.perf_counter() - began)
+            latencies.append(time.perf_counter() - scheduled)
             errors += response.status_code >= 300
 
         await open_loop(rate, seconds, one)

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,7 +37,7 @@ class Sizes:
     freshness_s: float = 15
     post_rate: float = 500
     post_s: float = 10
-    rates: tuple[float, ...] = (100, 200, 400, 800, 1600)
+    rates: tuple[float, ...] = (25, 50, 100, 200, 400, 800, 1600)
     rate_step_s: float = 5
     eligibility_rate: float = 1000
     eligibility_s: float = 10
@@ -162,15 +163,51 @@ def touchpoints(count: int, customers: int, prefix: str = "c") -> list[Envelope]
     ]
 
 
-async def open_loop(rate: float, seconds: float, one: Callable[[int], Awaitable[None]]) -> None:
-    """Start `one(n)` every 1/rate s regardless of how long earlier ones take; wait for all."""
+IN_FLIGHT = 64
+"""Requests a load generator has open at once; more wait in its own queue (a FIFO), since
+httpx's connection pool slows down quadratically with thousands of waiting requests."""
+
+
+class Requests:
+    """An HTTP client for load: at most IN_FLIGHT requests open, the rest queued in order."""
+
+    def __init__(self, base: str) -> None:
+        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+        self.client = httpx.AsyncClient(base_url=base, headers=AUTH, limits=limits, timeout=300)
+        self.gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def get(self, path: str, **options: Any) -> httpx.Response:
+        async with self.gate:
+            return await self.client.get(path, **options)
+
+    async def post(self, path: str, **options: Any) -> httpx.Response:
+        async with self.gate:
+            return await self.client.post(path, **options)
+
+    async def __aenter__(self) -> Requests:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+async def open_loop(
+    rate: float, seconds: float, one: Callable[[int, float], Awaitable[None]]
+) -> None:
+    """Start `one(n, scheduled)` at `scheduled` = every 1/rate s (perf_counter), however long
+    earlier ones take, and wait for all; latencies count from `scheduled`, so time spent queued
+    in the generator is counted, not hidden."""
     tasks = []
     start = time.perf_counter()
     for n in range(max(int(rate * seconds), 1)):
-        delay = start + n / rate - time.perf_counter()
+        scheduled = start + n / rate
+        delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(n)))
+        tasks.append(asyncio.create_task(one(n, scheduled)))
     await asyncio.gather(*tasks)
 
 
