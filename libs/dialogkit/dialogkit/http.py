@@ -16,11 +16,20 @@ from opentelemetry import trace
 
 from dialogkit import metrics
 from dialogkit.config import ServiceSettings
+from dialogkit.customers import refuse_merged_customers
 from dialogkit.db import create_pool
+from dialogkit.erasures import ErasedContactPoints
+from dialogkit.kafka_security import kafka_client_options
 from dialogkit.logs import configure_logging
 from dialogkit.pii import KeyStore, PersonalDataCipher
-from dialogkit.problems import Problem, install_problem_handlers
+from dialogkit.problems import (
+    Problem,
+    document_problems,
+    install_outage_handlers,
+    install_problem_handlers,
+)
 from dialogkit.publishing import EventPublisher, KafkaPublisher
+from dialogkit.readiness import Probe, check_all
 from dialogkit.tracing import configure_tracing, span_from
 
 
@@ -33,18 +42,18 @@ class ApiRuntime:
     pool: asyncpg.Pool
     publisher: EventPublisher
     keys: KeyStore | None = None
+    erased_contact_points: ErasedContactPoints | None = None
 
     def __post_init__(self) -> None:
         if self.keys is None:
             self.keys = self.settings.key_store(self.pool)
+        if self.erased_contact_points is None:
+            self.erased_contact_points = self.settings.erased_contact_points()
 
     @property
     def cipher(self) -> PersonalDataCipher:
         assert self.keys is not None
         return PersonalDataCipher(self.keys)
-
-
-Probe = Callable[[], Awaitable[bool]]
 
 
 @asynccontextmanager
@@ -57,6 +66,8 @@ async def kafka_postgres_runtime(
         settings.kafka_bootstrap,
         client_id=f"{service}-api",
         idempotent=settings.kafka_idempotent_producer,
+        timeout_s=settings.publish_timeout_s,
+        security=kafka_client_options(settings),
     )
     try:
         await publisher.start()
@@ -131,6 +142,7 @@ def create_api(
     app = FastAPI(title=f"{service} API", version="1", description=description, lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
+    install_outage_handlers(app)
 
     @app.middleware("http")
     async def trace_requests(
@@ -154,13 +166,12 @@ def create_api(
 
     @app.get("/readyz", tags=["operations"])
     async def readyz(request: Request) -> JSONResponse:
-        """Broker and database are reachable."""
-        checks = {name: await probe() for name, probe in request.app.state.probes.items()}
-        ready = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        """Broker and database answer, each within `readiness_timeout_s`; 503 names who does not."""
+        result = await check_all(request.app.state.probes, settings.readiness_timeout_s)
+        if result.ready:
+            return JSONResponse({"status": "ready", "checks": result.checks})
+        body = {"status": "not ready", "checks": result.checks, "failing": result.failing}
+        return JSONResponse(body, status_code=503)
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def metrics_page() -> str:
@@ -168,5 +179,8 @@ def create_api(
         return metrics.exposition()
 
     for router in routers:
-        app.include_router(router, dependencies=[Depends(require_token)])
+        app.include_router(
+            router, dependencies=[Depends(require_token), Depends(refuse_merged_customers)]
+        )
+    document_problems(app, {route.path for router in routers for route in router.routes})  # type: ignore[attr-defined]
     return app

@@ -11,12 +11,15 @@ import asyncpg
 
 from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import TopicContract
+from dialogkit import metrics
 from dialogkit.codec import DecodeError, decode_envelope, decode_event
 from dialogkit.deadletters import DeadLetters
 from dialogkit.records import SourceRecord
 from dialogkit.retry import retry_transient
 
 log = logging.getLogger(__name__)
+PROJECTION_DEAD_LETTERS_TOTAL = "dialog_projection_dead_letters_total"
+"""Records a projection could not apply, by projection and reason: the read model lacks them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,9 @@ class ProjectionRunner:
                 return BatchOutcome(0, 0, 1)
             await self._dead_letters.send(record, DecodeError("projection_failed", repr(error)))
             await _advance_positions(connection, name, [record])
+        metrics.increment(
+            PROJECTION_DEAD_LETTERS_TOTAL, projection=name, reason="projection_failed"
+        )
         return BatchOutcome(0, 1, 0)
 
     async def _apply(self, items: Sequence[Item]) -> BatchOutcome:
@@ -130,13 +136,16 @@ class ProjectionRunner:
             positions = await _lock_positions(connection, name, records)
             fresh = [i for i in items if i.record.offset >= positions.get(_partition(i.record), 0)]
             decoded = [i for i in fresh if isinstance(i, Decoded)]
-            for item in fresh:
-                if isinstance(item, Undecodable):
-                    await self._dead_letters.send(item.record, item.error)
+            rejected = [i for i in fresh if isinstance(i, Undecodable)]
+            for item in rejected:
+                await self._dead_letters.send(item.record, item.error)
             if decoded:
                 await self._projection.apply(connection, decoded)
             await _advance_positions(connection, name, [i.record for i in fresh])
-        return BatchOutcome(len(decoded), len(fresh) - len(decoded), len(items) - len(fresh))
+        for item in rejected:  # counted once the transaction that sent them committed
+            reason = item.error.reason
+            metrics.increment(PROJECTION_DEAD_LETTERS_TOTAL, projection=name, reason=reason)
+        return BatchOutcome(len(decoded), len(rejected), len(items) - len(fresh))
 
 
 def _partition(record: SourceRecord) -> tuple[str, int]:

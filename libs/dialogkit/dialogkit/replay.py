@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
@@ -72,6 +73,7 @@ async def replay(
     *,
     batch: int = 5000,
     progress: Callable[[ReplayProgress], None] | None = None,
+    security: Mapping[str, Any] | None = None,
 ) -> list[ReplayResult]:
     """Bring every projection up to the end of its topic as it is now; `progress` is told
     after every batch."""
@@ -87,7 +89,8 @@ async def replay(
             for (name, partition), offset in stored.items():
                 if name == topic:
                     starts[partition] = min(starts.get(partition, offset), offset)
-        replaying = _TopicReplay(runners, TopicReader(bootstrap, topic, starts, batch), progress)
+        reader = TopicReader(bootstrap, topic, starts, batch, security=security)
+        replaying = _TopicReplay(runners, reader, progress)
         applying: asyncio.Task[None] | None = None
         async for records in replaying.reader.batches():
             items = decode_all(records, readers[0].source)  # while the database applies the last
@@ -135,7 +138,17 @@ class TopicReader:
     `total` is the number of records before those end offsets, known once reading began.
     """
 
-    def __init__(self, bootstrap: str, topic: str, starts: dict[int, int], batch: int) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        starts: dict[int, int],
+        batch: int,
+        *,
+        security: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`security`: connection options from `kafka_client_options` (plaintext if None)."""
+        self.security = security or {}
         self.bootstrap = bootstrap
         self.topic = topic
         self.starts = starts
@@ -144,6 +157,7 @@ class TopicReader:
 
     async def batches(self) -> AsyncIterator[list[SourceRecord]]:
         consumer = AIOKafkaConsumer(
+            **self.security,
             bootstrap_servers=self.bootstrap,
             group_id=None,
             enable_auto_commit=False,
@@ -186,8 +200,14 @@ class TopicReader:
 
 
 async def read_topic_in_batches(
-    bootstrap: str, topic: str, starts: dict[int, int], batch: int
+    bootstrap: str,
+    topic: str,
+    starts: dict[int, int],
+    batch: int,
+    *,
+    security: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[list[SourceRecord]]:
     """Records of a topic from `starts` until nothing more arrives (see `TopicReader`)."""
-    async for records in TopicReader(bootstrap, topic, starts, batch).batches():
+    reader = TopicReader(bootstrap, topic, starts, batch, security=security)
+    async for records in reader.batches():
         yield records
