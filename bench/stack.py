@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from bench.table import Progress
+from bench.tokens import AUTH
 from devstack.processes import Child, free_port, spawn, wait_until
 from devstack.stack import database_dsn, ready
 from dialog_schemas import Envelope
@@ -23,7 +24,6 @@ from dialog_schemas.common import Channel, Direction, Purpose
 from dialog_schemas.interactions import TouchpointRecorded
 from dialogkit.db import ensure_database, migrate
 
-AUTH = {"Authorization": "Bearer local-dev-token"}
 
 
 @dataclass(frozen=True)

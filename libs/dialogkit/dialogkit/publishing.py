@@ -100,6 +100,8 @@ class KafkaPublisher:
 
     async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
         """Send all envelopes and wait up to `timeout_s` for the broker to confirm them."""
+        if not envelopes:  # nothing to confirm (asyncio.wait refuses an empty set)
+            return
         with metrics.timed(PUBLISH_SECONDS, topic=topic):
             await self._publish(topic, envelopes)
 
