@@ -25,7 +25,6 @@ from dialog_schemas.interactions import TouchpointRecorded
 from dialogkit.db import ensure_database, migrate
 
 
-
 @dataclass(frozen=True)
 class Sizes:
     """How much each measurement does; `smoke` only checks that every figure is produced."""
