@@ -1,0 +1,340 @@
+"""The dispatcher: due outreach decided in batches, each decision recorded once.
+
+A round: (1) the read barrier waits until the consent view has applied the consent and contacts
+topics up to their ends as of the round's start (`campaigns.barrier`); (2) one transaction takes
+a batch of due outreach with `FOR UPDATE SKIP LOCKED` (replicas take different rows; a crash
+rolls back and leaves them due), loads the customers' consent state (the shared ledger), facts
+and recent contacts, decides each outreach with the pure `dispatch.decide`, writes the events
+and channel requests into the outbox and removes decided outreach from `outreach_due` (deferred
+outreach gets its new due time); (3) after the commit the outbox relay publishes. No network
+call happens inside the transaction.
+
+Outreach of a paused campaign waits; of a stopped or completed campaign it is cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from campaigns.audience import CustomerFacts
+from campaigns.audience_store import FIELD_FOR, contact_points, facts_for
+from campaigns.barrier import ReadBarrier
+from campaigns.calling_hours import customer_zones
+from campaigns.dispatch import (
+    Authorized,
+    Blocked,
+    Contact,
+    Deferred,
+    DueOutreach,
+    Outcome,
+    Policy,
+    decide,
+    effective_caps,
+)
+from campaigns.outbox import (
+    SOURCE,
+    OutboxRelay,
+    event_id,
+    event_row,
+    outreach_envelope,
+    request_row,
+    write,
+)
+from consentledger.domain import ConsentState
+from consentledger.store import load_states
+from dialog_schemas import Envelope, Event
+from dialog_schemas.campaigns import (
+    CampaignDefinition,
+    CancellationReason,
+    FrequencyCaps,
+    OutreachAuthorized,
+    OutreachBlocked,
+    OutreachCancelled,
+    OutreachDeferred,
+)
+from dialog_schemas.catalog import CAMPAIGNS_EVENTS, OUTBOUND_TOPICS
+from dialog_schemas.common import Channel, Purpose
+from dialogkit.publishing import EventPublisher
+
+log = logging.getLogger(__name__)
+REQUEST_PATHS = {
+    Channel.PHONE: "phone_number",
+    Channel.SMS: "phone_number",
+    Channel.EMAIL: "email_address",
+    Channel.LETTER: "address",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    outreach_id: UUID
+    campaign_id: str
+    customer_id: str
+    channel: Channel
+    purpose: Purpose
+    deferrals: int
+    status: str
+    definition: CampaignDefinition
+
+
+@dataclass
+class Decisions:
+    events: list[tuple[Any, ...]]
+    requests: list[tuple[Any, ...]]
+    done: list[UUID]
+    deferred: list[tuple[UUID, datetime]]
+    contacts: list[tuple[UUID, str, str, datetime]]
+
+
+class Dispatcher:
+    """The periodic job that decides due outreach."""
+
+    name = "dispatch"
+
+    def __init__(
+        self,
+        barrier: ReadBarrier,
+        relay: OutboxRelay,
+        policy: Policy,
+        caps: FrequencyCaps,
+        *,
+        default_zone: str,
+        interval_s: float = 0.2,
+        batch: int = 2000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.interval_s = interval_s
+        self._barrier = barrier
+        self._relay = relay
+        self._policy = policy
+        self._caps = caps
+        self._zone = default_zone
+        self._batch = batch
+        self._clock = clock
+
+    async def run(self, pool: asyncpg.Pool, publisher: EventPublisher) -> int:
+        """Decide rounds until nothing is due; the number of outreach decided."""
+        await self._relay.flush(pool, publisher)  # what an earlier run left
+        total = 0
+        while True:
+            await self._barrier.wait(pool)
+            decided = await self.round(pool)
+            await self._relay.flush(pool, publisher)
+            total += decided
+            if decided < self._batch:
+                return total
+
+    async def round(self, pool: asyncpg.Pool) -> int:
+        """Decide one batch of due outreach in one transaction (the barrier already passed)."""
+        now = self._clock()
+        async with pool.acquire() as connection, connection.transaction():
+            rows = await _due(connection, now, self._batch)
+            if not rows:
+                return 0
+            customers = sorted({r.customer_id for r in rows})
+            states = await load_states(connection, customers, now)
+            facts = await facts_for(connection, customers)
+            caps = {
+                r.campaign_id: effective_caps(self._caps, r.definition.frequency_caps) for r in rows
+            }
+            contacts = await _contacts(connection, customers, now, list(caps.values()))
+            points = await contact_points(connection, customers)
+            decisions = Decisions([], [], [], [], [])
+            for row in rows:
+                self._one(
+                    row, caps[row.campaign_id], states, facts, contacts, points, now, decisions
+                )
+            await _record(connection, decisions)
+        return len(rows)
+
+    def _one(
+        self,
+        row: Row,
+        caps: FrequencyCaps,
+        states: dict[str, ConsentState],
+        facts: dict[str, CustomerFacts],
+        contacts: dict[str, list[Contact]],
+        points: dict[str, dict[str, Any]],
+        now: datetime,
+        out: Decisions,
+    ) -> None:
+        customer, definition = row.customer_id, row.definition
+        if row.status in ("stopped", "completed"):
+            reason = CancellationReason(f"campaign_{row.status}")
+            out.events.append(_event(row, _cancelled(row, now, reason), "cancelled"))
+            out.done.append(row.outreach_id)
+            return
+        known = facts.get(customer)
+        due = DueOutreach(
+            channel=row.channel,
+            purpose=row.purpose,
+            product_category=definition.product_category,
+            ends_at=definition.ends_at,
+            caps=caps,
+        )
+        outcome = decide(
+            due,
+            states.get(customer, ConsentState()),
+            erased=known is not None and known.erased,
+            zones=customer_zones(known.time_zone if known else None, None, self._zone),
+            contacts=contacts.get(customer, []),
+            now=now,
+            policy=self._policy,
+        )
+        self._record_outcome(row, outcome, now, contacts, points, out)
+
+    def _record_outcome(
+        self,
+        row: Row,
+        outcome: Outcome,
+        now: datetime,
+        contacts: dict[str, list[Contact]],
+        points: dict[str, dict[str, Any]],
+        out: Decisions,
+    ) -> None:
+        common: dict[str, Any] = {
+            "outreach_id": row.outreach_id,
+            "campaign_id": row.campaign_id,
+            "channel": row.channel,
+            "purpose": row.purpose,
+            "decided_at": now,
+        }
+        if isinstance(outcome, Deferred):
+            event: Event = OutreachDeferred(**common, until=outcome.until, reason=outcome.reason)
+            out.events.append(_event(row, event, f"deferred-{row.deferrals + 1}"))
+            out.deferred.append((row.outreach_id, outcome.until))
+            return
+        out.done.append(row.outreach_id)
+        if isinstance(outcome, Blocked):
+            out.events.append(
+                _event(row, OutreachBlocked(**common, reason=outcome.reason), "decided")
+            )
+            return
+        assert isinstance(outcome, Authorized)
+        authorized = OutreachAuthorized(
+            **common, legal_basis=outcome.legal_basis, consent_id=outcome.consent_id
+        )
+        out.events.append(_event(row, authorized, "decided"))
+        out.contacts.append((row.outreach_id, row.customer_id, row.channel.value, now))
+        contacts.setdefault(row.customer_id, []).append(Contact(row.channel, now))
+        out.requests.append(_request(row, now, points.get(row.customer_id, {})))
+
+
+def _event(row: Row, event: Event, what: str) -> tuple[Any, ...]:
+    envelope = outreach_envelope(event, row.customer_id, row.outreach_id, what)
+    return event_row(CAMPAIGNS_EVENTS.name, envelope)
+
+
+def _cancelled(row: Row, now: datetime, reason: CancellationReason) -> OutreachCancelled:
+    return OutreachCancelled(
+        outreach_id=row.outreach_id,
+        campaign_id=row.campaign_id,
+        channel=row.channel,
+        cancelled_at=now,
+        reason=reason,
+    )
+
+
+def _request(row: Row, now: datetime, points: dict[str, Any]) -> tuple[Any, ...]:
+    """The channel request, its contact point to be opened and sealed by the relay."""
+    topic = OUTBOUND_TOPICS[row.channel.value]
+    kind = next(iter(topic.events.values()))
+    data = {
+        "outreach_id": str(row.outreach_id),
+        "campaign_id": row.campaign_id,
+        "purpose": row.purpose.value,
+        "message_ref": row.definition.message_ref,
+        "requested_at": now.isoformat(),
+        "deadline": (now + timedelta(hours=row.definition.deadline_hours)).isoformat(),
+    }
+    envelope = Envelope(
+        id=event_id(row.outreach_id, "requested"),
+        source=SOURCE,
+        type=kind.event_type,
+        subject=row.customer_id,
+        time=now,
+        schemaversion=kind.schema_version,
+        correlationid=row.outreach_id,
+        data=data,
+    )
+    field = FIELD_FOR[row.channel]
+    return request_row(topic.name, envelope, field, points.get(field), REQUEST_PATHS[row.channel])
+
+
+async def _due(connection: asyncpg.Connection, now: datetime, limit: int) -> list[Row]:
+    records = await connection.fetch(
+        "SELECT d.outreach_id, d.campaign_id, d.customer_id, d.channel, d.purpose, d.deferrals,"
+        " c.status, c.definition FROM outreach_due d JOIN campaigns c USING (campaign_id)"
+        " WHERE d.due_at <= $1 AND c.status <> 'paused' ORDER BY d.due_at, d.outreach_id"
+        " LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+        now,
+        limit,
+    )
+    definitions: dict[str, CampaignDefinition] = {}
+    rows = []
+    for r in records:
+        campaign = r["campaign_id"]
+        if campaign not in definitions:
+            definitions[campaign] = CampaignDefinition.model_validate_json(r["definition"])
+        rows.append(
+            Row(
+                r["outreach_id"],
+                campaign,
+                r["customer_id"],
+                Channel(r["channel"]),
+                Purpose(r["purpose"]),
+                r["deferrals"],
+                r["status"],
+                definitions[campaign],
+            )
+        )
+    return rows
+
+
+async def _contacts(
+    connection: asyncpg.Connection,
+    customers: list[str],
+    now: datetime,
+    caps: list[FrequencyCaps],
+) -> dict[str, list[Contact]]:
+    """Each customer's authorized outreach (every campaign) within the longest cap window."""
+    windows = [
+        c.window_days for cs in caps for c in (cs.per_channel, cs.across_channels) if c is not None
+    ]
+    if not windows:
+        return {}
+    window = timedelta(days=max(windows))
+    found: dict[str, list[Contact]] = {}
+    for r in await connection.fetch(
+        "SELECT customer_id, channel, at FROM customer_contacts"
+        " WHERE customer_id = ANY($1::text[]) AND at > $2 AND at <= $3",
+        customers,
+        now - window,
+        now,
+    ):
+        found.setdefault(r["customer_id"], []).append(Contact(Channel(r["channel"]), r["at"]))
+    return found
+
+
+async def _record(connection: asyncpg.Connection, decisions: Decisions) -> None:
+    """Everything a round decided, in its transaction: events before requests."""
+    await write(connection, decisions.events + decisions.requests)
+    await connection.execute(
+        "DELETE FROM outreach_due WHERE outreach_id = ANY($1::uuid[])", decisions.done
+    )
+    await connection.executemany(
+        "UPDATE outreach_due SET due_at = $2, deferrals = deferrals + 1 WHERE outreach_id = $1",
+        decisions.deferred,
+    )
+    await connection.executemany(
+        "INSERT INTO customer_contacts (outreach_id, customer_id, channel, at)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        decisions.contacts,
+    )

@@ -1,0 +1,198 @@
+"""The outbox: events decided inside a database transaction, published after it commits.
+
+Planning and dispatch write their events into `outbox` in the transaction that records the
+decision; the relay publishes them afterwards, in the order written, and deletes them once the
+broker acknowledged them. A crash between commit and publish leaves the rows for the next relay
+(on any replica: rows are claimed for a lease, never inside an open transaction over the
+network). An event may then be published twice, always with the same id, which every consumer
+on the platform applies once.
+
+A channel request is written without its contact point: the relay opens the customer's sealed
+contact points (the data key is asked for outside any transaction), takes the first, seals it as
+the request's field and publishes the request, then `OutreachDispatched`. When the customer's key
+is gone (erased since the decision) or no contact point is left, it publishes
+`OutreachCancelled` (`no_contact_point`) instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+import asyncpg
+import orjson
+from pydantic import ValidationError
+
+from dialog_schemas import Envelope, Event
+from dialog_schemas.campaigns import CancellationReason, OutreachCancelled, OutreachDispatched
+from dialog_schemas.catalog import CAMPAIGNS_EVENTS
+from dialog_schemas.common import Channel
+from dialogkit.pii import KeyDestroyed, PersonalDataCipher, event_class
+from dialogkit.publishing import EventPublisher
+
+log = logging.getLogger(__name__)
+NAMESPACE = UUID("0b8e3c52-7d7f-4c1e-9a55-2f1d6a9e4b10")
+SOURCE = "/campaigns/worker"
+LEASE_S = 30
+
+
+def event_id(outreach_id: UUID, what: str) -> UUID:
+    """An outreach event's id, the same however often it is decided or published."""
+    return uuid5(NAMESPACE, f"{outreach_id}/{what}")
+
+
+def outreach_envelope(event: Event, customer: str, outreach_id: UUID, what: str) -> Envelope:
+    """The envelope of an event about one outreach; its conversation is the outreach."""
+    return Envelope.wrap(
+        event,
+        id=event_id(outreach_id, what),
+        source=SOURCE,
+        subject=customer,
+        time=datetime.now(UTC),
+        correlationid=outreach_id,
+    )
+
+
+def event_row(topic: str, envelope: Envelope) -> tuple[Any, ...]:
+    return (topic, envelope.model_dump_json(), None)
+
+
+def request_row(
+    topic: str, envelope: Envelope, field: str, value: Any, path: str
+) -> tuple[Any, ...]:
+    """A request whose contact point (`path`) is the first of the customer's `field`."""
+    contact = {"field": field, "value": value, "path": path}
+    return (topic, envelope.model_dump_json(), orjson.dumps(contact).decode())
+
+
+async def write(connection: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Add rows made by `event_row` / `request_row`, in this order, to the outbox."""
+    await connection.executemany(
+        "INSERT INTO outbox (topic, envelope, contact) VALUES ($1, $2::jsonb, $3::jsonb)", rows
+    )
+
+
+class OutboxRelay:
+    """Publishes the outbox in order; safe on several replicas at once."""
+
+    def __init__(self, cipher: PersonalDataCipher, *, batch: int = 2000) -> None:
+        self._cipher = cipher
+        self._batch = batch
+
+    async def flush(self, pool: asyncpg.Pool, publisher: EventPublisher) -> int:
+        """Publish everything in the outbox now; the number of rows published."""
+        total = 0
+        while rows := await self._claim(pool):
+            await self._publish(rows, publisher)
+            await pool.execute(
+                "DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [r[0] for r in rows]
+            )
+            total += len(rows)
+        return total
+
+    async def _claim(self, pool: asyncpg.Pool) -> list[tuple[int, str, Envelope, Any]]:
+        records = await pool.fetch(
+            "UPDATE outbox SET claimed_until = now() + make_interval(secs => $2)"
+            " WHERE seq IN (SELECT seq FROM outbox WHERE claimed_until IS NULL"
+            " OR claimed_until < now() ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)"
+            " RETURNING seq, topic, envelope, contact",
+            self._batch,
+            LEASE_S,
+        )
+        rows = [
+            (
+                r["seq"],
+                r["topic"],
+                Envelope.model_validate_json(r["envelope"]),
+                orjson.loads(r["contact"]) if r["contact"] else None,
+            )
+            for r in records
+        ]
+        return sorted(rows, key=lambda r: r[0])
+
+    async def _publish(
+        self, rows: list[tuple[int, str, Envelope, Any]], publisher: EventPublisher
+    ) -> None:
+        """Publish runs of rows of one topic in order; after a run of requests, the
+        `OutreachDispatched` (or `OutreachCancelled`) of each."""
+        cipher = self._cipher.batch()
+        await cipher.warm([e.subject for _, _, e, c in rows if c is not None])
+        run_topic, run, after = "", list[Envelope](), list[Envelope]()
+        for _, topic, envelope, contact in rows:
+            if topic != run_topic:
+                await _send(publisher, run_topic, run, after)
+                run_topic, run, after = topic, [], []
+            if contact is None:
+                run.append(envelope)
+                continue
+            sealed = await self._request(cipher, envelope, contact)
+            if sealed is None:
+                after.append(cancelled(envelope, channel_of(topic)))
+            else:
+                run.append(sealed)
+                after.append(dispatched(sealed, topic))
+        await _send(publisher, run_topic, run, after)
+
+    async def _request(
+        self, cipher: PersonalDataCipher, envelope: Envelope, contact: dict[str, Any]
+    ) -> Envelope | None:
+        customer = envelope.subject
+        try:
+            opened = await cipher.open(customer, {contact["field"]: contact["value"]})
+        except KeyDestroyed:
+            return None
+        points = opened.get(contact["field"]) or []
+        if not points:
+            return None
+        kind = event_class(envelope.type)
+        try:
+            request = kind.model_validate({**envelope.data, contact["path"]: points[0]})
+        except ValidationError:
+            log.warning("contact point not usable", extra={"outreach": envelope.correlationid})
+            return None
+        try:
+            data = await cipher.seal(customer, request)
+        except KeyDestroyed:
+            return None
+        return envelope.model_copy(update={"data": data})
+
+
+def channel_of(topic: str) -> Channel:
+    return Channel(topic.split(".")[2])
+
+
+def dispatched(request: Envelope, topic: str) -> Envelope:
+    """`OutreachDispatched` for a request handed to its channel's topic."""
+    outreach_id = UUID(request.data["outreach_id"])
+    event = OutreachDispatched(
+        outreach_id=outreach_id,
+        campaign_id=request.data["campaign_id"],
+        channel=channel_of(topic),
+        dispatched_at=datetime.now(UTC),
+    )
+    return outreach_envelope(event, request.subject, outreach_id, "dispatched")
+
+
+async def _send(
+    publisher: EventPublisher, topic: str, run: list[Envelope], after: list[Envelope]
+) -> None:
+    if run:
+        await publisher.publish(topic, run)
+    if after:
+        await publisher.publish(CAMPAIGNS_EVENTS.name, after)
+
+
+def cancelled(request: Envelope, channel: Channel) -> Envelope:
+    """`OutreachCancelled` (no contact point) for a request that cannot be sealed."""
+    outreach_id = UUID(request.data["outreach_id"])
+    event = OutreachCancelled(
+        outreach_id=outreach_id,
+        campaign_id=request.data["campaign_id"],
+        channel=channel,
+        cancelled_at=datetime.now(UTC),
+        reason=CancellationReason.NO_CONTACT_POINT,
+    )
+    return outreach_envelope(event, request.subject, outreach_id, "cancelled")

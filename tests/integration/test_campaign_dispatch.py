@@ -1,0 +1,327 @@
+"""Planning and dispatch of a campaign on the real broker and database.
+
+Events go through the real topics; the worker's projections are brought up to the topics' ends
+by replay, the planner and the dispatcher run as the worker runs them (with a clock set to a
+moment within calling hours), and what they published is read back from the topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+
+from campaigns.barrier import KafkaTopicEnds, ReadBarrier
+from campaigns.bootstrap import CONSENT_VIEW, projections
+from campaigns.calling_hours import CallingHours, next_open
+from campaigns.config import Settings
+from campaigns.dispatch import Policy
+from campaigns.dispatcher import Dispatcher
+from campaigns.outbox import OutboxRelay
+from campaigns.planning import Planner, outreach_id
+from dialog_schemas import Envelope, Event
+from dialog_schemas.campaigns import (
+    Audience,
+    CampaignCreated,
+    CampaignDefinition,
+    CampaignLaunched,
+    FrequencyCap,
+    FrequencyCaps,
+    WaveLaunched,
+)
+from dialog_schemas.catalog import CAMPAIGNS_EVENTS, CONSENT_EVENTS, CONTACTS_EVENTS
+from dialog_schemas.common import Channel, CustomerKind, Purpose
+from dialog_schemas.consent import (
+    CaptureMedium,
+    ConsentGranted,
+    ConsentRevoked,
+    Evidence,
+    ObjectionRecorded,
+)
+from dialog_schemas.contacts import ContactErased, ContactRegistered, ContactsMerged
+from dialogkit.codec import decode_envelope
+from dialogkit.deadletters import DeadLetters
+from dialogkit.pii import InMemoryKeyStore, PersonalDataCipher, decrypt
+from dialogkit.publishing import KafkaPublisher
+from dialogkit.replay import read_topic_in_batches, replay
+
+NOW = datetime.now(UTC)
+PHONE = "+493012345678"
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def decision_time() -> datetime:
+    """An hour into the next calling hours in Berlin, a day from now (consents are older)."""
+    opens = next_open(NOW + timedelta(days=1), (BERLIN,), CallingHours())
+    assert opens is not None
+    return opens + timedelta(hours=1)
+
+
+def wrap(event: Event, subject: str) -> Envelope:
+    return Envelope.wrap(event, id=uuid.uuid4(), source="/test", subject=subject, time=NOW)
+
+
+def registered(kind: CustomerKind = CustomerKind.CONSUMER, **extra: Any) -> ContactRegistered:
+    return ContactRegistered(
+        kind=kind,
+        name="Kim",
+        phone_numbers=[PHONE],
+        registered_at=NOW - timedelta(days=400),
+        **extra,
+    )
+
+
+def granted(consent: uuid.UUID) -> ConsentGranted:
+    evidence = Evidence(
+        medium=CaptureMedium.WEB_FORM,
+        wording_version="v1",
+        wording_sha256="ab" * 32,
+        captured_at=NOW - timedelta(days=10),
+        source_ref="form-1",
+        actor="web-shop",
+    )
+    return ConsentGranted(
+        consent_id=consent,
+        channel=Channel.PHONE,
+        purpose=Purpose.MARKETING,
+        evidence=evidence,
+        pending_confirmation=False,
+    )
+
+
+class Scenario:
+    """Customers of every kind, one campaign over them, the worker's jobs."""
+
+    def __init__(self, pool: asyncpg.Pool, publisher: KafkaPublisher, bootstrap: str) -> None:
+        self.pool, self.publisher, self.bootstrap = pool, publisher, bootstrap
+        tag = uuid.uuid4().hex[:8]
+        self.campaign = f"camp-{tag}"
+        names = "ok dup none biz revoked objected gone erased la cap suppressed"
+        self.c = {n: f"{n}-{tag}" for n in names.split()}
+        self.consents = {n: uuid.uuid4() for n in self.c}
+        self.keys = InMemoryKeyStore()
+        self.ends = RecordingEnds(KafkaTopicEnds(bootstrap))
+        relay = OutboxRelay(PersonalDataCipher(self.keys))
+        settings = Settings()
+        self.planner = Planner(relay, batch=3)
+        self.dispatcher = Dispatcher(
+            ReadBarrier(self.ends, CONSENT_VIEW, timeout_s=60),
+            relay,
+            Policy(calling_hours=settings.calling_hours, consent_expiry=settings.consent_expiry),
+            settings.frequency_caps,
+            default_zone="Europe/Berlin",
+            clock=decision_time,
+        )
+
+    async def publish(self, topic: str, *envelopes: Envelope) -> None:
+        await self.publisher.publish(topic, list(envelopes))
+
+    async def catch_up(self) -> None:
+        dead = DeadLetters(self.publisher, "campaigns.deadletter.v1", "test")
+        await replay(self.pool, projections(Settings(), self.publisher), dead, self.bootstrap)
+
+    async def customers(self) -> None:
+        c = self.c
+        contacts = [
+            wrap(registered(), c["ok"]),
+            wrap(registered(), c["dup"]),
+            wrap(ContactsMerged(merged_customer_id=c["dup"], merged_at=NOW), c["ok"]),
+            wrap(registered(), c["none"]),
+            wrap(registered(CustomerKind.BUSINESS), c["biz"]),
+            wrap(registered(), c["revoked"]),
+            wrap(registered(), c["objected"]),
+            wrap(registered(), c["gone"]),
+            wrap(ContactErased(erased_at=NOW, request_id=uuid.uuid4()), c["gone"]),
+            wrap(registered(), c["erased"]),
+            wrap(registered(time_zone="America/Los_Angeles"), c["la"]),
+            wrap(registered(), c["cap"]),
+            wrap(  # a business on a do-not-call list: no presumed consent
+                registered(CustomerKind.BUSINESS, suppressed_channels=[Channel.PHONE]),
+                c["suppressed"],
+            ),
+        ]
+        await self.publish(CONTACTS_EVENTS.name, *contacts)
+        with_consent = ["ok", "dup", "revoked", "objected", "erased", "la", "cap"]
+        consent = [wrap(granted(self.consents[n]), c[n]) for n in with_consent]
+        objection = ObjectionRecorded(
+            objection_id=uuid.uuid4(), objected_at=NOW, via_channel=Channel.PHONE
+        )
+        await self.publish(CONSENT_EVENTS.name, *consent, wrap(objection, c["objected"]))
+
+    async def launch(self) -> None:
+        definition = CampaignDefinition(
+            name="Spring tariffs",
+            channel=Channel.PHONE,
+            purpose=Purpose.MARKETING,
+            product_category="mobile",
+            message_ref="script-7",
+            audience=Audience(include_ids=sorted(self.c.values())),
+            frequency_caps=FrequencyCaps(per_channel=FrequencyCap(limit=1, window_days=7)),
+        )
+        created = CampaignCreated(
+            campaign_id=self.campaign,
+            name=definition.name,
+            channel=definition.channel,
+            purpose=definition.purpose,
+            product_category=definition.product_category,
+            created_at=NOW,
+            definition=definition,
+        )
+        launched = CampaignLaunched(campaign_id=self.campaign, launched_at=NOW)
+        wave = WaveLaunched(campaign_id=self.campaign, wave=1, launched_at=NOW, due_from=NOW)
+        await self.publish(
+            CAMPAIGNS_EVENTS.name, *(wrap(e, self.campaign) for e in (created, launched, wave))
+        )
+
+    async def due(self) -> set[str]:
+        rows = await self.pool.fetch(
+            "SELECT customer_id FROM outreach_due WHERE campaign_id = $1", self.campaign
+        )
+        return {r["customer_id"] for r in rows}
+
+    async def decisions(self) -> dict[str, tuple[Any, ...]]:
+        rows = await self.pool.fetch(
+            "SELECT customer_id, decision, block_reason, deferral_reason, legal_basis,"
+            " dispatched_at IS NOT NULL AS dispatched FROM outreach WHERE campaign_id = $1",
+            self.campaign,
+        )
+        names = {v: k for k, v in self.c.items()}
+        return {
+            names[r["customer_id"]]: (
+                r["decision"] or (r["deferral_reason"] and "deferred"),
+                r["block_reason"] or r["deferral_reason"] or r["legal_basis"],
+                r["dispatched"],
+            )
+            for r in rows
+        }
+
+    async def requests(self) -> list[Envelope]:
+        found = []
+        async for records in read_topic_in_batches(
+            self.bootstrap, "campaigns.outbound.phone.v1", {}, 5000
+        ):
+            for r in records:
+                envelope = decode_envelope(r.value, tuple(r.headers))
+                if envelope.data["campaign_id"] == self.campaign:
+                    found.append(envelope)
+        return found
+
+
+class RecordingEnds:
+    """The broker's topic ends, with a signal when a round has read them."""
+
+    def __init__(self, ends: KafkaTopicEnds) -> None:
+        self._ends = ends
+        self.read = asyncio.Event()
+
+    async def ends(self, topics: Any) -> dict[tuple[str, int], int]:
+        found = await self._ends.ends(topics)
+        self.read.set()
+        return found
+
+    async def stop(self) -> None:
+        await self._ends.stop()
+
+
+@pytest.fixture
+async def scenario(
+    new_database, pool_for, publisher, platform_topics_ready
+) -> AsyncIterator[Scenario]:
+    pool = await pool_for(await new_database("campaigns"))
+    made = Scenario(pool, publisher, platform_topics_ready)
+    await made.customers()
+    await made.launch()
+    await made.catch_up()
+    yield made
+    await made.ends.stop()
+
+
+async def test_a_wave_is_planned_once_per_audience_member_however_often_it_runs(
+    scenario: Scenario,
+) -> None:
+    c = scenario.c
+    planned = await scenario.planner.run(scenario.pool, scenario.publisher)
+    expected = {c[n] for n in ["ok", "none", "biz", "revoked", "erased", "la", "cap", "suppressed"]}
+    assert planned == len(expected)
+    assert await scenario.due() == expected  # no objector, no erased, the duplicate as survivor
+    await scenario.pool.execute(  # a relaunch, or a crash before the cursor moved
+        "UPDATE wave_plans SET done = false, planned_after = '', planned = 0"
+    )
+    assert await scenario.planner.run(scenario.pool, scenario.publisher) == 0
+    assert await scenario.due() == expected
+    await scenario.catch_up()
+    rows = await scenario.pool.fetch(
+        "SELECT outreach_id, customer_id, wave FROM outreach WHERE campaign_id = $1",
+        scenario.campaign,
+    )
+    assert {r["customer_id"] for r in rows} == expected
+    assert all(
+        r["outreach_id"] == outreach_id(scenario.campaign, 1, r["customer_id"]) for r in rows
+    )
+
+
+async def test_due_outreach_is_decided_at_dispatch_time_with_every_reason(
+    scenario: Scenario,
+) -> None:
+    c = scenario.c
+    await scenario.planner.run(scenario.pool, scenario.publisher)
+    await scenario.pool.execute(  # an earlier campaign's call fills the cap of one a week
+        "INSERT INTO customer_contacts (outreach_id, customer_id, channel, at)"
+        " VALUES ($1, $2, 'phone', $3)",
+        uuid.uuid4(),
+        c["cap"],
+        decision_time() - timedelta(days=1),
+    )
+    # changes between planning and dispatch, acknowledged before the round starts
+    revoked = ConsentRevoked(
+        consent_id=scenario.consents["revoked"],
+        channel=Channel.PHONE,
+        purpose=Purpose.MARKETING,
+        revoked_at=NOW,
+        via_channel=Channel.PHONE,
+    )
+    await scenario.publish(CONSENT_EVENTS.name, wrap(revoked, c["revoked"]))
+    erased = ContactErased(erased_at=NOW, request_id=uuid.uuid4())
+    await scenario.publish(CONTACTS_EVENTS.name, wrap(erased, c["erased"]))
+
+    dispatching = asyncio.create_task(scenario.dispatcher.run(scenario.pool, scenario.publisher))
+    await asyncio.wait_for(scenario.ends.read.wait(), 30)
+    assert not dispatching.done()  # the round waits for the consent view to apply them
+    await scenario.catch_up()
+    await asyncio.wait_for(dispatching, 60)  # (other tests' campaigns share the topics)
+
+    await scenario.catch_up()
+    assert await scenario.decisions() == {
+        "ok": ("authorized", "express_consent", True),
+        "biz": ("authorized", "presumed_business_consent", True),
+        "none": ("blocked", "no_consent", False),
+        "revoked": ("blocked", "revoked", False),
+        "erased": ("blocked", "erased", False),
+        "suppressed": ("blocked", "suppressed", False),
+        "la": ("deferred", "outside_calling_hours", False),
+        "cap": ("deferred", "frequency_cap", False),
+    }
+    requests = await scenario.requests()
+    assert sorted(r.subject for r in requests) == sorted([c["ok"], c["biz"]])
+    ok = next(r for r in requests if r.subject == c["ok"])
+    key = await scenario.keys.key_for(c["ok"])
+    assert key is not None
+    assert decrypt(key, c["ok"], "phone_number", ok.data["phone_number"]) == PHONE
+    assert ok.data["message_ref"] == "script-7"
+    assert ok.correlationid == outreach_id(scenario.campaign, 1, c["ok"])
+
+    # deferred outreach waits for its time; nothing is decided twice
+    await scenario.dispatcher.run(scenario.pool, scenario.publisher)
+    assert await scenario.due() == {c["la"], c["cap"]}
+    assert (
+        await scenario.pool.fetchval(
+            "SELECT deferrals FROM outreach_due WHERE customer_id = $1", c["la"]
+        )
+        == 1
+    )
