@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import httpx
 import pytest
 
 from campaigns.barrier import KafkaTopicEnds, ReadBarrier
-from campaigns.bootstrap import CONSENT_VIEW, projections
+from campaigns.bootstrap import CONSENT_VIEW, DEFINITION, projections
 from campaigns.calling_hours import CallingHours, next_open
 from campaigns.config import Settings
 from campaigns.dispatch import Policy
@@ -46,10 +48,13 @@ from dialog_schemas.consent import (
 )
 from dialog_schemas.contacts import ContactErased, ContactRegistered, ContactsMerged
 from dialogkit.codec import decode_envelope
+from dialogkit.config import ServiceSettings
 from dialogkit.deadletters import DeadLetters
+from dialogkit.http import ApiRuntime, Probe, create_api
 from dialogkit.pii import InMemoryKeyStore, PersonalDataCipher, decrypt
 from dialogkit.publishing import KafkaPublisher
 from dialogkit.replay import read_topic_in_batches, replay
+from tests.support import AUTH
 
 NOW = datetime.now(UTC)
 PHONE = "+493012345678"
@@ -242,6 +247,29 @@ async def scenario(
     await made.ends.stop()
 
 
+@pytest.fixture
+async def api(scenario: Scenario) -> AsyncIterator[httpx.AsyncClient]:
+    """The campaigns API, its routes as the service registers them, on the test database."""
+
+    @asynccontextmanager
+    async def on_test_database(
+        service: str, settings: ServiceSettings
+    ) -> AsyncIterator[tuple[ApiRuntime, dict[str, Probe]]]:
+        yield ApiRuntime(service, settings, scenario.pool, scenario.publisher), {}
+
+    settings = DEFINITION.settings()
+    app = create_api(
+        DEFINITION.name, settings, DEFINITION.routers, runtime_factory=on_test_database
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://campaigns", headers=AUTH
+        ) as client,
+    ):
+        yield client
+
+
 async def test_a_wave_is_planned_once_per_audience_member_however_often_it_runs(
     scenario: Scenario,
 ) -> None:
@@ -267,7 +295,7 @@ async def test_a_wave_is_planned_once_per_audience_member_however_often_it_runs(
 
 
 async def test_due_outreach_is_decided_at_dispatch_time_with_every_reason(
-    scenario: Scenario,
+    scenario: Scenario, api: httpx.AsyncClient
 ) -> None:
     c = scenario.c
     await scenario.planner.run(scenario.pool, scenario.publisher)
@@ -325,3 +353,67 @@ async def test_due_outreach_is_decided_at_dispatch_time_with_every_reason(
         )
         == 1
     )
+
+    statistics = (await api.get(f"/v1/campaigns/{scenario.campaign}/statistics")).json()
+    total = statistics["total"]
+    assert {k: total[k] for k in ("audience", "planned", "authorized", "blocked")} == {
+        "audience": 8,
+        "planned": 8,
+        "authorized": 2,
+        "blocked": 4,
+    }
+    assert total["blocked_by_reason"] == {
+        "erased": 1,
+        "no_consent": 1,
+        "revoked": 1,
+        "suppressed": 1,
+    }
+    assert (total["pending"], total["deferred"], total["dispatched"], total["cancelled"]) == (
+        2,
+        2,
+        2,
+        0,
+    )
+    assert total["deferred_by_reason"] == {"frequency_cap": 1, "outside_calling_hours": 1}
+    assert statistics["waves"] == [{**total, "wave": 1}]
+
+    revoked = await api.get(
+        f"/v1/campaigns/{scenario.campaign}/outreach",
+        params={"outcome": "blocked", "reason": "revoked"},
+    )
+    assert [(o["customer_id"], o["reason"]) for o in revoked.json()["outreach"]] == [
+        (c["revoked"], "revoked")
+    ]
+    seen, cursor = [], None
+    while True:
+        page = (
+            await api.get(
+                f"/v1/campaigns/{scenario.campaign}/outreach",
+                params={"limit": 3, **({"cursor": cursor} if cursor else {})},
+            )
+        ).json()
+        seen += [o["outcome"] for o in page["outreach"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(["authorized"] * 2 + ["blocked"] * 4 + ["deferred"] * 2)
+    wrong = await api.get(f"/v1/campaigns/{scenario.campaign}/outreach", params={"outcome": "x"})
+    assert wrong.status_code == 422
+    assert (await api.get("/v1/campaigns/nope/statistics")).status_code == 404
+
+
+async def test_the_audience_preview_counts_members_and_who_would_be_blocked_now(
+    scenario: Scenario, api: httpx.AsyncClient
+) -> None:
+    preview = await api.get(
+        f"/v1/campaigns/{scenario.campaign}/audience/preview", params={"sample": 3}
+    )
+    assert preview.status_code == 200
+    body = preview.json()
+    members = sorted(
+        scenario.c[n] for n in ["ok", "none", "biz", "revoked", "erased", "la", "cap", "suppressed"]
+    )
+    assert body["count"] == len(members)
+    assert body["sample"] == members[:3]
+    assert body["blocked_now_by_reason"] == {"no_consent": 1, "suppressed": 1}
+    assert body["blocked_now"] == 2

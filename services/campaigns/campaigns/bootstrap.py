@@ -1,6 +1,7 @@
 """Composition root of the campaigns service."""
 
 from campaigns.api import router
+from campaigns.api_reports import router as reports_router
 from campaigns.barrier import KafkaTopicEnds, ReadBarrier
 from campaigns.campaign_view import CampaignProjection
 from campaigns.config import SERVICE, Settings
@@ -72,7 +73,7 @@ def periodic(settings: ServiceSettings) -> list[Periodic]:
 DEFINITION = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
-    routers=[router],
+    routers=[router, reports_router],
     projections=projections,
     periodic=periodic,
     description="Campaigns, audiences, outreach decisions and responses.",

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 
@@ -38,6 +36,7 @@ from campaigns.dispatch import (
     decide,
     effective_caps,
 )
+from campaigns.due import Decisions, Row, recent_contacts, record, take_due
 from campaigns.outbox import (
     SOURCE,
     OutboxRelay,
@@ -45,13 +44,11 @@ from campaigns.outbox import (
     event_row,
     outreach_envelope,
     request_row,
-    write,
 )
 from consentledger.domain import ConsentState
 from consentledger.store import load_states
 from dialog_schemas import Envelope, Event
 from dialog_schemas.campaigns import (
-    CampaignDefinition,
     CancellationReason,
     FrequencyCaps,
     OutreachAuthorized,
@@ -60,7 +57,7 @@ from dialog_schemas.campaigns import (
     OutreachDeferred,
 )
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, OUTBOUND_TOPICS
-from dialog_schemas.common import Channel, Purpose
+from dialog_schemas.common import Channel
 from dialogkit.publishing import EventPublisher
 
 log = logging.getLogger(__name__)
@@ -70,27 +67,6 @@ REQUEST_PATHS = {
     Channel.EMAIL: "email_address",
     Channel.LETTER: "address",
 }
-
-
-@dataclass(frozen=True)
-class Row:
-    outreach_id: UUID
-    campaign_id: str
-    customer_id: str
-    channel: Channel
-    purpose: Purpose
-    deferrals: int
-    status: str
-    definition: CampaignDefinition
-
-
-@dataclass
-class Decisions:
-    events: list[tuple[Any, ...]]
-    requests: list[tuple[Any, ...]]
-    done: list[UUID]
-    deferred: list[tuple[UUID, datetime]]
-    contacts: list[tuple[UUID, str, str, datetime]]
 
 
 class Dispatcher:
@@ -135,7 +111,7 @@ class Dispatcher:
         """Decide one batch of due outreach in one transaction (the barrier already passed)."""
         now = self._clock()
         async with pool.acquire() as connection, connection.transaction():
-            rows = await _due(connection, now, self._batch)
+            rows = await take_due(connection, now, self._batch)
             if not rows:
                 return 0
             customers = sorted({r.customer_id for r in rows})
@@ -144,14 +120,14 @@ class Dispatcher:
             caps = {
                 r.campaign_id: effective_caps(self._caps, r.definition.frequency_caps) for r in rows
             }
-            contacts = await _contacts(connection, customers, now, list(caps.values()))
+            contacts = await recent_contacts(connection, customers, now, list(caps.values()))
             points = await contact_points(connection, customers)
             decisions = Decisions([], [], [], [], [])
             for row in rows:
                 self._one(
                     row, caps[row.campaign_id], states, facts, contacts, points, now, decisions
                 )
-            await _record(connection, decisions)
+            await record(connection, decisions)
         return len(rows)
 
     def _one(
@@ -266,75 +242,3 @@ def _request(row: Row, now: datetime, points: dict[str, Any]) -> tuple[Any, ...]
     )
     field = FIELD_FOR[row.channel]
     return request_row(topic.name, envelope, field, points.get(field), REQUEST_PATHS[row.channel])
-
-
-async def _due(connection: asyncpg.Connection, now: datetime, limit: int) -> list[Row]:
-    records = await connection.fetch(
-        "SELECT d.outreach_id, d.campaign_id, d.customer_id, d.channel, d.purpose, d.deferrals,"
-        " c.status, c.definition FROM outreach_due d JOIN campaigns c USING (campaign_id)"
-        " WHERE d.due_at <= $1 AND c.status <> 'paused' ORDER BY d.due_at, d.outreach_id"
-        " LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
-        now,
-        limit,
-    )
-    definitions: dict[str, CampaignDefinition] = {}
-    rows = []
-    for r in records:
-        campaign = r["campaign_id"]
-        if campaign not in definitions:
-            definitions[campaign] = CampaignDefinition.model_validate_json(r["definition"])
-        rows.append(
-            Row(
-                r["outreach_id"],
-                campaign,
-                r["customer_id"],
-                Channel(r["channel"]),
-                Purpose(r["purpose"]),
-                r["deferrals"],
-                r["status"],
-                definitions[campaign],
-            )
-        )
-    return rows
-
-
-async def _contacts(
-    connection: asyncpg.Connection,
-    customers: list[str],
-    now: datetime,
-    caps: list[FrequencyCaps],
-) -> dict[str, list[Contact]]:
-    """Each customer's authorized outreach (every campaign) within the longest cap window."""
-    windows = [
-        c.window_days for cs in caps for c in (cs.per_channel, cs.across_channels) if c is not None
-    ]
-    if not windows:
-        return {}
-    window = timedelta(days=max(windows))
-    found: dict[str, list[Contact]] = {}
-    for r in await connection.fetch(
-        "SELECT customer_id, channel, at FROM customer_contacts"
-        " WHERE customer_id = ANY($1::text[]) AND at > $2 AND at <= $3",
-        customers,
-        now - window,
-        now,
-    ):
-        found.setdefault(r["customer_id"], []).append(Contact(Channel(r["channel"]), r["at"]))
-    return found
-
-
-async def _record(connection: asyncpg.Connection, decisions: Decisions) -> None:
-    """Everything a round decided, in its transaction: events before requests."""
-    await write(connection, decisions.events + decisions.requests)
-    await connection.execute(
-        "DELETE FROM outreach_due WHERE outreach_id = ANY($1::uuid[])", decisions.done
-    )
-    await connection.executemany(
-        "UPDATE outreach_due SET due_at = $2, deferrals = deferrals + 1 WHERE outreach_id = $1",
-        decisions.deferred,
-    )
-    await connection.executemany(
-        "INSERT INTO customer_contacts (outreach_id, customer_id, channel, at)"
-        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        decisions.contacts,
-    )

@@ -94,7 +94,7 @@ class Planner:
 
     async def _page(self, connection: asyncpg.Connection, wave: Wave) -> int:
         audience = wave.definition.audience
-        effective = await _resolved(connection, audience)
+        effective = await resolved(connection, audience)
         page = await facts_page(connection, wave.planned_after, self._batch)
         now = datetime.now(UTC)
         members = [
@@ -161,7 +161,7 @@ async def _finish(connection: asyncpg.Connection, wave: Wave, _: str) -> None:
     )
 
 
-async def _resolved(connection: asyncpg.Connection, audience: Audience) -> Audience:
+async def resolved(connection: asyncpg.Connection, audience: Audience) -> Audience:
     """The audience with its ids resolved to their survivors (a merged duplicate counts once)."""
     named = await survivors(connection, [*audience.include_ids, *audience.exclude_ids])
     return audience.model_copy(
