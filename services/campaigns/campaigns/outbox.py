@@ -86,7 +86,7 @@ class OutboxRelay:
         """Publish everything in the outbox now; the number of rows published."""
         total = 0
         while rows := await self._claim(pool):
-            await self._publish(rows, publisher)
+            await self.publish(rows, publisher)
             await pool.execute(
                 "DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [r[0] for r in rows]
             )
@@ -113,7 +113,7 @@ class OutboxRelay:
         ]
         return sorted(rows, key=lambda r: r[0])
 
-    async def _publish(
+    async def publish(
         self, rows: list[tuple[int, str, Envelope, Any]], publisher: EventPublisher
     ) -> None:
         """Publish runs of rows of one topic in order; after a run of requests, the

@@ -68,15 +68,15 @@ async def statistics(db: Any, campaign_id: str) -> Statistics:
     for r in rows:
         groups.setdefault((r["wave"], r["channel"]), []).append(r)
     waves = [
-        _counts(wave, channel, audiences.get(wave, 0), group)
+        counts(wave, channel, audiences.get(wave, 0), group)
         for (wave, channel), group in sorted(groups.items(), key=lambda g: (g[0][0] or 0, g[0][1]))
     ]
     channel = waves[0].channel if waves else ""
-    total = _counts(None, channel, sum(audiences.values()), rows)
+    total = counts(None, channel, sum(audiences.values()), rows)
     return Statistics(campaign_id=campaign_id, total=total, waves=waves)
 
 
-def _counts(wave: int | None, channel: str, audience: int, rows: list[Any]) -> Counts:
+def counts(wave: int | None, channel: str, audience: int, rows: list[Any]) -> Counts:
     def count(pick: Any) -> int:
         return sum(r["n"] for r in rows if pick(r))
 
