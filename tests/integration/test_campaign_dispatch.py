@@ -51,7 +51,7 @@ from dialogkit.codec import decode_envelope
 from dialogkit.config import ServiceSettings
 from dialogkit.deadletters import DeadLetters
 from dialogkit.http import ApiRuntime, Probe, create_api
-from dialogkit.pii import InMemoryKeyStore, PersonalDataCipher, decrypt
+from dialogkit.pii import InMemoryKeyStore, decrypt
 from dialogkit.publishing import KafkaPublisher
 from dialogkit.replay import read_topic_in_batches, replay
 from tests.support import AUTH
@@ -112,11 +112,12 @@ class Scenario:
         self.consents = {n: uuid.uuid4() for n in self.c}
         self.keys = InMemoryKeyStore()
         self.ends = RecordingEnds(KafkaTopicEnds(bootstrap))
-        relay = OutboxRelay(PersonalDataCipher(self.keys))
+        relay = OutboxRelay(self.keys)
         settings = Settings()
-        self.planner = Planner(relay, batch=3)
+        barrier = ReadBarrier(self.ends, CONSENT_VIEW, timeout_s=60)
+        self.planner = Planner(relay, barrier, batch=3)
         self.dispatcher = Dispatcher(
-            ReadBarrier(self.ends, CONSENT_VIEW, timeout_s=60),
+            barrier,
             relay,
             Policy(calling_hours=settings.calling_hours, consent_expiry=settings.consent_expiry),
             settings.frequency_caps,
@@ -133,6 +134,8 @@ class Scenario:
 
     async def customers(self) -> None:
         c = self.c
+        for customer in c.values():  # contacts makes each customer's data key
+            await self.keys.key_for(customer, create=True)
         contacts = [
             wrap(registered(), c["ok"]),
             wrap(registered(), c["dup"]),
@@ -316,8 +319,10 @@ async def test_due_outreach_is_decided_at_dispatch_time_with_every_reason(
     )
     await scenario.publish(CONSENT_EVENTS.name, wrap(revoked, c["revoked"]))
     erased = ContactErased(erased_at=NOW, request_id=uuid.uuid4())
+    await scenario.keys.destroy(c["erased"])
     await scenario.publish(CONTACTS_EVENTS.name, wrap(erased, c["erased"]))
 
+    scenario.ends.read.clear()
     dispatching = asyncio.create_task(scenario.dispatcher.run(scenario.pool, scenario.publisher))
     await asyncio.wait_for(scenario.ends.read.wait(), 30)
     assert not dispatching.done()  # the round waits for the consent view to apply them

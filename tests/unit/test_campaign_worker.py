@@ -19,7 +19,7 @@ from campaigns.reports import counts
 from dialog_schemas import Envelope
 from dialog_schemas.campaigns import OutreachAuthorized
 from dialog_schemas.common import Channel, CustomerKind, LegalBasis, Purpose
-from dialogkit.pii import InMemoryKeyStore, PersonalDataCipher, decrypt, encrypt
+from dialogkit.pii import InMemoryKeyStore, decrypt, encrypt
 from dialogkit.publishing import Headers
 
 NOW = datetime(2026, 3, 3, 10, tzinfo=UTC)
@@ -181,7 +181,7 @@ async def test_requests_go_out_sealed_after_their_decisions_and_before_dispatche
         request("empty", []),
     ]
     publisher = Recording()
-    relay = OutboxRelay(PersonalDataCipher(keys))
+    relay = OutboxRelay(keys)
     await relay.publish(rows, publisher)  # type: ignore[arg-type]
     assert publisher.order == [
         ("campaigns.events.v1", "OutreachAuthorized", "a"),
@@ -205,7 +205,7 @@ async def test_a_request_carries_the_first_contact_point_sealed_for_its_field() 
         async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
             sent.extend(envelopes)
 
-    await OutboxRelay(PersonalDataCipher(keys)).publish([request("a", sealed)], Keep())
+    await OutboxRelay(keys).publish([request("a", sealed)], Keep())
     [call, dispatched] = sent
     assert decrypt(key, "a", "phone_number", call.data["phone_number"]) == "+493012345678"
     assert dispatched.data["outreach_id"] == call.data["outreach_id"]

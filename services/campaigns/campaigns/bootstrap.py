@@ -20,7 +20,6 @@ from dialog_schemas.catalog import CAMPAIGNS_EVENTS, CONSENT_EVENTS, CONTACTS_EV
 from dialogkit.config import ServiceSettings
 from dialogkit.jobs import Periodic
 from dialogkit.journal import EventJournal
-from dialogkit.pii import PersonalDataCipher
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
@@ -49,7 +48,7 @@ def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Pr
 
 def periodic(settings: ServiceSettings) -> list[Periodic]:
     assert isinstance(settings, Settings)
-    relay = OutboxRelay(PersonalDataCipher(settings.key_store()), batch=settings.dispatch_batch)
+    relay = OutboxRelay(settings.key_store(), batch=settings.dispatch_batch)
     barrier = ReadBarrier(
         KafkaTopicEnds(settings.kafka_bootstrap),
         CONSENT_VIEW,
@@ -57,7 +56,7 @@ def periodic(settings: ServiceSettings) -> list[Periodic]:
     )
     policy = Policy(calling_hours=settings.calling_hours, consent_expiry=settings.consent_expiry)
     return [
-        Planner(relay, interval_s=settings.plan_interval_s, batch=settings.plan_batch),
+        Planner(relay, barrier, interval_s=settings.plan_interval_s, batch=settings.plan_batch),
         Dispatcher(
             barrier,
             relay,

@@ -36,7 +36,7 @@ from campaigns.dispatch import (
     decide,
     effective_caps,
 )
-from campaigns.due import Decisions, Row, recent_contacts, record, take_due
+from campaigns.due import Decisions, Row, anything_due, recent_contacts, record, take_due
 from campaigns.outbox import (
     SOURCE,
     OutboxRelay,
@@ -99,13 +99,14 @@ class Dispatcher:
         """Decide rounds until nothing is due; the number of outreach decided."""
         await self._relay.flush(pool, publisher)  # what an earlier run left
         total = 0
-        while True:
+        while await anything_due(pool, self._clock()):
             await self._barrier.wait(pool)
             decided = await self.round(pool)
             await self._relay.flush(pool, publisher)
             total += decided
             if decided < self._batch:
-                return total
+                break
+        return total
 
     async def round(self, pool: asyncpg.Pool) -> int:
         """Decide one batch of due outreach in one transaction (the barrier already passed)."""

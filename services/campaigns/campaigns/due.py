@@ -36,6 +36,16 @@ class Decisions:
     contacts: list[tuple[UUID, str, str, datetime]]
 
 
+async def anything_due(db: Any, now: datetime) -> bool:
+    """Whether some outreach of a campaign not paused is due at `now` (a cheap look first)."""
+    found: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM outreach_due d JOIN campaigns c USING (campaign_id)"
+        " WHERE d.due_at <= $1 AND c.status <> 'paused')",
+        now,
+    )
+    return found
+
+
 async def take_due(connection: asyncpg.Connection, now: datetime, limit: int) -> list[Row]:
     """Up to `limit` outreach due at `now` of campaigns not paused, locked for this
     transaction (rows other transactions hold are skipped)."""

@@ -16,6 +16,7 @@ is gone (erased since the decision) or no contact point is left, it publishes
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -30,13 +31,23 @@ from dialog_schemas import Envelope, Event
 from dialog_schemas.campaigns import CancellationReason, OutreachCancelled, OutreachDispatched
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS
 from dialog_schemas.common import Channel
-from dialogkit.pii import KeyDestroyed, PersonalDataCipher, event_class
+from dialogkit.pii import (
+    PREFIX,
+    DataKey,
+    KeyDestroyed,
+    KeyStore,
+    decrypt,
+    encrypt,
+    event_class,
+)
 from dialogkit.publishing import EventPublisher
 
 log = logging.getLogger(__name__)
 NAMESPACE = UUID("0b8e3c52-7d7f-4c1e-9a55-2f1d6a9e4b10")
 SOURCE = "/campaigns/worker"
 LEASE_S = 30
+Row = tuple[int, str, Envelope, Any]
+"""seq, topic, envelope, contact point to seal (requests only)."""
 
 
 def event_id(outreach_id: UUID, what: str) -> UUID:
@@ -78,9 +89,10 @@ async def write(connection: asyncpg.Connection, rows: Sequence[tuple[Any, ...]])
 class OutboxRelay:
     """Publishes the outbox in order; safe on several replicas at once."""
 
-    def __init__(self, cipher: PersonalDataCipher, *, batch: int = 2000) -> None:
-        self._cipher = cipher
+    def __init__(self, keys: KeyStore, *, batch: int = 2000, parallel: int = 16) -> None:
+        self._keys = keys
         self._batch = batch
+        self._parallel = parallel
 
     async def flush(self, pool: asyncpg.Pool, publisher: EventPublisher) -> int:
         """Publish everything in the outbox now; the number of rows published."""
@@ -93,7 +105,7 @@ class OutboxRelay:
             total += len(rows)
         return total
 
-    async def _claim(self, pool: asyncpg.Pool) -> list[tuple[int, str, Envelope, Any]]:
+    async def _claim(self, pool: asyncpg.Pool) -> list[Row]:
         records = await pool.fetch(
             "UPDATE outbox SET claimed_until = now() + make_interval(secs => $2)"
             " WHERE seq IN (SELECT seq FROM outbox WHERE claimed_until IS NULL"
@@ -113,13 +125,10 @@ class OutboxRelay:
         ]
         return sorted(rows, key=lambda r: r[0])
 
-    async def publish(
-        self, rows: list[tuple[int, str, Envelope, Any]], publisher: EventPublisher
-    ) -> None:
+    async def publish(self, rows: Sequence[Row], publisher: EventPublisher) -> None:
         """Publish runs of rows of one topic in order; after a run of requests, the
         `OutreachDispatched` (or `OutreachCancelled`) of each."""
-        cipher = self._cipher.batch()
-        await cipher.warm([e.subject for _, _, e, c in rows if c is not None])
+        keys = await self._keys_of({e.subject for _, _, e, c in rows if c is not None})
         run_topic, run, after = "", list[Envelope](), list[Envelope]()
         for _, topic, envelope, contact in rows:
             if topic != run_topic:
@@ -128,7 +137,7 @@ class OutboxRelay:
             if contact is None:
                 run.append(envelope)
                 continue
-            sealed = await self._request(cipher, envelope, contact)
+            sealed = _sealed_request(keys.get(envelope.subject), envelope, contact)
             if sealed is None:
                 after.append(cancelled(envelope, channel_of(topic)))
             else:
@@ -136,28 +145,42 @@ class OutboxRelay:
                 after.append(dispatched(sealed, topic))
         await _send(publisher, run_topic, run, after)
 
-    async def _request(
-        self, cipher: PersonalDataCipher, envelope: Envelope, contact: dict[str, Any]
-    ) -> Envelope | None:
-        customer = envelope.subject
-        try:
-            opened = await cipher.open(customer, {contact["field"]: contact["value"]})
-        except KeyDestroyed:
-            return None
-        points = opened.get(contact["field"]) or []
-        if not points:
-            return None
-        kind = event_class(envelope.type)
-        try:
-            request = kind.model_validate({**envelope.data, contact["path"]: points[0]})
-        except ValidationError:
-            log.warning("contact point not usable", extra={"outreach": envelope.correlationid})
-            return None
-        try:
-            data = await cipher.seal(customer, request)
-        except KeyDestroyed:
-            return None
-        return envelope.model_copy(update={"data": data})
+    async def _keys_of(self, customers: set[str]) -> dict[str, DataKey | None]:
+        """The customers' data keys, asked for `parallel` at a time (None once erased)."""
+        gate = asyncio.Semaphore(self._parallel)
+
+        async def ask(customer: str) -> tuple[str, DataKey | None]:
+            async with gate:
+                return customer, await self._keys.key_for(customer)
+
+        return dict(await asyncio.gather(*(ask(c) for c in sorted(customers))))
+
+
+def _sealed_request(
+    key: DataKey | None, envelope: Envelope, contact: dict[str, Any]
+) -> Envelope | None:
+    """The request with its first contact point sealed; None without a key or contact point."""
+    if key is None:
+        return None
+    customer, value = envelope.subject, contact["value"]
+    try:
+        points = decrypt(key, customer, contact["field"], value) if _sealed(value) else value
+    except (KeyDestroyed, ValueError):
+        return None
+    if not points:
+        return None
+    kind = event_class(envelope.type)
+    try:
+        kind.model_validate({**envelope.data, contact["path"]: points[0]})
+    except ValidationError:
+        log.warning("contact point not usable", extra={"outreach": str(envelope.correlationid)})
+        return None
+    data = {**envelope.data, contact["path"]: encrypt(key, customer, contact["path"], points[0])}
+    return envelope.model_copy(update={"data": data})
+
+
+def _sealed(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
 
 
 def channel_of(topic: str) -> Channel:

@@ -20,6 +20,7 @@ import asyncpg
 
 from campaigns.audience import exclusion
 from campaigns.audience_store import facts_page
+from campaigns.barrier import ReadBarrier
 from campaigns.outbox import OutboxRelay, event_row, outreach_envelope, write
 from dialog_schemas.campaigns import Audience, CampaignDefinition, OutreachPlanned, WaveLaunched
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS
@@ -68,13 +69,27 @@ class Planner:
 
     name = "plan-waves"
 
-    def __init__(self, relay: OutboxRelay, *, interval_s: float = 0.5, batch: int = 2000) -> None:
+    def __init__(
+        self,
+        relay: OutboxRelay,
+        barrier: ReadBarrier,
+        *,
+        interval_s: float = 0.5,
+        batch: int = 2000,
+    ) -> None:
         self.interval_s = interval_s
         self._relay = relay
+        self._barrier = barrier
         self._batch = batch
 
     async def run(self, pool: asyncpg.Pool, publisher: EventPublisher) -> int:
-        """Plan every launched wave to its end; the number of outreach planned."""
+        """Plan every launched wave to its end; the number of outreach planned.
+
+        The audience reflects every objection and erasure acknowledged before planning began
+        (the read barrier, as for dispatch)."""
+        if not await pool.fetchval("SELECT EXISTS (SELECT 1 FROM wave_plans WHERE NOT done)"):
+            return 0
+        await self._barrier.wait(pool)
         planned = 0
         while (step := await self.step(pool)) is not None:
             planned += step
