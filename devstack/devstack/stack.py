@@ -8,9 +8,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from devstack.broker import start_broker
 from devstack.postgres import start_postgres
 from devstack.processes import Child, StartError, port_in_use, spawn, wait_until
+from devstack.supervisor import Supervisor
 from dialogkit.config import Port, ServiceSettings
 from dialogkit.db import ensure_database, migrate
 from dialogkit.service import ServiceDefinition, load_settings
@@ -58,10 +60,15 @@ def database_dsn(admin_dsn: str, database: str) -> str:
     return f"{scheme}://{authority}/{database}" + (f"?{query}" if query else "")
 
 
-def service_env(definition: ServiceDefinition, bootstrap: str, dsn: str) -> dict[str, str]:
+def service_env(
+    definition: ServiceDefinition, bootstrap: str, dsn: str, state_dir: Path
+) -> dict[str, str]:
+    """A service's environment: its broker and database, peers, and its worker's data folder
+    under the run's state folder (so two platforms on one machine never share one)."""
     prefix = definition.settings.model_config.get("env_prefix", "")
     return {
         **peer_urls(definition),  # where the other services run, unless set otherwise
+        f"{prefix}WORKER_DATA_DIR": str((state_dir / "faust" / definition.name).absolute()),
         **os.environ,
         f"{prefix}KAFKA_BOOTSTRAP": bootstrap,
         f"{prefix}DATABASE_URL": dsn,
@@ -96,6 +103,8 @@ class Stack:
 
     settings: StackSettings
     children: list[Child] = field(default_factory=list)
+    restarts: dict[str, Callable[[], Child]] = field(default_factory=dict)
+    """How to start each service process again; the broker and the database have none."""
 
     @property
     def logs(self) -> Path:
@@ -113,7 +122,7 @@ class Stack:
         for definition in definitions():
             dsn = database_dsn(admin_dsn, f"dialog_{definition.name}")
             asyncio.run(_prepare(admin_dsn, dsn, definition))
-            env = service_env(definition, bootstrap, dsn)
+            env = service_env(definition, bootstrap, dsn, self.settings.state_dir)
             settings = load_settings(definition, kafka_bootstrap=bootstrap, database_url=dsn)
             started.append((definition, settings))
             self._start_service(definition, settings, env)
@@ -154,14 +163,9 @@ class Stack:
                     f"{name}: port {settings.http_host}:{port} is already in use; "
                     f"choose another with {prefix}{variable}"
                 )
-            self.children.append(
-                spawn(
-                    name,
-                    [sys.executable, "-m", definition.name, role],
-                    self.logs / f"{name}.log",
-                    env=env,
-                )
-            )
+            command = [sys.executable, "-m", definition.name, role]
+            self.restarts[name] = partial(spawn, name, command, self.logs / f"{name}.log", env=env)
+            self.children.append(self.restarts[name]())
 
     def _child(self, name: str) -> Child:
         return next(c for c in self.children if c.name == name)
@@ -206,7 +210,8 @@ def _alive(pid: int) -> bool:
 
 
 def run(settings: StackSettings) -> int:
-    """Start everything, print where it is, and stop it all on Ctrl-C or SIGTERM."""
+    """Start everything, print where it is, restart crashed services, and stop it all on Ctrl-C,
+    SIGTERM, or when the broker or the database dies."""
     stack = Stack(settings)
     stopping = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
@@ -224,16 +229,16 @@ def run(settings: StackSettings) -> int:
             base = f"http://{s.http_host}:{s.http_port}"
             print(f"  {definition.name:<13} {base}  docs {base}/docs")
         print("Ctrl-C or `make stop` stops everything")
-        while not stopping.wait(0.5):
-            crashed = [c for c in stack.children if not c.running()]
-            if crashed:
-                names = ", ".join(f"{c.name} (read {c.log})" for c in crashed)
-                print(f"stopped unexpectedly: {names}", file=sys.stderr)
-                stack.stop()
-                return 1
-        print("stopping ...")
-        stack.stop()
-    return 0
+        return supervise(stack, stopping, Supervisor(stack.children, stack.restarts))
+
+
+def supervise(stack: Stack, stopping: threading.Event, supervisor: Supervisor) -> int:
+    """Restart crashed services until asked to stop (0) or the broker or database dies (1);
+    then stop everything."""
+    reason = supervisor.watch(stopping)
+    print("stopping ...", file=sys.stderr if reason else sys.stdout)
+    stack.stop()
+    return 0 if reason is None else 1
 
 
 def stop(settings: StackSettings, timeout: float = 60) -> int:

@@ -1,15 +1,18 @@
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialogkit.config import ServiceSettings
 from dialogkit.http import ApiRuntime, Probe
-from dialogkit.pii import InMemoryKeyStore
-from dialogkit.publishing import FakePublisher
+from dialogkit.pii import InMemoryKeyStore, KeyServiceUnavailable
+from dialogkit.publishing import BrokerUnavailable, FakePublisher, PublishOutcomeUnknown
 from dialogkit.service import build_api
 from interactions.api import decode_cursor, encode_cursor
 from interactions.bootstrap import DEFINITION
@@ -29,14 +32,18 @@ TOUCHPOINT = {
 class FakeRuntime:
     def __init__(self) -> None:
         self.publisher = FakePublisher()
-        self.health = {"database": True, "broker": True}
+        self.health: dict[str, bool | None] = {"database": True, "broker": True}
+        """None: the check never answers."""
 
     @asynccontextmanager
     async def __call__(
         self, service: str, settings: ServiceSettings
     ) -> AsyncIterator[tuple[ApiRuntime, dict[str, Probe]]]:
         async def probe_of(name: str) -> bool:
-            return self.health[name]
+            answer = self.health[name]
+            if answer is None:
+                await asyncio.Event().wait()
+            return bool(answer)
 
         probes: dict[str, Probe] = {
             name: (lambda name=name: probe_of(name)) for name in self.health
@@ -75,7 +82,24 @@ def test_not_ready_names_the_dependency_that_fails(client: TestClient, fake: Fak
     assert response.json() == {
         "status": "not ready",
         "checks": {"database": True, "broker": False},
+        "failing": {"broker": "unreachable"},
     }
+
+
+def test_readiness_answers_503_when_a_check_does_not_answer_in_time(fake: FakeRuntime) -> None:
+    from dialogkit.http import create_api
+
+    fake.health["database"] = None
+    settings = Settings(readiness_timeout_s=0.3)
+    app = create_api("interactions", settings, DEFINITION.routers, runtime_factory=fake)
+    with TestClient(app) as client:
+        began = time.monotonic()
+        response = client.get("/readyz")
+        took = time.monotonic() - began
+    assert response.status_code == 503
+    assert response.json()["failing"] == {"database": "no answer within 0.3 s"}
+    assert response.json()["checks"] == {"database": False, "broker": True}
+    assert took < 2
 
 
 def test_commands_need_the_token(client: TestClient, fake: FakeRuntime) -> None:
@@ -119,7 +143,7 @@ def test_invalid_input_is_a_problem_naming_each_field(
 
 
 def test_a_touchpoint_in_the_future_is_refused(client: TestClient, fake: FakeRuntime) -> None:
-    body = TOUCHPOINT | {"occurred_at": "2999-01-01T00:00:00Z"}
+    body = TOUCHPOINT | {"occurred_at": "2199-01-01T00:00:00Z"}
     response = client.post("/v1/touchpoints", json=body, headers=AUTH)
     assert response.status_code == 422
     assert response.json()["field"] == "occurred_at"
@@ -159,3 +183,80 @@ def test_a_sale_call_publishes_the_touchpoint_and_the_confirmation_due(
     touchpoint, due = fake.publisher.sent[INTERACTIONS_EVENTS.name]
     assert (touchpoint.type, due.type) == ("TouchpointRecorded", "ContractConfirmationDue")
     assert response.json()["event_ids"] == [str(touchpoint.id), str(due.id)]
+
+
+class UnconfirmedPublisher(FakePublisher):
+    """The broker took the events but did not confirm them."""
+
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        raise PublishOutcomeUnknown(topic, [e.id for e in envelopes], "no confirmation in 1 s")
+
+
+class UnreachablePublisher(FakePublisher):
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        raise BrokerUnavailable("connection refused")
+
+
+def test_an_unconfirmed_publish_answers_504_outcome_unknown_with_the_event_ids(
+    client: TestClient, fake: FakeRuntime
+) -> None:
+    fake.publisher = UnconfirmedPublisher()
+    client.app.state.runtime.publisher = fake.publisher  # type: ignore[attr-defined]
+    response = client.post("/v1/touchpoints", json=TOUCHPOINT, headers=AUTH)
+    assert response.status_code == 504
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    problem = response.json()
+    assert problem["title"] == "Outcome unknown"
+    assert "retry with the same Idempotency-Key" in problem["detail"]
+    again = client.post("/v1/touchpoints", json=TOUCHPOINT, headers=AUTH).json()
+    assert problem["event_ids"] == again["event_ids"]  # the retry names the same events
+
+
+def test_an_unreachable_broker_answers_503_with_retry_after(
+    client: TestClient, fake: FakeRuntime
+) -> None:
+    client.app.state.runtime.publisher = UnreachablePublisher()  # type: ignore[attr-defined]
+    response = client.post("/v1/touchpoints", json=TOUCHPOINT, headers=AUTH)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["dependency"] == "broker"
+
+
+class UnreachableKeys(InMemoryKeyStore):
+    async def key_for(self, customer_id: str, *, create: bool = False) -> None:
+        raise KeyServiceUnavailable("contacts did not answer")
+
+
+def test_an_unreachable_key_service_answers_503_with_retry_after(
+    client: TestClient, fake: FakeRuntime
+) -> None:
+    client.app.state.runtime.keys = UnreachableKeys()  # type: ignore[attr-defined]
+    response = client.post("/v1/touchpoints", json=TOUCHPOINT, headers=AUTH)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    assert fake.publisher.sent == {}
+
+
+class ResetPool:
+    """A pool whose every call meets a connection reset that no library translated."""
+
+    def __getattr__(self, name: str) -> Any:
+        async def reset(*args: Any, **kwargs: Any) -> Any:
+            raise ConnectionResetError(104, "Connection reset by peer")
+
+        return reset
+
+
+def test_a_connection_reset_answers_503_and_a_missing_file_stays_a_programming_error(
+    client: TestClient,
+) -> None:
+    client.app.state.runtime.pool = ResetPool()  # type: ignore[attr-defined]
+    response = client.get("/v1/customers/c-1/timeline", headers=AUTH)
+    assert response.status_code == 503
+    assert (response.json()["dependency"], response.headers["retry-after"]) == (None, "5")
+    from dialogkit.problems import NETWORK_OUTAGES
+
+    assert not issubclass(FileNotFoundError, NETWORK_OUTAGES)

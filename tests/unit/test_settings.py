@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from dialogkit.service import SettingsError, load_settings
@@ -83,3 +85,22 @@ def test_the_double_opt_in_secret_must_be_set_outside_local(
         load_settings(CONSENT)
     monkeypatch.setenv("CONSENT_CONFIRMATION_SECRET", "real")
     assert load_settings(CONSENT).environment == "production"
+
+
+def test_make_run_puts_each_workers_faust_data_folder_under_its_state_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from devstack.stack import definitions, service_env
+    from dialogkit.worker import faust_settings
+
+    folders = set()
+    for state in (tmp_path / "one", tmp_path / "two"):  # two platforms on one machine
+        for definition in definitions():
+            variable = f"{definition.settings.model_config.get('env_prefix', '')}WORKER_DATA_DIR"
+            monkeypatch.delenv(variable, raising=False)
+            env = service_env(definition, "127.0.0.1:9092", "postgresql://db/x", state)
+            monkeypatch.setenv(variable, env[variable])  # what the worker process reads
+            datadir = Path(faust_settings(definition.name, definition.settings())["datadir"])
+            assert datadir.is_relative_to(state.absolute())
+            folders.add(datadir)
+    assert len(folders) == 8  # no two workers share one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
@@ -40,6 +41,14 @@ class ServiceSettings(BaseSettings):
     than this, while under a backlog batches grow to `batch_max`."""
     consumer_fetch_max_wait_ms: Annotated[int, Field(ge=0, le=30_000)] = 20
     """How long the broker may hold a worker's fetch that finds no new records."""
+    publish_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    """How long a command waits for the broker to confirm its events; then 504, outcome unknown."""
+    readiness_timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    """How long each readiness check may take before it counts as failed."""
+    retry_after_s: Annotated[int, Field(ge=1, le=3600)] = 5
+    """The Retry-After a 503 or 504 answer suggests, in seconds."""
+    worker_data_dir: Path | None = None
+    """faust's data folder of the worker; default `<temp>/dialog-<service>-worker`."""
     otlp_endpoint: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

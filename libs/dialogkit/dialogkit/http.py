@@ -19,8 +19,14 @@ from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.logs import configure_logging
 from dialogkit.pii import KeyStore, PersonalDataCipher
-from dialogkit.problems import Problem, install_problem_handlers
+from dialogkit.problems import (
+    Problem,
+    document_problems,
+    install_outage_handlers,
+    install_problem_handlers,
+)
 from dialogkit.publishing import EventPublisher, KafkaPublisher
+from dialogkit.readiness import Probe, check_all
 from dialogkit.tracing import configure_tracing, span_from
 
 
@@ -44,9 +50,6 @@ class ApiRuntime:
         return PersonalDataCipher(self.keys)
 
 
-Probe = Callable[[], Awaitable[bool]]
-
-
 @asynccontextmanager
 async def kafka_postgres_runtime(
     service: str, settings: ServiceSettings
@@ -57,6 +60,7 @@ async def kafka_postgres_runtime(
         settings.kafka_bootstrap,
         client_id=f"{service}-api",
         idempotent=settings.kafka_idempotent_producer,
+        timeout_s=settings.publish_timeout_s,
     )
     try:
         await publisher.start()
@@ -131,6 +135,7 @@ def create_api(
     app = FastAPI(title=f"{service} API", version="1", description=description, lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
+    install_outage_handlers(app)
 
     @app.middleware("http")
     async def trace_requests(
@@ -154,13 +159,12 @@ def create_api(
 
     @app.get("/readyz", tags=["operations"])
     async def readyz(request: Request) -> JSONResponse:
-        """Broker and database are reachable."""
-        checks = {name: await probe() for name, probe in request.app.state.probes.items()}
-        ready = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        """Broker and database answer, each within `readiness_timeout_s`; 503 names who does not."""
+        result = await check_all(request.app.state.probes, settings.readiness_timeout_s)
+        if result.ready:
+            return JSONResponse({"status": "ready", "checks": result.checks})
+        body = {"status": "not ready", "checks": result.checks, "failing": result.failing}
+        return JSONResponse(body, status_code=503)
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def metrics_page() -> str:
@@ -169,4 +173,5 @@ def create_api(
 
     for router in routers:
         app.include_router(router, dependencies=[Depends(require_token)])
+    document_problems(app, {route.path for router in routers for route in router.routes})  # type: ignore[attr-defined]
     return app

@@ -16,10 +16,12 @@ from functools import partial
 from typing import Protocol
 from uuid import UUID
 
+from pydantic import ValidationError
+
 from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import TopicContract
 from dialogkit import metrics
-from dialogkit.codec import DecodeError
+from dialogkit.codec import DecodeError, validation_detail
 from dialogkit.deadletters import DeadLetters
 from dialogkit.pii import KeyDestroyed, KeyStore, PersonalDataCipher
 from dialogkit.projection import BatchOutcome, Decoded, decode
@@ -93,6 +95,8 @@ class IngressProcessor:
                 rejected.append((record, refused))
             except RuleViolation as violation:
                 rejected.append((record, Rejected(violation.field, violation.problem)))
+            except ValidationError as invalid:  # what the record says breaks a canonical event
+                rejected.append((record, DecodeError("invalid_data", validation_detail(invalid))))
             except KeyDestroyed as erased:  # dead-lettered without its value: no fresh copy
                 rejected.append((replace(record, value=None), Rejected("subject", str(erased))))
         what = f"ingress {self._route.name}"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from dialog_schemas import Envelope
 from dialog_schemas.envelope import binding_headers
@@ -15,9 +18,31 @@ from dialogkit.codec import encode
 Headers = list[tuple[str, bytes]]
 
 
+class BrokerUnavailable(Exception):
+    """The broker could not be reached and nothing was handed to it: a retry is safe."""
+
+
+class PublishOutcomeUnknown(Exception):
+    """Events were handed to the broker but not confirmed in time: they may be written or not.
+
+    A retry with the same Idempotency-Key derives the same event ids, so whatever happened, the
+    events take effect at most once.
+    """
+
+    def __init__(self, topic: str, event_ids: Sequence[UUID], reason: str) -> None:
+        super().__init__(f"publishing {len(event_ids)} event(s) to {topic}: {reason}")
+        self.topic = topic
+        self.event_ids = list(event_ids)
+        self.reason = reason
+
+
 class EventPublisher(Protocol):
     async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
-        """Write envelopes to a topic and return once the broker has them all."""
+        """Write envelopes to a topic and return once the broker has them all.
+
+        Raises BrokerUnavailable when nothing was handed over, PublishOutcomeUnknown when the
+        broker did not confirm in time.
+        """
 
     async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
         """Write one record as given (dead letters keep the original bytes)."""
@@ -31,7 +56,10 @@ def envelope_headers(envelope: Envelope) -> Headers:
 class KafkaPublisher:
     """An EventPublisher on aiokafka."""
 
-    def __init__(self, bootstrap: str, *, client_id: str, idempotent: bool = False) -> None:
+    def __init__(
+        self, bootstrap: str, *, client_id: str, idempotent: bool = False, timeout_s: float = 10.0
+    ) -> None:
+        self.timeout_s = timeout_s
         self._options = {
             "bootstrap_servers": bootstrap,
             "client_id": client_id,
@@ -59,17 +87,31 @@ class KafkaPublisher:
             self._started = None
 
     async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
-        futures = [
-            await self._producer.send(
-                topic,
-                encode(e),
-                key=e.subject.encode(),
-                headers=envelope_headers(e),
-            )
-            for e in envelopes
-        ]
+        """Send all envelopes and wait up to `timeout_s` for the broker to confirm them."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
+        futures: list[asyncio.Future[object]] = []
+        try:
+            async with asyncio.timeout_at(deadline):
+                for e in envelopes:
+                    futures.append(
+                        await self._producer.send(
+                            topic, encode(e), key=e.subject.encode(), headers=envelope_headers(e)
+                        )
+                    )
+        except (TimeoutError, KafkaError) as error:
+            if not futures:
+                raise BrokerUnavailable(f"broker unreachable: {error!r}") from error
+            raise PublishOutcomeUnknown(topic, [e.id for e in envelopes], repr(error)) from error
+        # asyncio.wait leaves the futures alone at the deadline: the producer may still deliver
+        _, pending = await asyncio.wait(futures, timeout=max(0.0, deadline - loop.time()))
+        if pending:
+            reason = f"no confirmation within {self.timeout_s:g} s"
+            raise PublishOutcomeUnknown(topic, [e.id for e in envelopes], reason)
         for future in futures:
-            await future
+            if (failure := future.exception()) is not None:
+                reason = repr(failure)
+                raise PublishOutcomeUnknown(topic, [e.id for e in envelopes], reason) from failure
 
     async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
         await self._producer.send_and_wait(topic, value, key=key, headers=headers)

@@ -28,8 +28,9 @@ from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.deadletters import DeadLetters
 from dialogkit.ingress import IngressProcessor, IngressRoute
-from dialogkit.jobs import Periodic
+from dialogkit.jobs import JOB_RECORD_FAILURES_TOTAL, Periodic
 from dialogkit.projection import (
+    PROJECTION_DEAD_LETTERS_TOTAL,
     BatchOutcome,
     Projection,
     ProjectionRunner,
@@ -37,6 +38,7 @@ from dialogkit.projection import (
     stored_positions,
 )
 from dialogkit.publishing import KafkaPublisher
+from dialogkit.readiness import check_all
 from dialogkit.records import SourceRecord
 from dialogkit.topics import dead_letter_topic
 
@@ -52,7 +54,7 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
         "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
         "store": "memory://",
         # faust wants a data folder even when its tables live in memory
-        "datadir": str(Path(tempfile.gettempdir()) / f"dialog-{service}-worker"),
+        "datadir": str(worker_data_dir(service, settings)),
         "autodiscover": False,
         # The defaults wait for the stream to drain and for a 60 s rebalance window before the
         # first event; these bring a fresh worker's first event down to a few seconds.
@@ -71,6 +73,14 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
     }
 
 
+def worker_data_dir(service: str, settings: ServiceSettings) -> Path:
+    """faust's data folder: `worker_data_dir` when set (`make run` puts it under its state
+    folder, so two platforms on one machine do not share it), else one in the temp folder."""
+    if settings.worker_data_dir is not None:
+        return settings.worker_data_dir.absolute()
+    return Path(tempfile.gettempdir()) / f"dialog-{service}-worker"
+
+
 class WorkerResources(Service):
     """The worker's pool and publisher, opened before the app starts and closed after it."""
 
@@ -83,6 +93,7 @@ class WorkerResources(Service):
             settings.kafka_bootstrap,
             client_id=f"{service}-worker",
             idempotent=settings.kafka_idempotent_producer,
+            timeout_s=settings.publish_timeout_s,
         )
 
     async def on_start(self) -> None:
@@ -134,7 +145,9 @@ class StreamWorker:
         self.settings = settings
         self.projections = list(projections)
         self.resources = resources or WorkerResources(service, settings)
-        self.app = faust_transport.App(**faust_settings(service, settings))
+        options = faust_settings(service, settings)
+        Path(options["datadir"]).mkdir(parents=True, exist_ok=True)  # faust makes one level only
+        self.app = faust_transport.App(**options)
         self.rebalanced = False
         for projection in self.projections:
             self._add_agent(
@@ -289,23 +302,34 @@ class StreamWorker:
 
         @self.app.page("/readyz")
         async def readyz(web: Any, request: Any) -> Any:
-            checks = await worker.checks()
-            ready = all(v for k, v in checks.items() if isinstance(v, bool))
-            body = {"status": "ready" if ready else "not ready", "checks": checks}
-            return web.json(body, status=200 if ready else 503)
+            body = await worker.readiness()
+            return web.json(body, status=503 if "failing" in body else 200)
 
-    async def checks(self) -> dict[str, Any]:
-        """Broker and database reachable, and the worker has taken its partitions."""
-        try:
-            database = await self.resources.pool.fetchval("SELECT 1", timeout=2) == 1
-        except Exception:
-            database = False
-        return {
-            "database": database,
-            "broker": await self.resources.publisher.reachable(),
+    async def readiness(self) -> dict[str, Any]:
+        """Broker and database answer within `readiness_timeout_s`, and the worker has taken its
+        partitions; `failing` names each check that did not pass and why."""
+
+        async def database() -> bool:
+            return bool(await self.resources.pool.fetchval("SELECT 1") == 1)
+
+        result = await check_all(
+            {"database": database, "broker": self.resources.publisher.reachable},
+            self.settings.readiness_timeout_s,
+        )
+        checks: dict[str, Any] = {
+            **result.checks,
             "partitions_assigned": self.rebalanced,
             "partitions": len(self.app.consumer.assignment()) if self.rebalanced else 0,
+            # records the read models lack (ready still: one bad record must not stop the rest)
+            "projection_dead_letters": metrics.totals(PROJECTION_DEAD_LETTERS_TOTAL, "projection"),
+            "job_record_failures": metrics.totals(JOB_RECORD_FAILURES_TOTAL, "job"),
         }
+        failing = dict(result.failing)
+        if not self.rebalanced:
+            failing["partitions_assigned"] = "no partitions assigned yet"
+        if not failing:
+            return {"status": "ready", "checks": checks}
+        return {"status": "not ready", "checks": checks, "failing": failing}
 
     def run(self) -> None:
         """Run until SIGINT/SIGTERM; stops the app, then closes pool and producer."""

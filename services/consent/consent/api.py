@@ -19,7 +19,7 @@ from uuid import UUID, uuid4, uuid5
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from consent import commands
 from consent.config import Settings
@@ -29,7 +29,7 @@ from consentledger.eligibility import eligibility
 from consentledger.store import load_state, recorded
 from dialog_schemas import CustomerId, Envelope, Event
 from dialog_schemas.catalog import CONSENT_EVENTS
-from dialog_schemas.common import BlockReason, Channel, LegalBasis, Purpose
+from dialog_schemas.common import BlockReason, Channel, Instant, LegalBasis, Purpose
 from dialog_schemas.consent import ConsentStatus
 from dialogkit.http import ApiRuntime, IdempotencyKey, Runtime
 from dialogkit.rules import NotFound
@@ -271,7 +271,7 @@ class ConsentsView(BaseModel):
 
 @router.get("/consents")
 async def get_consents(
-    customer_id: CustomerId, runtime: Runtime, as_of: AwareDatetime | None = None
+    customer_id: CustomerId, runtime: Runtime, as_of: Instant | None = None
 ) -> ConsentsView:
     """The customer's consents and objections, now or as they stood at `as_of`."""
     at = as_of or datetime.now(UTC)
@@ -319,7 +319,7 @@ async def get_eligibility(
     runtime: Runtime,
     channel: Channel,
     purpose: Purpose,
-    at: AwareDatetime | None = None,
+    at: Instant | None = None,
     product_category: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> EligibilityView:
     """May we contact the customer on this channel for this purpose, now or at `at`, and why?"""

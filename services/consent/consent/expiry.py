@@ -16,6 +16,7 @@ from consentledger.store import load_state
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import CONSENT_EVENTS
 from dialog_schemas.consent import ConsentExpired
+from dialogkit.jobs import record_failed
 from dialogkit.publishing import EventPublisher
 
 EXPIRY_NAMESPACE = UUID("5e0f1a2b-7c3d-4e8f-a9b0-c1d2e3f4a5b6")
@@ -40,10 +41,13 @@ class ExpiryJob:
         )
         envelopes = []
         for row in due:
-            state = await load_state(pool, row["customer_id"])
-            if state is None:
+            try:
+                state = await load_state(pool, row["customer_id"])
+                expired = expire(state, now, self.expiry) if state is not None else []
+            except Exception as error:  # one customer it cannot read must not stop the rest
+                record_failed(self.name, row["customer_id"], error)
                 continue
-            for event in expire(state, now, self.expiry):
+            for event in expired:
                 assert isinstance(event, ConsentExpired)
                 envelopes.append(
                     Envelope.wrap(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -33,7 +34,7 @@ from contacts.profiles import (
 )
 from dialog_schemas import CustomerId, Envelope, Event
 from dialog_schemas.catalog import CONTACTS_EVENTS
-from dialog_schemas.common import Channel, ExternalId, Label
+from dialog_schemas.common import Channel, ExternalId, Instant, Label
 from dialog_schemas.contacts import (
     CancellationFacts,
     ContactErased,
@@ -64,7 +65,7 @@ class StartContract(BaseModel):
     contract_id: ExternalId
     product_id: ExternalId
     category: Label
-    started_at: datetime
+    started_at: Instant
     sales_channel: SalesChannel
 
 
@@ -116,8 +117,14 @@ async def register_customer(
     """Register a customer; contact points of erased customers come back suppressed.
 
     Retried with the same Idempotency-Key, the first answer is repeated; without one, a second
-    registration of the id is a conflict."""
-    event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/registered/{idempotency_key or ''}")
+    registration of the id is a conflict. Without a key the event id derives from the content,
+    so a corrected retry (after a projection refused the first) is a new event, not a duplicate.
+    """
+    what = (
+        idempotency_key
+        or f"content:{hashlib.sha256(command.model_dump_json().encode()).hexdigest()}"
+    )
+    event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/registered/{what}")
     existing = await profile_row(runtime, customer_id)
     if idempotency_key and existing is not None and existing["registered_by"] == event_id:
         first = orjson.loads(existing["profile"])
@@ -333,7 +340,7 @@ async def search_contact_point(
     email: Annotated[str | None, Query()] = None,
 ) -> dict[str, list[str]]:
     """Customers with this phone number (any format) or email address."""
-    from contacts.profiles import normalize_email, normalize_phone
+    from dialogkit.contactpoints import normalize_email, normalize_phone
 
     try:
         if phone is not None:

@@ -12,11 +12,11 @@ from uuid import UUID, uuid5
 
 import orjson
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from dialog_schemas import CustomerId, Envelope, Event
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
-from dialog_schemas.common import Channel, Direction
+from dialog_schemas.common import Channel, Direction, Instant, Label
 from dialogkit.http import ApiRuntime, Runtime
 from dialogkit.problems import Problem
 from dialogkit.tracing import current_traceparent
@@ -126,12 +126,14 @@ async def get_timeline(
     customer_id: CustomerId,
     runtime: Runtime,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
+    cursor: Label | None = None,
     channel: Annotated[list[Channel] | None, Query(description="repeat for several")] = None,
     direction: Direction | None = None,
-    kind: Annotated[list[str] | None, Query(description="event types; repeat for several")] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    kind: Annotated[
+        list[Label] | None, Query(description="event types; repeat for several")
+    ] = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
 ) -> TimelinePage:
     """The customer's timeline, newest first, optionally filtered; pass `next_cursor` back.
 
