@@ -58,9 +58,12 @@ from dialog_schemas.campaigns import (
 )
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, OUTBOUND_TOPICS
 from dialog_schemas.common import Channel
+from dialogkit.jobs import record_failed
 from dialogkit.publishing import EventPublisher
 
 log = logging.getLogger(__name__)
+RETRY_AFTER = timedelta(minutes=1)
+"""When an outreach whose decision failed (a defect, counted and logged) is tried again."""
 REQUEST_PATHS = {
     Channel.PHONE: "phone_number",
     Channel.SMS: "phone_number",
@@ -123,11 +126,15 @@ class Dispatcher:
             }
             contacts = await recent_contacts(connection, customers, now, list(caps.values()))
             points = await contact_points(connection, customers)
-            decisions = Decisions([], [], [], [], [])
+            decisions = Decisions([], [], [], [], [], [])
             for row in rows:
-                self._one(
-                    row, caps[row.campaign_id], states, facts, contacts, points, now, decisions
-                )
+                try:
+                    self._one(
+                        row, caps[row.campaign_id], states, facts, contacts, points, now, decisions
+                    )
+                except Exception as error:  # one outreach must not hold up the others
+                    record_failed(self.name, str(row.outreach_id), error)
+                    decisions.retry.append((row.outreach_id, now + RETRY_AFTER))
             await record(connection, decisions)
         return len(rows)
 

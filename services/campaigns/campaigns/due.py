@@ -34,6 +34,8 @@ class Decisions:
     done: list[UUID]
     deferred: list[tuple[UUID, datetime]]
     contacts: list[tuple[UUID, str, str, datetime]]
+    retry: list[tuple[UUID, datetime]]
+    """Outreach whose decision failed: due again later, not counted as deferred."""
 
 
 async def anything_due(db: Any, now: datetime) -> bool:
@@ -112,6 +114,9 @@ async def record(connection: asyncpg.Connection, decisions: Decisions) -> None:
     await connection.executemany(
         "UPDATE outreach_due SET due_at = $2, deferrals = deferrals + 1 WHERE outreach_id = $1",
         decisions.deferred,
+    )
+    await connection.executemany(
+        "UPDATE outreach_due SET due_at = $2 WHERE outreach_id = $1", decisions.retry
     )
     await connection.executemany(
         "INSERT INTO customer_contacts (outreach_id, customer_id, channel, at)"
