@@ -205,10 +205,12 @@ async def test_a_campaign_over_500_customers_is_decided_at_dispatch_time(
             lambda c: p.call("contacts", "POST", f"/v1/customers/{c}/erasure"),
         )
 
-        async def campaign(name: str, body: dict[str, Any], due_in_s: float) -> None:
+        async def campaign(
+            name: str, body: dict[str, Any], due_in_s: float, channel: str = "phone"
+        ) -> None:
             definition = {
                 "name": name,
-                "channel": "phone",
+                "channel": channel,
                 "purpose": "marketing",
                 "product_category": "mobile",
                 "message_ref": "script-7",
@@ -225,6 +227,71 @@ async def test_a_campaign_over_500_customers_is_decided_at_dispatch_time(
         async def statistics(name: str) -> dict[str, Any]:
             response = await client.get(f"{platform['campaigns']}/v1/campaigns/{name}/statistics")
             return dict(response.json()["total"]) if response.status_code == 200 else {}
+
+        # email: double opt-in pending or confirmed, and existing customers (UWG §7(3))
+        mail = {
+            g: [f"mail-{g}-{tag}-{i}" for i in range(5)]
+            for g in ("pending", "confirmed", "existing", "other_product")
+        }
+
+        async def mailable(customer: str) -> None:
+            await register(
+                customer, email_addresses=[f"{customer}@example.org"], interests=[f"mail-{tag}"]
+            )
+
+        await p.each([c for cs in mail.values() for c in cs], mailable)
+
+        async def grant_email(customer: str) -> tuple[str, str]:
+            await eventually(
+                lambda: client.get(f"{platform['consent']}/v1/customers/{customer}/consents"),
+                lambda r: r.status_code == 200,
+            )
+            granted = await p.call(
+                "consent",
+                "POST",
+                f"/v1/customers/{customer}/consents",
+                json={
+                    "channel": "email",
+                    "purpose": "marketing",
+                    "contact_point": f"{customer}@example.org",
+                    "evidence": EVIDENCE | {"medium": "web_form"},
+                },
+            )
+            body = granted.json()
+            return str(body["consent_id"]), str(body["confirmation_token"])
+
+        await p.each(mail["pending"], grant_email)
+
+        async def confirmed(customer: str) -> None:
+            consent, token = await grant_email(customer)
+            await p.call(
+                "consent",
+                "POST",
+                f"/v1/customers/{customer}/consents/{consent}/confirmation",
+                json={"source_ref": token},
+            )
+
+        await p.each(mail["confirmed"], confirmed)
+
+        async def bought(customer: str, category: str) -> None:
+            await p.call(
+                "contacts",
+                "POST",
+                f"/v1/customers/{customer}/purchases",
+                json={
+                    "purchase_id": f"p-{customer}",
+                    "product_id": "prod-1",
+                    "product_name": "Tariff",
+                    "category": category,
+                    "purchased_at": (NOW - timedelta(days=20)).isoformat(),
+                    "sales_channel": "web_shop",
+                    "email_address": f"{customer}@example.org",
+                    "objection_notice_given": True,
+                },
+            )
+
+        await p.each(mail["existing"], lambda c: bought(c, "mobile"))
+        await p.each(mail["other_product"], lambda c: bought(c, "tv"))
 
         # an earlier campaign calls the capped customers
         earlier = f"earlier-{tag}"
@@ -244,6 +311,13 @@ async def test_a_campaign_over_500_customers_is_decided_at_dispatch_time(
                 "frequency_caps": {"per_channel": {"limit": 1, "window_days": 30}},
             },
             due_in_s=45,
+        )
+        newsletter = f"newsletter-{tag}"
+        await campaign(
+            newsletter,
+            {"audience": {"rule": {"interests_any": [f"mail-{tag}"]}}},
+            0,
+            channel="email",
         )
         members = AUDIENCE  # the granted group makes up for those never in the audience
         planned = await eventually(
@@ -354,3 +428,29 @@ async def test_a_campaign_over_500_customers_is_decided_at_dispatch_time(
 
         found = await eventually(uses, lambda u: outreach_id in orjson.dumps(u).decode())
         assert len(found) == 1
+
+        # the email campaign: consent only once confirmed; §7(3) only for similar products
+        mails = await eventually(
+            lambda: statistics(newsletter), lambda s: s.get("pending") == 0 and s.get("planned")
+        )
+        assert (mails["planned"], mails["authorized"], mails["dispatched"]) == (20, 10, 10)
+        assert mails["blocked_by_reason"] == {"no_consent": 5, "pending_confirmation": 5}
+        listed = (
+            await p.call(
+                "campaigns",
+                "GET",
+                f"/v1/campaigns/{newsletter}/outreach",
+                params={"outcome": "authorized"},
+            )
+        ).json()["outreach"]
+        bases = {o["customer_id"]: o["legal_basis"] for o in listed}
+        assert bases == {c: "express_consent" for c in mail["confirmed"]} | {
+            c: "existing_customer" for c in mail["existing"]
+        }
+        emails = [
+            decode_envelope(r.value, tuple(r.headers))
+            for r in await read_topic(platform_topics_ready, "campaigns.outbound.email.v1")
+        ]
+        assert Counter(e.subject for e in emails if e.data["campaign_id"] == newsletter) == (
+            Counter(mail["confirmed"] + mail["existing"])
+        )
