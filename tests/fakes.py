@@ -22,6 +22,7 @@ from dialog_schemas.common import Channel, Purpose
 from dialog_schemas.consent import CaptureMedium, ConsentGranted, Evidence
 from dialogkit.codec import decode_envelope, decode_event, encode
 from dialogkit.config import ServiceSettings
+from dialogkit.erasures import InMemoryErasedContactPoints
 from dialogkit.http import ApiRuntime, Probe, create_api
 from dialogkit.pii import InMemoryKeyStore
 from dialogkit.publishing import FakePublisher
@@ -75,7 +76,12 @@ class FakePool:
         if "FROM profiles" in sql:
             return self.profiles.get(args[0])
         if "FROM customer_facts" in sql:
-            return {"kind": "consumer", "registered_at": REGISTERED, "suppressed_channels": []}
+            return {
+                "kind": "consumer",
+                "registered_at": REGISTERED,
+                "suppressed_channels": [],
+                "erased_at": None,
+            }
         return None
 
     async def fetch(self, sql: str, *args: Any, **_: Any) -> list[Any]:
@@ -83,7 +89,12 @@ class FakePool:
             return [GRANTED | {"customer_id": c} for c in args[0] if c in self.profiles]
         if "FROM customer_facts" in sql:
             return [
-                {"customer_id": c, "registered_at": REGISTERED, "suppressed_channels": []}
+                {
+                    "customer_id": c,
+                    "registered_at": REGISTERED,
+                    "suppressed_channels": [],
+                    "erased_at": None,
+                }
                 for c in args[0]
             ]
         return []
@@ -124,7 +135,14 @@ class FakeRuntimes:
     async def __call__(
         self, service: str, settings: ServiceSettings
     ) -> AsyncIterator[tuple[ApiRuntime, dict[str, Probe]]]:
-        runtime = ApiRuntime(service, settings, self.pool, self.publisher, self.keys)  # type: ignore[arg-type]
+        runtime = ApiRuntime(
+            service,
+            settings,
+            self.pool,  # type: ignore[arg-type]
+            self.publisher,
+            self.keys,
+            InMemoryErasedContactPoints(),
+        )
         yield runtime, {}
 
 

@@ -87,6 +87,9 @@ class ContactUpdated(Event):
     kind: CustomerKind | None = None
     """A corrected kind (consumer or business), effective from `updated_at`."""
     updated_at: Instant
+    suppressed_channels: list[Channel] = []
+    """Channels on which a contact point this update gives the customer belonged to an erased
+    customer: they stay blocked for marketing without a new express consent."""
 
 
 class ContactsMerged(Event):
@@ -94,6 +97,9 @@ class ContactsMerged(Event):
 
     merged_customer_id: CustomerId
     merged_at: Instant
+    suppressed_channels: list[Channel] = []
+    """Channels on which a contact point the survivor takes from the duplicate belonged to an
+    erased customer: they stay blocked for marketing without a new express consent."""
 
 
 class PurchaseFacts(Part):
@@ -120,6 +126,10 @@ class CancellationFacts(Part):
 
 class ProductPurchased(PurchaseFacts, Event):
     """The customer bought a product."""
+
+    suppressed_channels: list[Channel] = []
+    """Channels on which the address obtained with this purchase belonged to an erased
+    customer: they stay blocked for marketing without a new express consent."""
 
 
 class ContractStarted(Event):

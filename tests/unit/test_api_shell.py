@@ -29,6 +29,14 @@ TOUCHPOINT = {
 }
 
 
+class NoMerges:
+    """The database as far as these routes ask it: no customer was merged."""
+
+    async def fetchval(self, query: str, *args: Any) -> None:
+        assert "customer_merges" in query
+        return None
+
+
 class FakeRuntime:
     def __init__(self) -> None:
         self.publisher = FakePublisher()
@@ -48,7 +56,8 @@ class FakeRuntime:
         probes: dict[str, Probe] = {
             name: (lambda name=name: probe_of(name)) for name in self.health
         }
-        yield ApiRuntime(service, settings, None, self.publisher, InMemoryKeyStore()), probes
+        pool: Any = NoMerges()
+        yield ApiRuntime(service, settings, pool, self.publisher, InMemoryKeyStore()), probes
 
 
 @pytest.fixture

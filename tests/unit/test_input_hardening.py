@@ -24,7 +24,7 @@ from dialog_schemas.interactions import TouchpointReported
 from dialogkit.contactpoints import normalize_phone
 from dialogkit.deadletters import DeadLetters
 from dialogkit.http import create_api
-from dialogkit.ingress import IngressProcessor
+from dialogkit.ingress import IngressContext, IngressProcessor
 from dialogkit.projection import Decoded
 from dialogkit.publishing import FakePublisher
 from dialogkit.records import SourceRecord
@@ -104,7 +104,9 @@ class Refusing:
     source = INTERACTIONS_INGRESS
     target = INTERACTIONS_EVENTS
 
-    def translate(self, incoming: Decoded, now: datetime) -> Sequence[Envelope]:
+    async def translate(
+        self, incoming: Decoded, now: datetime, context: IngressContext
+    ) -> Sequence[Envelope]:
         ContactRegistered.model_validate({"kind": "robot", "name": "x", "registered_at": now})
         return []
 

@@ -65,7 +65,7 @@ async def load_states(
     """`load_state` for many customers in four queries; customers never registered are left out."""
     wanted = sorted(set(customers))
     facts = await db.fetch(
-        "SELECT customer_id, registered_at, suppressed_channels FROM customer_facts"
+        "SELECT customer_id, registered_at, suppressed_channels, erased_at FROM customer_facts"
         " WHERE customer_id = ANY($1::text[])",
         wanted,
     )
@@ -94,7 +94,9 @@ async def load_states(
         registered = at is None or f["registered_at"] <= at
         suppressed = {Channel(c): f["registered_at"] for c in f["suppressed_channels"]}
         state = replace(
-            state, suppressed={**(suppressed if registered else {}), **state.suppressed}
+            state,
+            suppressed={**(suppressed if registered else {}), **state.suppressed},
+            erased_at=f["erased_at"],
         )
         states[customer] = with_customer_facts(
             state, kinds.get(customer, []), purchases.get(customer, []), at

@@ -9,6 +9,7 @@ from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
+    from dialogkit.erasures import ErasedContactPoints
     from dialogkit.pii import KeyStore
 
 LOCAL_DEV_TOKEN = "local-dev-token"
@@ -25,6 +26,13 @@ class ServiceSettings(BaseSettings):
     environment: Literal["local", "test", "production"] = "local"
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_idempotent_producer: bool = False
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ca_file: str | None = None
+    """PEM file of the CA that signed the brokers' certificates (SSL protocols); system CAs if
+    unset."""
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     database_pool_max: Annotated[int, Field(ge=1, le=100)] = 10
     http_host: str = "127.0.0.1"
@@ -55,11 +63,28 @@ class ServiceSettings(BaseSettings):
     LOCAL_SECRETS: ClassVar[tuple[str, ...]] = ("api_token",)
     """Secret settings whose defaults serve local development only; a service adds its own."""
 
+    def erased_contact_points(self) -> ErasedContactPoints:
+        """Where this service asks whether a contact point was erased: nowhere by default."""
+        from dialogkit.erasures import InMemoryErasedContactPoints
+
+        return InMemoryErasedContactPoints()
+
     def key_store(self, pool: Any) -> KeyStore:
         """Where this service gets data keys: its own database by default (contacts keeps them)."""
         from dialogkit.pii import PostgresKeyStore
 
         return PostgresKeyStore(pool)
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Self:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_username and self.kafka_password
+        ):
+            raise ValueError(
+                f"kafka_security_protocol={self.kafka_security_protocol} needs kafka_username"
+                " and kafka_password"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_local(self) -> Self:
@@ -86,6 +111,14 @@ class PersonalDataReaderSettings(ServiceSettings):
         *ServiceSettings.LOCAL_SECRETS,
         "contacts_api_token",
     )
+
+    def erased_contact_points(self) -> ErasedContactPoints:
+        """The contacts service's erased contact points, over HTTP."""
+        from dialogkit.erasures import HttpErasedContactPoints
+
+        return HttpErasedContactPoints(
+            str(self.contacts_url), self.contacts_api_token.get_secret_value()
+        )
 
     def key_store(self, pool: Any = None) -> KeyStore:
         """The contacts service's keys, over HTTP."""

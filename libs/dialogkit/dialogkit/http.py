@@ -16,7 +16,10 @@ from opentelemetry import trace
 
 from dialogkit import metrics
 from dialogkit.config import ServiceSettings
+from dialogkit.customers import refuse_merged_customers
 from dialogkit.db import create_pool
+from dialogkit.erasures import ErasedContactPoints
+from dialogkit.kafka_security import kafka_client_options
 from dialogkit.logs import configure_logging
 from dialogkit.pii import KeyStore, PersonalDataCipher
 from dialogkit.problems import (
@@ -39,10 +42,13 @@ class ApiRuntime:
     pool: asyncpg.Pool
     publisher: EventPublisher
     keys: KeyStore | None = None
+    erased_contact_points: ErasedContactPoints | None = None
 
     def __post_init__(self) -> None:
         if self.keys is None:
             self.keys = self.settings.key_store(self.pool)
+        if self.erased_contact_points is None:
+            self.erased_contact_points = self.settings.erased_contact_points()
 
     @property
     def cipher(self) -> PersonalDataCipher:
@@ -61,6 +67,7 @@ async def kafka_postgres_runtime(
         client_id=f"{service}-api",
         idempotent=settings.kafka_idempotent_producer,
         timeout_s=settings.publish_timeout_s,
+        security=kafka_client_options(settings),
     )
     try:
         await publisher.start()
@@ -172,6 +179,8 @@ def create_api(
         return metrics.exposition()
 
     for router in routers:
-        app.include_router(router, dependencies=[Depends(require_token)])
+        app.include_router(
+            router, dependencies=[Depends(require_token), Depends(refuse_merged_customers)]
+        )
     document_problems(app, {route.path for router in routers for route in router.routes})  # type: ignore[attr-defined]
     return app

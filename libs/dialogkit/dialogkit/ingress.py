@@ -10,10 +10,10 @@ producer's retry, yields the same event, which every projection applies once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -22,6 +22,7 @@ from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import TopicContract
 from dialogkit import metrics
 from dialogkit.codec import DecodeError, validation_detail
+from dialogkit.config import ServiceSettings
 from dialogkit.deadletters import DeadLetters
 from dialogkit.pii import KeyDestroyed, KeyStore, PersonalDataCipher
 from dialogkit.projection import BatchOutcome, Decoded, decode
@@ -33,12 +34,22 @@ from dialogkit.rules import RuleViolation
 INGRESS_RECORDS_TOTAL = "dialog_ingress_records_total"
 
 
+@dataclass(frozen=True)
+class IngressContext:
+    """What a route may consult while translating: the service's database and settings."""
+
+    db: Any = None
+    settings: ServiceSettings | None = None
+
+
 class IngressRoute(Protocol):
     name: str
     source: TopicContract
     target: TopicContract
 
-    def translate(self, incoming: Decoded, now: datetime) -> Sequence[Envelope]:
+    async def translate(
+        self, incoming: Decoded, now: datetime, context: IngressContext
+    ) -> Sequence[Envelope]:
         """The canonical events for one valid record; a `RuleViolation` rejects it."""
 
 
@@ -74,8 +85,10 @@ class IngressProcessor:
         publisher: EventPublisher,
         dead_letters: DeadLetters,
         keys: KeyStore | None = None,
+        context: IngressContext | None = None,
     ) -> None:
         self._route = route
+        self._context = context or IngressContext()
         self._publisher = publisher
         self._dead_letters = dead_letters
         self._cipher = PersonalDataCipher(keys) if keys is not None else None
@@ -89,7 +102,7 @@ class IngressProcessor:
         for record in records:
             try:
                 incoming = decode(record, self._route.source, strict=True)
-                translated = self._route.translate(incoming, now)
+                translated = await self._route.translate(incoming, now, self._context)
                 canonical += await self._sealed(cipher, translated)
             except DecodeError as refused:
                 rejected.append((record, refused))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
@@ -57,10 +57,18 @@ class KafkaPublisher:
     """An EventPublisher on aiokafka."""
 
     def __init__(
-        self, bootstrap: str, *, client_id: str, idempotent: bool = False, timeout_s: float = 10.0
+        self,
+        bootstrap: str,
+        *,
+        client_id: str,
+        idempotent: bool = False,
+        timeout_s: float = 10.0,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
+        """`security`: connection options from `kafka_client_options` (plaintext if None)."""
         self.timeout_s = timeout_s
         self._options = {
+            **(security or {}),
             "bootstrap_servers": bootstrap,
             "client_id": client_id,
             "acks": "all",

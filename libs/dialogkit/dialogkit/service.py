@@ -105,6 +105,7 @@ def run_rebuild(definition: ServiceDefinition, settings: ServiceSettings) -> Non
     """Migrate, then bring every projection up to the end of its topics by bulk replay."""
     from dialogkit.db import create_pool
     from dialogkit.deadletters import DeadLetters
+    from dialogkit.kafka_security import kafka_client_options
     from dialogkit.publishing import KafkaPublisher
     from dialogkit.replay import replay
     from dialogkit.topics import dead_letter_topic
@@ -114,12 +115,18 @@ def run_rebuild(definition: ServiceDefinition, settings: ServiceSettings) -> Non
     async def rebuild() -> None:
         await migrate(settings.database_url, definition.migrations_package)
         pool = await create_pool(settings.database_url, max_size=2)
-        publisher = KafkaPublisher(settings.kafka_bootstrap, client_id=f"{definition.name}-rebuild")
+        security = kafka_client_options(settings)
+        publisher = KafkaPublisher(
+            settings.kafka_bootstrap, client_id=f"{definition.name}-rebuild", security=security
+        )
         await publisher.start()
         try:
             dead = DeadLetters(publisher, dead_letter_topic(definition.name), "rebuild")
             projections = definition.projections(settings, publisher)
-            for result in await replay(pool, projections, dead, settings.kafka_bootstrap):
+            results = await replay(
+                pool, projections, dead, settings.kafka_bootstrap, security=security
+            )
+            for result in results:
                 print(
                     f"{result.projection}: applied {result.outcome.applied},"
                     f" dead-lettered {result.outcome.dead_lettered},"

@@ -27,8 +27,9 @@ from dialogkit.codec import DecodeError
 from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.deadletters import DeadLetters
-from dialogkit.ingress import IngressProcessor, IngressRoute
+from dialogkit.ingress import IngressContext, IngressProcessor, IngressRoute
 from dialogkit.jobs import JOB_RECORD_FAILURES_TOTAL, Periodic
+from dialogkit.kafka_security import faust_credentials, kafka_client_options
 from dialogkit.projection import (
     PROJECTION_DEAD_LETTERS_TOTAL,
     BatchOutcome,
@@ -51,6 +52,7 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
     return {
         "id": f"{service}-worker",
         "broker": f"{faust_transport.SCHEME}://{brokers}",
+        "broker_credentials": faust_credentials(settings),
         "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
         "store": "memory://",
         # faust wants a data folder even when its tables live in memory
@@ -94,6 +96,7 @@ class WorkerResources(Service):
             client_id=f"{service}-worker",
             idempotent=settings.kafka_idempotent_producer,
             timeout_s=settings.publish_timeout_s,
+            security=kafka_client_options(settings),
         )
 
     async def on_start(self) -> None:
@@ -171,6 +174,7 @@ class StreamWorker:
             resources.publisher,
             resources.dead_letters(route.name),
             resources.settings.key_store(resources.pool),
+            IngressContext(resources.pool, resources.settings),
         )
 
     def _add_agent(self, name: str, topic_name: str, make: Callable[[], BatchHandler]) -> None:

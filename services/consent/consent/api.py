@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from consent import commands
 from consent.config import Settings
 from consent.proof import open_contact_points, proof_bundle, render_html
+from consent.suppression import erased_matches, suppressions
 from consentledger.domain import DOUBLE_OPT_IN, ConsentState
 from consentledger.eligibility import eligibility
 from consentledger.store import load_state, recorded
@@ -32,6 +33,7 @@ from dialog_schemas.catalog import CONSENT_EVENTS
 from dialog_schemas.common import BlockReason, Channel, Instant, LegalBasis, Purpose
 from dialog_schemas.consent import ConsentStatus
 from dialogkit.http import ApiRuntime, IdempotencyKey, Runtime
+from dialogkit.problems import Problem
 from dialogkit.rules import NotFound
 from dialogkit.tracing import current_traceparent
 
@@ -76,6 +78,10 @@ async def execute(
             event_ids=[r["event_id"] for r in earlier], applied=True, replayed=True
         )
     state = await known_state(runtime, customer_id)
+    if state.erased_at is not None:
+        raise Problem(
+            410, "Erased", f"customer {customer_id} was erased", erased_at=str(state.erased_at)
+        )
     now = datetime.now(UTC)
     envelopes = [
         Envelope.wrap(
@@ -143,6 +149,8 @@ async def grant_consent(
     with their token (issued here unless the command brings its own)."""
     ids = Ids(customer_id, idempotency_key)
     consent_id = ids("consent")
+    assert runtime.erased_contact_points is not None
+    matches = await erased_matches(runtime.erased_contact_points, command.contact_point)
     issued = None
     if command.channel in DOUBLE_OPT_IN and command.confirmation_token is None:
         issued = issue_token(settings_of(runtime), consent_id)
@@ -151,9 +159,10 @@ async def grant_consent(
         response,
         customer_id,
         ids,
-        lambda state, now: commands.grant(
-            state, command, consent_id=consent_id, now=now, issued_token=issued
-        ),
+        lambda state, now: [
+            *suppressions(matches, now),
+            *commands.grant(state, command, consent_id=consent_id, now=now, issued_token=issued),
+        ],
     )
     return result.model_copy(update={"consent_id": consent_id, "confirmation_token": issued})
 
@@ -266,6 +275,8 @@ class ConsentsView(BaseModel):
     objection: bool
     channel_objections: dict[Channel, datetime]
     suppressed_channels: list[Channel]
+    erased_at: datetime | None = None
+    """Set once the customer was erased: every decision from then on is blocked (`erased`)."""
     consents: list[ConsentView]
 
 
@@ -284,6 +295,7 @@ async def get_consents(
         objection=state.objecting,
         channel_objections=dict(state.channel_objections),
         suppressed_channels=sorted(state.suppressed),
+        erased_at=state.erased_at,
         consents=[
             ConsentView(
                 consent_id=c.consent_id,

@@ -32,6 +32,7 @@ from contacts.profiles import (
     register,
     update,
 )
+from contacts.suppression import purchase_emails, suppressed
 from dialog_schemas import CustomerId, Envelope, Event
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialog_schemas.common import Channel, ExternalId, Instant, Label
@@ -42,6 +43,7 @@ from dialog_schemas.contacts import (
     PurchaseFacts,
     SalesChannel,
 )
+from dialogkit.customers import merged_problem, serves_merged_customers
 from dialogkit.http import ApiRuntime, IdempotencyKey, Runtime
 from dialogkit.pii import PostgresKeyStore
 from dialogkit.problems import Problem
@@ -136,24 +138,19 @@ async def register_customer(
             suppressed_channels=first.get("suppressed_channels", []),
         )
     event = register(existing is not None, command, datetime.now(UTC))
-    channels: dict[str, set[Channel]] = {}
-    for phone in command.phone_numbers:  # a number reaches the customer by call and by SMS
-        channels.setdefault(contact_point_hash(phone, salt(runtime)), set()).update(
-            (Channel.PHONE, Channel.SMS)
-        )
-    for email in command.email_addresses:
-        channels.setdefault(contact_point_hash(email, salt(runtime)), set()).add(Channel.EMAIL)
-    found = await runtime.pool.fetch(
-        "SELECT hash FROM suppressed_contact_points WHERE hash = ANY($1::text[])", list(channels)
+    found = await suppressed(
+        runtime.pool, salt(runtime), phones=command.phone_numbers, emails=command.email_addresses
     )
-    suppressed = sorted({c for r in found for c in channels[r["hash"]]})
-    event = event.model_copy(update={"suppressed_channels": suppressed})
+    event = event.model_copy(update={"suppressed_channels": found.channels})
     await publish(runtime, customer_id, event, event_id)
     applied = await visible(runtime, customer_id)
     if not applied:
         response.status_code = 202
     return Accepted(
-        customer_id=customer_id, event_id=event_id, applied=applied, suppressed_channels=suppressed
+        customer_id=customer_id,
+        event_id=event_id,
+        applied=applied,
+        suppressed_channels=found.channels,
     )
 
 
@@ -208,9 +205,16 @@ async def update_customer(
     """Change some details; a retried request with the same Idempotency-Key records once."""
     await current(runtime, customer_id)
     event = update(True, command, datetime.now(UTC))
+    found = await suppressed(
+        runtime.pool,
+        salt(runtime),
+        phones=command.phone_numbers or [],
+        emails=command.email_addresses or [],
+    )
+    event = event.model_copy(update={"suppressed_channels": found.channels})
     event_id = uuid5(CONTACTS_NAMESPACE, f"{customer_id}/update/{idempotency_key or uuid4()}")
     await publish(runtime, customer_id, event, event_id)
-    return Accepted(customer_id=customer_id, event_id=event_id)
+    return Accepted(customer_id=customer_id, event_id=event_id, suppressed_channels=found.channels)
 
 
 @router.post("/customers/{customer_id}/purchases", status_code=202)
@@ -220,8 +224,11 @@ async def record_customer_purchase(
     """Record a purchase; the same purchase id is recorded once."""
     await current(runtime, customer_id)
     event_id = purchase_event_id(customer_id, facts.purchase_id)
-    await publish(runtime, customer_id, record_purchase(facts, datetime.now(UTC)), event_id)
-    return Accepted(customer_id=customer_id, event_id=event_id)
+    event = record_purchase(facts, datetime.now(UTC))
+    found = await suppressed(runtime.pool, salt(runtime), emails=purchase_emails(event))
+    event = event.model_copy(update={"suppressed_channels": found.channels})
+    await publish(runtime, customer_id, event, event_id)
+    return Accepted(customer_id=customer_id, event_id=event_id, suppressed_channels=found.channels)
 
 
 @router.post("/customers/{customer_id}/contracts", status_code=202)
@@ -261,8 +268,16 @@ async def merge_customers(
     if duplicate is not None and duplicate["merged_into"] == customer_id:
         return Accepted(customer_id=customer_id, event_id=event_id, applied=True, replayed=True)
     event = merge(customer_id, active(survivor), active(duplicate), command, datetime.now(UTC))
+    taken = orjson.loads(duplicate["profile"])  # the contact points the survivor takes
+    found = await suppressed(
+        runtime.pool,
+        salt(runtime),
+        phones=taken.get("phone_numbers") or [],
+        emails=taken.get("email_addresses") or [],
+    )
+    event = event.model_copy(update={"suppressed_channels": found.channels})
     await publish(runtime, customer_id, event, event_id)
-    return Accepted(customer_id=customer_id, event_id=event_id)
+    return Accepted(customer_id=customer_id, event_id=event_id, suppressed_channels=found.channels)
 
 
 def active(row: Any) -> bool:
@@ -306,12 +321,14 @@ class DataKeyView(BaseModel):
 
 
 @router.get("/data-keys/{customer_id}")
+@serves_merged_customers  # a duplicate's events stay sealed with its own key
 async def get_data_key(customer_id: CustomerId, runtime: Runtime) -> DataKeyView:
     """The customer's data key, for services that read personal data; 410 once erased."""
     return await data_key(runtime, customer_id, create=False)
 
 
 @router.post("/data-keys/{customer_id}")
+@serves_merged_customers
 async def get_or_create_data_key(customer_id: CustomerId, runtime: Runtime) -> DataKeyView:
     """The customer's data key, made on first use, for services that seal personal data."""
     return await data_key(runtime, customer_id, create=True)
@@ -373,12 +390,3 @@ async def current(runtime: ApiRuntime, customer_id: str) -> Any:
     if row["merged_into"] is not None:
         raise merged_problem(customer_id, row["merged_into"])
     return row
-
-
-def merged_problem(customer_id: str, survivor: str) -> Problem:
-    return Problem(
-        410,
-        "Merged",
-        f"customer {customer_id} was merged into {survivor}",
-        merged_into=survivor,
-    )

@@ -4,6 +4,7 @@ from contacts.api import router
 from contacts.config import SERVICE, Settings
 from contacts.ingress import ShopIngress
 from contacts.projections import ProfileProjection
+from contacts.suppression import router as suppression_router
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialogkit.config import ServiceSettings
 from dialogkit.journal import EventJournal
@@ -19,7 +20,7 @@ def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Pr
 DEFINITION = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
-    routers=[router],
+    routers=[router, suppression_router],
     projections=projections,
     description="Customer profiles, contact points, products and contracts.",
     ingress=[ShopIngress()],

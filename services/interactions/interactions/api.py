@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from dialog_schemas import CustomerId, Envelope, Event
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialog_schemas.common import Channel, Direction, Instant, Label
+from dialogkit.customers import refuse_merged
 from dialogkit.http import ApiRuntime, Runtime
 from dialogkit.problems import Problem
 from dialogkit.tracing import current_traceparent
@@ -63,6 +64,7 @@ class TimelinePage(BaseModel):
 @router.post("/touchpoints", status_code=status.HTTP_202_ACCEPTED)
 async def post_touchpoint(command: RecordTouchpoint, runtime: Runtime) -> Accepted:
     """Record a touchpoint; the same touchpoint id for the same customer is recorded once."""
+    await refuse_merged(runtime.pool, command.customer_id)
     now = datetime.now(UTC)
     events = record_touchpoint(command, now)
     ids = event_ids(command.customer_id, command.touchpoint_id, events)

@@ -8,7 +8,7 @@ from datetime import datetime
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS, INTERACTIONS_INGRESS
 from dialog_schemas.interactions import TouchpointReported
-from dialogkit.ingress import canonical
+from dialogkit.ingress import IngressContext, canonical
 from dialogkit.projection import Decoded
 from interactions.domain import event_ids, record_touchpoint
 
@@ -20,7 +20,9 @@ class TouchpointIngress:
     source = INTERACTIONS_INGRESS
     target = INTERACTIONS_EVENTS
 
-    def translate(self, incoming: Decoded, now: datetime) -> Sequence[Envelope]:
+    async def translate(
+        self, incoming: Decoded, now: datetime, context: IngressContext
+    ) -> Sequence[Envelope]:
         report = incoming.event
         assert isinstance(report, TouchpointReported)
         envelope = incoming.envelope
