@@ -105,8 +105,15 @@ async def seed(pool: asyncpg.Pool, keys: InMemoryKeyStore, customers: int, tag: 
             await keys.key_for(customer, create=True)
         await pool.copy_records_to_table(
             "audience_facts",
-            records=[(c, "consumer", registered, [tag], points) for c in ids],
-            columns=["customer_id", "kind", "registered_at", "interests", "contact_points"],
+            records=[(c, "consumer", registered, [tag], points, "Europe/Berlin") for c in ids],
+            columns=[
+                "customer_id",
+                "kind",
+                "registered_at",
+                "interests",
+                "contact_points",
+                "time_zone",
+            ],
         )
         await pool.copy_records_to_table(
             "customer_facts",

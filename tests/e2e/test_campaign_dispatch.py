@@ -148,6 +148,7 @@ async def test_a_campaign_over_500_customers_is_decided_at_dispatch_time(
                 "name": "Kim Kampagne",
                 "phone_numbers": [numbers[customer]],
                 "interests": [interest],
+                "time_zone": zone(NOON),
                 **extra,
             }
             response = await p.call("contacts", "POST", f"/v1/customers/{customer}", json=body)

@@ -15,6 +15,7 @@ from campaigns.facts import (
     AudienceObjectionsProjection,
     AudienceTouchesProjection,
 )
+from campaigns.phone_zones import PhoneZones
 from dialog_schemas import Envelope, Event
 from dialog_schemas.campaigns import Audience, AudienceRule, RecencyRule
 from dialog_schemas.catalog import CONSENT_EVENTS, CONTACTS_EVENTS, INTERACTIONS_EVENTS
@@ -33,6 +34,7 @@ from dialog_schemas.contacts import (
 from dialog_schemas.interactions import TouchpointRecorded
 from dialogkit.codec import encode
 from dialogkit.deadletters import DeadLetters
+from dialogkit.pii import InMemoryKeyStore, encrypt
 from dialogkit.projection import ProjectionRunner
 from dialogkit.publishing import FakePublisher
 from dialogkit.records import SourceRecord
@@ -76,13 +78,13 @@ def wrap(event: Event, subject: str) -> Envelope:
 
 
 def registered(since: date | None = None, **extra: object) -> ContactRegistered:
+    fields: dict[str, object] = {"phone_numbers": ["+493012345678"], **extra}
     return ContactRegistered(
         kind=CustomerKind.CONSUMER,
         name="Kim",
-        phone_numbers=["+493012345678"],
         registered_at=NOW - 30 * DAY,
         customer_since=since,
-        **extra,  # type: ignore[arg-type]
+        **fields,  # type: ignore[arg-type]
     )
 
 
@@ -204,3 +206,44 @@ async def test_objection_erasure_and_merges_are_facts_audiences_respect(
     assert advertising == ["b"]
     service = select(everyone, facts, survivors, Channel.PHONE, Purpose.SERVICE, NOW)
     assert service == ["a", "b"]
+
+
+async def test_the_zones_a_sealed_phone_number_implies_are_read_outside_the_stream(
+    pool: asyncpg.Pool,
+) -> None:
+    keys = InMemoryKeyStore()
+
+    async def sealed(customer: str, numbers: list[str]) -> str:
+        key = await keys.key_for(customer, create=True)
+        assert key is not None
+        return encrypt(key, customer, "phone_numbers", numbers)
+
+    feed = Feed(pool)
+    lost = await sealed("lost", ["+12125550100"])
+    await keys.destroy("lost")
+    await feed.send(
+        CONTACTS_EVENTS.name,
+        ("us", registered(phone_numbers=await sealed("us", ["+12125550100", "+493012345678"]))),
+        ("plain", registered()),
+        ("zoned", registered(time_zone="Europe/Vienna")),
+        ("lost", registered(phone_numbers=lost)),
+    )
+    job = PhoneZones(keys)
+    assert await job.run(pool, FakePublisher()) == 3
+    assert await job.run(pool, FakePublisher()) == 0, "each number is read once"
+
+    async def zones() -> dict[str, list[str] | None]:
+        rows = await pool.fetch("SELECT customer_id, phone_zones FROM audience_facts")
+        return {r["customer_id"]: r["phone_zones"] for r in rows}
+
+    assert await zones() == {
+        "us": ["America/New_York"],  # the first number is the one called
+        "plain": ["Europe/Berlin"],
+        "zoned": None,  # the profile's zone holds
+        "lost": [],  # no key: no zone known, the default applies
+    }
+    changed = ContactUpdated(phone_numbers=await sealed("us", ["+493012345678"]), updated_at=NOW)
+    await feed.send(CONTACTS_EVENTS.name, ("us", changed))
+    assert (await zones())["us"] is None, "a changed number is read again"
+    await job.run(pool, FakePublisher())
+    assert (await zones())["us"] == ["Europe/Berlin"]

@@ -26,6 +26,7 @@ from campaigns.config import Settings
 from campaigns.dispatch import Policy
 from campaigns.dispatcher import Dispatcher
 from campaigns.outbox import OutboxRelay
+from campaigns.phone_zones import PhoneZones
 from campaigns.planning import Planner, outreach_id
 from dialog_schemas import Envelope, Event
 from dialog_schemas.campaigns import (
@@ -302,6 +303,12 @@ async def test_due_outreach_is_decided_at_dispatch_time_with_every_reason(
 ) -> None:
     c = scenario.c
     await scenario.planner.run(scenario.pool, scenario.publisher)
+    # a call waits until the zone its customer's number implies is known; `la` has a profile zone
+    await scenario.dispatcher.run(scenario.pool, scenario.publisher)
+    await scenario.catch_up()
+    decided = {n for n, (outcome, *_) in (await scenario.decisions()).items() if outcome}
+    assert decided == {"la"}
+    await PhoneZones(scenario.keys).run(scenario.pool, scenario.publisher)
     await scenario.pool.execute(  # an earlier campaign's call fills the cap of one a week
         "INSERT INTO customer_contacts (outreach_id, customer_id, channel, at)"
         " VALUES ($1, $2, 'phone', $3)",

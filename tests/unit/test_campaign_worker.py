@@ -240,3 +240,15 @@ def test_statistics_add_up_whatever_the_mix() -> None:
     assert total.blocked_by_reason == {"no_consent": 1, "revoked": 2}
     assert total.deferred_by_reason == {"outside_calling_hours": 3}
     assert total.dispatched == 5
+
+
+def test_calls_ring_in_the_profile_zone_else_the_numbers_else_the_default() -> None:
+    from zoneinfo import ZoneInfo
+
+    from campaigns.calling_hours import phone_zone_names, zones_from
+
+    assert phone_zone_names("+12125550100") == ["America/New_York"]
+    assert phone_zone_names("+999") == []
+    assert zones_from("Asia/Tokyo", ["America/New_York"]) == (ZoneInfo("Asia/Tokyo"),)
+    assert zones_from(None, ["America/New_York"]) == (ZoneInfo("America/New_York"),)
+    assert zones_from("Not/AZone", [], "Europe/Vienna") == (ZoneInfo("Europe/Vienna"),)

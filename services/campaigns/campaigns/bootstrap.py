@@ -13,6 +13,7 @@ from campaigns.facts import (
     AudienceTouchesProjection,
 )
 from campaigns.outbox import OutboxRelay
+from campaigns.phone_zones import PhoneZones
 from campaigns.planning import Planner, WavesProjection
 from campaigns.projections import CustomerMergesProjection, OutreachProjection
 from consentledger.projections import ConsentHistoryProjection, CustomerFactsProjection
@@ -56,6 +57,7 @@ def periodic(settings: ServiceSettings) -> list[Periodic]:
     )
     policy = Policy(calling_hours=settings.calling_hours, consent_expiry=settings.consent_expiry)
     return [
+        PhoneZones(settings.key_store(), interval_s=settings.plan_interval_s),
         Planner(relay, barrier, interval_s=settings.plan_interval_s, batch=settings.plan_batch),
         Dispatcher(
             barrier,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ import asyncpg
 from campaigns.audience import CustomerFacts
 from campaigns.audience_store import FIELD_FOR, contact_points, facts_for
 from campaigns.barrier import ReadBarrier
-from campaigns.calling_hours import customer_zones
+from campaigns.calling_hours import zones_from
 from campaigns.dispatch import (
     Authorized,
     Blocked,
@@ -36,7 +37,15 @@ from campaigns.dispatch import (
     decide,
     effective_caps,
 )
-from campaigns.due import Decisions, Row, anything_due, recent_contacts, record, take_due
+from campaigns.due import (
+    Decisions,
+    Row,
+    anything_due,
+    phone_zones,
+    recent_contacts,
+    record,
+    take_due,
+)
 from campaigns.outbox import (
     SOURCE,
     OutboxRelay,
@@ -70,6 +79,18 @@ REQUEST_PATHS = {
     Channel.EMAIL: "email_address",
     Channel.LETTER: "address",
 }
+
+
+@dataclass(frozen=True)
+class Known:
+    """What a round knows about its customers, read in its transaction."""
+
+    states: dict[str, ConsentState]
+    facts: dict[str, CustomerFacts]
+    contacts: dict[str, list[Contact]]
+    points: dict[str, dict[str, Any]]
+    zones: dict[str, list[str]]
+    """The zones each customer's phone number implies, where read."""
 
 
 class Dispatcher:
@@ -125,13 +146,17 @@ class Dispatcher:
                 r.campaign_id: effective_caps(self._caps, r.definition.frequency_caps) for r in rows
             }
             contacts = await recent_contacts(connection, customers, now, list(caps.values()))
-            points = await contact_points(connection, customers)
+            known = Known(
+                states,
+                facts,
+                contacts,
+                await contact_points(connection, customers),
+                await phone_zones(connection, customers),
+            )
             decisions = Decisions([], [], [], [], [], [])
             for row in rows:
                 try:
-                    self._one(
-                        row, caps[row.campaign_id], states, facts, contacts, points, now, decisions
-                    )
+                    self._one(row, caps[row.campaign_id], known, now, decisions)
                 except Exception as error:  # one outreach must not hold up the others
                     record_failed(self.name, str(row.outreach_id), error)
                     decisions.retry.append((row.outreach_id, now + RETRY_AFTER))
@@ -142,10 +167,7 @@ class Dispatcher:
         self,
         row: Row,
         caps: FrequencyCaps,
-        states: dict[str, ConsentState],
-        facts: dict[str, CustomerFacts],
-        contacts: dict[str, list[Contact]],
-        points: dict[str, dict[str, Any]],
+        lookups: Known,
         now: datetime,
         out: Decisions,
     ) -> None:
@@ -155,7 +177,10 @@ class Dispatcher:
             out.events.append(_event(row, _cancelled(row, now, reason), "cancelled"))
             out.done.append(row.outreach_id)
             return
-        known = facts.get(customer)
+        known = lookups.facts.get(customer)
+        zones = zones_from(
+            known.time_zone if known else None, lookups.zones.get(customer, []), self._zone
+        )
         due = DueOutreach(
             channel=row.channel,
             purpose=row.purpose,
@@ -165,14 +190,14 @@ class Dispatcher:
         )
         outcome = decide(
             due,
-            states.get(customer, ConsentState()),
+            lookups.states.get(customer, ConsentState()),
             erased=known is not None and known.erased,
-            zones=customer_zones(known.time_zone if known else None, None, self._zone),
-            contacts=contacts.get(customer, []),
+            zones=zones,
+            contacts=lookups.contacts.get(customer, []),
             now=now,
             policy=self._policy,
         )
-        self._record_outcome(row, outcome, now, contacts, points, out)
+        self._record_outcome(row, outcome, now, lookups.contacts, lookups.points, out)
 
     def _record_outcome(
         self,

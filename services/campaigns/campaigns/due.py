@@ -11,6 +11,7 @@ import asyncpg
 
 from campaigns.dispatch import Contact
 from campaigns.outbox import write
+from campaigns.phone_zones import UNREAD
 from dialog_schemas.campaigns import CampaignDefinition, FrequencyCaps
 from dialog_schemas.common import Channel, Purpose
 
@@ -38,13 +39,18 @@ class Decisions:
     """Outreach whose decision failed: due again later, not counted as deferred."""
 
 
+DUE = (
+    " FROM outreach_due d JOIN campaigns c USING (campaign_id)"
+    " LEFT JOIN audience_facts f ON f.customer_id = d.customer_id"
+    " WHERE d.due_at <= $1 AND c.status <> 'paused'"
+    f" AND coalesce(NOT (d.channel = 'phone' AND {UNREAD}), true)"
+)
+"""Outreach due at $1: of campaigns not paused; a call only once its customer's zone is known."""
+
+
 async def anything_due(db: Any, now: datetime) -> bool:
-    """Whether some outreach of a campaign not paused is due at `now` (a cheap look first)."""
-    found: bool = await db.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM outreach_due d JOIN campaigns c USING (campaign_id)"
-        " WHERE d.due_at <= $1 AND c.status <> 'paused')",
-        now,
-    )
+    """Whether some outreach is due at `now` (a cheap look before a round)."""
+    found: bool = await db.fetchval(f"SELECT EXISTS (SELECT 1{DUE})", now)
     return found
 
 
@@ -53,8 +59,7 @@ async def take_due(connection: asyncpg.Connection, now: datetime, limit: int) ->
     transaction (rows other transactions hold are skipped)."""
     records = await connection.fetch(
         "SELECT d.outreach_id, d.campaign_id, d.customer_id, d.channel, d.purpose, d.deferrals,"
-        " c.status, c.definition FROM outreach_due d JOIN campaigns c USING (campaign_id)"
-        " WHERE d.due_at <= $1 AND c.status <> 'paused' ORDER BY d.due_at, d.outreach_id"
+        f" c.status, c.definition{DUE} ORDER BY d.due_at, d.outreach_id"
         " LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
         now,
         limit,
@@ -123,3 +128,13 @@ async def record(connection: asyncpg.Connection, decisions: Decisions) -> None:
         " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         decisions.contacts,
     )
+
+
+async def phone_zones(db: Any, customers: list[str]) -> dict[str, list[str]]:
+    """The zones each customer's phone number implies, where read (see `phone_zones`)."""
+    rows = await db.fetch(
+        "SELECT customer_id, phone_zones FROM audience_facts"
+        " WHERE customer_id = ANY($1::text[]) AND phone_zones IS NOT NULL",
+        customers,
+    )
+    return {r["customer_id"]: list(r["phone_zones"]) for r in rows}

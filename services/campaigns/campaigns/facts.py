@@ -57,6 +57,7 @@ async def fold_duplicates(connection: asyncpg.Connection, customers: list[str]) 
         " interests = ARRAY(SELECT DISTINCT i FROM"
         "   unnest(audience_facts.interests || EXCLUDED.interests) i ORDER BY i),"
         " contact_points = EXCLUDED.contact_points || audience_facts.contact_points,"
+        " phone_zones = NULL,"
         " customer_since = LEAST(audience_facts.customer_since, EXCLUDED.customer_since)",
         customers,
     )
@@ -117,16 +118,17 @@ class AudienceContactsProjection:
                 " ON CONFLICT (customer_id) DO UPDATE SET kind = EXCLUDED.kind,"
                 " registered_at = EXCLUDED.registered_at,"
                 " customer_since = EXCLUDED.customer_since, interests = EXCLUDED.interests,"
-                " time_zone = EXCLUDED.time_zone, contact_points = EXCLUDED.contact_points"
-                " WHERE NOT audience_facts.erased",
+                " time_zone = EXCLUDED.time_zone, contact_points = EXCLUDED.contact_points,"
+                " phone_zones = NULL WHERE NOT audience_facts.erased",
                 *_registration(d),
             )
         elif isinstance(event, ContactUpdated):
             await connection.execute(
                 "UPDATE audience_facts SET kind = coalesce($2, kind),"
                 " time_zone = coalesce($3, time_zone), interests = coalesce($4, interests),"
-                " contact_points = contact_points || $5::jsonb"
-                " WHERE customer_id = $1 AND NOT erased",
+                " contact_points = contact_points || $5::jsonb,"
+                " phone_zones = CASE WHEN $5::jsonb ? 'phone_numbers' THEN NULL"
+                " ELSE phone_zones END WHERE customer_id = $1 AND NOT erased",
                 *_update(d),
             )
         elif isinstance(event, ProductPurchased):
@@ -178,7 +180,7 @@ async def erase(connection: asyncpg.Connection, customer: str) -> None:
         "INSERT INTO audience_facts (customer_id, erased) VALUES ($1, true)"
         " ON CONFLICT (customer_id) DO UPDATE SET erased = true, kind = NULL,"
         " registered_at = NULL, customer_since = NULL, interests = '{}', time_zone = NULL,"
-        " contact_points = '{}'::jsonb",
+        " contact_points = '{}'::jsonb, phone_zones = NULL",
         customer,
     )
     await connection.execute("DELETE FROM audience_holdings WHERE customer_id = $1", customer)

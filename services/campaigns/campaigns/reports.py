@@ -19,9 +19,9 @@ from pydantic import BaseModel
 
 from campaigns.audience import exclusion
 from campaigns.audience_store import facts_page
-from campaigns.calling_hours import customer_zones
+from campaigns.calling_hours import zones_from
 from campaigns.dispatch import Blocked, Deferred, DueOutreach, Policy, decide, effective_caps
-from campaigns.due import recent_contacts
+from campaigns.due import phone_zones, recent_contacts
 from campaigns.planning import resolved
 from consentledger.domain import ConsentState
 from consentledger.store import load_states
@@ -142,6 +142,7 @@ async def preview(
         ids = [f.customer_id for f in chosen]
         states = await load_states(db, ids, now)
         contacts = await recent_contacts(db, ids, now, [caps])
+        implied = await phone_zones(db, ids)
         due = DueOutreach(
             definition.channel,
             definition.purpose,
@@ -154,7 +155,7 @@ async def preview(
                 due,
                 states.get(f.customer_id, ConsentState()),
                 erased=f.erased,
-                zones=customer_zones(f.time_zone, None, rules.default_zone),
+                zones=zones_from(f.time_zone, implied.get(f.customer_id, []), rules.default_zone),
                 contacts=contacts.get(f.customer_id, []),
                 now=now,
                 policy=rules.policy,
