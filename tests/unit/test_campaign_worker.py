@@ -252,3 +252,26 @@ def test_calls_ring_in_the_profile_zone_else_the_numbers_else_the_default() -> N
     assert zones_from("Asia/Tokyo", ["America/New_York"]) == (ZoneInfo("Asia/Tokyo"),)
     assert zones_from(None, ["America/New_York"]) == (ZoneInfo("America/New_York"),)
     assert zones_from("Not/AZone", [], "Europe/Vienna") == (ZoneInfo("Europe/Vienna"),)
+
+
+async def test_a_request_waits_in_the_outbox_while_the_key_service_is_down() -> None:
+    from dialogkit.pii import KeyServiceUnavailable
+
+    class Down(InMemoryKeyStore):
+        async def key_for(self, customer_id: str, *, create: bool = False) -> Any:
+            if customer_id == "down":
+                raise KeyServiceUnavailable("data key service: ConnectError")
+            return await super().key_for(customer_id, create=create)
+
+    keys = Down()
+    await keys.key_for("a", create=True)
+    rows = [authorized("a"), authorized("down"), request("down", "pii:v1:k:abc"), request("a", [])]
+    rows = [(n, *row[1:]) for n, row in enumerate(rows)]
+    publisher = Recording()
+    kept = await OutboxRelay(keys).publish(rows, publisher)  # type: ignore[arg-type]
+    assert kept == {2}
+    assert ("campaigns.events.v1", "OutreachAuthorized", "down") in publisher.order
+    assert ("campaigns.events.v1", "OutreachCancelled", "a") in publisher.order
+    assert all(
+        subject != "down" or kind == "OutreachAuthorized" for _, kind, subject in publisher.order
+    )

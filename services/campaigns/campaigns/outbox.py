@@ -35,6 +35,7 @@ from dialogkit.pii import (
     PREFIX,
     DataKey,
     KeyDestroyed,
+    KeyServiceUnavailable,
     KeyStore,
     decrypt,
     encrypt,
@@ -98,11 +99,10 @@ class OutboxRelay:
         """Publish everything in the outbox now; the number of rows published."""
         total = 0
         while rows := await self._claim(pool):
-            await self.publish(rows, publisher)
-            await pool.execute(
-                "DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [r[0] for r in rows]
-            )
-            total += len(rows)
+            kept = await self.publish(rows, publisher)
+            published = [r[0] for r in rows if r[0] not in kept]
+            await pool.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", published)
+            total += len(published)
         return total
 
     async def _claim(self, pool: asyncpg.Pool) -> list[Row]:
@@ -125,33 +125,49 @@ class OutboxRelay:
         ]
         return sorted(rows, key=lambda r: r[0])
 
-    async def publish(self, rows: Sequence[Row], publisher: EventPublisher) -> None:
+    async def publish(self, rows: Sequence[Row], publisher: EventPublisher) -> set[int]:
         """Publish runs of rows of one topic in order; after a run of requests, the
-        `OutreachDispatched` (or `OutreachCancelled`) of each."""
+        `OutreachDispatched` (or `OutreachCancelled`) of each. Returns the rows kept: requests
+        whose data key could not be asked for (the key service is down); they stay in the
+        outbox and are tried again once their lease ends, after their decision, which went."""
         keys = await self._keys_of({e.subject for _, _, e, c in rows if c is not None})
+        kept: set[int] = set()
         run_topic, run, after = "", list[Envelope](), list[Envelope]()
-        for _, topic, envelope, contact in rows:
+        for seq, topic, envelope, contact in rows:
             if topic != run_topic:
                 await _send(publisher, run_topic, run, after)
                 run_topic, run, after = topic, [], []
             if contact is None:
                 run.append(envelope)
                 continue
-            sealed = _sealed_request(keys.get(envelope.subject), envelope, contact)
+            key = keys.get(envelope.subject)
+            if isinstance(key, KeyServiceUnavailable):
+                kept.add(seq)
+                continue
+            sealed = _sealed_request(key, envelope, contact)
             if sealed is None:
                 after.append(cancelled(envelope, channel_of(topic)))
             else:
                 run.append(sealed)
                 after.append(dispatched(sealed, topic))
         await _send(publisher, run_topic, run, after)
+        if kept:
+            log.warning("requests kept until the key service answers", extra={"rows": len(kept)})
+        return kept
 
-    async def _keys_of(self, customers: set[str]) -> dict[str, DataKey | None]:
-        """The customers' data keys, asked for `parallel` at a time (None once erased)."""
+    async def _keys_of(
+        self, customers: set[str]
+    ) -> dict[str, DataKey | KeyServiceUnavailable | None]:
+        """The customers' data keys, asked for `parallel` at a time (None once erased; the
+        error where the key service did not answer)."""
         gate = asyncio.Semaphore(self._parallel)
 
-        async def ask(customer: str) -> tuple[str, DataKey | None]:
+        async def ask(customer: str) -> tuple[str, DataKey | KeyServiceUnavailable | None]:
             async with gate:
-                return customer, await self._keys.key_for(customer)
+                try:
+                    return customer, await self._keys.key_for(customer)
+                except KeyServiceUnavailable as error:
+                    return customer, error
 
         return dict(await asyncio.gather(*(ask(c) for c in sorted(customers))))
 
