@@ -6,14 +6,15 @@ a batch of due outreach with `FOR UPDATE SKIP LOCKED` (replicas take different r
 rolls back and leaves them due), loads the customers' consent state (the shared ledger), facts
 and recent contacts, decides each outreach with the pure `dispatch.decide`, writes the events
 and channel requests into the outbox and removes decided outreach from `outreach_due` (deferred
-outreach gets its new due time); (3) after the commit the outbox relay publishes. No network
-call happens inside the transaction.
+outreach gets its new due time); (3) after the commit the outbox relay publishes (while the next
+round is decided). No network call happens inside the transaction.
 
 Outreach of a paused campaign waits; of a stopped or completed campaign it is cancelled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,13 +124,20 @@ class Dispatcher:
         """Decide rounds until nothing is due; the number of outreach decided."""
         await self._relay.flush(pool, publisher)  # what an earlier run left
         total = 0
-        while await anything_due(pool, self._clock()):
-            await self._barrier.wait(pool)
-            decided = await self.round(pool)
-            await self._relay.flush(pool, publisher)
-            total += decided
-            if decided < self._batch:
-                break
+        publishing: asyncio.Task[int] | None = None
+        try:
+            while await anything_due(pool, self._clock()):
+                await self._barrier.wait(pool)
+                decided = await self.round(pool)
+                total += decided
+                if publishing is not None:  # one round is published while the next is decided
+                    await publishing
+                publishing = asyncio.create_task(self._relay.flush(pool, publisher))
+                if decided < self._batch:
+                    break
+        finally:
+            if publishing is not None:
+                await publishing
         return total
 
     async def round(self, pool: asyncpg.Pool) -> int:
