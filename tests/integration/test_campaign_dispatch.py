@@ -429,3 +429,32 @@ async def test_the_audience_preview_counts_members_and_who_would_be_blocked_now(
     assert body["sample"] == members[:3]
     assert body["blocked_now_by_reason"] == {"no_consent": 1, "suppressed": 1}
     assert body["blocked_now"] == 2
+
+
+async def test_an_outreach_whose_decision_fails_waits_and_holds_up_no_other(
+    scenario: Scenario,
+) -> None:
+    await scenario.planner.run(scenario.pool, scenario.publisher)
+    await PhoneZones(scenario.keys).run(scenario.pool, scenario.publisher)
+    broken = uuid.uuid4()  # a service message on a channel nothing dispatches: a defect
+    await scenario.pool.execute(
+        "INSERT INTO outreach_due (outreach_id, campaign_id, wave, customer_id, channel,"
+        " purpose, due_at) VALUES ($1, $2, 1, $3, 'social', 'service', $4)",
+        broken,
+        scenario.campaign,
+        scenario.c["biz"],
+        NOW,
+    )
+    await scenario.dispatcher.run(scenario.pool, scenario.publisher)
+    assert await scenario.due() == {scenario.c[n] for n in ("la", "biz")}
+    later = await scenario.pool.fetchval(
+        "SELECT due_at FROM outreach_due WHERE outreach_id = $1", broken
+    )
+    assert later == decision_time() + timedelta(minutes=1)
+    await scenario.catch_up()
+    decided = {n for n, (outcome, *_) in (await scenario.decisions()).items() if outcome}
+    assert decided == {"ok", "biz", "none", "revoked", "erased", "suppressed", "la", "cap"}
+    rows = await scenario.pool.fetch(
+        "SELECT outreach_id FROM outreach WHERE campaign_id = $1", scenario.campaign
+    )
+    assert broken not in {r["outreach_id"] for r in rows}, "nothing of it was published"

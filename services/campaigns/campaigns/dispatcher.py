@@ -161,13 +161,16 @@ class Dispatcher:
                 await contact_points(connection, customers),
                 await phone_zones(connection, customers),
             )
-            decisions = Decisions([], [], [], [], [], [])
+            decisions = Decisions.empty()
             for row in rows:
+                mine = Decisions.empty()  # all of one outreach's decision, or nothing of it
                 try:
-                    self._one(row, caps[row.campaign_id], known, now, decisions)
+                    self._one(row, caps[row.campaign_id], known, now, mine)
                 except Exception as error:  # one outreach must not hold up the others
                     record_failed(self.name, str(row.outreach_id), error)
-                    decisions.retry.append((row.outreach_id, now + RETRY_AFTER))
+                    mine = Decisions.empty()
+                    mine.retry.append((row.outreach_id, now + RETRY_AFTER))
+                decisions.add(mine)
             await record(connection, decisions)
         return len(rows)
 
@@ -238,10 +241,10 @@ class Dispatcher:
         authorized = OutreachAuthorized(
             **common, legal_basis=outcome.legal_basis, consent_id=outcome.consent_id
         )
+        out.requests.append(_request(row, now, points.get(row.customer_id, {})))
         out.events.append(_event(row, authorized, "decided"))
         out.contacts.append((row.outreach_id, row.customer_id, row.channel.value, now))
         contacts.setdefault(row.customer_id, []).append(Contact(row.channel, now))
-        out.requests.append(_request(row, now, points.get(row.customer_id, {})))
 
 
 def _event(row: Row, event: Event, what: str) -> tuple[Any, ...]:

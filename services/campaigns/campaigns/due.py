@@ -38,6 +38,19 @@ class Decisions:
     retry: list[tuple[UUID, datetime]]
     """Outreach whose decision failed: due again later, not counted as deferred."""
 
+    @classmethod
+    def empty(cls) -> Decisions:
+        return cls([], [], [], [], [], [])
+
+    def add(self, other: Decisions) -> None:
+        """Take over everything one outreach's decision produced."""
+        self.events += other.events
+        self.requests += other.requests
+        self.done += other.done
+        self.deferred += other.deferred
+        self.contacts += other.contacts
+        self.retry += other.retry
+
 
 DUE = (
     " FROM outreach_due d JOIN campaigns c USING (campaign_id)"
