@@ -17,8 +17,8 @@ from dialogkit.service import build_api
 from interactions.api import decode_cursor, encode_cursor
 from interactions.bootstrap import DEFINITION
 from interactions.config import Settings
+from tests.support import AUTH
 
-AUTH = {"Authorization": "Bearer local-dev-token"}
 TOUCHPOINT = {
     "customer_id": "c-1",
     "touchpoint_id": "call-1",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,19 +10,20 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry import trace
 
 from dialogkit import metrics
+from dialogkit.audit import PublishedAuditTrail, install_personal_data_guard
+from dialogkit.auth import authorize_route, check_declarations, install_auth
 from dialogkit.config import ServiceSettings
 from dialogkit.customers import refuse_merged_customers
 from dialogkit.db import create_pool
 from dialogkit.erasures import ErasedContactPoints
 from dialogkit.kafka_security import kafka_client_options
+from dialogkit.limits import BodyLimits
 from dialogkit.logs import configure_logging
 from dialogkit.pii import KeyStore, PersonalDataCipher
 from dialogkit.problems import (
-    Problem,
     document_problems,
     install_outage_handlers,
     install_problem_handlers,
@@ -103,21 +103,6 @@ IdempotencyKey = Annotated[
         description="Makes a retried command record nothing twice.",
     ),
 ]
-_bearer = HTTPBearer(auto_error=False)
-
-
-def require_token(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Reject a request that does not carry the service's bearer token."""
-    expected = request.app.state.settings.api_token.get_secret_value()
-    if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
-        raise Problem(
-            401,
-            "Unauthorized",
-            "send 'Authorization: Bearer <token>' with the service's API token",
-        )
 
 
 def create_api(
@@ -128,7 +113,9 @@ def create_api(
     runtime_factory: RuntimeFactory = kafka_postgres_runtime,
     description: str = "",
 ) -> FastAPI:
-    """Build a service's API; connections open in the lifespan, never at import."""
+    """Build a service's API; connections open in the lifespan, never at import.
+
+    Every route but the probes, metrics and docs must declare its scopes (dialogkit.auth)."""
     configure_logging(f"{service}-api", settings.log_level)
     configure_tracing(f"{service}-api", settings.otlp_endpoint)
 
@@ -141,8 +128,13 @@ def create_api(
 
     app = FastAPI(title=f"{service} API", version="1", description=description, lifespan=lifespan)
     app.state.settings = settings
+    app.state.service = service
     install_problem_handlers(app)
     install_outage_handlers(app)
+    install_auth(app, settings.token_verifier())
+    install_personal_data_guard(
+        app, lambda request: PublishedAuditTrail(request.app.state.runtime.publisher, service)
+    )
 
     @app.middleware("http")
     async def trace_requests(
@@ -180,7 +172,11 @@ def create_api(
 
     for router in routers:
         app.include_router(
-            router, dependencies=[Depends(require_token), Depends(refuse_merged_customers)]
+            router, dependencies=[Depends(authorize_route), Depends(refuse_merged_customers)]
         )
+    check_declarations(app)
     document_problems(app, {route.path for router in routers for route in router.routes})  # type: ignore[attr-defined]
+    app.add_middleware(
+        BodyLimits, max_bytes=settings.http_max_body_bytes, max_depth=settings.http_max_json_depth
+    )
     return app

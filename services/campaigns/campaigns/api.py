@@ -22,14 +22,20 @@ from campaigns.domain import (
 from dialog_schemas import CustomerId
 from dialog_schemas.campaigns import CampaignDefinition
 from dialog_schemas.common import ExternalId
+from dialogkit.auth import scope
 from dialogkit.http import IdempotencyKey, Runtime
+from dialogkit.limits import FewItems
 from dialogkit.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
-CampaignId = Annotated[str, ExternalId]
+READ = scope("campaigns:read")
+WRITE = scope("campaigns:write")
+LAUNCH = scope("campaigns:launch")
+"""Launching, pausing, resuming and stopping: what starts or ends outreach to customers."""
+CampaignId = ExternalId
 
 _OPTIONAL: dict[str, Any] = {
-    name: (field.annotation | None, None)  # type: ignore[operator]
+    name: (field.rebuild_annotation() | None, None)  # keeps each field's constraints
     for name, field in CampaignDefinition.model_fields.items()
 }
 CampaignChanges: type[BaseModel] = create_model(
@@ -46,9 +52,9 @@ def _answer(result: CommandResult, response: Response, created: bool = False) ->
     return result
 
 
-@router.post("/campaigns", status_code=200, tags=["campaigns"])
+@router.post("/campaigns", status_code=200, tags=["campaigns"], dependencies=[WRITE])
 async def create_campaign(
-    command: CreateCampaign,
+    command: Annotated[CreateCampaign, FewItems],
     runtime: Runtime,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -58,10 +64,10 @@ async def create_campaign(
     return _answer(result, response, created=True)
 
 
-@router.patch("/campaigns/{campaign_id}")
+@router.patch("/campaigns/{campaign_id}", dependencies=[WRITE])
 async def update_campaign(
     campaign_id: CampaignId,
-    changes: Annotated[CampaignChanges, Body()],
+    changes: Annotated[CampaignChanges, Body(), FewItems],
     runtime: Runtime,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -71,7 +77,7 @@ async def update_campaign(
     return _answer(await execute(runtime, campaign_id, command, idempotency_key), response)
 
 
-@router.post("/campaigns/{campaign_id}/launch")
+@router.post("/campaigns/{campaign_id}/launch", dependencies=[LAUNCH])
 async def launch_campaign(
     campaign_id: CampaignId,
     runtime: Runtime,
@@ -84,7 +90,7 @@ async def launch_campaign(
     return _answer(await execute(runtime, campaign_id, wave, idempotency_key), response)
 
 
-@router.post("/campaigns/{campaign_id}/pause")
+@router.post("/campaigns/{campaign_id}/pause", dependencies=[LAUNCH])
 async def pause_campaign(
     campaign_id: CampaignId,
     runtime: Runtime,
@@ -96,7 +102,7 @@ async def pause_campaign(
     return _answer(result, response)
 
 
-@router.post("/campaigns/{campaign_id}/resume")
+@router.post("/campaigns/{campaign_id}/resume", dependencies=[LAUNCH])
 async def resume_campaign(
     campaign_id: CampaignId,
     runtime: Runtime,
@@ -108,7 +114,7 @@ async def resume_campaign(
     return _answer(result, response)
 
 
-@router.post("/campaigns/{campaign_id}/stop")
+@router.post("/campaigns/{campaign_id}/stop", dependencies=[LAUNCH])
 async def stop_campaign(
     campaign_id: CampaignId,
     runtime: Runtime,
@@ -154,7 +160,7 @@ def _view(row: Any) -> CampaignView:
 CAMPAIGN_COLUMNS = "campaign_id, status, created_at, ended_at, definition, waves"
 
 
-@router.get("/campaigns/{campaign_id}")
+@router.get("/campaigns/{campaign_id}", dependencies=[READ])
 async def get_campaign(campaign_id: CampaignId, runtime: Runtime) -> CampaignView:
     """The campaign's definition, status and waves; 404 if it does not exist."""
     row = await runtime.pool.fetchrow(
@@ -165,7 +171,7 @@ async def get_campaign(campaign_id: CampaignId, runtime: Runtime) -> CampaignVie
     return _view(row)
 
 
-@router.get("/campaigns")
+@router.get("/campaigns", dependencies=[READ])
 async def list_campaigns(
     runtime: Runtime,
     status: Annotated[
@@ -218,7 +224,7 @@ class CustomerOutreach(BaseModel):
     outreach: list[Outreach]
 
 
-@router.get("/customers/{customer_id}/outreach")
+@router.get("/customers/{customer_id}/outreach", dependencies=[READ])
 async def get_customer_outreach(customer_id: CustomerId, runtime: Runtime) -> CustomerOutreach:
     """Every outreach to this customer, with its decision and responses, in order of plan."""
     rows = await runtime.pool.fetch(

@@ -32,12 +32,18 @@ from dialog_schemas import CustomerId, Envelope, Event
 from dialog_schemas.catalog import CONSENT_EVENTS
 from dialog_schemas.common import BlockReason, Channel, Instant, LegalBasis, Purpose
 from dialog_schemas.consent import ConsentStatus
+from dialogkit.audit import without
+from dialogkit.auth import Caller, scope
 from dialogkit.http import ApiRuntime, IdempotencyKey, Runtime
 from dialogkit.problems import Problem
 from dialogkit.rules import NotFound
 from dialogkit.tracing import current_traceparent
 
 router = APIRouter(prefix="/v1/customers/{customer_id}", tags=["consent"])
+READ = scope("consent:read")
+WRITE = scope("consent:write")
+PROOF_PERSONAL = ("contact_point",)
+"""Members of the proof bundle that are personal data (`consent:read-personal`)."""
 COMMAND_NAMESPACE = UUID("8a6f2e1c-3d4b-4c5a-9e7f-0b1c2d3e4f50")
 MAX_EVENTS_PER_COMMAND = 256
 
@@ -137,7 +143,7 @@ def issue_token(settings: Settings, consent_id: UUID) -> str:
     return hmac.new(key, consent_id.bytes, hashlib.sha256).hexdigest()
 
 
-@router.post("/consents", status_code=201)
+@router.post("/consents", status_code=201, dependencies=[WRITE])
 async def grant_consent(
     customer_id: CustomerId,
     command: commands.GrantConsent,
@@ -167,7 +173,7 @@ async def grant_consent(
     return result.model_copy(update={"consent_id": consent_id, "confirmation_token": issued})
 
 
-@router.post("/consents/{consent_id}/confirmation")
+@router.post("/consents/{consent_id}/confirmation", dependencies=[WRITE])
 async def confirm_consent(
     customer_id: CustomerId,
     consent_id: UUID,
@@ -195,7 +201,7 @@ async def confirm_consent(
     )
 
 
-@router.post("/withdrawals")
+@router.post("/withdrawals", dependencies=[WRITE])
 async def withdraw_consent(
     customer_id: CustomerId,
     command: commands.WithdrawConsent,
@@ -214,7 +220,7 @@ async def withdraw_consent(
     )
 
 
-@router.post("/objections")
+@router.post("/objections", dependencies=[WRITE])
 async def record_objection(
     customer_id: CustomerId,
     command: commands.RecordObjection,
@@ -235,7 +241,7 @@ async def record_objection(
     )
 
 
-@router.post("/consents/{consent_id}/uses")
+@router.post("/consents/{consent_id}/uses", dependencies=[WRITE])
 async def record_use(
     customer_id: CustomerId,
     consent_id: UUID,
@@ -280,7 +286,7 @@ class ConsentsView(BaseModel):
     consents: list[ConsentView]
 
 
-@router.get("/consents")
+@router.get("/consents", dependencies=[READ])
 async def get_consents(
     customer_id: CustomerId, runtime: Runtime, as_of: Instant | None = None
 ) -> ConsentsView:
@@ -325,7 +331,7 @@ class EligibilityView(BaseModel):
     consent_id: UUID | None
 
 
-@router.get("/eligibility")
+@router.get("/eligibility", dependencies=[READ])
 async def get_eligibility(
     customer_id: CustomerId,
     runtime: Runtime,
@@ -357,7 +363,7 @@ async def get_eligibility(
     )
 
 
-@router.get("/proof")
+@router.get("/proof", dependencies=[scope("consent:proof", personal=PROOF_PERSONAL, audit="proof")])
 async def get_proof(customer_id: CustomerId, runtime: Runtime) -> dict[str, Any]:
     """The §7a proof bundle as JSON: consents, evidence, confirmations, uses, withdrawals."""
     state = await known_state(runtime, customer_id)
@@ -369,8 +375,14 @@ async def get_proof(customer_id: CustomerId, runtime: Runtime) -> dict[str, Any]
     return await open_contact_points(bundle, owners, runtime.cipher)
 
 
-@router.get("/proof.html", response_class=HTMLResponse)
-async def get_proof_html(customer_id: CustomerId, runtime: Runtime) -> HTMLResponse:
-    """The proof bundle rendered for printing."""
+@router.get(
+    "/proof.html",
+    response_class=HTMLResponse,
+    dependencies=[scope("consent:proof", personal=PROOF_PERSONAL, audit="proof")],
+)
+async def get_proof_html(customer_id: CustomerId, runtime: Runtime, caller: Caller) -> HTMLResponse:
+    """The proof bundle rendered for printing; contact points need `consent:read-personal`."""
     bundle = await get_proof(customer_id, runtime)
+    if not caller.has("consent:read-personal"):
+        bundle = without(bundle, frozenset(PROOF_PERSONAL))
     return HTMLResponse(render_html(bundle))

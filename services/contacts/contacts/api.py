@@ -43,6 +43,8 @@ from dialog_schemas.contacts import (
     PurchaseFacts,
     SalesChannel,
 )
+from dialogkit.auth import scope
+from dialogkit.config import DATA_KEYS_SCOPE
 from dialogkit.customers import merged_problem, serves_merged_customers
 from dialogkit.http import ApiRuntime, IdempotencyKey, Runtime
 from dialogkit.pii import PostgresKeyStore
@@ -51,6 +53,12 @@ from dialogkit.rules import NotFound, not_in_future
 from dialogkit.tracing import current_traceparent
 
 router = APIRouter(prefix="/v1", tags=["contacts"])
+WRITE = scope("contacts:write")
+PROFILE_PERSONAL = (
+    *("name", "birth_date", "addresses", "phone_numbers", "email_addresses", "social_handles"),
+    *("email_address", "reason"),  # of purchases and cancellations
+)
+"""Members of the profile document that are personal data (`contacts:read-personal`)."""
 WAIT_S = 5.0
 
 
@@ -108,7 +116,7 @@ def salt(runtime: ApiRuntime) -> str:
     return runtime.settings.suppression_salt.get_secret_value()
 
 
-@router.post("/customers/{customer_id}", status_code=201)
+@router.post("/customers/{customer_id}", status_code=201, dependencies=[WRITE])
 async def register_customer(
     customer_id: CustomerId,
     command: RegisterContact,
@@ -154,13 +162,18 @@ async def register_customer(
     )
 
 
-@router.get("/customers/{customer_id}")
+@router.get(
+    "/customers/{customer_id}",
+    dependencies=[scope("contacts:read", personal=PROFILE_PERSONAL, audit="profile")],
+)
 async def get_customer(customer_id: CustomerId, runtime: Runtime) -> dict[str, Any]:
     """The profile, with purchases and contracts."""
     return await profile_document(runtime, customer_id, await current(runtime, customer_id))
 
 
-@router.get("/customers/{customer_id}/export")
+@router.get(
+    "/customers/{customer_id}/export", dependencies=[scope("contacts:export", audit="export")]
+)
 async def export_customer(customer_id: CustomerId, runtime: Runtime) -> dict[str, Any]:
     """Everything held about the customer in every service, as one document (GDPR Art. 15).
 
@@ -195,7 +208,7 @@ async def profile_document(runtime: ApiRuntime, customer_id: str, row: Any) -> d
     }
 
 
-@router.patch("/customers/{customer_id}", status_code=202)
+@router.patch("/customers/{customer_id}", status_code=202, dependencies=[WRITE])
 async def update_customer(
     customer_id: CustomerId,
     command: UpdateContact,
@@ -217,7 +230,7 @@ async def update_customer(
     return Accepted(customer_id=customer_id, event_id=event_id, suppressed_channels=found.channels)
 
 
-@router.post("/customers/{customer_id}/purchases", status_code=202)
+@router.post("/customers/{customer_id}/purchases", status_code=202, dependencies=[WRITE])
 async def record_customer_purchase(
     customer_id: CustomerId, facts: PurchaseFacts, runtime: Runtime
 ) -> Accepted:
@@ -231,7 +244,7 @@ async def record_customer_purchase(
     return Accepted(customer_id=customer_id, event_id=event_id, suppressed_channels=found.channels)
 
 
-@router.post("/customers/{customer_id}/contracts", status_code=202)
+@router.post("/customers/{customer_id}/contracts", status_code=202, dependencies=[WRITE])
 async def start_contract(
     customer_id: CustomerId, command: StartContract, runtime: Runtime
 ) -> Accepted:
@@ -244,7 +257,7 @@ async def start_contract(
     return Accepted(customer_id=customer_id, event_id=event_id)
 
 
-@router.post("/customers/{customer_id}/cancellations", status_code=202)
+@router.post("/customers/{customer_id}/cancellations", status_code=202, dependencies=[WRITE])
 async def cancel_contract(
     customer_id: CustomerId, facts: CancellationFacts, runtime: Runtime
 ) -> Accepted:
@@ -255,7 +268,11 @@ async def cancel_contract(
     return Accepted(customer_id=customer_id, event_id=event_id)
 
 
-@router.post("/customers/{customer_id}/merge", status_code=202)
+@router.post(
+    "/customers/{customer_id}/merge",
+    status_code=202,
+    dependencies=[scope("contacts:write", audit="merge")],
+)
 async def merge_customers(
     customer_id: CustomerId, command: MergeContacts, runtime: Runtime
 ) -> Accepted:
@@ -284,7 +301,11 @@ def active(row: Any) -> bool:
     return row is not None and row["erased_at"] is None and row["merged_into"] is None
 
 
-@router.post("/customers/{customer_id}/erasure", status_code=202)
+@router.post(
+    "/customers/{customer_id}/erasure",
+    status_code=202,
+    dependencies=[scope("contacts:erase", audit="erasure")],
+)
 async def erase_customer(customer_id: CustomerId, runtime: Runtime) -> Accepted:
     """Erase (GDPR Art. 17): destroy the data keys, keep contact points only as salted hashes.
 
@@ -320,14 +341,14 @@ class DataKeyView(BaseModel):
     """Base64 of the 256-bit AES-GCM key."""
 
 
-@router.get("/data-keys/{customer_id}")
+@router.get("/data-keys/{customer_id}", dependencies=[scope(DATA_KEYS_SCOPE)])
 @serves_merged_customers  # a duplicate's events stay sealed with its own key
 async def get_data_key(customer_id: CustomerId, runtime: Runtime) -> DataKeyView:
     """The customer's data key, for services that read personal data; 410 once erased."""
     return await data_key(runtime, customer_id, create=False)
 
 
-@router.post("/data-keys/{customer_id}")
+@router.post("/data-keys/{customer_id}", dependencies=[scope(DATA_KEYS_SCOPE)])
 @serves_merged_customers
 async def get_or_create_data_key(customer_id: CustomerId, runtime: Runtime) -> DataKeyView:
     """The customer's data key, made on first use, for services that seal personal data."""
@@ -350,11 +371,11 @@ async def data_key(runtime: ApiRuntime, customer_id: str, *, create: bool) -> Da
     return DataKeyView(customer_id=customer_id, key_id=key.key_id, secret=secret)
 
 
-@router.get("/contact-points")
+@router.get("/contact-points", dependencies=[scope("contacts:read")])
 async def search_contact_point(
     runtime: Runtime,
-    phone: Annotated[str | None, Query()] = None,
-    email: Annotated[str | None, Query()] = None,
+    phone: Annotated[str | None, Query(max_length=64)] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
 ) -> dict[str, list[str]]:
     """Customers with this phone number (any format) or email address."""
     from dialogkit.contactpoints import normalize_email, normalize_phone

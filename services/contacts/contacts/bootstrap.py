@@ -1,5 +1,8 @@
 """Composition root of the contacts service."""
 
+from datetime import timedelta
+
+from contacts import audit
 from contacts.api import router
 from contacts.config import SERVICE, Settings
 from contacts.ingress import ShopIngress
@@ -7,6 +10,7 @@ from contacts.projections import ProfileProjection
 from contacts.suppression import router as suppression_router
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialogkit.config import ServiceSettings
+from dialogkit.jobs import Periodic
 from dialogkit.journal import EventJournal
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
@@ -14,14 +18,20 @@ from dialogkit.service import ServiceDefinition
 
 
 def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
-    return [EventJournal(CONTACTS_EVENTS), ProfileProjection()]
+    return [EventJournal(CONTACTS_EVENTS), ProfileProjection(), audit.AuditTrailProjection()]
+
+
+def periodic(settings: ServiceSettings) -> list[Periodic]:
+    assert isinstance(settings, Settings)
+    return [audit.AuditRetention(timedelta(days=settings.audit_retention_days))]
 
 
 DEFINITION = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
-    routers=[router, suppression_router],
+    routers=[router, suppression_router, audit.router],
     projections=projections,
     description="Customer profiles, contact points, products and contracts.",
     ingress=[ShopIngress()],
+    periodic=periodic,
 )

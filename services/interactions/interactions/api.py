@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from dialog_schemas import CustomerId, Envelope, Event
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialog_schemas.common import Channel, Direction, Instant, Label
+from dialogkit.auth import Caller, scope
 from dialogkit.customers import refuse_merged
 from dialogkit.http import ApiRuntime, Runtime
 from dialogkit.problems import Problem
@@ -61,7 +62,9 @@ class TimelinePage(BaseModel):
     next_cursor: str | None
 
 
-@router.post("/touchpoints", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/touchpoints", status_code=status.HTTP_202_ACCEPTED, dependencies=[scope("interactions:write")]
+)
 async def post_touchpoint(command: RecordTouchpoint, runtime: Runtime) -> Accepted:
     """Record a touchpoint; the same touchpoint id for the same customer is recorded once."""
     await refuse_merged(runtime.pool, command.customer_id)
@@ -72,7 +75,11 @@ async def post_touchpoint(command: RecordTouchpoint, runtime: Runtime) -> Accept
     return Accepted(event_id=ids[0], event_ids=ids)
 
 
-@router.post("/customers/{customer_id}/contract-confirmations", status_code=202)
+@router.post(
+    "/customers/{customer_id}/contract-confirmations",
+    status_code=202,
+    dependencies=[scope("interactions:write")],
+)
 async def post_contract_confirmation(
     customer_id: CustomerId, command: SendContractConfirmation, runtime: Runtime
 ) -> Accepted:
@@ -123,16 +130,22 @@ async def publish(
     await runtime.publisher.publish(INTERACTIONS_EVENTS.name, envelopes)
 
 
-@router.get("/customers/{customer_id}/timeline")
+@router.get(
+    "/customers/{customer_id}/timeline",
+    dependencies=[scope("interactions:read", audit="timeline")],
+)
 async def get_timeline(
     customer_id: CustomerId,
     runtime: Runtime,
+    caller: Caller,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Label | None = None,
-    channel: Annotated[list[Channel] | None, Query(description="repeat for several")] = None,
+    channel: Annotated[
+        list[Channel] | None, Query(max_length=20, description="repeat for several")
+    ] = None,
     direction: Direction | None = None,
     kind: Annotated[
-        list[Label] | None, Query(description="event types; repeat for several")
+        list[Label] | None, Query(max_length=50, description="event types; repeat for several")
     ] = None,
     since: Instant | None = None,
     until: Instant | None = None,
@@ -141,6 +154,8 @@ async def get_timeline(
 
     Entries are ordered by when they happened, not when they arrived. A cursor belongs to the
     filters it was issued with; using it with other filters is an error.
+
+    Notes (what was said or written) need `interactions:read-personal`.
     """
     filters = {
         "channel": sorted(c.value for c in channel or []),
@@ -153,7 +168,8 @@ async def get_timeline(
     after_time, after_id = decode_cursor(cursor, fingerprint) if cursor else (None, None)
     rows = await runtime.pool.fetch(
         "SELECT entry_id, occurred_at, kind, channel, direction,"
-        " summary || coalesce(': ' || note, '') AS summary, source, source_ref,"
+        " summary || CASE WHEN $10 THEN coalesce(': ' || note, '') ELSE '' END AS summary,"
+        " source, source_ref,"
         " correlation_id FROM timeline_entries WHERE customer_id = $1"
         " AND ($2::timestamptz IS NULL OR (occurred_at, entry_id) < ($2, $3::uuid))"
         " AND (cardinality($5::text[]) = 0 OR channel = ANY($5))"
@@ -171,6 +187,7 @@ async def get_timeline(
         filters["kind"],
         since,
         until,
+        caller.has("interactions:read-personal"),
     )
     entries = [TimelineEntry(**dict(r)) for r in rows[:limit]]
     more = len(rows) > limit
@@ -248,20 +265,20 @@ async def findings_page(
     )
 
 
-@router.get("/customers/{customer_id}/findings")
+@router.get("/customers/{customer_id}/findings", dependencies=[scope("interactions:read")])
 async def get_customer_findings(
     customer_id: CustomerId,
     runtime: Runtime,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
+    cursor: Label | None = None,
 ) -> FindingsPage:
     """Advertising that reached this customer while they were not eligible, newest first."""
     return await findings_page(runtime, customer_id, limit, cursor)
 
 
-@router.get("/findings")
+@router.get("/findings", dependencies=[scope("interactions:read")])
 async def get_findings(
-    runtime: Runtime, limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None
+    runtime: Runtime, limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: Label | None = None
 ) -> FindingsPage:
     """All compliance findings, newest first."""
     return await findings_page(runtime, None, limit, cursor)
