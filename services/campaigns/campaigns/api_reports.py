@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from campaigns.api import CampaignId
+from campaigns.api import READ, CampaignId
 from campaigns.config import Settings
 from campaigns.dispatch import Policy
 from campaigns.reports import (
@@ -39,7 +39,7 @@ async def _definition(db: Any, campaign_id: str) -> CampaignDefinition:
     return CampaignDefinition.model_validate_json(found)
 
 
-@router.get("/campaigns/{campaign_id}/statistics")
+@router.get("/campaigns/{campaign_id}/statistics", dependencies=[READ])
 async def get_statistics(campaign_id: CampaignId, runtime: Runtime) -> Statistics:
     """Audience, planned, authorized, blocked by reason, deferred, dispatched per wave and
     channel; planned = authorized + blocked + cancelled + pending. 404 for an unknown campaign."""
@@ -47,7 +47,7 @@ async def get_statistics(campaign_id: CampaignId, runtime: Runtime) -> Statistic
     return await statistics(runtime.pool, campaign_id)
 
 
-@router.get("/campaigns/{campaign_id}/audience/preview")
+@router.get("/campaigns/{campaign_id}/audience/preview", dependencies=[READ])
 async def preview_audience(
     campaign_id: CampaignId,
     runtime: Runtime,
@@ -72,7 +72,7 @@ class OutreachList(BaseModel):
     next_cursor: UUID | None
 
 
-@router.get("/campaigns/{campaign_id}/outreach")
+@router.get("/campaigns/{campaign_id}/outreach", dependencies=[READ])
 async def list_outreach(
     campaign_id: CampaignId,
     runtime: Runtime,
