@@ -1,16 +1,16 @@
-"""The FastAPI shell every service's API shares: lifespan, health, auth, problems, tracing."""
+"""The FastAPI shell every service's API shares: lifespan, health, auth, problems, metrics,
+tracing (the SDK itself is set up by the entrypoint, `dialogkit.service`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from opentelemetry import trace
 
 from dialogkit import metrics
 from dialogkit.audit import PublishedAuditTrail, install_personal_data_guard
@@ -19,6 +19,7 @@ from dialogkit.config import ServiceSettings
 from dialogkit.customers import refuse_merged_customers
 from dialogkit.db import create_pool
 from dialogkit.erasures import ErasedContactPoints
+from dialogkit.http_metrics import RequestMetrics
 from dialogkit.kafka_security import kafka_client_options
 from dialogkit.limits import BodyLimits
 from dialogkit.logs import configure_logging
@@ -30,7 +31,7 @@ from dialogkit.problems import (
 )
 from dialogkit.publishing import EventPublisher, KafkaPublisher
 from dialogkit.readiness import Probe, check_all
-from dialogkit.tracing import configure_tracing, span_from
+from dialogkit.tracing import instrument_app
 
 
 @dataclass
@@ -117,7 +118,6 @@ def create_api(
 
     Every route but the probes, metrics and docs must declare its scopes (dialogkit.auth)."""
     configure_logging(f"{service}-api", settings.log_level)
-    configure_tracing(f"{service}-api", settings.otlp_endpoint)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -136,21 +136,6 @@ def create_api(
         app, lambda request: PublishedAuditTrail(request.app.state.runtime.publisher, service)
     )
 
-    @app.middleware("http")
-    async def trace_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        with span_from(
-            f"{request.method} {request.url.path}",
-            request.headers.get("traceparent"),
-            **{"http.method": request.method, "http.target": request.url.path},
-        ) as span:
-            response = await call_next(request)
-            span.set_attribute("http.status_code", response.status_code)
-            if response.status_code >= 500:
-                span.set_status(trace.StatusCode.ERROR)
-            return response
-
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
         """The process is alive."""
@@ -166,9 +151,9 @@ def create_api(
         return JSONResponse(body, status_code=503)
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
-    async def metrics_page() -> str:
-        """Counters in Prometheus text format."""
-        return metrics.exposition()
+    async def metrics_page() -> PlainTextResponse:
+        """The process's metrics in Prometheus text format (prometheus_client)."""
+        return PlainTextResponse(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
     for router in routers:
         app.include_router(
@@ -179,4 +164,6 @@ def create_api(
     app.add_middleware(
         BodyLimits, max_bytes=settings.http_max_body_bytes, max_depth=settings.http_max_json_depth
     )
+    app.add_middleware(RequestMetrics, service=service)
+    instrument_app(app)
     return app

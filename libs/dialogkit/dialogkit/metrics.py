@@ -1,40 +1,120 @@
-"""Process-local counters, exposed in Prometheus text format."""
+"""The process's metrics on `prometheus_client`, exposed in Prometheus text format.
+
+Counters named by callers (`increment`) are made on first use with the label names of that
+first use; the fixed metrics of the platform (requests, events, lag) are declared here.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import time
 from threading import Lock
 
-_counts: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+_counters: dict[str, Counter] = {}
+_newest: dict[str, float] = {}
 _lock = Lock()
+
+HTTP_REQUESTS = Counter(
+    "dialog_http_requests_total",
+    "HTTP requests answered, by route template and status.",
+    ["service", "method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "dialog_http_request_duration_seconds",
+    "Time from request to response, by route template and status.",
+    ["service", "method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENTS_CONSUMED = Counter(
+    "dialog_events_consumed_total", "Records a worker took from a topic.", ["consumer", "topic"]
+)
+EVENTS_PRODUCED = Counter(
+    "dialog_events_produced_total", "Records the broker confirmed, per topic.", ["topic"]
+)
+PROJECTION_LAG = Gauge(
+    "dialog_projection_lag_records",
+    "Log end offset minus the position stored with the read model (refreshed on scrape).",
+    ["projection", "topic", "partition"],
+)
+PROJECTION_LAST_EVENT = Gauge(
+    "dialog_projection_last_event_timestamp_seconds",
+    "Time (`time` of the envelope) of the newest event a projection applied.",
+    ["projection"],
+)
+PROJECTION_FRESHNESS = Gauge(
+    "dialog_projection_freshness_seconds",
+    "Age of the newest event a projection applied: now minus its envelope `time`.",
+    ["projection"],
+)
+SERVICE_CALLS = Histogram(
+    "dialog_service_call_duration_seconds",
+    "Calls to another service (e.g. the contacts key service), by target, operation, outcome.",
+    ["target", "operation", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+def _counter(name: str, labels: tuple[str, ...]) -> Counter:
+    with _lock:
+        counter = _counters.get(name)
+        if counter is None:
+            counter = Counter(name, name.removeprefix("dialog_").replace("_", " "), labels)
+            _counters[name] = counter
+        return counter
 
 
 def increment(name: str, amount: int = 1, **labels: str) -> None:
-    with _lock:
-        _counts[(name, tuple(sorted(labels.items())))] += amount
+    """Add `amount` to the counter `name` (ending in `_total`) for these labels."""
+    counter = _counter(name, tuple(sorted(labels)))
+    (counter.labels(**labels) if labels else counter).inc(amount)
 
 
 def value(name: str, **labels: str) -> int:
-    with _lock:
-        return _counts[(name, tuple(sorted(labels.items())))]
+    """The counter's current value for these labels (0 if never counted)."""
+    return int(REGISTRY.get_sample_value(name, labels) or 0)
 
 
 def totals(name: str, by: str) -> dict[str, int]:
     """A counter summed over its other labels, by the value of label `by`."""
-    sums: Counter[str] = Counter()
+    sums: dict[str, int] = {}
+    counter = _counters.get(name)
+    if counter is None:
+        return sums
+    for metric in counter.collect():
+        for sample in metric.samples:
+            if sample.name == name and by in sample.labels:
+                key = sample.labels[by]
+                sums[key] = sums.get(key, 0) + int(sample.value)
+    return sums
+
+
+def applied_event(projection: str, event_time: float) -> None:
+    """Record that `projection` applied an event of this time (seconds since the epoch)."""
     with _lock:
-        for (counter, labels), count in _counts.items():
-            value_of = dict(labels).get(by)
-            if counter == name and value_of is not None:
-                sums[value_of] += count
-    return dict(sums)
+        if event_time <= _newest.get(projection, 0.0):
+            return
+        _newest[projection] = event_time
+    PROJECTION_LAST_EVENT.labels(projection=projection).set(event_time)
+
+
+def _refresh_freshness() -> None:
+    now = time.time()
+    with _lock:
+        newest = dict(_newest)
+    for projection, event_time in newest.items():
+        PROJECTION_FRESHNESS.labels(projection=projection).set(max(0.0, now - event_time))
 
 
 def exposition() -> str:
-    """All counters in Prometheus text format."""
-    lines = []
-    with _lock:
-        for (name, labels), count in sorted(_counts.items()):
-            rendered = ",".join(f'{k}="{v}"' for k, v in labels)
-            lines.append(f"{name}{{{rendered}}} {count}")
-    return "\n".join(lines) + "\n"
+    """Every metric of the process in Prometheus text format."""
+    _refresh_freshness()
+    return generate_latest(REGISTRY).decode()

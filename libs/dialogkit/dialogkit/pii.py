@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dialog_schemas import Envelope, Event, personal_fields
 from dialog_schemas.catalog import event_types
+from dialogkit.http_metrics import TimedTransport
 from dialogkit.rules import RuleViolation
 from dialogkit.tokens import BearerAuth, StaticToken, TokenSource
 
@@ -169,7 +170,9 @@ class HttpKeyStore:
                 base_url=self._base_url,
                 auth=self._auth,
                 timeout=self._timeout_s,
-                transport=self._transport,
+                transport=TimedTransport(
+                    self._transport or httpx.AsyncHTTPTransport(), "contacts", "data-key"
+                ),
             )
         return self._client
 

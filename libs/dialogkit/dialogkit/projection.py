@@ -14,8 +14,10 @@ from dialog_schemas.catalog import TopicContract
 from dialogkit import metrics
 from dialogkit.codec import DecodeError, decode_envelope, decode_event
 from dialogkit.deadletters import DeadLetters
+from dialogkit.logs import handling_event
 from dialogkit.records import SourceRecord
 from dialogkit.retry import retry_transient
+from dialogkit.tracing import batch_span
 
 log = logging.getLogger(__name__)
 PROJECTION_DEAD_LETTERS_TOTAL = "dialog_projection_dead_letters_total"
@@ -73,9 +75,10 @@ class ProjectionRunner:
         else in the batch is applied.
         """
         try:
-            return await retry_transient(
-                lambda: self._apply(records), what=f"projection {self._projection.name}"
-            )
+            with batch_span(f"projection {self._projection.name}", records):
+                return await retry_transient(
+                    lambda: self._apply(records), what=f"projection {self._projection.name}"
+                )
         except Exception as error:
             if len(records) == 1:
                 return await self._reject(records[0], error)
@@ -91,6 +94,17 @@ class ProjectionRunner:
                 return BatchOutcome(0, 0, 1)
             await self._dead_letters.send(record, DecodeError("projection_failed", repr(error)))
             await _advance_positions(connection, name, [record])
+        with handling_event(dict(record.headers).get("ce_id", b"").decode(errors="replace")):
+            log.warning(
+                "a record the projection could not apply went to the dead-letter topic",
+                extra={
+                    "projection": name,
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "error": type(error).__name__,
+                },
+            )
         metrics.increment(
             PROJECTION_DEAD_LETTERS_TOTAL, projection=name, reason="projection_failed"
         )
@@ -114,6 +128,8 @@ class ProjectionRunner:
             await _advance_positions(connection, name, fresh)
         for reason in reasons:  # counted once the transaction that sent them committed
             metrics.increment(PROJECTION_DEAD_LETTERS_TOTAL, projection=name, reason=reason)
+        if decoded:
+            metrics.applied_event(name, max(d.envelope.time for d in decoded).timestamp())
         return BatchOutcome(len(decoded), len(reasons), len(records) - len(fresh))
 
 

@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError
 
 from dialog_schemas import Envelope
 from dialog_schemas.envelope import binding_headers
+from dialogkit import metrics
 from dialogkit.codec import encode
 
 Headers = list[tuple[str, bytes]]
@@ -122,9 +123,11 @@ class KafkaPublisher:
             if (failure := future.exception()) is not None:
                 reason = repr(failure)
                 raise PublishOutcomeUnknown(topic, [e.id for e in envelopes], reason) from failure
+        metrics.EVENTS_PRODUCED.labels(topic=topic).inc(len(envelopes))
 
     async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
-        await self._producer.send_and_wait(topic, value, key=key, headers=headers)
+        await self._producer.send_and_wait(topic, value, key=key, headers=list(headers))
+        metrics.EVENTS_PRODUCED.labels(topic=topic).inc()
 
     async def reachable(self) -> bool:
         """True when the broker answers a metadata request."""

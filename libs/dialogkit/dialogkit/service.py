@@ -21,6 +21,7 @@ from dialogkit.jobs import Periodic
 from dialogkit.logs import configure_logging
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
+from dialogkit.tracing import configure_tracing
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def build_api(definition: ServiceDefinition, settings: ServiceSettings) -> FastA
 
 
 def run_api(definition: ServiceDefinition, settings: ServiceSettings) -> None:
+    configure_tracing(f"{definition.name}-api", settings.otlp_endpoint)
     app = build_api(definition, settings)
     uvicorn.run(
         app,
@@ -85,6 +87,7 @@ def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -> None
     from dialogkit.worker import StreamWorker, WorkerResources
 
     configure_logging(f"{definition.name}-worker", settings.log_level)
+    configure_tracing(f"{definition.name}-worker", settings.otlp_endpoint)
     resources = WorkerResources(definition.name, settings)
     projections = definition.projections(settings, resources.publisher)
     worker = StreamWorker(definition.name, settings, projections, definition.ingress, resources)
@@ -139,11 +142,35 @@ def run_rebuild(definition: ServiceDefinition, settings: ServiceSettings) -> Non
     asyncio.run(rebuild())
 
 
+def run_status(definition: ServiceDefinition, settings: ServiceSettings) -> None:
+    """Print each projection's lag per partition: broker end offset, stored position, lag."""
+    from dialogkit.db import create_pool
+    from dialogkit.kafka_security import kafka_client_options
+    from dialogkit.lag import projection_lag, table
+    from dialogkit.publishing import FakePublisher
+
+    configure_logging(f"{definition.name}-status", settings.log_level)
+
+    async def status() -> None:
+        pool = await create_pool(settings.database_url, max_size=1)
+        try:
+            projections = definition.projections(settings, FakePublisher())
+            rows = await projection_lag(
+                pool, projections, settings.kafka_bootstrap, kafka_client_options(settings)
+            )
+        finally:
+            await pool.close()
+        print(table(rows))
+
+    asyncio.run(status())
+
+
 COMMANDS: dict[str, Callable[[ServiceDefinition, ServiceSettings], None]] = {
     "api": run_api,
     "worker": run_worker,
     "migrate": run_migrations,
     "rebuild": run_rebuild,
+    "status": run_status,
 }
 
 
