@@ -3,14 +3,18 @@ positions stored with the read model, as `/metrics` and `python -m <service> sta
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from contacts.bootstrap import DEFINITION
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import TopicContract
 from dialog_schemas.common import CustomerKind
@@ -20,6 +24,7 @@ from dialogkit.deadletters import DeadLetters
 from dialogkit.projection import Decoded, ProjectionRunner
 from dialogkit.publishing import FakePublisher, KafkaPublisher
 from dialogkit.records import SourceRecord
+from dialogkit.service import load_settings, run_status
 from dialogkit.topics import ensure_topics
 from tests.support import read_topic
 
@@ -57,17 +62,33 @@ async def catch_up(runner: ProjectionRunner, bootstrap: str, topic: str) -> None
     )
 
 
+async def status_of(
+    projection: Counting, dsn: str, bootstrap: str, capsys: pytest.CaptureFixture[str]
+) -> str:
+    """What `python -m contacts status` prints, for a service whose projection this is."""
+    definition = replace(DEFINITION, projections=lambda settings, publisher: [projection])
+    settings = load_settings(definition, database_url=dsn, kafka_bootstrap=bootstrap)
+    capsys.readouterr()
+    await asyncio.to_thread(run_status, definition, settings)
+    return capsys.readouterr().out
+
+
 def lag_of(rows: Sequence[lag.Lag]) -> int:
     return sum(row.records for row in rows)
 
 
 async def test_a_stopped_projections_lag_grows_and_returns_to_zero_when_it_resumes(
-    platform_topics_ready: str, publisher: KafkaPublisher, new_database: Any, pool_for: Any
+    platform_topics_ready: str,
+    publisher: KafkaPublisher,
+    new_database: Any,
+    pool_for: Any,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     bootstrap = platform_topics_ready
     topic = TopicContract.of(f"lag-test-{uuid.uuid4().hex[:8]}.v1", [ContactRegistered])
     await ensure_topics(bootstrap, [topic], partitions=2, replication=1)
-    pool = await pool_for(await new_database("contacts"))
+    dsn = await new_database("contacts")
+    pool = await pool_for(dsn)
     projection = Counting(topic)
     runner = ProjectionRunner(pool, projection, DeadLetters(FakePublisher(), "dl", "t"))
 
@@ -102,6 +123,9 @@ async def test_a_stopped_projections_lag_grows_and_returns_to_zero_when_it_resum
         "lag",
     ]
     assert [line.split()[-1] for line in lines] == [str(row.records) for row in later]
+
+    printed = await status_of(projection, dsn, bootstrap, capsys)
+    assert printed == lag.table(later) + "\n"
 
     await catch_up(runner, bootstrap, topic.name)  # resumed
     assert projection.applied == 8

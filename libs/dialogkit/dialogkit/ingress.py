@@ -30,6 +30,7 @@ from dialogkit.publishing import EventPublisher
 from dialogkit.records import SourceRecord
 from dialogkit.retry import retry_transient
 from dialogkit.rules import RuleViolation
+from dialogkit.tracing import batch_span
 
 INGRESS_RECORDS_TOTAL = "dialog_ingress_records_total"
 
@@ -95,6 +96,10 @@ class IngressProcessor:
 
     async def handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
         """Publish the canonical events of the valid records, dead-letter the others."""
+        with batch_span(f"ingress {self._route.name}", records):  # continues the records' trace
+            return await self._handle(records)
+
+    async def _handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
         now = datetime.now(UTC)
         cipher = self._cipher.batch() if self._cipher is not None else None
         canonical: list[Envelope] = []

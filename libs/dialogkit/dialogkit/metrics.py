@@ -19,6 +19,8 @@ from prometheus_client import (
 )
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+MEDIA_TYPE = CONTENT_TYPE.split(";charset")[0].split("; charset")[0]
+"""The content type without its charset (aiohttp, under faust's pages, adds that itself)."""
 _counters: dict[str, Counter] = {}
 _newest: dict[str, float] = {}
 _lock = Lock()
@@ -70,6 +72,14 @@ def _counter(name: str, labels: tuple[str, ...]) -> Counter:
             counter = Counter(name, name.removeprefix("dialog_").replace("_", " "), labels)
             _counters[name] = counter
         return counter
+
+
+# counters that pages show from the start, before anything was counted
+for _name, _labels in (
+    ("dialog_dead_letters_total", ("consumer", "reason", "topic")),
+    ("dialog_projection_dead_letters_total", ("projection", "reason")),
+):
+    _counter(_name, _labels)
 
 
 def increment(name: str, amount: int = 1, **labels: str) -> None:

@@ -339,7 +339,7 @@ class StreamWorker:
         @self.app.page("/metrics")
         async def metrics_page(web: Any, request: Any) -> Any:
             await worker.refresh_lag()
-            return web.text(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
+            return web.text(metrics.exposition(), content_type=metrics.MEDIA_TYPE)
 
         @self.app.page("/readyz")
         async def readyz(web: Any, request: Any) -> Any:
