@@ -40,7 +40,7 @@ def end_offsets(
 ) -> dict[tuple[str, int], int]:
     """The log end offset of every partition of `topics` (blocking; run it in a thread)."""
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap.split(","),
+        bootstrap_servers=[b.strip() for b in bootstrap.split(",")],
         group_id=None,
         enable_auto_commit=False,
         client_id="dialog-lag",
