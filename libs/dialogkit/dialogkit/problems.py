@@ -222,6 +222,9 @@ DATABASE_OUTAGES: tuple[type[Exception], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.TooManyConnectionsError,
+    # a pooled connection that has just received the server's shutdown notice (and not yet its
+    # closed socket) refuses the next statement with "another operation is in progress"
+    asyncpg.InternalClientError,
 )
 BROKER_OUTAGES: tuple[type[Exception], ...] = (BrokerUnavailable, KafkaError)
 # A connection refused, reset or timed out, or a name not resolved, that no client library
