@@ -1,12 +1,15 @@
 """The process's metrics on `prometheus_client`, exposed in Prometheus text format.
 
-Counters named by callers (`increment`) are made on first use with the label names of that
-first use; the fixed metrics of the platform (requests, events, lag) are declared here.
+Counters and summaries named by callers (`increment`, `observe`, `timed`) are made on first use
+with the label names of that first use; the fixed metrics of the platform (requests, events,
+lag) are declared here.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from threading import Lock
 
 from prometheus_client import (
@@ -15,6 +18,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Summary,
     generate_latest,
 )
 
@@ -22,6 +26,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 MEDIA_TYPE = CONTENT_TYPE.split(";charset")[0].split("; charset")[0]
 """The content type without its charset (aiohttp, under faust's pages, adds that itself)."""
 _counters: dict[str, Counter] = {}
+_summaries: dict[str, Summary] = {}
 _newest: dict[str, float] = {}
 _lock = Lock()
 
@@ -105,6 +110,27 @@ def totals(name: str, by: str) -> dict[str, int]:
                 key = sample.labels[by]
                 sums[key] = sums.get(key, 0) + int(sample.value)
     return sums
+
+
+def observe(name: str, seconds: float, **labels: str) -> None:
+    """Add one duration to the summary `name` (`<name>_sum` seconds and `<name>_count`)."""
+    with _lock:
+        summary = _summaries.get(name)
+        if summary is None:
+            documentation = name.removeprefix("dialog_").replace("_", " ")
+            summary = Summary(name, documentation, tuple(sorted(labels)))
+            _summaries[name] = summary
+    (summary.labels(**labels) if labels else summary).observe(seconds)
+
+
+@contextmanager
+def timed(name: str, **labels: str) -> Iterator[None]:
+    """Observe how long the block took, also when it raised."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        observe(name, time.perf_counter() - began, **labels)
 
 
 def applied_event(projection: str, event_time: float) -> None:

@@ -32,11 +32,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dialog_schemas import Envelope, Event, personal_fields
 from dialog_schemas.catalog import event_types
+from dialogkit import metrics
 from dialogkit.http_metrics import TimedTransport
 from dialogkit.rules import RuleViolation
 from dialogkit.tokens import BearerAuth, StaticToken, TokenSource
 
 PREFIX = "pii:v1:"
+KEY_REQUEST_SECONDS = "dialog_data_key_request_seconds"  # asking the key service, by purpose
 NONCE_BYTES = 12
 
 
@@ -183,7 +185,8 @@ class HttpKeyStore:
         path = f"/v1/data-keys/{customer_id}"
         client = self._connection()
         try:
-            response = await (client.post(path) if create else client.get(path))
+            with metrics.timed(KEY_REQUEST_SECONDS, purpose="seal" if create else "open"):
+                response = await (client.post(path) if create else client.get(path))
         except httpx.HTTPError as error:
             raise KeyServiceUnavailable(f"data key service: {type(error).__name__}") from error
         if response.status_code == 404:
@@ -290,9 +293,22 @@ class PersonalDataCipher:
 
 
 def is_sealed(event: Event) -> bool:
-    """Whether any personal field of the event holds a sealed value."""
-    data = event.model_dump(mode="json")
-    return any(str(_get(data, path)).startswith(PREFIX) for path in personal_fields(type(event)))
+    """Whether any personal field of the event holds a sealed value (read from the model's
+    attributes: dumping every event to find out cost a rebuild a tenth of its time)."""
+    for path in _split_personal_fields(type(event)):
+        value: Any = event
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+            if value is None:
+                break
+        if isinstance(value, str) and value.startswith(PREFIX):
+            return True
+    return False
+
+
+@cache
+def _split_personal_fields(kind: type[Event]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(path.split(".")) for path in personal_fields(kind))
 
 
 async def readable(cipher: PersonalDataCipher, customer_id: str, event: Event) -> Event:
