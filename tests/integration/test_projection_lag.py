@@ -4,6 +4,7 @@ positions stored with the read model, as `/metrics` and `python -m <service> sta
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -137,3 +138,30 @@ async def test_a_stopped_projections_lag_grows_and_returns_to_zero_when_it_resum
     )
     assert freshness is not None
     assert 0 <= freshness < 60
+
+
+async def test_lag_gauges_keep_their_values_when_the_broker_does_not_answer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from dialog_schemas.catalog import CONTACTS_EVENTS
+    from dialogkit.config import ServiceSettings
+    from dialogkit.lag import refresh_lag
+
+    class Quiet:
+        name = "quiet-projection"
+        source = CONTACTS_EVENTS
+
+    gauge = metrics.PROJECTION_LAG.labels(
+        projection="quiet-projection", topic=CONTACTS_EVENTS.name, partition="0"
+    )
+    gauge.set(7)
+    settings = ServiceSettings(kafka_bootstrap="127.0.0.1:1", readiness_timeout_s=0.3)
+    pool: Any = object()  # never reached: the broker is asked first
+    with caplog.at_level(logging.WARNING, logger="dialogkit.lag"):
+        await refresh_lag(pool, [Quiet()], settings)  # type: ignore[list-item]
+    assert "projection lag not refreshed" in caplog.text
+    sample = metrics.REGISTRY.get_sample_value(
+        "dialog_projection_lag_records",
+        {"projection": "quiet-projection", "topic": CONTACTS_EVENTS.name, "partition": "0"},
+    )
+    assert sample == 7

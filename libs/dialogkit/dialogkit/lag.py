@@ -9,6 +9,7 @@ so there lag reads up to one producer batch short and is never shown below 0.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,11 @@ import asyncpg
 from kafka import KafkaConsumer, TopicPartition
 
 from dialogkit import metrics
+from dialogkit.config import ServiceSettings
+from dialogkit.kafka_security import kafka_client_options
 from dialogkit.projection import Projection, stored_positions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, order=True)
@@ -36,15 +41,21 @@ class Lag:
 
 
 def end_offsets(
-    bootstrap: str, topics: Sequence[str], security: Mapping[str, Any] | None = None
+    bootstrap: str,
+    topics: Sequence[str],
+    security: Mapping[str, Any] | None = None,
+    timeout_s: float = 10.0,
 ) -> dict[tuple[str, int], int]:
-    """The log end offset of every partition of `topics` (blocking; run it in a thread)."""
+    """The log end offset of every partition of `topics` (blocking; run it in a thread).
+    A broker that does not answer raises within about `timeout_s` (at least 1 s)."""
+    timeout_ms = max(1000, int(timeout_s * 1000))
     consumer = KafkaConsumer(
         bootstrap_servers=[b.strip() for b in bootstrap.split(",")],
         group_id=None,
         enable_auto_commit=False,
         client_id="dialog-lag",
-        request_timeout_ms=10_000,
+        bootstrap_timeout_ms=timeout_ms,
+        request_timeout_ms=timeout_ms,
         **(security or {}),
     )
     try:
@@ -64,10 +75,11 @@ async def projection_lag(
     projections: Sequence[Projection],
     bootstrap: str,
     security: Mapping[str, Any] | None = None,
+    timeout_s: float = 10.0,
 ) -> list[Lag]:
     """Per projection and partition of its source topic, end offset and stored position."""
     topics = [p.source.name for p in projections]
-    ends = await asyncio.to_thread(end_offsets, bootstrap, topics, security)
+    ends = await asyncio.to_thread(end_offsets, bootstrap, topics, security, timeout_s)
     rows: list[Lag] = []
     for projection in projections:
         stored = await stored_positions(pool, projection.name)
@@ -84,6 +96,30 @@ def publish(rows: Sequence[Lag]) -> None:
         metrics.PROJECTION_LAG.labels(
             projection=row.projection, topic=row.topic, partition=str(row.partition)
         ).set(row.records)
+
+
+async def refresh_lag(
+    pool: asyncpg.Pool | None, projections: Sequence[Projection], settings: ServiceSettings
+) -> None:
+    """Update the lag gauges of a worker's projections (before a scrape); on a failure within
+    `readiness_timeout_s` they keep their last values and the failure is logged."""
+    if pool is None or not projections:
+        return
+    try:
+        rows = await asyncio.wait_for(
+            projection_lag(
+                pool,
+                projections,
+                settings.kafka_bootstrap,
+                kafka_client_options(settings),
+                timeout_s=settings.readiness_timeout_s,
+            ),
+            settings.readiness_timeout_s,
+        )
+    except Exception as error:
+        log.warning("projection lag not refreshed: %r", error)
+        return
+    publish(rows)
 
 
 def table(rows: Sequence[Lag]) -> str:

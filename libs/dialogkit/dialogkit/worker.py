@@ -9,7 +9,6 @@ commit and the offset commit neither loses nor repeats a change (repeats are ski
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -33,8 +32,7 @@ from dialogkit.ingress import IngressContext, IngressProcessor, IngressRoute
 from dialogkit.issuer import Forbidden, NoKeys, TokenVerifier, Unauthorized
 from dialogkit.jobs import JOB_RECORD_FAILURES_TOTAL, Periodic
 from dialogkit.kafka_security import faust_credentials, kafka_client_options
-from dialogkit.lag import projection_lag
-from dialogkit.lag import publish as publish_lag
+from dialogkit.lag import refresh_lag
 from dialogkit.problems import PROBLEM_JSON
 from dialogkit.projection import (
     PROJECTION_DEAD_LETTERS_TOTAL,
@@ -317,33 +315,14 @@ class StreamWorker:
 
         @self.app.page("/metrics")
         async def metrics_page(web: Any, request: Any) -> Any:
-            await worker.refresh_lag()
+            pool = worker.resources.pool
+            await refresh_lag(pool, worker.projections, worker.settings)
             return web.text(metrics.exposition(), content_type=metrics.MEDIA_TYPE)
 
         @self.app.page("/readyz")
         async def readyz(web: Any, request: Any) -> Any:
             body = await worker.readiness()
             return web.json(body, status=503 if "failing" in body else 200)
-
-    async def refresh_lag(self) -> None:
-        """Update the projection lag gauges from the broker and the database; on a failure
-        within `readiness_timeout_s` they keep their last values and the failure is logged."""
-        if self.resources.pool is None or not self.projections:
-            return
-        try:
-            rows = await asyncio.wait_for(
-                projection_lag(
-                    self.resources.pool,
-                    self.projections,
-                    self.settings.kafka_bootstrap,
-                    kafka_client_options(self.settings),
-                ),
-                self.settings.readiness_timeout_s,
-            )
-        except Exception as error:
-            log.warning("projection lag not refreshed: %r", error)
-            return
-        publish_lag(rows)
 
     async def readiness(self) -> dict[str, Any]:
         """Broker and database answer within `readiness_timeout_s`, and the worker has taken its
