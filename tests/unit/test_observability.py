@@ -126,3 +126,22 @@ async def test_calls_to_the_key_service_are_timed_by_outcome() -> None:
         with pytest.raises(httpx.ConnectError):
             await client.get("/v1/data-keys/down")
     assert (count("4xx"), count("error")) == (before[0] + 1, before[1] + 1)
+
+
+def test_a_worker_instruments_the_database_and_broker_clients() -> None:
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    from dialogkit import tracing
+    from dialogkit.worker import StreamWorker
+    from interactions.config import Settings
+
+    for instrumentor in (AIOKafkaInstrumentor(), AsyncPGInstrumentor()):
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
+    tracing._instrumented = False
+
+    StreamWorker("interactions", Settings(), [])
+
+    assert AIOKafkaInstrumentor().is_instrumented_by_opentelemetry
+    assert AsyncPGInstrumentor().is_instrumented_by_opentelemetry

@@ -46,6 +46,7 @@ from dialogkit.readiness import check_all
 from dialogkit.records import SourceRecord
 from dialogkit.resume import resume_at_stored_positions
 from dialogkit.topics import dead_letter_topic
+from dialogkit.tracing import instrument_libraries
 
 log = logging.getLogger(__name__)
 BATCH_SECONDS = "dialog_batch_seconds"  # handing a batch to its handler until it is durable
@@ -157,6 +158,7 @@ class StreamWorker:
         ingress: Sequence[IngressRoute] = (),
         resources: WorkerResources | None = None,
     ) -> None:
+        instrument_libraries()  # spans for asyncpg and aiokafka; exported once the SDK is set up
         self.service = service
         self.settings = settings
         self.projections = list(projections)
