@@ -31,7 +31,7 @@ def _probe(path: str, port: str, *, period: int = 10, failures: int = 3) -> dict
     }
 
 
-def _container(definition: ServiceDefinition, role: str, port: int) -> dict[str, Any]:
+def _container(definition: ServiceDefinition[Any], role: str, port: int) -> dict[str, Any]:
     return {
         "name": role,
         "image": IMAGE,
@@ -60,7 +60,7 @@ def _container(definition: ServiceDefinition, role: str, port: int) -> dict[str,
     }
 
 
-def _deployment(definition: ServiceDefinition, role: str, port: int) -> dict[str, Any]:
+def _deployment(definition: ServiceDefinition[Any], role: str, port: int) -> dict[str, Any]:
     name = f"{definition.name}-{role}"
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "dialog-platform"}
     return {
@@ -84,7 +84,7 @@ def _deployment(definition: ServiceDefinition, role: str, port: int) -> dict[str
     }
 
 
-def service_documents(definition: ServiceDefinition) -> list[dict[str, Any]]:
+def service_documents(definition: ServiceDefinition[Any]) -> list[dict[str, Any]]:
     settings = definition.settings()
     prefix = definition.settings.model_config.get("env_prefix", "")
     config = {

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -40,7 +41,7 @@ class StackSettings(BaseSettings):
     ready_timeout_s: float = Field(default=90, gt=0)
 
 
-def definitions() -> list[ServiceDefinition]:
+def definitions() -> list[ServiceDefinition[Any]]:
     from campaigns.bootstrap import DEFINITION as campaigns
     from consent.bootstrap import DEFINITION as consent
     from contacts.bootstrap import DEFINITION as contacts
@@ -58,7 +59,7 @@ def database_dsn(admin_dsn: str, database: str) -> str:
     return f"{scheme}://{authority}/{database}" + (f"?{query}" if query else "")
 
 
-def service_env(definition: ServiceDefinition, bootstrap: str, dsn: str) -> dict[str, str]:
+def service_env(definition: ServiceDefinition[Any], bootstrap: str, dsn: str) -> dict[str, str]:
     prefix = definition.settings.model_config.get("env_prefix", "")
     return {
         **peer_urls(definition),  # where the other services run, unless set otherwise
@@ -69,7 +70,7 @@ def service_env(definition: ServiceDefinition, bootstrap: str, dsn: str) -> dict
     }
 
 
-def peer_urls(definition: ServiceDefinition) -> dict[str, str]:
+def peer_urls(definition: ServiceDefinition[Any]) -> dict[str, str]:
     """`<PREFIX>_<PEER>_URL` for each other service's API this one calls, where that API runs."""
     prefix = definition.settings.model_config.get("env_prefix", "")
     apis = {}
@@ -101,7 +102,7 @@ class Stack:
     def logs(self) -> Path:
         return self.settings.state_dir / "logs"
 
-    def start(self) -> list[tuple[ServiceDefinition, ServiceSettings]]:
+    def start(self) -> list[tuple[ServiceDefinition[Any], ServiceSettings]]:
         embedded = self.settings.kafka_bootstrap is None
         bootstrap = self.settings.kafka_bootstrap or self._start_broker()
         admin_dsn = self.settings.database_url or self._start_postgres()
@@ -143,7 +144,7 @@ class Stack:
         return f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
     def _start_service(
-        self, definition: ServiceDefinition, settings: ServiceSettings, env: dict[str, str]
+        self, definition: ServiceDefinition[Any], settings: ServiceSettings, env: dict[str, str]
     ) -> None:
         for role, port in (("api", settings.http_port), ("worker", settings.worker_web_port)):
             name = f"{definition.name}-{role}"
@@ -179,7 +180,7 @@ class Stack:
         self.children.clear()
 
 
-async def _prepare(admin_dsn: str, dsn: str, definition: ServiceDefinition) -> None:
+async def _prepare(admin_dsn: str, dsn: str, definition: ServiceDefinition[Any]) -> None:
     await ensure_database(admin_dsn, dsn.rsplit("/", 1)[1].split("?")[0])
     await migrate(dsn, definition.migrations_package)
 

@@ -11,7 +11,7 @@ from dialog_schemas import personal_fields
 from dialog_schemas.catalog import CONSENT_EVENTS, CONTACTS_EVENTS
 from dialog_schemas.contacts import ContactErased, ContactRegistered, ProductPurchased
 from dialogkit.merges import follow_merges, rekey
-from dialogkit.projection import Decoded
+from dialogkit.projection import Decoded, of_type
 
 # the ledger's tables keyed by customer: a merged duplicate's rows follow the survivor
 CUSTOMER_TABLES = ("consent_history", "customer_purchases")
@@ -70,17 +70,17 @@ class CustomerFactsProjection:
         await forget_personal_data(
             connection, [d.envelope.subject for d in events if isinstance(d.event, ContactErased)]
         )
-        registered = [d for d in events if isinstance(d.event, ContactRegistered)]
-        purchased = [d for d in events if isinstance(d.event, ProductPurchased)]
+        registered = of_type(events, ContactRegistered)
+        purchased = of_type(events, ProductPurchased)
         await connection.executemany(
             "INSERT INTO customer_facts (customer_id, kind, registered_at, suppressed_channels)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id) DO NOTHING",
             [
                 (
                     d.envelope.subject,
-                    d.event.kind.value,  # type: ignore[attr-defined]
-                    d.event.registered_at,  # type: ignore[attr-defined]
-                    [c.value for c in d.event.suppressed_channels],  # type: ignore[attr-defined]
+                    d.event.kind.value,
+                    d.event.registered_at,
+                    [c.value for c in d.event.suppressed_channels],
                 )
                 for d in registered
             ],

@@ -6,13 +6,14 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry import trace
+from typing_extensions import TypeVar
 
 from dialogkit import metrics
 from dialogkit.config import ServiceSettings
@@ -23,13 +24,19 @@ from dialogkit.problems import Problem, install_problem_handlers
 from dialogkit.publishing import EventPublisher, KafkaPublisher
 from dialogkit.tracing import configure_tracing, span_from
 
+S = TypeVar("S", bound=ServiceSettings, default=ServiceSettings)
+
 
 @dataclass
-class ApiRuntime:
-    """What request handlers need: settings, the service's database, a publisher, data keys."""
+class ApiRuntime(Generic[S]):
+    """What request handlers need: settings, the service's database, a publisher, data keys.
+
+    Generic over the service's settings; a service names its own `Runtime` alias
+    (`Annotated[ApiRuntime[Settings], Depends(get_runtime)]`) so routes read typed settings.
+    """
 
     service: str
-    settings: ServiceSettings
+    settings: S
     pool: asyncpg.Pool
     publisher: EventPublisher
     keys: KeyStore | None = None
@@ -50,7 +57,7 @@ Probe = Callable[[], Awaitable[bool]]
 @asynccontextmanager
 async def kafka_postgres_runtime(
     service: str, settings: ServiceSettings
-) -> AsyncIterator[tuple[ApiRuntime, dict[str, Probe]]]:
+) -> AsyncIterator[tuple[ApiRuntime[ServiceSettings], dict[str, Probe]]]:
     """Open the pool and producer for the app's lifetime, and say how to probe them."""
     pool = await create_pool(settings.database_url, max_size=settings.database_pool_max)
     publisher = KafkaPublisher(
@@ -77,12 +84,12 @@ async def kafka_postgres_runtime(
 RuntimeFactory = Callable[[str, ServiceSettings], Any]
 
 
-def get_runtime(request: Request) -> ApiRuntime:
-    runtime: ApiRuntime = request.app.state.runtime
+def get_runtime(request: Request) -> ApiRuntime[Any]:
+    runtime: ApiRuntime[Any] = request.app.state.runtime
     return runtime
 
 
-Runtime = Annotated[ApiRuntime, Depends(get_runtime)]
+Runtime = Annotated[ApiRuntime[ServiceSettings], Depends(get_runtime)]
 IdempotencyKey = Annotated[
     str | None,
     Header(

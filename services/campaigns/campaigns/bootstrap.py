@@ -4,18 +4,17 @@ from campaigns.api import router
 from campaigns.config import SERVICE, Settings
 from campaigns.projections import CustomerMergesProjection, OutreachProjection
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS
-from dialogkit.config import ServiceSettings
 from dialogkit.journal import EventJournal
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
 
 
-def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
+def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
     return [EventJournal(CAMPAIGNS_EVENTS), OutreachProjection(), CustomerMergesProjection()]
 
 
-DEFINITION = ServiceDefinition(
+DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
     routers=[router],

@@ -7,15 +7,13 @@ from consent.policies import OptOutPolicy
 from consent.projections import ConsentStateProjection, MergedConsentState
 from consentledger.projections import CustomerFactsProjection
 from dialog_schemas.catalog import CONSENT_STATE
-from dialogkit.config import ServiceSettings
 from dialogkit.jobs import Periodic
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
 
 
-def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
-    assert isinstance(settings, Settings)
+def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
     return [
         ConsentStateProjection(publisher, settings.expiry),
         CustomerFactsProjection("consent.customer-facts"),
@@ -24,12 +22,11 @@ def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Pr
     ]
 
 
-def periodic(settings: ServiceSettings) -> list[Periodic]:
-    assert isinstance(settings, Settings)
+def periodic(settings: Settings) -> list[Periodic]:
     return [ExpiryJob(settings.expiry, settings.expiry_check_s)]
 
 
-DEFINITION = ServiceDefinition(
+DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
     routers=[router],

@@ -5,18 +5,17 @@ from contacts.config import SERVICE, Settings
 from contacts.ingress import ShopIngress
 from contacts.projections import ProfileProjection
 from dialog_schemas.catalog import CONTACTS_EVENTS
-from dialogkit.config import ServiceSettings
 from dialogkit.journal import EventJournal
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
 
 
-def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
+def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
     return [EventJournal(CONTACTS_EVENTS), ProfileProjection()]
 
 
-DEFINITION = ServiceDefinition(
+DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
     routers=[router],

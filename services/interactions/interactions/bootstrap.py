@@ -7,7 +7,6 @@ from dialog_schemas.catalog import (
     CONTACTS_EVENTS,
     INTERACTIONS_EVENTS,
 )
-from dialogkit.config import ServiceSettings
 from dialogkit.jobs import Periodic
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
@@ -19,8 +18,7 @@ from interactions.ingress import TouchpointIngress
 from interactions.projections import TimelineProjection
 
 
-def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
-    assert isinstance(settings, Settings)
+def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
     keys = settings.key_store()
     return [
         TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline", keys),
@@ -34,8 +32,7 @@ def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Pr
     ]
 
 
-def periodic(settings: ServiceSettings) -> list[Periodic]:
-    assert isinstance(settings, Settings)
+def periodic(settings: Settings) -> list[Periodic]:
     return [
         ComplianceCheckJob(
             settings.compliance_check_s, settings.compliance_settle, settings.consent_expiry
@@ -43,7 +40,7 @@ def periodic(settings: ServiceSettings) -> list[Periodic]:
     ]
 
 
-DEFINITION = ServiceDefinition(
+DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
     routers=[router],
