@@ -34,6 +34,8 @@ class ServiceSettings(BaseSettings):
     topic_replication: Annotated[int, Field(ge=1, le=10)] = 1
     batch_max: Annotated[int, Field(ge=1, le=50_000)] = 2000
     batch_within_s: Annotated[float, Field(gt=0, le=60)] = 0.2
+    command_wait_s: Annotated[float, Field(ge=0, le=30)] = 5.0
+    """How long a command that waits for its events to be applied waits before answering 202."""
     otlp_endpoint: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

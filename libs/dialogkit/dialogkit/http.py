@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic
 
 import asyncpg
@@ -16,8 +16,19 @@ from opentelemetry import trace
 from typing_extensions import TypeVar
 
 from dialogkit import metrics
+from dialogkit.applied import (
+    AppliedPositions,
+    InMemoryAppliedPositions,
+    PostgresAppliedPositions,
+)
 from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
+from dialogkit.emitter import Emitter
+from dialogkit.idempotency import (
+    IdempotencyStore,
+    InMemoryIdempotencyStore,
+    PostgresIdempotencyStore,
+)
 from dialogkit.logs import configure_logging
 from dialogkit.pii import KeyStore, PersonalDataCipher
 from dialogkit.problems import Problem, install_problem_handlers
@@ -40,15 +51,27 @@ class ApiRuntime(Generic[S]):
     pool: asyncpg.Pool
     publisher: EventPublisher
     keys: KeyStore | None = None
+    idempotency: IdempotencyStore = field(init=False)
+    applied: AppliedPositions = field(init=False)
 
     def __post_init__(self) -> None:
         if self.keys is None:
             self.keys = self.settings.key_store(self.pool)
+        if self.pool is None:  # a runtime without a database: unit tests of routes
+            self.idempotency = InMemoryIdempotencyStore()
+            self.applied = InMemoryAppliedPositions()
+        else:
+            self.idempotency = PostgresIdempotencyStore(self.pool)
+            self.applied = PostgresAppliedPositions(self.pool)
 
     @property
     def cipher(self) -> PersonalDataCipher:
         assert self.keys is not None
         return PersonalDataCipher(self.keys)
+
+    @property
+    def emitter(self) -> Emitter:
+        return Emitter(self.service, "api")
 
 
 Probe = Callable[[], Awaitable[bool]]

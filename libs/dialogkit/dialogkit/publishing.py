@@ -14,9 +14,18 @@ from dialogkit.codec import encode
 Headers = list[tuple[str, bytes]]
 
 
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where the broker put a record: a command waits until projections have passed it."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
 class EventPublisher(Protocol):
-    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
-        """Write envelopes to a topic and return once the broker has them all."""
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> Sequence[Position]:
+        """Write envelopes to a topic; return once the broker has them all, with their places."""
 
     async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
         """Write one record as given (dead letters keep the original bytes)."""
@@ -61,7 +70,7 @@ class KafkaPublisher:
             await self._started.stop()
             self._started = None
 
-    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> list[Position]:
         futures = [
             await self._producer.send(
                 topic,
@@ -71,8 +80,8 @@ class KafkaPublisher:
             )
             for e in envelopes
         ]
-        for future in futures:
-            await future
+        placed = [await future for future in futures]
+        return [Position(m.topic, m.partition, m.offset) for m in placed]
 
     async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
         await self._producer.send_and_wait(topic, value, key=key, headers=headers)
@@ -93,8 +102,11 @@ class FakePublisher:
     sent: dict[str, list[Envelope]] = field(default_factory=dict)
     raw: dict[str, list[tuple[bytes | None, bytes, Headers]]] = field(default_factory=dict)
 
-    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
-        self.sent.setdefault(topic, []).extend(envelopes)
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> list[Position]:
+        """Keeps the envelopes; each lands on partition 0 at the next offset of its topic."""
+        sent = self.sent.setdefault(topic, [])
+        sent.extend(envelopes)
+        return [Position(topic, 0, n) for n in range(len(sent) - len(envelopes), len(sent))]
 
     async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
         self.raw.setdefault(topic, []).append((key, value, headers))

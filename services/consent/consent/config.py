@@ -18,8 +18,6 @@ class Settings(PersonalDataReaderSettings):
     """A consent unused for this many days expires."""
     expiry_check_s: Annotated[float, Field(gt=0, le=86_400)] = 3600
     """How often the worker records expiries that fell due."""
-    command_wait_s: Annotated[float, Field(ge=0, le=30)] = 5.0
-    """How long a command waits to see its events applied before answering 202 instead."""
 
     @property
     def expiry(self) -> timedelta:
