@@ -14,9 +14,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Protocol
-from uuid import UUID
 
-from dialog_schemas import Envelope, Event
+from dialog_schemas import Envelope
 from dialog_schemas.catalog import TopicContract
 from dialogkit import metrics
 from dialogkit.codec import DecodeError
@@ -37,7 +36,8 @@ class IngressRoute(Protocol):
     target: TopicContract
 
     def translate(self, incoming: Decoded, now: datetime) -> Sequence[Envelope]:
-        """The canonical events for one valid record; a `RuleViolation` rejects it."""
+        """The canonical events for one valid record, each built by the service's ingress
+        `Emitter` as caused by the record; a `RuleViolation` rejects it."""
 
 
 class Rejected(DecodeError):
@@ -45,22 +45,6 @@ class Rejected(DecodeError):
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__("rejected", [{"field": field, "problem": problem, "kind": "rule"}])
-
-
-def canonical(
-    incoming: Envelope, event: Event, *, id: UUID, source: str, now: datetime
-) -> Envelope:
-    """The platform's event for an ingress record: same subject and conversation, caused by it."""
-    return Envelope.wrap(
-        event,
-        id=id,
-        source=source,
-        subject=incoming.subject,
-        time=now,
-        correlationid=incoming.correlationid,
-        causationid=incoming.id,
-        traceparent=incoming.traceparent,
-    )
 
 
 class IngressProcessor:

@@ -9,13 +9,17 @@ from uuid import uuid5
 import asyncpg
 
 from consent.commands import RecordObjection, object_to_marketing
+from consent.config import SERVICE
 from consentledger.domain import ConsentState
 from consentledger.store import load_state
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import CONSENT_EVENTS, INTERACTIONS_EVENTS
 from dialog_schemas.interactions import OptOutReceived
+from dialogkit.emitter import Emitter
 from dialogkit.projection import Decoded
 from dialogkit.publishing import EventPublisher
+
+WORKER = Emitter(SERVICE, "worker")
 
 
 class OptOutPolicy:
@@ -50,16 +54,7 @@ class OptOutPolicy:
                 state, command, objection_id=uuid5(cause.id, "objection"), now=now
             )
             envelopes += [
-                Envelope.wrap(
-                    event,
-                    id=uuid5(cause.id, f"consent-{n}"),
-                    source="/consent/worker",
-                    subject=cause.subject,
-                    time=now,
-                    correlationid=cause.correlationid,
-                    causationid=cause.id,
-                    traceparent=cause.traceparent,
-                )
+                WORKER.caused_by(cause, event, id=uuid5(cause.id, f"consent-{n}"), time=now)
                 for n, event in enumerate(decided)
             ]
         await self._publisher.publish(CONSENT_EVENTS.name, envelopes)

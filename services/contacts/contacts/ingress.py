@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from uuid import UUID
 
+from contacts.config import SERVICE
 from contacts.domain import (
     cancellation_event_id,
     purchase_event_id,
@@ -15,10 +16,10 @@ from contacts.domain import (
 from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import CONTACTS_EVENTS, CONTACTS_INGRESS
 from dialog_schemas.contacts import CancellationReported, PurchaseReported
-from dialogkit.ingress import canonical
+from dialogkit.emitter import Emitter
 from dialogkit.projection import Decoded
 
-SOURCE = "/contacts/ingress"
+INGRESS = Emitter(SERVICE, "ingress")
 
 
 def _purchase(subject: str, report: Event, now: datetime) -> tuple[UUID, Event]:
@@ -45,4 +46,4 @@ class ShopIngress:
     def translate(self, incoming: Decoded, now: datetime) -> Sequence[Envelope]:
         envelope = incoming.envelope
         event_id, event = HANDLERS[type(incoming.event)](envelope.subject, incoming.event, now)
-        return [canonical(envelope, event, id=event_id, source=SOURCE, now=now)]
+        return [INGRESS.caused_by(envelope, event, id=event_id, time=now)]

@@ -18,15 +18,18 @@ import asyncpg
 from consentledger.domain import ConsentState
 from consentledger.eligibility import eligibility
 from consentledger.store import load_state
-from dialog_schemas import Envelope
 from dialog_schemas.campaigns import CampaignCreated
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, INTERACTIONS_EVENTS
 from dialog_schemas.common import Channel, Direction, Purpose
 from dialog_schemas.interactions import ComplianceFindingRecorded, TouchpointRecorded
+from dialogkit.emitter import Emitter
 from dialogkit.merges import follow_merges
 from dialogkit.projection import Decoded, of_type
 from dialogkit.publishing import EventPublisher
+from interactions.config import SERVICE
 from interactions.projections import CUSTOMER_TABLES
+
+WORKER = Emitter(SERVICE, "worker")
 
 
 def is_advertising_attempt(touchpoint: TouchpointRecorded) -> bool:
@@ -149,13 +152,12 @@ class ComplianceCheckJob:
                 reason=decision.reason,
             )
             findings.append(
-                Envelope.wrap(
+                WORKER.after(
+                    check["event_id"],
                     finding,
                     id=finding.finding_id,
-                    source="/interactions/worker",
                     subject=check["customer_id"],
                     time=now,
-                    causationid=check["event_id"],
                 )
             )
         await publisher.publish(INTERACTIONS_EVENTS.name, findings)
