@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from consent.commands import ConfirmConsent, GrantConsent, RecordUse, confirm, grant, record_use
+from consent.domain import ConfirmConsent, GrantConsent, RecordUse, confirm, grant, record_use
 from consent.projections import ConsentStateProjection
 from consentledger.domain import state_as_of
 from devstack.broker import start_broker

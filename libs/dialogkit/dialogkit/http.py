@@ -21,6 +21,7 @@ from dialogkit.applied import (
     InMemoryAppliedPositions,
     PostgresAppliedPositions,
 )
+from dialogkit.commands import Outcome
 from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.emitter import Emitter
@@ -123,6 +124,13 @@ IdempotencyKey = Annotated[
     ),
 ]
 _bearer = HTTPBearer(auto_error=False)
+
+
+def answered(response: Response, outcome: Outcome) -> Outcome:
+    """Answer 202 where a command that waits has not seen its events applied yet."""
+    if outcome.pending:
+        response.status_code = 202
+    return outcome
 
 
 def require_token(

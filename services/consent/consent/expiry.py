@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
-from consent.commands import expire
 from consent.config import SERVICE
+from consent.domain import expire
 from consentledger.store import load_state
 from dialog_schemas.catalog import CONSENT_EVENTS
 from dialog_schemas.consent import ConsentExpired

@@ -8,8 +8,8 @@ from uuid import uuid5
 
 import asyncpg
 
-from consent.commands import RecordObjection, object_to_marketing
 from consent.config import SERVICE
+from consent.domain import RecordObjection, object_to_marketing
 from consentledger.domain import ConsentState
 from consentledger.store import load_state
 from dialog_schemas import Envelope
