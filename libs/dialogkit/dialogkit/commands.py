@@ -78,8 +78,9 @@ class Ids:
 
 @dataclass(frozen=True)
 class Context(Generic[S]):
-    """What a decision knows besides state and command: the time, its ids, the settings."""
+    """What a decision knows besides state and command: subject, time, its ids, settings."""
 
+    subject: str
     now: datetime
     ids: Ids
     settings: S
@@ -195,7 +196,7 @@ async def _run(
 ) -> Outcome:
     state = await handler.load(ports, subject, command)
     now = datetime.now(UTC)
-    context = Context(now, handler.ids(subject, command, key), ports.settings)
+    context = Context(subject, now, handler.ids(subject, command, key), ports.settings)
     events = handler.decide(state, command, context)
     envelopes = ports.emitter.all_new(events, context.ids.events(events), subject=subject, time=now)
     envelopes = await ports.cipher.seal_envelopes(envelopes)

@@ -16,7 +16,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
-from dialog_schemas.common import CustomerKind, Label
+from dialog_schemas.common import Channel, CustomerKind, Label
 from dialog_schemas.contacts import (
     Address,
     ContactRegistered,
@@ -142,3 +142,15 @@ def update(exists: bool, command: UpdateContact, now: datetime) -> ContactUpdate
 def contact_point_hash(value: str, salt: str) -> str:
     """Salted SHA-256 of a normalized phone number or email address: blocks it, reveals nothing."""
     return hashlib.sha256(f"{salt}:{value.lower()}".encode()).hexdigest()
+
+
+def channels_by_hash(command: RegisterContact, salt: str) -> dict[str, set[Channel]]:
+    """The channels each contact point reaches, by its salted hash (a phone: calls and SMS)."""
+    channels: dict[str, set[Channel]] = {}
+    for phone in command.phone_numbers:
+        channels.setdefault(contact_point_hash(phone, salt), set()).update(
+            (Channel.PHONE, Channel.SMS)
+        )
+    for email in command.email_addresses:
+        channels.setdefault(contact_point_hash(email, salt), set()).add(Channel.EMAIL)
+    return channels
