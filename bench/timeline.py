@@ -55,11 +55,11 @@ def touchpoints(count: int) -> list[Envelope]:
     ]
 
 
-async def fresh_database(admin_dsn: str) -> str:
-    name = f"bench_timeline_{uuid.uuid4().hex[:8]}"
+async def fresh_database(admin_dsn: str, package: str = "interactions") -> str:
+    name = f"bench_{package}_{uuid.uuid4().hex[:8]}"
     await ensure_database(admin_dsn, name)
     dsn = database_dsn(admin_dsn, name)
-    await migrate(dsn, "interactions")
+    await migrate(dsn, package)
     return dsn
 
 
@@ -104,8 +104,27 @@ async def timeline_measurements(work: Path, admin_dsn: str, events: int, rate: f
         )
 
         dsn = await fresh_database(admin_dsn)
+        contacts_port = free_port()
+        contacts = spawn(
+            "contacts-api",
+            [sys.executable, "-m", "contacts", "api"],
+            work / "timeline-contacts-api.log",
+            env={
+                **os.environ,
+                "CONTACTS_KAFKA_BOOTSTRAP": bootstrap,
+                "CONTACTS_DATABASE_URL": await fresh_database(admin_dsn, "contacts"),
+                "CONTACTS_HTTP_PORT": str(contacts_port),
+                "CONTACTS_LOG_LEVEL": "WARNING",
+            },
+        )
+        children.append(contacts)
+        contacts_url = f"http://127.0.0.1:{contacts_port}"
+        wait_until(
+            lambda: ready(f"{contacts_url}/readyz"), timeout=60, what="contacts", child=contacts
+        )
         env = {
             **os.environ,
+            "INTERACTIONS_CONTACTS_URL": contacts_url,
             "INTERACTIONS_KAFKA_BOOTSTRAP": bootstrap,
             "INTERACTIONS_DATABASE_URL": dsn,
             "INTERACTIONS_LOG_LEVEL": "WARNING",

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from dialog_schemas.catalog import TOPICS, TopicContract, event_types
-from dialog_schemas.envelope import CONTENT_TYPE, Envelope, Event
+from dialog_schemas.envelope import CONTENT_TYPE, Envelope, Event, binding_headers
 from dialog_schemas.examples import EXAMPLES, example_envelope
 from dialog_schemas.personal import personal_fields
 
@@ -27,8 +27,14 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 KAFKA_BINDING = "0.5.0"
 RECORD_HEADERS = {
     "content-type": {"type": "string", "const": CONTENT_TYPE},
-    "ce_type": {"type": "string", "description": "The event type, as in the value's `type`."},
-    "ce_id": {"type": "string", "format": "uuid", "description": "The event id, as in `id`."},
+    **{
+        f"ce_{name}": {
+            "type": "string",
+            "description": f"The `{name}` attribute as in the value, in canonical string form.",
+        }
+        for name in Envelope.model_fields
+        if name not in ("data", "datacontenttype")
+    },
 }
 
 
@@ -131,9 +137,11 @@ def asyncapi() -> dict[str, Any]:
             "title": "Customer-dialog platform events",
             "version": "1.0.0",
             "description": (
-                "Topics of the customer-dialog platform. Every record value is a CloudEvents 1.0"
-                " event in structured mode; the record key is the subject (customer id), so"
-                " everything about one customer is ordered within one partition."
+                "Topics of the customer-dialog platform. The platform writes every record as a"
+                " CloudEvents 1.0 event in structured mode, with the Kafka binding's ce_ headers;"
+                " ingress topics also accept binary mode. The record key is the subject"
+                " (customer id), so everything about one customer is ordered within one"
+                " partition."
             ),
         },
         "defaultContentType": CONTENT_TYPE,
@@ -183,11 +191,7 @@ def _message(topic: TopicContract, event: type[Event], example: Envelope) -> dic
         "examples": [
             {
                 "name": f"{event.event_type}-example",
-                "headers": {
-                    "content-type": CONTENT_TYPE,
-                    "ce_type": example.type,
-                    "ce_id": str(example.id),
-                },
+                "headers": dict(binding_headers(example)),
                 "payload": example.model_dump(mode="json", exclude_none=True),
             }
         ],
@@ -245,7 +249,14 @@ def guide() -> str:
         template.replace("<!-- topics -->", _topics_table())
         .replace("<!-- events -->", _events_table())
         .replace("<!-- examples -->", _examples())
+        .replace("<!-- sdk example -->", _sdk_example())
     )
+
+
+def _sdk_example() -> str:
+    """The SDK example as the integration tests run it, without its module docstring."""
+    source = files("dialog_schemas").joinpath("sdk_example.py").read_text()
+    return source.split('"""\n\n', 1)[1].strip()
 
 
 def _topics_table() -> str:

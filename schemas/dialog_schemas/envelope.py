@@ -77,3 +77,13 @@ class Envelope(BaseModel):
             traceparent=traceparent,
             data=event.model_dump(mode="json"),
         )
+
+
+def binding_headers(envelope: Envelope) -> list[tuple[str, str]]:
+    """The Kafka binding's headers for a structured-mode record: the event format as
+    `content-type` and every attribute but `datacontenttype` as `ce_<name>`, in canonical string
+    form, so that binary-mode consumers can route and read attributes without parsing the value."""
+    attributes = envelope.model_dump(
+        mode="json", exclude={"data", "datacontenttype"}, exclude_none=True
+    )
+    return [("content-type", CONTENT_TYPE), *((f"ce_{k}", str(v)) for k, v in attributes.items())]

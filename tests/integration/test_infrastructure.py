@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import asyncpg
+import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -112,5 +113,8 @@ async def test_published_events_are_keyed_by_customer_with_routing_headers(
         assert headers["content-type"] == b"application/cloudevents+json"
         assert headers["ce_type"] == b"TouchpointRecorded"
         assert decode_envelope(record.value).subject == record.key.decode()
+        structured = decode_envelope(record.value, record.headers)
+        ce_headers = [(k, v) for k, v in record.headers if k.startswith("ce_")]
+        assert decode_envelope(orjson.dumps(structured.data), ce_headers) == structured
     assert set(by_customer) == {b"anna", b"ben"}
     assert len(by_customer[b"anna"]) == 1  # one customer, one partition: ordered

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -25,7 +26,7 @@ from dialogkit import metrics
 from dialogkit.codec import encode
 from dialogkit.deadletters import DeadLetters
 from dialogkit.ingress import INGRESS_RECORDS_TOTAL, IngressProcessor, IngressRoute
-from dialogkit.publishing import FakePublisher
+from dialogkit.publishing import FakePublisher, envelope_headers
 from dialogkit.records import SourceRecord
 from interactions.domain import touchpoint_event_id
 from interactions.ingress import TouchpointIngress
@@ -204,3 +205,24 @@ async def test_personal_data_from_ingress_is_sealed_and_an_erased_customer_refus
     assert "erased" in detail[0]["problem"]
     assert (outcome.applied, outcome.dead_lettered) == (0, 1)
     assert len(publisher.sent["interactions.events.v1"]) == 1, "nothing published unsealed"
+
+
+async def test_a_binary_report_is_recorded_and_one_without_ce_id_dead_lettered_naming_it() -> None:
+    ingress, publisher = processor(TouchpointIngress())
+    structured = report_record(0)
+    envelope = Envelope.model_validate_json(structured.value or b"")
+    headers = [(k, v) for k, v in envelope_headers(envelope) if k.startswith("ce_")]
+    value = orjson.dumps(envelope.data)
+    binary = SourceRecord(INTERACTIONS_INGRESS.name, 0, 1, b"c-1", value, tuple(headers))
+    without_id = replace(binary, offset=2, headers=tuple(h for h in headers if h[0] != "ce_id"))
+
+    outcome = await ingress.handle([binary, without_id])
+
+    [published] = publisher.sent["interactions.events.v1"]
+    assert published.causationid == envelope.id
+    [(reason, detail)] = dead_letter_reasons(publisher)
+    assert (reason, detail) == (
+        "invalid_envelope",
+        [{"field": "ce_id", "problem": "Field required", "kind": "missing"}],
+    )
+    assert (outcome.applied, outcome.dead_lettered) == (1, 1)

@@ -34,6 +34,12 @@ class ServiceSettings(BaseSettings):
     topic_replication: Annotated[int, Field(ge=1, le=10)] = 1
     batch_max: Annotated[int, Field(ge=1, le=50_000)] = 2000
     batch_within_s: Annotated[float, Field(gt=0, le=60)] = 0.2
+    """The longest a worker gathers one batch, from its first record."""
+    batch_idle_s: Annotated[float, Field(gt=0, le=60)] = 0.005
+    """A batch is applied once no record arrived for this long: a lone record waits no more
+    than this, while under a backlog batches grow to `batch_max`."""
+    consumer_fetch_max_wait_ms: Annotated[int, Field(ge=0, le=30_000)] = 20
+    """How long the broker may hold a worker's fetch that finds no new records."""
     command_wait_s: Annotated[float, Field(ge=0, le=30)] = 5.0
     """How long a command that waits for its events to be applied waits before answering 202."""
     otlp_endpoint: str | None = None

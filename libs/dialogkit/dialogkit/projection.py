@@ -62,7 +62,7 @@ class BatchOutcome:
 
 def decode(record: SourceRecord, source: TopicContract, *, strict: bool = False) -> Decoded:
     """A record as the typed event it carries, or DecodeError saying what is wrong."""
-    envelope = decode_envelope(record.value)
+    envelope = decode_envelope(record.value, record.headers)
     return Decoded(envelope, decode_event(envelope, source.events, strict=strict), record)
 
 

@@ -8,7 +8,8 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
-from dialog_schemas import CONTENT_TYPE, Envelope
+from dialog_schemas import Envelope
+from dialog_schemas.envelope import binding_headers
 from dialogkit.codec import encode
 
 Headers = list[tuple[str, bytes]]
@@ -32,12 +33,8 @@ class EventPublisher(Protocol):
 
 
 def envelope_headers(envelope: Envelope) -> Headers:
-    """Headers that let consumers route without decoding the value."""
-    return [
-        ("content-type", CONTENT_TYPE.encode()),
-        ("ce_type", envelope.type.encode()),
-        ("ce_id", str(envelope.id).encode()),
-    ]
+    """Headers that let consumers route without decoding the value (structured mode + `ce_*`)."""
+    return [(name, value.encode()) for name, value in binding_headers(envelope)]
 
 
 class KafkaPublisher:

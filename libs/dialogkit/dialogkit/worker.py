@@ -21,7 +21,8 @@ from faust.types import TP, EventT, StreamT
 from mode import Service
 
 from dialog_schemas.catalog import TopicContract
-from dialogkit import metrics
+from dialogkit import faust_transport, metrics
+from dialogkit.batching import idle_batches
 from dialogkit.codec import DecodeError
 from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
@@ -47,7 +48,8 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
     brokers = ";".join(b.strip() for b in settings.kafka_bootstrap.split(","))
     return {
         "id": f"{service}-worker",
-        "broker": f"kafka://{brokers}",
+        "broker": f"{faust_transport.SCHEME}://{brokers}",
+        "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
         "store": "memory://",
         # faust wants a data folder even when its tables live in memory
         "datadir": str(Path(tempfile.gettempdir()) / f"dialog-{service}-worker"),
@@ -132,7 +134,7 @@ class StreamWorker:
         self.settings = settings
         self.projections = list(projections)
         self.resources = resources or WorkerResources(service, settings)
-        self.app = faust.App(**faust_settings(service, settings))
+        self.app = faust_transport.App(**faust_settings(service, settings))
         self.rebalanced = False
         for projection in self.projections:
             self._add_agent(
@@ -171,10 +173,18 @@ class StreamWorker:
 
         async def process(stream: StreamT[bytes]) -> None:
             handler: BatchHandler | None = None
-            batches = stream.take_events(settings.batch_max, settings.batch_within_s)  # type: ignore[attr-defined]
+            stream.enable_acks = False  # acknowledged below, once a batch is durable
+            batches = idle_batches(
+                stream.events(),
+                max_items=settings.batch_max,
+                idle_s=settings.batch_idle_s,
+                within_s=settings.batch_within_s,
+            )
             async for events in batches:
                 handler = handler or make()
                 await handler.handle([source_record(e) for e in events])
+                for event in events:
+                    await stream.ack(event)
 
         self.app.agent(topic, name=f"{self.service}.{name}")(process)
 
