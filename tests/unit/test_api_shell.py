@@ -11,9 +11,9 @@ from dialogkit.http import ApiRuntime, Probe
 from dialogkit.pii import InMemoryKeyStore
 from dialogkit.publishing import FakePublisher
 from dialogkit.service import build_api
-from interactions.api import decode_cursor, encode_cursor
 from interactions.bootstrap import DEFINITION
 from interactions.config import Settings
+from interactions.views import decode_cursor, encode_cursor
 
 AUTH = {"Authorization": "Bearer local-dev-token"}
 TOUCHPOINT = {

@@ -1,0 +1,70 @@
+"""The interactions service's commands: for each, its decision and how its ids derive.
+
+A touchpoint's event id derives from customer and touchpoint id, its consequences' from that
+(`interactions.domain.event_ids`), so a retried POST or webhook records one timeline entry.
+Neither command needs state, and both answer 202 once the events are on the topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid5
+
+from pydantic import BaseModel
+
+from dialog_schemas import Event
+from dialog_schemas.catalog import INTERACTIONS_EVENTS
+from dialogkit.commands import CommandTable, Context, Handler, Ids, Outcome, Ports
+from interactions import domain
+from interactions.config import Settings
+
+
+class Accepted(BaseModel):
+    event_id: UUID
+    """The touchpoint's (or confirmation's) event id."""
+    event_ids: list[UUID] = []
+    """With the events of its consequences (opt-out, confirmation due)."""
+    status: str = "accepted"
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> Accepted:
+        return cls(event_id=outcome.event_ids[0], event_ids=outcome.event_ids)
+
+
+@dataclass(frozen=True)
+class ConfirmContract:
+    """The customer's contract confirmation (the path names the customer)."""
+
+    body: domain.SendContractConfirmation
+
+
+async def stateless(ports: Ports[Settings], customer_id: str, command: Any) -> None:
+    return None
+
+
+def _record(state: None, command: domain.RecordTouchpoint, ctx: Context[Settings]) -> list[Event]:
+    return domain.record_touchpoint(command, ctx.now)
+
+
+def _confirm(state: None, command: ConfirmContract, ctx: Context[Settings]) -> list[Event]:
+    return [domain.send_contract_confirmation(command.body, ctx.now)]
+
+
+def _touchpoint_ids(customer_id: str, command: domain.RecordTouchpoint, key: str | None) -> Ids:
+    return Ids.chained(domain.touchpoint_event_id(customer_id, command.touchpoint_id))
+
+
+def _confirmation_ids(customer_id: str, command: ConfirmContract, key: str | None) -> Ids:
+    touchpoint = domain.touchpoint_event_id(customer_id, command.body.touchpoint_id)
+    return Ids.chained(uuid5(touchpoint, "ContractConfirmationSent"))
+
+
+COMMANDS: CommandTable[Settings] = CommandTable(
+    topic=INTERACTIONS_EVENTS,
+    confirmed_by="interactions.timeline",
+    handlers={
+        domain.RecordTouchpoint: Handler(stateless, _record, _touchpoint_ids),
+        ConfirmContract: Handler(stateless, _confirm, _confirmation_ids),
+    },
+)
