@@ -30,7 +30,8 @@ from dialogkit.codec import encode
 from dialogkit.config import LOCAL_DEV_TOKEN
 from dialogkit.db import ensure_database, migrate
 from dialogkit.deadletters import DeadLetters
-from dialogkit.pii import HttpKeyStore, InMemoryKeyStore, KeyStore, PersonalDataCipher
+from dialogkit.keys import HttpKeyStore, InMemoryKeyStore, KeyStore
+from dialogkit.pii import PersonalDataCipher
 from dialogkit.projection import ProjectionRunner
 from dialogkit.publishing import FakePublisher, KafkaPublisher
 from dialogkit.records import SourceRecord

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialogkit.config import ServiceSettings
 from dialogkit.http import ApiRuntime, Probe
-from dialogkit.pii import InMemoryKeyStore
+from dialogkit.keys import InMemoryKeyStore
 from dialogkit.publishing import FakePublisher
 from dialogkit.service import build_api
 from interactions.bootstrap import DEFINITION

@@ -28,7 +28,8 @@ from dialogkit.commands import (
 from dialogkit.config import ServiceSettings
 from dialogkit.emitter import Emitter
 from dialogkit.idempotency import InMemoryIdempotencyStore
-from dialogkit.pii import InMemoryKeyStore, PersonalDataCipher
+from dialogkit.keys import InMemoryKeyStore
+from dialogkit.pii import PersonalDataCipher
 from dialogkit.problems import Problem
 from dialogkit.publishing import FakePublisher, Position
 from dialogkit.rules import Conflict

@@ -14,7 +14,8 @@ from jsonschema import Draft202012Validator
 
 from dialog_schemas.examples import EXAMPLES
 from dialog_schemas.personal import ENCRYPTED_PATTERN
-from dialogkit.pii import DataKey, InMemoryKeyStore, KeyDestroyed, PersonalDataCipher
+from dialogkit.keys import DataKey, InMemoryKeyStore, KeyDestroyed
+from dialogkit.pii import PersonalDataCipher
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTERED = next(e for e in EXAMPLES if e.event_type == "ContactRegistered")
@@ -155,7 +156,7 @@ def key_service(answers: list[httpx.Response], asked: list[str]) -> httpx.MockTr
 
 
 async def test_the_key_client_asks_contacts_and_keeps_found_keys_briefly() -> None:
-    from dialogkit.pii import HttpKeyStore, new_key
+    from dialogkit.keys import HttpKeyStore, new_key
 
     key = new_key()
     body = {"customer_id": "c-1", "key_id": key.key_id, "secret": b64encode(key.secret).decode()}
@@ -169,7 +170,7 @@ async def test_the_key_client_asks_contacts_and_keeps_found_keys_briefly() -> No
 
 
 async def test_the_key_client_tells_erased_from_unavailable() -> None:
-    from dialogkit.pii import HttpKeyStore, KeyServiceUnavailable
+    from dialogkit.keys import HttpKeyStore, KeyServiceUnavailable
     from dialogkit.retry import TRANSIENT_ERRORS
 
     asked: list[str] = []

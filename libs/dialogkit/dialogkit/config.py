@@ -8,7 +8,7 @@ from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from dialogkit.pii import KeyStore
+    from dialogkit.keys import KeyStore
 
 LOCAL_DEV_TOKEN = "local-dev-token"
 
@@ -50,7 +50,7 @@ class ServiceSettings(BaseSettings):
 
     def key_store(self, pool: Any) -> KeyStore:
         """Where this service gets data keys: its own database by default (contacts keeps them)."""
-        from dialogkit.pii import PostgresKeyStore
+        from dialogkit.keys import PostgresKeyStore
 
         return PostgresKeyStore(pool)
 
@@ -82,7 +82,7 @@ class PersonalDataReaderSettings(ServiceSettings):
 
     def key_store(self, pool: Any = None) -> KeyStore:
         """The contacts service's keys, over HTTP."""
-        from dialogkit.pii import HttpKeyStore
+        from dialogkit.keys import HttpKeyStore
 
         return HttpKeyStore(
             str(self.contacts_url),

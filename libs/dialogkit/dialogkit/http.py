@@ -30,8 +30,9 @@ from dialogkit.idempotency import (
     InMemoryIdempotencyStore,
     PostgresIdempotencyStore,
 )
+from dialogkit.keys import KeyStore
 from dialogkit.logs import configure_logging
-from dialogkit.pii import KeyStore, PersonalDataCipher
+from dialogkit.pii import PersonalDataCipher
 from dialogkit.problems import Problem, install_problem_handlers
 from dialogkit.publishing import EventPublisher, KafkaPublisher
 from dialogkit.tracing import configure_tracing, span_from

@@ -20,7 +20,8 @@ from dialog_schemas.catalog import TopicContract
 from dialogkit import metrics
 from dialogkit.codec import DecodeError
 from dialogkit.deadletters import DeadLetters
-from dialogkit.pii import KeyDestroyed, KeyStore, PersonalDataCipher
+from dialogkit.keys import KeyDestroyed, KeyStore
+from dialogkit.pii import PersonalDataCipher
 from dialogkit.projection import BatchOutcome, Decoded, decode
 from dialogkit.publishing import EventPublisher
 from dialogkit.records import SourceRecord

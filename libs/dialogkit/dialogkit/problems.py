@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dialogkit.pii import KeyDestroyed, KeyServiceUnavailable
+from dialogkit.keys import KeyDestroyed, KeyServiceUnavailable
 from dialogkit.rules import Conflict, NotFound, RuleViolation
 
 PROBLEM_JSON = "application/problem+json"

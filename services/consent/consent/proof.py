@@ -12,7 +12,8 @@ from consentledger.domain import ConsentState
 from consentledger.store import Connection, event_of
 from dialog_schemas import Event
 from dialog_schemas.consent import ConsentConfirmed, ConsentExpired, ConsentRevoked, ConsentUsed
-from dialogkit.pii import KeyDestroyed, PersonalDataCipher
+from dialogkit.keys import KeyDestroyed
+from dialogkit.pii import PersonalDataCipher
 
 RETENTION_YEARS = 5
 

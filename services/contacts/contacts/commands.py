@@ -26,7 +26,7 @@ from dialog_schemas.common import Channel
 from dialog_schemas.contacts import CancellationFacts, PurchaseFacts
 from dialogkit.commands import CommandTable, Context, Handler, Ids, Outcome, Ports
 from dialogkit.http import answered
-from dialogkit.pii import PostgresKeyStore
+from dialogkit.keys import PostgresKeyStore
 
 NS = domain.CONTACTS_NAMESPACE
 Ctx = Context[Settings]

@@ -24,8 +24,9 @@ from dialog_schemas.contacts import (
     ContractStarted,
     ProductPurchased,
 )
+from dialogkit.keys import KeyDestroyed, PostgresKeyStore
 from dialogkit.merges import record_merges, rekey, survivor_of
-from dialogkit.pii import KeyDestroyed, PersonalDataCipher, PostgresKeyStore
+from dialogkit.pii import PersonalDataCipher
 from dialogkit.projection import Decoded
 
 PRODUCTS = (ProductPurchased, ContractStarted, ContractCancelled)

@@ -9,7 +9,7 @@ import orjson
 from pydantic import BaseModel
 
 from contacts.profiles import normalize_email, normalize_phone
-from dialogkit.pii import PostgresKeyStore
+from dialogkit.keys import PostgresKeyStore
 from dialogkit.problems import Problem
 from dialogkit.rules import NotFound
 

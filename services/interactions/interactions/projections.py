@@ -10,8 +10,9 @@ import asyncpg
 from dialog_schemas import Event
 from dialog_schemas.catalog import TopicContract
 from dialog_schemas.contacts import ContactErased
+from dialogkit.keys import KeyStore
 from dialogkit.merges import Table, follow_merges
-from dialogkit.pii import KeyStore, PersonalDataCipher, is_sealed, readable
+from dialogkit.pii import PersonalDataCipher, is_sealed, readable
 from dialogkit.projection import Decoded
 from interactions.timeline import SHOWS_PERSONAL_DATA, describe
 
