@@ -92,7 +92,8 @@ def run_api(definition: ServiceDefinition[S], settings: S) -> None:
 
 
 def run_worker(definition: ServiceDefinition[S], settings: S) -> None:
-    from dialogkit.worker import StreamWorker, WorkerResources
+    from dialogkit.worker import StreamWorker
+    from dialogkit.worker_setup import WorkerResources
 
     configure_logging(f"{definition.name}-worker", settings.log_level)
     resources = WorkerResources(definition.name, settings)
