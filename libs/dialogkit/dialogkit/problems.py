@@ -26,6 +26,10 @@ class Problem(Exception):
         self.extensions = extensions
 
 
+RETRY_AFTER_S = 5
+"""What a client is told to wait before asking again after an outage (Retry-After)."""
+
+
 def problem_response(
     request: Request, status: int, title: str, detail: str, **extensions: Any
 ) -> JSONResponse:
@@ -91,7 +95,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(KeyServiceUnavailable)
     async def no_keys(request: Request, error: KeyServiceUnavailable) -> JSONResponse:
-        return problem_response(request, 503, "Data keys unavailable", str(error))
+        response = problem_response(request, 503, "Data keys unavailable", str(error))
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
 
     @app.exception_handler(Problem)
     async def domain_problem(request: Request, error: Problem) -> JSONResponse:

@@ -63,7 +63,9 @@ async def get_timeline(
     filters it was issued with; using it with other filters is an error.
     """
     wanted = views.TimelineFilters(channel, direction, kind, since, until)
-    return await views.timeline_page(runtime.pool, customer_id, limit, cursor, wanted)
+    return await views.timeline_page(
+        runtime.pool, runtime.cipher, customer_id, limit, cursor, wanted
+    )
 
 
 @router.get("/customers/{customer_id}/findings")

@@ -19,12 +19,11 @@ from interactions.projections import TimelineProjection
 
 
 def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
-    keys = settings.key_store()
     return [
-        TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline", keys),
-        TimelineProjection(CONSENT_EVENTS, "interactions.timeline.consent", keys),
-        TimelineProjection(CONTACTS_EVENTS, "interactions.timeline.contacts", keys),
-        TimelineProjection(CAMPAIGNS_EVENTS, "interactions.timeline.campaigns", keys),
+        TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline"),
+        TimelineProjection(CONSENT_EVENTS, "interactions.timeline.consent"),
+        TimelineProjection(CONTACTS_EVENTS, "interactions.timeline.contacts"),
+        TimelineProjection(CAMPAIGNS_EVENTS, "interactions.timeline.campaigns"),
         ComplianceProjection(),
         ConsentHistoryProjection("interactions.consent-history"),
         CustomerFactsProjection("interactions.customer-facts"),

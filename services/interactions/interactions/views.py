@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,8 @@ import orjson
 from pydantic import BaseModel
 
 from dialog_schemas.common import Channel, Direction
+from dialogkit.keys import KeyDestroyed
+from dialogkit.pii import PREFIX, PersonalDataCipher
 from dialogkit.problems import Problem
 
 
@@ -44,9 +47,17 @@ class TimelineFilters:
 
 
 async def timeline_page(
-    db: Any, customer_id: str, limit: int, cursor: str | None, wanted: TimelineFilters
+    db: Any,
+    cipher: PersonalDataCipher,
+    customer_id: str,
+    limit: int,
+    cursor: str | None,
+    wanted: TimelineFilters,
 ) -> TimelinePage:
-    """The customer's timeline, newest first (by when entries happened), filtered, paged."""
+    """The customer's timeline, newest first (by when entries happened), filtered, paged.
+
+    Notes are opened here, each owner's key asked for once; an erased owner's notes are gone
+    (`KeyDestroyed`), and a key service that does not answer makes the read 503."""
     channel, direction, kind = wanted.channel, wanted.direction, wanted.kind
     since, until = wanted.since, wanted.until
     filters = {
@@ -59,9 +70,8 @@ async def timeline_page(
     fingerprint = hashlib.sha256(orjson.dumps(filters)).hexdigest()[:16]
     after_time, after_id = decode_cursor(cursor, fingerprint) if cursor else (None, None)
     rows = await db.fetch(
-        "SELECT entry_id, occurred_at, kind, channel, direction,"
-        " summary || coalesce(': ' || note, '') AS summary, source, source_ref,"
-        " correlation_id FROM timeline_entries WHERE customer_id = $1"
+        "SELECT entry_id, occurred_at, kind, channel, direction, summary, source, source_ref,"
+        " correlation_id, note, note_owner FROM timeline_entries WHERE customer_id = $1"
         " AND ($2::timestamptz IS NULL OR (occurred_at, entry_id) < ($2, $3::uuid))"
         " AND (cardinality($5::text[]) = 0 OR channel = ANY($5))"
         " AND ($6::text IS NULL OR direction = $6)"
@@ -79,7 +89,11 @@ async def timeline_page(
         since,
         until,
     )
-    entries = [TimelineEntry(**dict(r)) for r in rows[:limit]]
+    notes = await open_notes(cipher.batch(), rows[:limit])
+    entries = [
+        TimelineEntry(**(dict(r) | {"summary": with_note(r["summary"], notes[r["entry_id"]])}))
+        for r in rows[:limit]
+    ]
     more = len(rows) > limit
     last = entries[-1] if entries else None
     return TimelinePage(
@@ -89,6 +103,24 @@ async def timeline_page(
             encode_cursor(last.occurred_at, last.entry_id, fingerprint) if more and last else None
         ),
     )
+
+
+async def open_notes(cipher: PersonalDataCipher, rows: Sequence[Any]) -> dict[UUID, str | None]:
+    """Each entry's note, opened with its owner's data key; None where there is none to show."""
+    notes: dict[UUID, str | None] = {}
+    for row in rows:
+        note, owner = row["note"], row["note_owner"] or row["customer_id"]
+        if note is not None and note.startswith(PREFIX):
+            try:
+                note = (await cipher.open(owner, {"summary": note}))["summary"]
+            except KeyDestroyed:
+                note = None
+        notes[row["entry_id"]] = note
+    return notes
+
+
+def with_note(summary: str, note: str | None) -> str:
+    return f"{summary}: {note}" if note else summary
 
 
 def encode_cursor(occurred_at: datetime, entry_id: UUID, filters: str = "") -> str:
