@@ -34,6 +34,8 @@ from dialogkit.records import SourceRecord
 
 T0 = datetime.now(UTC) - timedelta(days=200)
 TOKEN = {"Authorization": "Bearer local-dev-token"}
+EXPIRY = timedelta(days=730)
+"""The consent service's default expiry period, which its API and worker run with here."""
 
 
 def history(customer: int) -> list[Event]:
@@ -58,13 +60,24 @@ def history(customer: int) -> list[Event]:
         evidence=evidence,
         contact_point=f"c{customer}@example.org",
     )
-    run(grant(state_as_of(events), command, consent_id=email, now=T0))
-    run(confirm(state_as_of(events), email, ConfirmConsent(source_ref="doi"), now=T0))
+    token = f"doi-token-{email}"
+    run(grant(state_as_of(events), command, consent_id=email, now=T0, issued_token=token))
+    confirmation = ConfirmConsent(source_ref=token)
+    run(
+        confirm(
+            state_as_of(events),
+            email,
+            confirmation,
+            now=T0,
+            expiry=EXPIRY,
+            confirm_within=timedelta(days=30),
+        )
+    )
     phone_grant = GrantConsent(channel=Channel.PHONE, purpose=Purpose.SURVEYS, evidence=evidence)
     run(grant(state_as_of(events), phone_grant, consent_id=phone, now=T0))
     for n in range(10):
         use = RecordUse(reference=f"o-{n}", purpose=Purpose.MARKETING)
-        run(record_use(state_as_of(events), email, use, now=T0 + timedelta(days=n)))
+        run(record_use(state_as_of(events), email, use, now=T0 + timedelta(days=n), expiry=EXPIRY))
     return events
 
 
@@ -81,7 +94,7 @@ async def seed(dsn: str, customers: int) -> None:
             records.append(
                 SourceRecord(CONSENT_EVENTS.name, 0, len(records), b"k", encode(envelope))
             )
-    projection = ConsentStateProjection(FakePublisher(), timedelta(days=730))
+    projection = ConsentStateProjection(FakePublisher(), EXPIRY)
     runner = ProjectionRunner(pool, projection, DeadLetters(FakePublisher(), "dl", "b"))
     for start in range(0, len(records), 2000):
         await runner.handle(records[start : start + 2000])

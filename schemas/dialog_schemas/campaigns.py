@@ -1,25 +1,116 @@
 """Events of the campaigns service: campaigns, outreach decisions at dispatch time, responses.
 
-Campaign-level events use the campaign id as subject and key; outreach and response events use
-the customer id, so they are ordered with everything else about the customer.
+Campaign-level events (created, updated, launched, waves, paused, resumed, stopped, completed)
+use the campaign id as subject and key; outreach and response events use the customer id, so
+they are ordered with everything else about the customer. The requests handed to the channel
+systems are in `dialog_schemas.outbound`.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from dialog_schemas.common import (
     BlockReason,
     Channel,
+    CustomerKind,
     ExternalId,
     Label,
     LegalBasis,
+    Part,
     Purpose,
 )
-from dialog_schemas.envelope import Event
+from dialog_schemas.envelope import CustomerId, Event
+
+Days = Annotated[int, Field(ge=1, le=3650)]
+Count = Annotated[int, Field(ge=1, le=10_000)]
+WaveNumber = Annotated[int, Field(ge=1, le=1000)]
+
+
+class RecencyRule(Part):
+    """A condition on the last contact or response on a channel (any channel when left out)."""
+
+    channel: Channel | None = None
+    within_days: Days
+    """The last one is at most this many days ago (`contacted`) or more (`not_contacted`)."""
+
+
+class AudienceRule(Part):
+    """Which customers a campaign addresses: every condition given must hold (an AND).
+
+    Lists are alternatives (any of them); a condition left out (empty, null) does not restrict.
+    """
+
+    kinds: list[CustomerKind] = []
+    customer_for_days: Days | None = None
+    """Customer since at least this many days (by `customer_since`, else registration)."""
+    holds_any: list[Label] = []
+    """Holds a product or running contract of one of these categories."""
+    holds_none: list[Label] = []
+    """Holds no product or running contract of any of these categories."""
+    cancelled_any: list[Label] = []
+    """Cancelled a contract of one of these categories."""
+    cancelled_within_days: Days | None = None
+    """... and the (latest such) cancellation is at most this many days ago."""
+    interests_any: list[Label] = []
+    time_zones: list[Annotated[str, Field(min_length=1, max_length=64)]] = []
+    """IANA zones, or a prefix ending in '/' (`Europe/`) for a region."""
+    not_contacted: RecencyRule | None = None
+    """Not contacted (outbound touchpoint or dispatched outreach) within the days given."""
+    responded: RecencyRule | None = None
+    """Responded (an inbound touchpoint or a response) within the days given."""
+
+
+class Audience(Part):
+    """Customers matching `rule`, plus `include_ids`, minus `exclude_ids`.
+
+    Without a rule the audience is the included ids alone. Customers who objected to direct
+    marketing (GDPR Art. 21), were erased, or have no contact point on the campaign's channel are
+    never in an advertising campaign's audience; a merged duplicate counts as its survivor.
+    """
+
+    rule: AudienceRule | None = None
+    include_ids: list[CustomerId] = Field(default=[], max_length=100_000)
+    exclude_ids: list[CustomerId] = Field(default=[], max_length=100_000)
+
+
+class FrequencyCap(Part):
+    """At most `limit` dispatched outreach in any rolling window of `window_days`."""
+
+    limit: Count
+    window_days: Days
+
+
+class FrequencyCaps(Part):
+    """Caps per customer: per channel (the campaign's), and across all channels."""
+
+    per_channel: FrequencyCap | None = None
+    across_channels: FrequencyCap | None = None
+
+
+class CampaignDefinition(Part):
+    """What a campaign is: everything its owner sets while it is a draft."""
+
+    name: Label
+    channel: Channel
+    purpose: Purpose
+    product_category: Label | None = None
+    """What the campaign advertises; decides 'similar products' for §7(3) UWG."""
+    message_ref: ExternalId | None = None
+    """The message, letter or call script the channel system uses."""
+    starts_at: AwareDatetime | None = None
+    """Outreach of the first wave falls due at the later of this and the launch."""
+    ends_at: AwareDatetime | None = None
+    """No outreach is dispatched after this; undecided outreach is then cancelled."""
+    audience: Audience = Audience()
+    frequency_caps: FrequencyCaps | None = None
+    """Overrides the service's default caps for this campaign's outreach."""
+    deadline_hours: Annotated[int, Field(ge=1, le=24 * 90)] = 72
+    """How long a channel system has to carry out a dispatched outreach."""
 
 
 class CampaignCreated(Event):
@@ -32,6 +123,61 @@ class CampaignCreated(Event):
     product_category: Label | None = None
     """What the campaign advertises; decides 'similar products' for §7(3) UWG."""
     created_at: AwareDatetime
+    definition: CampaignDefinition | None = None
+    """The whole definition (name, channel, purpose and category repeat it)."""
+
+
+class CampaignUpdated(Event):
+    """A draft campaign's definition changed; this is the whole new definition."""
+
+    campaign_id: ExternalId
+    definition: CampaignDefinition
+    updated_at: AwareDatetime
+
+
+class CampaignLaunched(Event):
+    """A draft campaign started running; its first wave follows."""
+
+    campaign_id: ExternalId
+    launched_at: AwareDatetime
+
+
+class WaveLaunched(Event):
+    """A wave of a running campaign: its audience is evaluated now and planned once."""
+
+    campaign_id: ExternalId
+    wave: WaveNumber
+    launched_at: AwareDatetime
+    due_from: AwareDatetime
+    """Outreach of this wave falls due from this moment."""
+
+
+class CampaignPaused(Event):
+    """A running campaign stopped deciding and dispatching until resumed."""
+
+    campaign_id: ExternalId
+    paused_at: AwareDatetime
+
+
+class CampaignResumed(Event):
+    """A paused campaign runs again; outreach that fell due meanwhile is decided now."""
+
+    campaign_id: ExternalId
+    resumed_at: AwareDatetime
+
+
+class CampaignStopped(Event):
+    """A campaign was ended by its owner; undecided outreach is cancelled."""
+
+    campaign_id: ExternalId
+    stopped_at: AwareDatetime
+
+
+class CampaignCompleted(Event):
+    """A campaign reached its end time; undecided outreach is cancelled."""
+
+    campaign_id: ExternalId
+    completed_at: AwareDatetime
 
 
 class OutreachPlanned(Event):
@@ -42,6 +188,40 @@ class OutreachPlanned(Event):
     channel: Channel
     purpose: Purpose
     planned_for: AwareDatetime
+    wave: WaveNumber | None = None
+
+
+class DeferralReason(StrEnum):
+    OUTSIDE_CALLING_HOURS = "outside_calling_hours"
+    FREQUENCY_CAP = "frequency_cap"
+
+
+class OutreachDeferred(Event):
+    """At its due time the outreach could not go out yet; it is decided again at `until`."""
+
+    outreach_id: UUID
+    campaign_id: ExternalId
+    channel: Channel
+    purpose: Purpose
+    decided_at: AwareDatetime
+    until: AwareDatetime
+    reason: DeferralReason
+
+
+class CancellationReason(StrEnum):
+    CAMPAIGN_STOPPED = "campaign_stopped"
+    CAMPAIGN_COMPLETED = "campaign_completed"
+    NO_CONTACT_POINT = "no_contact_point"
+
+
+class OutreachCancelled(Event):
+    """A planned outreach will not be decided: its campaign ended or it has nowhere to go."""
+
+    outreach_id: UUID
+    campaign_id: ExternalId
+    channel: Channel
+    cancelled_at: AwareDatetime
+    reason: CancellationReason
 
 
 class OutreachAuthorized(Event):
@@ -93,3 +273,16 @@ class ResponseReceived(Event):
     channel: Channel
     received_at: AwareDatetime
     response: ResponseKind
+
+
+CAMPAIGN_EVENTS: tuple[type[Event], ...] = (
+    CampaignCreated,
+    CampaignUpdated,
+    CampaignLaunched,
+    WaveLaunched,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignStopped,
+    CampaignCompleted,
+)
+"""The events about a campaign as a whole: keyed by campaign id, not by customer."""

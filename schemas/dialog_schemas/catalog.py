@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialog_schemas import campaigns, consent, contacts, interactions
+from dialog_schemas import campaigns, consent, contacts, interactions, outbound
 from dialog_schemas.envelope import Event
 
 SERVICES = ("consent", "contacts", "interactions", "campaigns")
@@ -101,17 +101,51 @@ CAMPAIGNS_EVENTS = TopicContract.of(
     "campaigns.events.v1",
     [
         campaigns.CampaignCreated,
+        campaigns.CampaignUpdated,
+        campaigns.CampaignLaunched,
+        campaigns.WaveLaunched,
+        campaigns.CampaignPaused,
+        campaigns.CampaignResumed,
+        campaigns.CampaignStopped,
+        campaigns.CampaignCompleted,
         campaigns.OutreachPlanned,
         campaigns.OutreachAuthorized,
         campaigns.OutreachBlocked,
+        campaigns.OutreachDeferred,
+        campaigns.OutreachCancelled,
         campaigns.OutreachDispatched,
         campaigns.ResponseReceived,
     ],
     description="Campaigns, outreach decisions made at dispatch time, and responses.",
-    key="customer id (campaign id for CampaignCreated)",
+    key="customer id (campaign id for the Campaign* and WaveLaunched events)",
     producers=("campaigns",),
-    consumers=("campaigns", "interactions", "contacts"),
+    consumers=("campaigns", "interactions", "contacts", "consent"),
 )
+OUTBOUND_RETENTION_MS = 30 * DAY_MS  # carried out within the deadline; the decision stays on
+#                                      campaigns.events.v1, the request need not
+
+
+def _outbound(channel: str, request: type[Event], system: str) -> TopicContract:
+    return TopicContract.of(
+        f"campaigns.outbound.{channel}.v1",
+        [request],
+        description=(
+            f"Authorized {channel} outreach for the {system}: outreach id, contact point"
+            " (sealed), message reference, deadline."
+        ),
+        producers=("campaigns",),
+        consumers=(f"external: {system}",),
+        retention_ms=OUTBOUND_RETENTION_MS,
+    )
+
+
+OUTBOUND_TOPICS: dict[str, TopicContract] = {
+    "phone": _outbound("phone", outbound.CallRequested, "dialer"),
+    "email": _outbound("email", outbound.EmailRequested, "email service provider"),
+    "letter": _outbound("letter", outbound.LetterRequested, "letter shop"),
+    "sms": _outbound("sms", outbound.SmsRequested, "SMS gateway"),
+}
+"""The outbound topic of each channel campaigns dispatch on, by channel value."""
 INTERACTIONS_INGRESS = TopicContract.of(
     "interactions.ingress.v1",
     [interactions.TouchpointReported],
@@ -165,6 +199,7 @@ DEAD_LETTER_TOPICS: tuple[TopicContract, ...] = tuple(
 TOPICS: tuple[TopicContract, ...] = (
     *EVENT_TOPICS,
     CONSENT_STATE,
+    *OUTBOUND_TOPICS.values(),
     *INGRESS_TOPICS,
     *DEAD_LETTER_TOPICS,
 )

@@ -57,6 +57,9 @@ class ConsentGranted(Event):
     """The number or address the consent covers, when it covers one."""
     lifts_objection: bool = False
     """A new express consent given to end an earlier objection."""
+    confirmation_token_sha256: Sha256Hex | None = None
+    """SHA-256 of the double opt-in token only whose holder can confirm this grant; the token
+    itself is never recorded."""
 
 
 class ConsentConfirmed(Event):
@@ -65,6 +68,7 @@ class ConsentConfirmed(Event):
     consent_id: UUID
     confirmed_at: AwareDatetime
     source_ref: ExternalId
+    """`sha256:<hex>` of the token that confirmed it (before tokens were hashed: the token)."""
 
 
 class ConsentRevoked(Event):

@@ -82,6 +82,8 @@ class ContactUpdated(Event):
     preferred_language: LanguageTag | None = None
     time_zone: TimeZone | None = None
     interests: list[Label] | None = None
+    kind: CustomerKind | None = None
+    """A corrected kind (consumer or business), effective from `updated_at`."""
     updated_at: AwareDatetime
 
 

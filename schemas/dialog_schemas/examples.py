@@ -9,6 +9,7 @@ from dialog_schemas import campaigns as cp
 from dialog_schemas import consent as cs
 from dialog_schemas import contacts as ct
 from dialog_schemas import interactions as ia
+from dialog_schemas import outbound as ob
 from dialog_schemas.common import (
     BlockReason,
     Channel,
@@ -71,6 +72,37 @@ CANCELLATION = dict(
     reason="Moving abroad.",
 )
 
+DEFINITION = cp.CampaignDefinition(
+    name="Retention after cancellation",
+    channel=Channel.PHONE,
+    purpose=Purpose.RETENTION,
+    product_category="home-internet",
+    message_ref="script-retention-7",
+    starts_at=AT,
+    ends_at=datetime(2026, 3, 31, 18, tzinfo=UTC),
+    audience=cp.Audience(
+        rule=cp.AudienceRule(
+            kinds=[CustomerKind.CONSUMER],
+            cancelled_any=["home-internet"],
+            cancelled_within_days=30,
+            not_contacted=cp.RecencyRule(channel=Channel.PHONE, within_days=30),
+        ),
+        exclude_ids=["C-100007"],
+    ),
+    frequency_caps=cp.FrequencyCaps(
+        per_channel=cp.FrequencyCap(limit=2, window_days=30),
+        across_channels=cp.FrequencyCap(limit=4, window_days=30),
+    ),
+)
+REQUEST = dict(
+    outreach_id=OUTREACH,
+    campaign_id="retention-2026-q1",
+    purpose=Purpose.RETENTION,
+    message_ref="script-retention-7",
+    requested_at=AT,
+    deadline=datetime(2026, 3, 5, 9, 30, tzinfo=UTC),
+)
+
 EXAMPLES: tuple[Event, ...] = (
     cs.ConsentGranted(
         consent_id=CONSENT,
@@ -79,8 +111,13 @@ EXAMPLES: tuple[Event, ...] = (
         evidence=EVIDENCE,
         pending_confirmation=True,
         contact_point="erika.muster@example.org",
+        confirmation_token_sha256="86888fa851bc0fbd0938db4f941d51738b5f30170ae667510d855adbd976e115",
     ),
-    cs.ConsentConfirmed(consent_id=CONSENT, confirmed_at=AT, source_ref="doi-token-5d1c"),
+    cs.ConsentConfirmed(
+        consent_id=CONSENT,
+        confirmed_at=AT,
+        source_ref="sha256:86888fa851bc0fbd0938db4f941d51738b5f30170ae667510d855adbd976e115",
+    ),
     cs.ConsentRevoked(
         consent_id=CONSENT,
         channel=Channel.EMAIL,
@@ -168,6 +205,9 @@ EXAMPLES: tuple[Event, ...] = (
         sent_at=AT,
         sent_via=Channel.EMAIL,
         withdrawal_ends_on=date(2026, 3, 16),
+        received_at=AT,
+        time_zone="Europe/Berlin",
+        federal_state="DE-BE",
     ),
     ia.ComplianceFindingRecorded(
         finding_id=uuid5(NAMESPACE, "finding"),
@@ -184,7 +224,15 @@ EXAMPLES: tuple[Event, ...] = (
         purpose=Purpose.RETENTION,
         product_category="home-internet",
         created_at=AT,
+        definition=DEFINITION,
     ),
+    cp.CampaignUpdated(campaign_id="retention-2026-q1", definition=DEFINITION, updated_at=AT),
+    cp.CampaignLaunched(campaign_id="retention-2026-q1", launched_at=AT),
+    cp.WaveLaunched(campaign_id="retention-2026-q1", wave=1, launched_at=AT, due_from=AT),
+    cp.CampaignPaused(campaign_id="retention-2026-q1", paused_at=AT),
+    cp.CampaignResumed(campaign_id="retention-2026-q1", resumed_at=AT),
+    cp.CampaignStopped(campaign_id="retention-2026-q1", stopped_at=AT),
+    cp.CampaignCompleted(campaign_id="retention-2026-q1", completed_at=AT),
     cp.OutreachPlanned(
         outreach_id=OUTREACH,
         campaign_id="retention-2026-q1",
@@ -207,8 +255,28 @@ EXAMPLES: tuple[Event, ...] = (
         channel=Channel.PHONE,
         purpose=Purpose.RETENTION,
         decided_at=AT,
-        reason=BlockReason.OUTSIDE_CALLING_HOURS,
+        reason=BlockReason.NO_CONSENT,
     ),
+    cp.OutreachDeferred(
+        outreach_id=uuid5(NAMESPACE, "deferred"),
+        campaign_id="retention-2026-q1",
+        channel=Channel.PHONE,
+        purpose=Purpose.RETENTION,
+        decided_at=AT,
+        until=datetime(2026, 3, 3, 8, tzinfo=UTC),
+        reason=cp.DeferralReason.OUTSIDE_CALLING_HOURS,
+    ),
+    cp.OutreachCancelled(
+        outreach_id=uuid5(NAMESPACE, "cancelled"),
+        campaign_id="retention-2026-q1",
+        channel=Channel.PHONE,
+        cancelled_at=AT,
+        reason=cp.CancellationReason.CAMPAIGN_STOPPED,
+    ),
+    ob.CallRequested(**REQUEST, phone_number="+4930123456"),
+    ob.EmailRequested(**REQUEST, email_address="erika.muster@example.org"),
+    ob.LetterRequested(**REQUEST, address=ADDRESS),
+    ob.SmsRequested(**REQUEST, phone_number="+4915112345678"),
     cp.OutreachDispatched(
         outreach_id=OUTREACH,
         campaign_id="retention-2026-q1",
@@ -228,7 +296,7 @@ EXAMPLES: tuple[Event, ...] = (
 
 def example_envelope(event: Event, source: str) -> Envelope:
     """The example wrapped as it travels, with ids derived from its type so they stay stable."""
-    subject = "retention-2026-q1" if isinstance(event, cp.CampaignCreated) else CUSTOMER
+    subject = "retention-2026-q1" if isinstance(event, cp.CAMPAIGN_EVENTS) else CUSTOMER
     return Envelope.wrap(
         event,
         id=uuid5(NAMESPACE, event.event_type),

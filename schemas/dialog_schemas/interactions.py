@@ -7,7 +7,14 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, NonNegativeInt, ValidationInfo, field_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    NonNegativeInt,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from dialog_schemas.common import (
     BlockReason,
@@ -21,8 +28,12 @@ from dialog_schemas.common import (
     PhoneNumber,
     Purpose,
 )
+from dialog_schemas.contacts import TimeZone
 from dialog_schemas.envelope import Event
 from dialog_schemas.personal import Personal
+
+Subdivision = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}-[A-Z0-9]{1,3}$")]
+"""ISO 3166-2 code of a country's subdivision, e.g. DE-BY for Bavaria."""
 
 __all__ = ["Channel", "Direction", "ExternalId", "Purpose"]
 
@@ -172,12 +183,19 @@ class ContractConfirmationDue(Event):
 
 
 class ContractConfirmationSent(Event):
-    """The text-form confirmation went out; the withdrawal period runs from now."""
+    """The text-form confirmation went out; the withdrawal period runs from when it arrived."""
 
     touchpoint_id: ExternalId
     sent_at: AwareDatetime
     sent_via: Channel
     withdrawal_ends_on: date
+    """The last day of the withdrawal period in the customer's calendar (§§ 187, 188, 193 BGB)."""
+    received_at: AwareDatetime | None = None
+    """When the confirmation reached the customer (the period starts the day after)."""
+    time_zone: TimeZone | None = None
+    """The customer's time zone the days were counted in (IANA name)."""
+    federal_state: Subdivision | None = None
+    """ISO 3166-2 code of the customer's federal state whose public holidays counted, if known."""
 
 
 class ComplianceFindingRecorded(Event):

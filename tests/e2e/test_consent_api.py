@@ -100,10 +100,21 @@ async def test_consent_lifecycle_through_the_api(
             headers={"Idempotency-Key": "grant-1"},
         )
         assert (reused.status_code, reused.json()["field"]) == (422, "Idempotency-Key")
+        token = granted.json()["confirmation_token"]
+        assert retried.json()["confirmation_token"] == token, "a retried grant, the same token"
+
+        wrong = await client.post(
+            f"{base}/consents/{consent_id}/confirmation",
+            json={"source_ref": "wrong-token", "confirmed_at": minutes_ago(25)},
+        )
+        assert (wrong.status_code, wrong.json()["field"]) == (422, "source_ref"), wrong.text
+        assert wrong.headers["content-type"] == "application/problem+json"
+        still = await may("email")
+        assert (still["allowed"], still["blocking_reason"]) == (False, "pending_confirmation")
 
         confirmed = await client.post(
             f"{base}/consents/{consent_id}/confirmation",
-            json={"source_ref": "doi-token-1", "confirmed_at": minutes_ago(20)},
+            json={"source_ref": token, "confirmed_at": minutes_ago(20)},
         )
         assert confirmed.status_code == 200, confirmed.text
         allowed = await may("email")
@@ -115,7 +126,7 @@ async def test_consent_lifecycle_through_the_api(
 
         history_before = await client.get(f"{base}/proof")
         again = await client.post(
-            f"{base}/consents/{consent_id}/confirmation", json={"source_ref": "doi-token-1"}
+            f"{base}/consents/{consent_id}/confirmation", json={"source_ref": token}
         )
         assert again.status_code == 409
         assert again.headers["content-type"] == "application/problem+json"

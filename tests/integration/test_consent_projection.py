@@ -110,11 +110,18 @@ def scripted_history(customer: str, kind: CustomerKind) -> list[tuple[str, Envel
             ),
             consent_id=email,
             now=at,
+            issued_token="doi-token-of-alex-9",
         ),
         at,
     )
     at += timedelta(hours=1)
-    run(confirm(state(), email, ConfirmConsent(source_ref="doi-9", confirmed_at=at), now=at), at)
+    confirmation = ConfirmConsent(source_ref="doi-token-of-alex-9", confirmed_at=at)
+    run(
+        confirm(
+            state(), email, confirmation, now=at, expiry=EXPIRY, confirm_within=timedelta(days=30)
+        ),
+        at,
+    )
     for n in range(3):
         at += timedelta(days=1)
         run(
@@ -123,13 +130,17 @@ def scripted_history(customer: str, kind: CustomerKind) -> list[tuple[str, Envel
                 phone,
                 RecordUse(reference=f"outreach-{n}", purpose=Purpose.MARKETING),
                 now=at,
+                expiry=EXPIRY,
             ),
             at,
         )
     at += timedelta(days=1)
     run(
         withdraw(
-            state(), WithdrawConsent(via_channel=Channel.LETTER, channel=Channel.EMAIL), now=at
+            state(),
+            WithdrawConsent(via_channel=Channel.LETTER, channel=Channel.EMAIL),
+            now=at,
+            expiry=EXPIRY,
         ),
         at,
     )
@@ -213,8 +224,10 @@ async def test_a_replay_from_offset_zero_into_an_empty_read_model_gives_the_same
         for at in (T0 + timedelta(hours=3), T0 + timedelta(days=5), T0 + timedelta(days=8)):
             for channel in Channel:
                 for purpose in (Purpose.MARKETING, Purpose.SURVEYS, Purpose.RETENTION):
-                    a = eligibility(await load_state(live, customer, at), channel, purpose, at)  # type: ignore[arg-type]
-                    b = eligibility(await load_state(rebuilt, customer, at), channel, purpose, at)  # type: ignore[arg-type]
+                    a_state = await load_state(live, customer, at)
+                    b_state = await load_state(rebuilt, customer, at)
+                    a = eligibility(a_state, channel, purpose, at, expiry=EXPIRY)  # type: ignore[arg-type]
+                    b = eligibility(b_state, channel, purpose, at, expiry=EXPIRY)  # type: ignore[arg-type]
                     assert a == b
 
 
@@ -240,6 +253,7 @@ async def test_a_worker_killed_mid_stream_loses_nothing_and_applies_nothing_twic
                 consents[customer],
                 RecordUse(reference=f"o-{n}", purpose=Purpose.MARKETING),
                 now=at + timedelta(hours=n),
+                expiry=EXPIRY,
             )
             events += used
         await publisher.publish(CONSENT_EVENTS.name, wrap(customer, events, at))
@@ -408,7 +422,9 @@ async def test_an_opt_out_on_a_touchpoint_becomes_an_objection_on_its_channel(
         )
     state = await load_state(pool, customer)
     assert state is not None
-    decision = eligibility(state, Channel.PHONE, Purpose.MARKETING, at + timedelta(minutes=1))
+    decision = eligibility(
+        state, Channel.PHONE, Purpose.MARKETING, at + timedelta(minutes=1), expiry=EXPIRY
+    )
     assert decision.reason is not None
     assert decision.reason.value == "objection"
 
@@ -428,7 +444,9 @@ async def test_an_erasure_leaves_the_consent_history_without_contact_points(
         evidence=evidence(T0),
         contact_point="erase.me@example.org",
     )
-    granted = grant(state_as_of([]), command, consent_id=uuid.uuid4(), now=T0)
+    granted = grant(
+        state_as_of([]), command, consent_id=uuid.uuid4(), now=T0, issued_token="token-of-16-chars"
+    )
     erased = ContactErased(erased_at=T0 + timedelta(days=1), request_id=uuid.uuid4())
     records = [
         (CONTACTS_EVENTS.name, wrap(customer, [registered], T0)[0]),
@@ -465,10 +483,12 @@ async def test_channels_suppressed_at_registration_block_marketing_without_conse
     assert state is not None
     at = T0 + timedelta(days=1)
     for channel in (Channel.EMAIL, Channel.PHONE):
-        decision = eligibility(state, channel, Purpose.MARKETING, at, product_category="x")
+        decision = eligibility(
+            state, channel, Purpose.MARKETING, at, product_category="x", expiry=EXPIRY
+        )
         assert decision.reason is not None
         assert decision.reason.value == "suppressed"
-    assert eligibility(state, Channel.LETTER, Purpose.MARKETING, at).allowed
+    assert eligibility(state, Channel.LETTER, Purpose.MARKETING, at, expiry=EXPIRY).allowed
 
 
 @pytest.mark.parametrize("merge_read_first", [False, True], ids=["live-order", "rebuild-order"])
@@ -527,8 +547,10 @@ async def test_a_merged_duplicates_consents_follow_the_survivor(
     assert state is not None
     assert list(state.consents) == [phone]
     at = T0 + timedelta(days=2)
-    assert eligibility(state, Channel.PHONE, Purpose.MARKETING, at).consent_id == phone
-    email = eligibility(state, Channel.EMAIL, Purpose.MARKETING, at)
+    assert eligibility(state, Channel.PHONE, Purpose.MARKETING, at, expiry=EXPIRY).consent_id == (
+        phone
+    )
+    email = eligibility(state, Channel.EMAIL, Purpose.MARKETING, at, expiry=EXPIRY)
     assert email.reason is not None
     assert email.reason.value == "suppressed"
     left = await pool.fetchval(
@@ -624,3 +646,85 @@ async def test_a_survivors_history_interleaves_its_duplicates_by_time(
         "ObjectionRecorded",
     ]
     assert state_as_of(events).objecting
+
+
+async def test_an_authorized_outreach_records_the_use_of_its_consent_for_the_proof(
+    new_database, pool_for, platform_topics_ready: str
+) -> None:
+    from consent.policies import ConsentUsePolicy
+    from consent.proof import proof_bundle
+    from dialog_schemas.campaigns import OutreachAuthorized
+    from dialog_schemas.catalog import CAMPAIGNS_EVENTS
+    from dialog_schemas.common import LegalBasis
+
+    customer = f"use-{uuid.uuid4().hex[:10]}"
+    pool = await pool_for(await new_database("consent"))
+    by_topic = runners(pool)
+    registered = ContactRegistered(kind=CustomerKind.CONSUMER, name="U", registered_at=T0)
+    phone = uuid.uuid4()
+    command = GrantConsent(channel=Channel.PHONE, purpose=Purpose.MARKETING, evidence=evidence(T0))
+    granted = grant(state_as_of([]), command, consent_id=phone, now=T0)
+    for n, (topic, envelope) in enumerate(
+        [(CONTACTS_EVENTS.name, wrap(customer, [registered], T0)[0])]
+        + [(CONSENT_EVENTS.name, e) for e in wrap(customer, granted, T0)]
+    ):
+        await by_topic[topic].handle([SourceRecord(topic, 0, n, b"k", encode(envelope))])
+
+    published = FakePublisher()
+    policy = ProjectionRunner(
+        pool, ConsentUsePolicy(published, EXPIRY), DeadLetters(FakePublisher(), "dl", "t")
+    )
+    outreach, at = uuid.uuid4(), T0 + timedelta(days=2)
+    authorized = OutreachAuthorized(
+        outreach_id=outreach,
+        campaign_id="spring",
+        channel=Channel.PHONE,
+        purpose=Purpose.CROSS_SELL,
+        decided_at=at,
+        legal_basis=LegalBasis.EXPRESS_CONSENT,
+        consent_id=phone,
+    )
+    cause = wrap(customer, [authorized], at)[0]
+    record = SourceRecord(CAMPAIGNS_EVENTS.name, 1, 7, b"k", encode(cause))
+    await policy.handle([record])
+    [use] = published.sent[CONSENT_EVENTS.name]
+    assert use.type == "ConsentUsed"
+    assert (use.data["reference"], use.data["consent_id"]) == (str(outreach), str(phone))
+    assert use.causationid == cause.id
+    assert (await policy.handle([record])).skipped == 1, "a use is recorded once"
+
+    await by_topic[CONSENT_EVENTS.name].handle(
+        [SourceRecord(CONSENT_EVENTS.name, 0, 10, b"k", encode(use))]
+    )
+    state = await load_state(pool, customer)
+    assert state is not None
+    bundle = await proof_bundle(pool, customer, state, at + timedelta(minutes=1))
+    assert str(outreach) in orjson.dumps(bundle, default=str).decode()
+
+
+async def test_an_authorization_on_a_consent_not_valid_then_is_dead_lettered(
+    new_database, pool_for, platform_topics_ready: str
+) -> None:
+    from consent.policies import ConsentUsePolicy
+    from dialog_schemas.campaigns import OutreachAuthorized
+    from dialog_schemas.catalog import CAMPAIGNS_EVENTS
+    from dialog_schemas.common import LegalBasis
+
+    pool = await pool_for(await new_database("consent"))
+    dead = FakePublisher()
+    policy = ProjectionRunner(
+        pool, ConsentUsePolicy(FakePublisher(), EXPIRY), DeadLetters(dead, "dl", "t")
+    )
+    authorized = OutreachAuthorized(
+        outreach_id=uuid.uuid4(),
+        campaign_id="spring",
+        channel=Channel.PHONE,
+        purpose=Purpose.CROSS_SELL,
+        decided_at=T0,
+        legal_basis=LegalBasis.EXPRESS_CONSENT,
+        consent_id=uuid.uuid4(),
+    )
+    cause = wrap("nobody", [authorized], T0)[0]
+    outcome = await policy.handle([SourceRecord(CAMPAIGNS_EVENTS.name, 0, 0, b"k", encode(cause))])
+    assert outcome.dead_lettered == 1
+    assert len(dead.raw["dl"]) == 1

@@ -14,7 +14,12 @@ from contacts.projections import ProfileProjection
 from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialog_schemas.common import CustomerKind
-from dialog_schemas.contacts import ContactRegistered, ContactsMerged, ProductPurchased
+from dialog_schemas.contacts import (
+    ContactRegistered,
+    ContactsMerged,
+    ContactUpdated,
+    ProductPurchased,
+)
 from dialogkit.codec import encode
 from dialogkit.deadletters import DeadLetters
 from dialogkit.keys import PostgresKeyStore
@@ -188,3 +193,23 @@ async def test_a_customer_is_merged_once_and_never_into_itself(new_database, poo
         )
         assert taken == ["a", "b"], "a into b holds; b into a is a cycle; a into c comes too late"
         assert await survivors(connection, ["a", "b", "c"]) == {"a": "c", "b": "c", "c": "c"}
+
+
+async def test_a_corrected_kind_reaches_the_profile(new_database, pool_for) -> None:
+    pool = await pool_for(await new_database("contacts"))
+    runner = ProjectionRunner(
+        pool, ProfileProjection(), DeadLetters(FakePublisher(), "contacts.deadletter.v1", "t")
+    )
+    customer = f"k-{uuid.uuid4().hex[:8]}"
+    events: list[Event] = [
+        ContactRegistered(kind=CustomerKind.CONSUMER, name="Kim Muster", registered_at=T0),
+        ContactUpdated(kind=CustomerKind.BUSINESS, updated_at=T0 + timedelta(days=1)),
+    ]
+    await runner.handle(
+        [
+            SourceRecord(CONTACTS_EVENTS.name, 0, n, b"k", await sealed(pool, customer, e))
+            for n, e in enumerate(events)
+        ]
+    )
+    row = await pool.fetchrow("SELECT kind, profile FROM profiles WHERE customer_id = $1", customer)
+    assert (row["kind"], orjson.loads(row["profile"])["kind"]) == ("business", "business")

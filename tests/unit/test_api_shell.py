@@ -159,24 +159,3 @@ def test_a_sale_call_publishes_the_touchpoint_and_the_confirmation_due(
     touchpoint, due = fake.publisher.sent[INTERACTIONS_EVENTS.name]
     assert (touchpoint.type, due.type) == ("TouchpointRecorded", "ContractConfirmationDue")
     assert response.json()["event_ids"] == [str(touchpoint.id), str(due.id)]
-
-
-def test_a_contract_confirmation_starts_the_fourteen_day_withdrawal_period(
-    client: TestClient, fake: FakeRuntime
-) -> None:
-    body = {"touchpoint_id": "call-1", "sent_via": "email", "sent_at": "2026-11-02T08:00:00Z"}
-    response = client.post("/v1/customers/c-1/contract-confirmations", json=body, headers=AUTH)
-    assert response.status_code == 202
-    [sent] = fake.publisher.sent[INTERACTIONS_EVENTS.name]
-    assert (sent.type, sent.data["withdrawal_ends_on"]) == (
-        "ContractConfirmationSent",
-        "2026-11-16",
-    )
-    again = client.post("/v1/customers/c-1/contract-confirmations", json=body, headers=AUTH)
-    assert again.json()["event_id"] == response.json()["event_id"]
-    bad = client.post(
-        "/v1/customers/c-1/contract-confirmations",
-        json=body | {"sent_at": "2999-01-01T00:00:00Z"},
-        headers=AUTH,
-    )
-    assert (bad.status_code, bad.json()["field"]) == (422, "sent_at")

@@ -21,7 +21,7 @@ from consent.domain import (
     withdraw,
 )
 from consentledger.domain import ConsentState, evolve, state_as_of
-from consentledger.eligibility import DEFAULT_EXPIRY, Decision, eligibility
+from consentledger.eligibility import Decision, eligibility
 from dialog_schemas import Event
 from dialog_schemas.common import BlockReason, Channel, CustomerKind, LegalBasis, Purpose
 from dialog_schemas.consent import (
@@ -35,6 +35,10 @@ from dialog_schemas.contacts import ContactRegistered, ProductPurchased, SalesCh
 from dialogkit.rules import Conflict, InFuture, NotFound, RuleViolation
 
 T0 = datetime(2026, 1, 10, 9, tzinfo=UTC)
+EXPIRY = timedelta(days=730)
+"""The configured expiry period (the settings' default) every rule is given here."""
+CONFIRM_WITHIN = timedelta(days=30)
+DOI_TOKEN = "doi-token-of-the-grant-1"
 EMAIL = "kim@example.org"
 
 
@@ -83,18 +87,29 @@ class Customer:
             }
             | changes
         )
-        self.record(grant(self.state, command, consent_id=consent_id, now=at))
+        token = DOI_TOKEN if channel in (Channel.EMAIL, Channel.SMS) else None
+        self.record(grant(self.state, command, consent_id=consent_id, now=at, issued_token=token))
         return consent_id
 
     def confirm(self, consent_id: UUID, at: datetime) -> list[Event]:
-        command = ConfirmConsent(source_ref="doi-1", confirmed_at=at)
-        return self.record(confirm(self.state, consent_id, command, now=at))
+        command = ConfirmConsent(source_ref=DOI_TOKEN, confirmed_at=at)
+        return self.record(
+            confirm(
+                self.state,
+                consent_id,
+                command,
+                now=at,
+                expiry=EXPIRY,
+                confirm_within=CONFIRM_WITHIN,
+            )
+        )
+
+    def withdraw_command(self, at: datetime, **fields: object) -> WithdrawConsent:
+        return WithdrawConsent.model_validate({"via_channel": "phone", "withdrawn_at": at} | fields)
 
     def withdraw(self, at: datetime, **fields: object) -> list[Event]:
-        command = WithdrawConsent.model_validate(
-            {"via_channel": "phone", "withdrawn_at": at} | fields
-        )
-        return self.record(withdraw(self.state, command, now=at))
+        command = self.withdraw_command(at, **fields)
+        return self.record(withdraw(self.state, command, now=at, expiry=EXPIRY))
 
     def object(self, at: datetime, channel: Channel | None = None) -> list[Event]:
         command = RecordObjection(via_channel=Channel.LETTER, channel=channel, objected_at=at)
@@ -117,6 +132,7 @@ class Customer:
         )
 
     def may(self, channel: Channel, purpose: Purpose, at: datetime, **kw: object) -> Decision:
+        kw.setdefault("expiry", EXPIRY)
         return eligibility(state_as_of(self.history, at), channel, purpose, at, **kw)  # type: ignore[arg-type]
 
 
@@ -470,7 +486,7 @@ def test_a_channel_objection_ends_that_channels_consents_but_not_others() -> Non
     customer.grant(Channel.LETTER)
     events = customer.object(LATER, channel=Channel.PHONE)
     assert [type(e).__name__ for e in events] == ["ChannelObjectionRecorded"]
-    assert customer.state.status(customer.state.consents[phone], LATER, DEFAULT_EXPIRY) == "revoked"
+    assert customer.state.status(customer.state.consents[phone], LATER, EXPIRY) == "revoked"
     at = LATER + timedelta(hours=1)
     assert not customer.may(Channel.PHONE, Purpose.MARKETING, at).allowed
     assert customer.may(Channel.LETTER, Purpose.MARKETING, at).allowed
@@ -501,10 +517,15 @@ def test_a_use_is_recorded_only_for_a_valid_consent() -> None:
             consent_id,
             RecordUse(reference="o-1", purpose=Purpose.MARKETING, used_at=LATER),
             now=LATER,
+            expiry=EXPIRY,
         )
     customer.confirm(consent_id, LATER)
     [used] = record_use(
-        customer.state, consent_id, RecordUse(reference="o-1", purpose=Purpose.MARKETING), now=LATER
+        customer.state,
+        consent_id,
+        RecordUse(reference="o-1", purpose=Purpose.MARKETING),
+        now=LATER,
+        expiry=EXPIRY,
     )
     assert used.reference == "o-1"
 
@@ -512,7 +533,7 @@ def test_a_use_is_recorded_only_for_a_valid_consent() -> None:
 def test_a_consent_expires_after_the_period_without_use() -> None:
     customer = Customer()
     consent_id = customer.grant(Channel.PHONE)
-    just_before = T0 + DEFAULT_EXPIRY
+    just_before = T0 + EXPIRY
     assert customer.may(Channel.PHONE, Purpose.MARKETING, just_before).allowed
     assert customer.may(Channel.PHONE, Purpose.MARKETING, just_before + timedelta(seconds=1)) == (
         Decision.block(BlockReason.EXPIRED, consent_id)
@@ -529,11 +550,10 @@ def test_each_use_restarts_the_expiry_period() -> None:
             consent_id,
             RecordUse(reference="o", purpose=Purpose.MARKETING),
             now=used_at,
+            expiry=EXPIRY,
         )
     )
-    assert customer.may(
-        Channel.PHONE, Purpose.MARKETING, T0 + DEFAULT_EXPIRY + timedelta(days=1)
-    ).allowed
+    assert customer.may(Channel.PHONE, Purpose.MARKETING, T0 + EXPIRY + timedelta(days=1)).allowed
 
 
 def test_the_expiry_period_is_configurable() -> None:
@@ -549,10 +569,10 @@ def test_the_expiry_period_is_configurable() -> None:
 def test_expiry_is_recorded_once_with_the_last_activity() -> None:
     customer = Customer()
     consent_id = customer.grant(Channel.PHONE)
-    now = T0 + DEFAULT_EXPIRY + timedelta(days=2)
-    [expired] = customer.record(expire(customer.state, now))
+    now = T0 + EXPIRY + timedelta(days=2)
+    [expired] = customer.record(expire(customer.state, now, EXPIRY))
     assert (expired.consent_id, expired.last_used_at) == (consent_id, T0)  # type: ignore[attr-defined]
-    assert expire(customer.state, now) == []
+    assert expire(customer.state, now, EXPIRY) == []
     with pytest.raises(Conflict, match="expired"):
         customer.withdraw(now, consent_id=consent_id)
 

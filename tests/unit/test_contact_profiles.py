@@ -14,6 +14,7 @@ from contacts.profiles import (
     register,
     update,
 )
+from dialog_schemas.common import CustomerKind
 from dialogkit.codec import validation_detail
 from dialogkit.rules import Conflict, InFuture, NotFound
 
@@ -69,6 +70,13 @@ def test_an_update_names_only_what_changed() -> None:
         update(True, UpdateContact(), NOW)
     with pytest.raises(NotFound):
         update(False, UpdateContact(name="X"), NOW)
+
+
+def test_the_kind_can_be_corrected() -> None:
+    event = update(True, UpdateContact.model_validate({"kind": "business"}), NOW)
+    assert (event.kind, event.updated_at, event.name) == (CustomerKind.BUSINESS, NOW, None)
+    with pytest.raises(ValidationError):
+        UpdateContact.model_validate({"kind": "robot"})
 
 
 def test_contact_point_hashes_are_salted_and_case_blind() -> None:

@@ -1,7 +1,11 @@
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from dialog_schemas.campaigns import CAMPAIGN_EVENTS
+from dialog_schemas.catalog import OUTBOUND_TOPICS
 from dialog_schemas.examples import EXAMPLES
 from dialog_schemas.interactions import (
     Channel,
@@ -9,9 +13,10 @@ from dialog_schemas.interactions import (
     Direction,
     OptOutReceived,
 )
-from dialogkit.rules import InFuture
+from dialogkit.rules import Conflict, InFuture, RuleViolation
 from interactions.domain import (
     RecordTouchpoint,
+    Sale,
     SendContractConfirmation,
     event_ids,
     record_touchpoint,
@@ -96,16 +101,59 @@ def test_a_sale_by_phone_makes_a_text_form_confirmation_due() -> None:
     assert due.touchpoint_id == "call-9"
 
 
+SALE = Sale("call-9", datetime(2026, 3, 1, 9, tzinfo=UTC))
+
+
+def confirmation(**fields: Any) -> SendContractConfirmation:
+    return SendContractConfirmation.model_validate(
+        {"touchpoint_id": "call-9", "sent_via": Channel.EMAIL} | fields
+    )
+
+
 def test_the_withdrawal_period_runs_fourteen_days_from_the_confirmation() -> None:
     sent = send_contract_confirmation(
-        SendContractConfirmation(
-            touchpoint_id="call-9",
-            sent_via=Channel.EMAIL,
+        confirmation(sent_at=datetime(2026, 3, 2, 17, tzinfo=UTC)), NOW, SALE
+    )
+    assert sent.withdrawal_ends_on == date(2026, 3, 16)
+    assert (sent.time_zone, sent.received_at) == ("Europe/Berlin", sent.sent_at)
+
+
+def test_a_confirmation_for_no_sale_of_the_customer_is_refused() -> None:
+    with pytest.raises(Conflict, match="not a call with a sale"):
+        send_contract_confirmation(confirmation(), NOW, None)
+
+
+def test_a_confirmation_cannot_be_sent_before_the_sale() -> None:
+    with pytest.raises(RuleViolation, match="sent_at"):
+        send_contract_confirmation(
+            confirmation(sent_at=datetime(2026, 2, 28, tzinfo=UTC)), NOW, SALE
+        )
+
+
+def test_the_period_runs_from_receipt_in_the_customers_calendar() -> None:
+    sent = send_contract_confirmation(
+        confirmation(
             sent_at=datetime(2026, 3, 20, 17, tzinfo=UTC),
+            received_at=datetime(2026, 3, 23, 8, tzinfo=UTC),
+            time_zone="America/New_York",
+            federal_state="DE-BY",
         ),
         NOW,
+        SALE,
     )
-    assert sent.withdrawal_ends_on == date(2026, 4, 3)
+    assert (sent.withdrawal_ends_on, sent.federal_state) == (date(2026, 4, 7), "DE-BY")
+    # 23 March + 14 = 6 April, Easter Monday: the next working day
+
+
+def test_a_receipt_before_sending_and_unknown_calendars_are_refused() -> None:
+    sent_at = datetime(2026, 3, 20, 17, tzinfo=UTC)
+    with pytest.raises(RuleViolation, match="received_at"):
+        send_contract_confirmation(
+            confirmation(sent_at=sent_at, received_at=sent_at - timedelta(hours=1)), NOW, SALE
+        )
+    for bad in ({"time_zone": "Mars/Olympus"}, {"federal_state": "DE-XX"}):
+        with pytest.raises(ValidationError):
+            confirmation(**bad)
 
 
 def test_consequences_get_ids_derived_from_their_touchpoint() -> None:
@@ -118,7 +166,8 @@ def test_consequences_get_ids_derived_from_their_touchpoint() -> None:
 
 def test_every_customer_event_type_has_a_timeline_entry() -> None:
     not_about_a_customer = {
-        "CampaignCreated",
+        *(e.event_type for e in CAMPAIGN_EVENTS),
+        *(e for t in OUTBOUND_TOPICS.values() for e in t.events),  # the timeline does not read
         "ConsentStateChanged",
         "TouchpointReported",
         "PurchaseReported",

@@ -10,4 +10,5 @@ def test_migration_names_carry_their_package() -> None:
     assert [name for name, _ in migration_files("consentledger")] == [
         "consentledger/001_ledger.sql",
         "consentledger/002_suppressed_channels.sql",
+        "consentledger/003_customer_kinds.sql",
     ]

@@ -60,3 +60,26 @@ def test_a_bad_setting_names_the_variable_and_the_problem(monkeypatch: pytest.Mo
     message = str(caught.value)
     assert "INTERACTIONS_HTTP_PORT: Input should be less than or equal to 65535" in message
     assert "INTERACTIONS_BATCH_MAX: Input should be a valid integer" in message
+
+
+def test_compliance_counts_consent_expiry_with_the_consent_services_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CONSENT_EXPIRY_DAYS", "1000")
+    assert load_settings(INTERACTIONS).consent_expiry_days == 1000  # type: ignore[attr-defined]
+    monkeypatch.setenv("INTERACTIONS_CONSENT_EXPIRY_DAYS", "900")
+    assert load_settings(INTERACTIONS).consent_expiry_days == 900  # type: ignore[attr-defined]
+
+
+def test_the_double_opt_in_secret_must_be_set_outside_local(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from consent.bootstrap import DEFINITION as CONSENT
+
+    monkeypatch.setenv("CONSENT_ENVIRONMENT", "production")
+    for name in ("api_token", "contacts_api_token"):
+        monkeypatch.setenv(f"CONSENT_{name.upper()}", f"real-{name}")
+    with pytest.raises(SettingsError, match="confirmation_secret still has the local"):
+        load_settings(CONSENT)
+    monkeypatch.setenv("CONSENT_CONFIRMATION_SECRET", "real")
+    assert load_settings(CONSENT).environment == "production"

@@ -7,6 +7,8 @@ channel, suppressed channels, and from the contacts topic the customer's kind an
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -29,11 +31,16 @@ from dialog_schemas.consent import (
     ObjectionLifted,
     ObjectionRecorded,
 )
-from dialog_schemas.contacts import ContactRegistered, ProductPurchased
+from dialog_schemas.contacts import ContactRegistered, ContactUpdated, ProductPurchased
 from dialogkit.rules import NotFound
 
 DOUBLE_OPT_IN = frozenset({Channel.EMAIL, Channel.SMS})
 """Channels whose consent is valid only once the double opt-in confirmation arrived."""
+
+
+def token_sha256(token: str) -> str:
+    """SHA-256 (hex) of a double opt-in token: what is recorded to check it, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -49,10 +56,17 @@ class Consent:
     revoked_at: datetime | None = None
     expired_at: datetime | None = None
     last_used_at: datetime | None = None
+    token_sha256: str | None = None
 
     @property
     def granted_at(self) -> datetime:
         return self.evidence.captured_at
+
+    def answers(self, token: str) -> bool:
+        """Whether `token` is the one this grant recorded (grants recorded before tokens were
+        hashed recorded theirs as the evidence's source reference)."""
+        expected = self.token_sha256 or token_sha256(self.evidence.source_ref)
+        return hmac.compare_digest(token_sha256(token), expected)
 
     @property
     def last_activity(self) -> datetime:
@@ -94,6 +108,8 @@ class ConsentState:
     channel_objections: Mapping[Channel, datetime] = field(default_factory=dict)
     suppressed: Mapping[Channel, datetime] = field(default_factory=dict)
     kind: CustomerKind | None = None
+    """None while nothing is known about the customer: treated as a consumer."""
+    kind_since: datetime | None = None
     purchases: tuple[Purchase, ...] = ()
 
     @property
@@ -134,6 +150,7 @@ def _granted(event: ConsentGranted, state: ConsentState) -> ConsentState:
         event.contact_point,
         event.pending_confirmation,
         event.lifts_objection,
+        token_sha256=event.confirmation_token_sha256,
     )
     return replace(state, consents={**state.consents, event.consent_id: consent})
 
@@ -195,9 +212,21 @@ def _suppressed(event: ContactPointSuppressed, state: ConsentState) -> ConsentSt
     return replace(state, suppressed={**state.suppressed, event.channel: event.matched_at})
 
 
+def with_kind(state: ConsentState, kind: CustomerKind, since: datetime) -> ConsentState:
+    """The kind with the latest effective time wins (a later record of an earlier fact loses)."""
+    if state.kind_since is not None and since < state.kind_since:
+        return state
+    return replace(state, kind=kind, kind_since=since)
+
+
 @_apply.register
 def _registered(event: ContactRegistered, state: ConsentState) -> ConsentState:
-    return replace(state, kind=event.kind)
+    return with_kind(state, event.kind, event.registered_at)
+
+
+@_apply.register
+def _updated(event: ContactUpdated, state: ConsentState) -> ConsentState:
+    return state if event.kind is None else with_kind(state, event.kind, event.updated_at)
 
 
 @_apply.register
@@ -228,7 +257,24 @@ effective_at.register(ObjectionLifted, lambda e: e.lifted_at)
 effective_at.register(ChannelObjectionRecorded, lambda e: e.objected_at)
 effective_at.register(ContactPointSuppressed, lambda e: e.matched_at)
 effective_at.register(ContactRegistered, lambda e: e.registered_at)
+effective_at.register(ContactUpdated, lambda e: e.updated_at)
 effective_at.register(ProductPurchased, lambda e: e.purchased_at)
+
+
+def with_customer_facts(
+    state: ConsentState,
+    kinds: Iterable[tuple[CustomerKind, datetime]],
+    purchases: Iterable[Purchase],
+    at: datetime | None = None,
+) -> ConsentState:
+    """Add the customer's facts from contacts, as known to hold at `at` (all, without it): the
+    kind with the latest effective time by then, purchases made by then. Before anything was
+    known the kind stays None (a consumer) and there are no purchases."""
+    for kind, since in kinds:
+        if at is None or since <= at:
+            state = with_kind(state, kind, since)
+    bought = tuple(p for p in purchases if at is None or p.purchased_at <= at)
+    return replace(state, purchases=(*state.purchases, *bought))
 
 
 def state_as_of(history: Iterable[Event], at: datetime | None = None) -> ConsentState:

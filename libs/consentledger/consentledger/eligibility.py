@@ -23,7 +23,6 @@ from consentledger.domain import Consent, ConsentState
 from dialog_schemas.common import BlockReason, Channel, CustomerKind, LegalBasis, Purpose
 from dialog_schemas.consent import ConsentStatus
 
-DEFAULT_EXPIRY = timedelta(days=730)
 GENERAL_ADVERTISING = frozenset({Purpose.MARKETING, Purpose.CROSS_SELL, Purpose.RETENTION})
 """Purposes a consent for `marketing` covers; surveys need a consent of their own."""
 PRODUCT_ADVERTISING = GENERAL_ADVERTISING
@@ -61,9 +60,10 @@ def eligibility(
     at: datetime,
     *,
     product_category: str | None = None,
-    expiry: timedelta = DEFAULT_EXPIRY,
+    expiry: timedelta,
 ) -> Decision:
-    """The decision for one contact; `state` must hold what had taken effect by `at`."""
+    """The decision for one contact; `state` must hold what had taken effect by `at`, `expiry`
+    is the configured period after which an unused consent lapses."""
     if not purpose.is_advertising:
         return Decision.allow(LegalBasis.NOT_ADVERTISING)
     if state.objecting:

@@ -9,7 +9,12 @@ import asyncpg
 from consentledger.domain import effective_at
 from dialog_schemas import personal_fields
 from dialog_schemas.catalog import CONSENT_EVENTS, CONTACTS_EVENTS
-from dialog_schemas.contacts import ContactErased, ContactRegistered, ProductPurchased
+from dialog_schemas.contacts import (
+    ContactErased,
+    ContactRegistered,
+    ContactUpdated,
+    ProductPurchased,
+)
 from dialogkit.merges import follow_merges, rekey
 from dialogkit.projection import Decoded, of_type
 
@@ -58,7 +63,8 @@ class ConsentHistoryProjection:
 
 
 class CustomerFactsProjection:
-    """From the contacts topic, what eligibility needs: kind (consumer, business), purchases."""
+    """From the contacts topic, what eligibility needs: kind (consumer, business) with each
+    correction and since when, purchases."""
 
     source = CONTACTS_EVENTS
 
@@ -84,6 +90,11 @@ class CustomerFactsProjection:
                 )
                 for d in registered
             ],
+        )
+        await connection.executemany(
+            "INSERT INTO customer_kinds (event_id, customer_id, kind, effective_at)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+            [row for d in events if (row := _kind_row(d))],
         )
         await connection.executemany(
             "INSERT INTO customer_purchases (event_id, customer_id, purchase_id, category,"
@@ -115,6 +126,17 @@ async def forget_personal_data(connection: asyncpg.Connection, customers: list[s
                 name,
                 path.split("."),
             )
+
+
+def _kind_row(decoded: Decoded) -> tuple[object, ...] | None:
+    event = decoded.event
+    if isinstance(event, ContactRegistered):
+        kind, since = event.kind, event.registered_at
+    elif isinstance(event, ContactUpdated) and event.kind is not None:
+        kind, since = event.kind, event.updated_at
+    else:
+        return None
+    return (decoded.envelope.id, decoded.envelope.subject, kind.value, since)
 
 
 def _purchase_row(decoded: Decoded) -> tuple[object, ...]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 import orjson
 
-from consentledger.domain import ConsentState, Purchase, state_as_of
+from consentledger.domain import ConsentState, Purchase, state_as_of, with_customer_facts
 from dialog_schemas import Event
 from dialog_schemas.catalog import CONSENT_EVENTS, upcast
 from dialog_schemas.common import Channel, CustomerKind
@@ -51,31 +52,45 @@ async def histories(db: Connection, customers: Iterable[str]) -> dict[str, list[
 async def load_state(
     db: Connection, customer_id: str, at: datetime | None = None
 ) -> ConsentState | None:
-    """The customer's state (as of `at`, if given); None for a customer never registered."""
+    """The customer's state (as of `at`, if given); None for a customer never registered.
+
+    Consents and customer facts alike count as they stood at `at`: a kind corrected later, a
+    purchase made later, a registration later (nothing known yet) do not apply."""
     facts = await db.fetchrow(
-        "SELECT kind, registered_at, suppressed_channels FROM customer_facts"
-        " WHERE customer_id = $1",
+        "SELECT registered_at, suppressed_channels FROM customer_facts WHERE customer_id = $1",
         customer_id,
     )
     if facts is None:
         return None
     history = (await histories(db, [customer_id])).get(customer_id, [])
     state = state_as_of(history, at)
+    kinds = await db.fetch(
+        "SELECT kind, effective_at FROM customer_kinds WHERE customer_id = $1"
+        " ORDER BY effective_at, seq",
+        customer_id,
+    )
     purchases = await db.fetch(
         "SELECT purchase_id, category, purchased_at, email_obtained, objection_notice_given"
         " FROM customer_purchases WHERE customer_id = $1 ORDER BY purchased_at",
         customer_id,
     )
-    return ConsentState(
-        consents=state.consents,
-        objection=state.objection,
-        channel_objections=state.channel_objections,
+    registered = at is None or facts["registered_at"] <= at
+    state = replace(
+        state,
         suppressed={
-            **{Channel(c): facts["registered_at"] for c in facts["suppressed_channels"]},
+            **{
+                Channel(c): facts["registered_at"]
+                for c in facts["suppressed_channels"]
+                if registered
+            },
             **state.suppressed,
         },
-        kind=CustomerKind(facts["kind"]),
-        purchases=tuple(Purchase(**dict(p)) for p in purchases),
+    )
+    return with_customer_facts(
+        state,
+        [(CustomerKind(k["kind"]), k["effective_at"]) for k in kinds],
+        [Purchase(**dict(p)) for p in purchases],
+        at,
     )
 
 

@@ -1,18 +1,194 @@
-"""HTTP API of the campaigns service: a customer's campaign outreach."""
+"""HTTP API of the campaigns service: campaign commands and views, a customer's outreach."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Body, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, create_model
 
+from campaigns.commands import CommandResult, execute
+from campaigns.config import Settings
+from campaigns.domain import (
+    CreateCampaign,
+    LaunchWave,
+    PauseCampaign,
+    ResumeCampaign,
+    StopCampaign,
+    UpdateCampaign,
+)
 from dialog_schemas import CustomerId
-from dialogkit.http import Runtime
+from dialog_schemas.campaigns import CampaignDefinition
+from dialog_schemas.common import ExternalId
+from dialogkit.http import ApiRuntime, IdempotencyKey, get_runtime
+from dialogkit.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
+Runtime = Annotated[ApiRuntime[Settings], Depends(get_runtime)]
+CampaignId = Annotated[str, ExternalId]
+
+_OPTIONAL: dict[str, Any] = {
+    name: (field.annotation | None, None)  # type: ignore[operator]
+    for name, field in CampaignDefinition.model_fields.items()
+}
+CampaignChanges: type[BaseModel] = create_model(
+    "CampaignChanges", __config__=ConfigDict(extra="forbid"), **_OPTIONAL
+)
+"""Every field of the definition, each optional: what a PATCH may change."""
+
+
+def _answer(result: CommandResult, response: Response, created: bool = False) -> CommandResult:
+    if not result.applied:
+        response.status_code = 202
+    elif created and not result.replayed:
+        response.status_code = 201
+    return result
+
+
+@router.post("/campaigns", status_code=200, tags=["campaigns"])
+async def create_campaign(
+    command: CreateCampaign,
+    runtime: Runtime,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResult:
+    """Set up a draft campaign (201); 409 if the id is taken, 422 naming a wrong field."""
+    result = await execute(runtime, command.campaign_id, command, idempotency_key)
+    return _answer(result, response, created=True)
+
+
+@router.patch("/campaigns/{campaign_id}")
+async def update_campaign(
+    campaign_id: CampaignId,
+    changes: Annotated[CampaignChanges, Body()],
+    runtime: Runtime,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResult:
+    """Change a draft's definition (fields left out stay); 409 once it is launched."""
+    command = UpdateCampaign(changes=changes.model_dump(exclude_unset=True))
+    return _answer(await execute(runtime, campaign_id, command, idempotency_key), response)
+
+
+@router.post("/campaigns/{campaign_id}/launch")
+async def launch_campaign(
+    campaign_id: CampaignId,
+    runtime: Runtime,
+    response: Response,
+    command: Annotated[LaunchWave | None, Body()] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResult:
+    """Launch a draft (its first wave) or the next wave of a running campaign."""
+    wave = command or LaunchWave()
+    return _answer(await execute(runtime, campaign_id, wave, idempotency_key), response)
+
+
+@router.post("/campaigns/{campaign_id}/pause")
+async def pause_campaign(
+    campaign_id: CampaignId,
+    runtime: Runtime,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResult:
+    """Stop deciding and dispatching the campaign's outreach until it is resumed."""
+    result = await execute(runtime, campaign_id, PauseCampaign(), idempotency_key)
+    return _answer(result, response)
+
+
+@router.post("/campaigns/{campaign_id}/resume")
+async def resume_campaign(
+    campaign_id: CampaignId,
+    runtime: Runtime,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResult:
+    """Decide and dispatch again; outreach that fell due meanwhile is decided now."""
+    result = await execute(runtime, campaign_id, ResumeCampaign(), idempotency_key)
+    return _answer(result, response)
+
+
+@router.post("/campaigns/{campaign_id}/stop")
+async def stop_campaign(
+    campaign_id: CampaignId,
+    runtime: Runtime,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResult:
+    """End the campaign for good; outreach not decided yet is cancelled."""
+    result = await execute(runtime, campaign_id, StopCampaign(), idempotency_key)
+    return _answer(result, response)
+
+
+class Wave(BaseModel):
+    wave: int
+    launched_at: datetime
+    due_from: datetime
+
+
+class CampaignView(BaseModel):
+    campaign_id: str
+    status: str
+    created_at: datetime
+    ended_at: datetime | None
+    definition: dict[str, Any]
+    waves: list[Wave]
+
+
+class CampaignPage(BaseModel):
+    campaigns: list[CampaignView]
+    next_cursor: str | None
+
+
+def _view(row: Any) -> CampaignView:
+    return CampaignView(
+        campaign_id=row["campaign_id"],
+        status=row["status"],
+        created_at=row["created_at"],
+        ended_at=row["ended_at"],
+        definition=orjson.loads(row["definition"]) if row["definition"] else {},
+        waves=orjson.loads(row["waves"]),
+    )
+
+
+CAMPAIGN_COLUMNS = "campaign_id, status, created_at, ended_at, definition, waves"
+
+
+@router.get("/campaigns/{campaign_id}")
+async def get_campaign(campaign_id: CampaignId, runtime: Runtime) -> CampaignView:
+    """The campaign's definition, status and waves; 404 if it does not exist."""
+    row = await runtime.pool.fetchrow(
+        f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE campaign_id = $1", campaign_id
+    )
+    if row is None:
+        raise Problem(404, "Not Found", f"campaign {campaign_id} does not exist")
+    return _view(row)
+
+
+@router.get("/campaigns")
+async def list_campaigns(
+    runtime: Runtime,
+    status: Annotated[
+        str | None, Query(pattern="^(draft|running|paused|stopped|completed)$")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> CampaignPage:
+    """Campaigns in order of creation, optionally of one status; `next_cursor` pages on."""
+    after = cursor or ""
+    rows = await runtime.pool.fetch(
+        f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns"
+        " WHERE ($1::text IS NULL OR status = $1) AND campaign_id > $2"
+        " ORDER BY campaign_id LIMIT $3",
+        status,
+        after,
+        limit + 1,
+    )
+    page = [_view(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return CampaignPage(campaigns=page, next_cursor=page[-1].campaign_id if more else None)
 
 
 class OutreachResponse(BaseModel):

@@ -1,6 +1,7 @@
 """Composition root of the campaigns service."""
 
 from campaigns.api import router
+from campaigns.campaign_view import CampaignProjection
 from campaigns.config import SERVICE, Settings
 from campaigns.projections import CustomerMergesProjection, OutreachProjection
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS
@@ -11,7 +12,12 @@ from dialogkit.service import ServiceDefinition
 
 
 def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
-    return [EventJournal(CAMPAIGNS_EVENTS), OutreachProjection(), CustomerMergesProjection()]
+    return [
+        EventJournal(CAMPAIGNS_EVENTS),
+        CampaignProjection(),
+        OutreachProjection(),
+        CustomerMergesProjection(),
+    ]
 
 
 DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(

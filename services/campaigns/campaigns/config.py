@@ -1,12 +1,61 @@
+from datetime import time, timedelta
+from typing import Annotated
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from dialogkit.config import Port, ServiceSettings
+from campaigns.calling_hours import DEFAULT_ZONE, CallingHours
+from dialog_schemas.campaigns import FrequencyCap, FrequencyCaps
+from dialogkit.config import PersonalDataReaderSettings, Port
 
 SERVICE = "campaigns"
 
 
-class Settings(ServiceSettings):
+class Settings(PersonalDataReaderSettings):
     model_config = SettingsConfigDict(env_prefix="CAMPAIGNS_", extra="ignore", frozen=True)
 
     http_port: Port = 8004
     worker_web_port: Port = 6604
+    command_wait_s: Annotated[float, Field(ge=0, le=30)] = 5.0
+    """How long a command waits to see its events applied before answering 202 instead."""
+    calling_hours_start: time = time(9)
+    calling_hours_end: time = time(20)
+    calling_weekdays: list[Annotated[int, Field(ge=0, le=6)]] = [0, 1, 2, 3, 4, 5]
+    """Days calls may ring, 0 = Monday; Sundays are closed by default."""
+    holiday_country: str | None = "DE"
+    """Whose public holidays close calling hours (ISO country); empty for none."""
+    holiday_subdivision: str | None = None
+    default_time_zone: str = DEFAULT_ZONE
+    cap_per_channel: Annotated[int, Field(ge=1, le=10_000)] | None = 2
+    """Dispatched outreach per customer on one channel in the window; unset for no cap."""
+    cap_across_channels: Annotated[int, Field(ge=1, le=10_000)] | None = 4
+    cap_window_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    consent_expiry_days: Annotated[int, Field(ge=1, le=3650)] = 730
+
+    @property
+    def calling_hours(self) -> CallingHours:
+        return CallingHours(
+            start=self.calling_hours_start,
+            end=self.calling_hours_end,
+            weekdays=frozenset(self.calling_weekdays),
+            holiday_country=self.holiday_country or None,
+            holiday_subdivision=self.holiday_subdivision,
+            default_zone=self.default_time_zone,
+        )
+
+    @property
+    def frequency_caps(self) -> FrequencyCaps:
+        def cap(limit: int | None) -> FrequencyCap | None:
+            return (
+                None
+                if limit is None
+                else FrequencyCap(limit=limit, window_days=self.cap_window_days)
+            )
+
+        return FrequencyCaps(
+            per_channel=cap(self.cap_per_channel), across_channels=cap(self.cap_across_channels)
+        )
+
+    @property
+    def consent_expiry(self) -> timedelta:
+        return timedelta(days=self.consent_expiry_days)

@@ -18,6 +18,8 @@ from dialog_schemas.campaigns import (
     CampaignCreated,
     OutreachAuthorized,
     OutreachBlocked,
+    OutreachCancelled,
+    OutreachDeferred,
     OutreachDispatched,
     OutreachPlanned,
     ResponseReceived,
@@ -28,16 +30,21 @@ from dialogkit.projection import Decoded
 
 # every table of this read model keyed by customer: a merged duplicate's rows follow the survivor
 CUSTOMER_TABLES = ("outreach",)
-Outreach = OutreachPlanned | OutreachAuthorized | OutreachBlocked | OutreachDispatched
+Outreach = (
+    OutreachPlanned
+    | OutreachAuthorized
+    | OutreachBlocked
+    | OutreachDeferred
+    | OutreachCancelled
+    | OutreachDispatched
+)
 Keyed = Outreach | ResponseReceived
 
 
 async def campaign_created(connection: asyncpg.Connection, _: str, event: CampaignCreated) -> None:
     await connection.execute(
         "INSERT INTO campaigns (campaign_id, name, channel, purpose, product_category, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (campaign_id) DO UPDATE SET"
-        " name = EXCLUDED.name, channel = EXCLUDED.channel, purpose = EXCLUDED.purpose,"
-        " product_category = EXCLUDED.product_category, created_at = EXCLUDED.created_at",
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (campaign_id) DO NOTHING",
         event.campaign_id,
         event.name,
         event.channel.value,
@@ -52,12 +59,49 @@ async def outreach_planned(
 ) -> None:
     await connection.execute(
         "INSERT INTO outreach (outreach_id, customer_id, campaign_id, channel, purpose,"
-        " planned_for) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (outreach_id) DO UPDATE SET"
+        " planned_for, wave) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " ON CONFLICT (outreach_id) DO UPDATE SET"
         " campaign_id = EXCLUDED.campaign_id, channel = EXCLUDED.channel,"
-        " purpose = EXCLUDED.purpose, planned_for = EXCLUDED.planned_for",
+        " purpose = EXCLUDED.purpose, planned_for = EXCLUDED.planned_for, wave = EXCLUDED.wave",
         *keys(customer, event),
         event.purpose.value,
         event.planned_for,
+        event.wave,
+    )
+
+
+async def outreach_deferred(
+    connection: asyncpg.Connection, customer: str, event: OutreachDeferred, event_id: object
+) -> None:
+    """Each deferral counts once (by event id); the latest `until` is the one that holds."""
+    await connection.execute(
+        "INSERT INTO outreach (outreach_id, customer_id, campaign_id, channel, purpose,"
+        " deferred_until, deferral_reason, deferrals, last_deferral)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8) ON CONFLICT (outreach_id) DO UPDATE SET"
+        " deferred_until = GREATEST(outreach.deferred_until, EXCLUDED.deferred_until),"
+        " deferral_reason = CASE WHEN outreach.deferred_until IS NULL"
+        "   OR EXCLUDED.deferred_until >= outreach.deferred_until"
+        "   THEN EXCLUDED.deferral_reason ELSE outreach.deferral_reason END,"
+        " deferrals = outreach.deferrals + 1, last_deferral = EXCLUDED.last_deferral"
+        " WHERE outreach.last_deferral IS DISTINCT FROM EXCLUDED.last_deferral",
+        *keys(customer, event),
+        event.purpose.value,
+        event.until,
+        event.reason.value,
+        event_id,
+    )
+
+
+async def outreach_cancelled(
+    connection: asyncpg.Connection, customer: str, event: OutreachCancelled
+) -> None:
+    await connection.execute(
+        "INSERT INTO outreach (outreach_id, customer_id, campaign_id, channel, cancelled_at,"
+        " cancel_reason) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (outreach_id) DO UPDATE SET"
+        " cancelled_at = EXCLUDED.cancelled_at, cancel_reason = EXCLUDED.cancel_reason",
+        *keys(customer, event),
+        event.cancelled_at,
+        event.reason.value,
     )
 
 
@@ -147,6 +191,7 @@ HANDLERS: dict[type[Event], Handler] = {
     OutreachPlanned: outreach_planned,
     OutreachAuthorized: outreach_authorized,
     OutreachBlocked: outreach_blocked,
+    OutreachCancelled: outreach_cancelled,
     OutreachDispatched: outreach_dispatched,
     ResponseReceived: response_received,
 }
@@ -160,7 +205,13 @@ class OutreachProjection:
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         for decoded in events:
-            await HANDLERS[type(decoded.event)](connection, decoded.envelope.subject, decoded.event)
+            event, customer = decoded.event, decoded.envelope.subject
+            if isinstance(event, OutreachDeferred):
+                await outreach_deferred(connection, customer, event, decoded.envelope.id)
+                continue
+            handler = HANDLERS.get(type(event))
+            if handler is not None:  # the campaign's lifecycle is CampaignProjection's
+                await handler(connection, customer, event)
         await follow_merges(connection, events, CUSTOMER_TABLES)
 
 

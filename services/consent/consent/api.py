@@ -32,7 +32,8 @@ async def grant_consent(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> CommandResult:
-    """Record a consent with its evidence; email and SMS consents stay pending until confirmed."""
+    """Record a consent with its evidence; email and SMS consents stay pending until confirmed
+    with their token (issued here unless the command brings its own)."""
     outcome = await execute(runtime, COMMANDS, customer_id, command, idempotency_key)
     return CommandResult.of(outcome, response)
 
@@ -46,7 +47,8 @@ async def confirm_consent(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> CommandResult:
-    """The double opt-in confirmation arrived."""
+    """The double opt-in confirmation arrived: 422 unless `source_ref` is the grant's token,
+    409 once confirmed or after the confirmation period (`CONSENT_CONFIRMATION_EXPIRY_DAYS`)."""
     confirm = Confirm(consent_id, command)
     outcome = await execute(runtime, COMMANDS, customer_id, confirm, idempotency_key)
     return CommandResult.of(outcome, response)

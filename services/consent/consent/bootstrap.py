@@ -3,7 +3,7 @@
 from consent.api import router
 from consent.config import SERVICE, Settings
 from consent.expiry import ExpiryJob
-from consent.policies import OptOutPolicy
+from consent.policies import ConsentUsePolicy, OptOutPolicy
 from consent.projections import ConsentStateProjection, MergedConsentState
 from consentledger.projections import CustomerFactsProjection
 from dialog_schemas.catalog import CONSENT_STATE
@@ -19,6 +19,7 @@ def projections(settings: Settings, publisher: EventPublisher) -> list[Projectio
         CustomerFactsProjection("consent.customer-facts"),
         MergedConsentState(publisher, settings.expiry),
         OptOutPolicy(publisher),
+        ConsentUsePolicy(publisher, settings.expiry),
     ]
 
 

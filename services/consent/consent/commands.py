@@ -7,6 +7,8 @@ customer and the Idempotency-Key (a new consent's and objection's ids too).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -17,7 +19,7 @@ from pydantic import BaseModel
 from consent import domain
 from consent.config import Settings
 from consent.views import known_state
-from consentledger.domain import ConsentState
+from consentledger.domain import DOUBLE_OPT_IN, ConsentState
 from dialog_schemas.catalog import CONSENT_EVENTS
 from dialogkit.commands import CommandTable, Context, Handler, Ids, Outcome, Ports
 from dialogkit.http import answered
@@ -32,6 +34,9 @@ class CommandResult(BaseModel):
     replayed: bool = False
     """True when the key was used before and this answer repeats the first one."""
     consent_id: UUID | None = None
+    confirmation_token: str | None = None
+    """Email and SMS grants without a token of their own: the token for the double opt-in link
+    (only its holder can confirm; the service keeps only its hash)."""
 
     @classmethod
     def of(cls, outcome: Outcome, response: Response) -> CommandResult:
@@ -72,16 +77,37 @@ Ctx = Context[Settings]
 State = ConsentState
 
 
+def issue_token(settings: Settings, consent_id: UUID) -> str:
+    """The double opt-in token of a consent: HMAC of its id, so a retried grant gets the same."""
+    key = settings.confirmation_secret.get_secret_value().encode()
+    return hmac.new(key, consent_id.bytes, hashlib.sha256).hexdigest()
+
+
+def issued_token(command: domain.GrantConsent, ctx: Ctx) -> str | None:
+    """The token this service issues for a double opt-in grant that brings none of its own."""
+    if command.channel in DOUBLE_OPT_IN and command.confirmation_token is None:
+        return issue_token(ctx.settings, ctx.ids("consent"))
+    return None
+
+
 def _grant(state: State, command: domain.GrantConsent, ctx: Ctx) -> list[Any]:
-    return domain.grant(state, command, consent_id=ctx.ids("consent"), now=ctx.now)
+    consent_id, issued = ctx.ids("consent"), issued_token(command, ctx)
+    return domain.grant(state, command, consent_id=consent_id, now=ctx.now, issued_token=issued)
 
 
 def _confirm(state: State, command: Confirm, ctx: Ctx) -> list[Any]:
-    return domain.confirm(state, command.consent_id, command.body, now=ctx.now)
+    return domain.confirm(
+        state,
+        command.consent_id,
+        command.body,
+        now=ctx.now,
+        expiry=ctx.settings.expiry,
+        confirm_within=ctx.settings.confirm_within,
+    )
 
 
 def _withdraw(state: State, command: domain.WithdrawConsent, ctx: Ctx) -> list[Any]:
-    return domain.withdraw(state, command, now=ctx.now)
+    return domain.withdraw(state, command, now=ctx.now, expiry=ctx.settings.expiry)
 
 
 def _object(state: State, command: domain.RecordObjection, ctx: Ctx) -> list[Any]:
@@ -95,8 +121,8 @@ def _use(state: State, command: Use, ctx: Ctx) -> list[Any]:
     return domain.record_use(state, command.consent_id, command.body, now=ctx.now, expiry=expiry)
 
 
-def _new_consent(state: State, command: Any, ctx: Ctx) -> dict[str, Any]:
-    return {"consent_id": str(ctx.ids("consent"))}
+def _new_consent(state: State, command: domain.GrantConsent, ctx: Ctx) -> dict[str, Any]:
+    return {"consent_id": str(ctx.ids("consent")), "confirmation_token": issued_token(command, ctx)}
 
 
 COMMANDS: CommandTable[Settings] = CommandTable(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, model_validator
 
-from consentledger.domain import DOUBLE_OPT_IN, Consent, ConsentState
-from consentledger.eligibility import DEFAULT_EXPIRY
+from consentledger.domain import DOUBLE_OPT_IN, Consent, ConsentState, token_sha256
 from dialog_schemas import Event, Personal
 from dialog_schemas.common import Channel, EmailAddress, ExternalId, PhoneNumber, Purpose
 from dialog_schemas.consent import (
@@ -25,6 +25,8 @@ from dialog_schemas.consent import (
 )
 from dialogkit.rules import Conflict, RuleViolation, not_in_future
 
+ConfirmationToken = Annotated[str, StringConstraints(min_length=16, max_length=256)]
+
 
 class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -39,12 +41,16 @@ class GrantConsent(Command):
     contact_point: Personal[PhoneNumber | EmailAddress | None] = None
     lifts_objection: bool = False
     """The customer, having objected before, now expressly consents again."""
+    confirmation_token: ConfirmationToken | None = None
+    """Email and SMS: the token of your own double opt-in link; without one the service issues
+    one. Only its SHA-256 is recorded."""
 
 
 class ConfirmConsent(Command):
-    """The double opt-in confirmation of a pending consent arrived."""
+    """The double opt-in confirmation of a pending consent arrived, carrying its token."""
 
     source_ref: ExternalId
+    """The token of the double opt-in link the customer followed."""
     confirmed_at: AwareDatetime | None = None
 
 
@@ -83,13 +89,24 @@ class RecordUse(Command):
 
 
 def grant(
-    state: ConsentState, command: GrantConsent, *, consent_id: UUID, now: datetime
+    state: ConsentState,
+    command: GrantConsent,
+    *,
+    consent_id: UUID,
+    now: datetime,
+    issued_token: str | None = None,
 ) -> list[Event]:
-    """A consent is pending until confirmed on double-opt-in channels; it may lift an objection."""
+    """A consent is pending until confirmed on double-opt-in channels (UWG §7(2) Nr. 2), by the
+    holder of the grant's token (the command's, else `issued_token`); it may lift an objection."""
     not_in_future("evidence.captured_at", command.evidence.captured_at, now)
     if command.channel in (Channel.EMAIL, Channel.SMS) and command.contact_point is None:
         raise RuleViolation("contact_point", f"a {command.channel} consent names its address")
     pending = command.channel in DOUBLE_OPT_IN
+    token = command.confirmation_token or issued_token
+    if not pending and command.confirmation_token is not None:
+        raise RuleViolation("confirmation_token", f"a {command.channel} consent is not confirmed")
+    if pending and token is None:
+        raise RuleViolation("confirmation_token", "a double opt-in consent needs a token")
     lifts = command.lifts_objection and state.objecting
     events: list[Event] = [
         ConsentGranted(
@@ -100,6 +117,7 @@ def grant(
             pending_confirmation=pending,
             contact_point=command.contact_point,
             lifts_objection=lifts,
+            confirmation_token_sha256=token_sha256(token) if pending and token else None,
         )
     ]
     if lifts and not pending:
@@ -108,40 +126,61 @@ def grant(
 
 
 def confirm(
-    state: ConsentState, consent_id: UUID, command: ConfirmConsent, *, now: datetime
+    state: ConsentState,
+    consent_id: UUID,
+    command: ConfirmConsent,
+    *,
+    now: datetime,
+    expiry: timedelta,
+    confirm_within: timedelta,
 ) -> list[Event]:
+    """Only the grant's own token confirms it, once, within `confirm_within` of the grant; a
+    wrong token is refused and the consent stays pending (UWG §7(2) Nr. 2, double opt-in)."""
     consent = state.consent(consent_id)
     at = command.confirmed_at or now
     not_in_future("confirmed_at", at, now)
-    _must_be_open(state, consent, at, "confirm")
+    _must_be_open(state, consent, at, "confirm", expiry)
+    if consent.revoked_at is not None or consent.expired_at is not None:
+        raise Conflict(f"consent {consent_id} has ended; cannot confirm it")
     if not consent.pending:
         raise Conflict(f"consent {consent_id} needs no confirmation ({consent.channel})")
     if consent.confirmed_at is not None:
-        raise Conflict(f"consent {consent_id} is already confirmed")
+        raise Conflict(f"consent {consent_id} is already confirmed; a token confirms once")
     if at < consent.granted_at:
         raise RuleViolation("confirmed_at", "is before the consent was given")
+    if not consent.answers(command.source_ref):
+        raise RuleViolation("source_ref", "is not the confirmation token of this consent")
+    if at > consent.granted_at + confirm_within:
+        raise Conflict(
+            f"the confirmation period of consent {consent_id} ended"
+            f" {(consent.granted_at + confirm_within).isoformat()}; ask for consent again"
+        )
+    proof = f"sha256:{token_sha256(command.source_ref)}"
     events: list[Event] = [
-        ConsentConfirmed(consent_id=consent_id, confirmed_at=at, source_ref=command.source_ref)
+        ConsentConfirmed(consent_id=consent_id, confirmed_at=at, source_ref=proof)
     ]
     if consent.lifts_objection and state.objecting:
         events.append(_lift(state, at, consent_id))
     return events
 
 
-def withdraw(state: ConsentState, command: WithdrawConsent, *, now: datetime) -> list[Event]:
-    """Withdrawal is possible at any time, over any channel; it ends what it names."""
+def withdraw(
+    state: ConsentState, command: WithdrawConsent, *, now: datetime, expiry: timedelta
+) -> list[Event]:
+    """Withdrawal is possible at any time, over any channel; it ends what it names (GDPR
+    Art. 7(3)). Only a consent already withdrawn or expired under `expiry` is refused."""
     at = command.withdrawn_at or now
     not_in_future("withdrawn_at", at, now)
     if command.consent_id is not None:
         targets = [state.consent(command.consent_id)]
-        _must_be_open(state, targets[0], at, "withdraw")
+        _must_be_open(state, targets[0], at, "withdraw", expiry)
     else:
         targets = [
             c
             for c in state.consents.values()
             if c.channel == command.channel
             and (command.purpose is None or c.purpose == command.purpose)
-            and _open(state, c, at)
+            and _open(state, c, at, expiry)
         ]
         if not targets:
             raise Conflict(f"no consent on {command.channel} to withdraw")
@@ -195,7 +234,7 @@ def record_use(
     command: RecordUse,
     *,
     now: datetime,
-    expiry: timedelta = DEFAULT_EXPIRY,
+    expiry: timedelta,
 ) -> list[Event]:
     """Only a consent that is valid at the time of use can be used (kept as §7a proof)."""
     consent = state.consent(consent_id)
@@ -215,7 +254,7 @@ def record_use(
     ]
 
 
-def expire(state: ConsentState, now: datetime, expiry: timedelta = DEFAULT_EXPIRY) -> list[Event]:
+def expire(state: ConsentState, now: datetime, expiry: timedelta) -> list[Event]:
     """Record the expiry of every consent unused for longer than `expiry`."""
     return [
         ConsentExpired(
@@ -228,16 +267,19 @@ def expire(state: ConsentState, now: datetime, expiry: timedelta = DEFAULT_EXPIR
     ]
 
 
-def _open(state: ConsentState, consent: Consent, at: datetime) -> bool:
+def _open(state: ConsentState, consent: Consent, at: datetime, expiry: timedelta) -> bool:
     closed = (ConsentStatus.REVOKED, ConsentStatus.EXPIRED)
-    return consent.expired_at is None and state.status(consent, at, DEFAULT_EXPIRY) not in closed
+    return state.status(consent, at, expiry) not in closed
 
 
-def _must_be_open(state: ConsentState, consent: Consent, at: datetime, action: str) -> None:
-    status = state.status(consent, max(at, consent.granted_at), DEFAULT_EXPIRY)
-    if consent.revoked_at is not None or status is ConsentStatus.REVOKED:
+def _must_be_open(
+    state: ConsentState, consent: Consent, at: datetime, action: str, expiry: timedelta
+) -> None:
+    """Refuse only what the state shows closed at `at`, under the configured `expiry`."""
+    status = state.status(consent, max(at, consent.granted_at), expiry)
+    if status is ConsentStatus.REVOKED:
         raise Conflict(f"consent {consent.consent_id} was withdrawn; cannot {action} it")
-    if consent.expired_at is not None or status is ConsentStatus.EXPIRED:
+    if status is ConsentStatus.EXPIRED:
         raise Conflict(f"consent {consent.consent_id} has expired; cannot {action} it")
 
 

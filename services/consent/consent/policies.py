@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid5
 
 import asyncpg
 
 from consent.config import SERVICE
-from consent.domain import RecordObjection, object_to_marketing
+from consent.domain import RecordObjection, RecordUse, object_to_marketing, record_use
 from consentledger.domain import ConsentState
 from consentledger.store import load_state
 from dialog_schemas import Envelope
-from dialog_schemas.catalog import CONSENT_EVENTS, INTERACTIONS_EVENTS
+from dialog_schemas.campaigns import OutreachAuthorized
+from dialog_schemas.catalog import CAMPAIGNS_EVENTS, CONSENT_EVENTS, INTERACTIONS_EVENTS
 from dialog_schemas.interactions import OptOutReceived
 from dialogkit.emitter import Emitter
 from dialogkit.projection import Decoded
@@ -56,5 +57,44 @@ class OptOutPolicy:
             envelopes += [
                 WORKER.caused_by(cause, event, id=uuid5(cause.id, f"consent-{n}"), time=now)
                 for n, event in enumerate(decided)
+            ]
+        await self._publisher.publish(CONSENT_EVENTS.name, envelopes)
+
+
+class ConsentUsePolicy:
+    """An outreach authorized on a consent is a use of that consent (§7a UWG proof).
+
+    The use is recorded as `ConsentUsed` with the outreach id as its reference, at the moment of
+    the decision, so the proof bundle shows each use with the outreach that caused it. The event
+    id derives from the authorization's, so a batch applied again records nothing twice. A use
+    of a consent this service does not know, or that was not valid then, is refused by
+    `record_use` and the authorization goes to the dead-letter topic with the reason.
+    """
+
+    name = "consent.outreach-uses"
+    source = CAMPAIGNS_EVENTS
+
+    def __init__(self, publisher: EventPublisher, expiry: timedelta) -> None:
+        self._publisher = publisher
+        self._expiry = expiry
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        envelopes: list[Envelope] = []
+        now = datetime.now(UTC)
+        for decoded in events:
+            authorized = decoded.event
+            if not isinstance(authorized, OutreachAuthorized) or authorized.consent_id is None:
+                continue
+            cause = decoded.envelope
+            state = await load_state(connection, cause.subject) or ConsentState()
+            command = RecordUse(
+                reference=str(authorized.outreach_id),
+                purpose=authorized.purpose,
+                used_at=authorized.decided_at,
+            )
+            used = record_use(state, authorized.consent_id, command, now=now, expiry=self._expiry)
+            envelopes += [
+                WORKER.caused_by(cause, event, id=uuid5(cause.id, f"use-{n}"), time=now)
+                for n, event in enumerate(used)
             ]
         await self._publisher.publish(CONSENT_EVENTS.name, envelopes)

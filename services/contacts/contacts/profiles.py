@@ -94,6 +94,9 @@ class UpdateContact(Command):
     preferred_language: LanguageTag | None = None
     time_zone: TimeZoneName | None = None
     interests: list[Label] | None = None
+    kind: CustomerKind | None = None
+    """A correction of the customer's kind; it holds from now on (eligibility as of an earlier
+    time keeps the kind known then)."""
 
 
 class MergeContacts(Command):

@@ -106,11 +106,13 @@ async def update(connection: asyncpg.Connection, customer: str, event: ContactUp
         await fold(connection, survivor, changes)
         return
     row = await connection.fetchrow(
-        "UPDATE profiles SET profile = profile || $2::jsonb, updated_at = $3"
+        "UPDATE profiles SET profile = profile || $2::jsonb, updated_at = $3,"
+        " kind = coalesce($4, kind)"
         " WHERE customer_id = $1 AND erased_at IS NULL RETURNING profile",
         customer,
         orjson.dumps(changes).decode(),
         event.updated_at,
+        event.kind.value if event.kind else None,
     )
     if row is not None:
         await replace_contact_points(connection, customer, orjson.loads(row["profile"]))

@@ -40,7 +40,8 @@ async def post_contract_confirmation(
     runtime: Runtime,
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
-    """Record that the text-form confirmation of a sale by phone went out (starts the 14 days)."""
+    """Record that the text-form confirmation of a sale by phone went out (starts the 14 days);
+    409 unless `touchpoint_id` is a call of this customer with the `sale` disposition."""
     confirmation = ConfirmContract(command)
     return Accepted.of(await execute(runtime, COMMANDS, customer_id, confirmation, idempotency_key))
 

@@ -2,11 +2,14 @@
 
 A touchpoint's event id derives from customer and touchpoint id, its consequences' from that
 (`interactions.domain.event_ids`), so a retried POST or webhook records one timeline entry.
-Neither command needs state, and both answer 202 once the events are on the topic.
+A touchpoint needs no state; a contract confirmation decides on the sale call it confirms (as
+the timeline knows it). Both answer 202 once the events are on the topic.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid5
@@ -43,12 +46,35 @@ async def stateless(ports: Ports[Settings], customer_id: str, command: Any) -> N
     return None
 
 
+async def find_sale(
+    ports: Ports[Settings], customer_id: str, command: ConfirmContract
+) -> domain.Sale | None:
+    """The customer's sale call the confirmation names, waiting up to `sale_wait_s` for the
+    read model to show a call recorded a moment ago; None if there is none."""
+    touchpoint_id = command.body.touchpoint_id
+    deadline = time.monotonic() + ports.settings.sale_wait_s
+    while True:
+        sale_at = await ports.pool.fetchval(
+            "SELECT occurred_at FROM timeline_entries WHERE customer_id = $1"
+            " AND kind = 'ContractConfirmationDue' AND source_ref = $2 LIMIT 1",
+            customer_id,
+            touchpoint_id,
+        )
+        if sale_at is not None:
+            return domain.Sale(touchpoint_id, sale_at)
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(0.05)
+
+
 def _record(state: None, command: domain.RecordTouchpoint, ctx: Context[Settings]) -> list[Event]:
     return domain.record_touchpoint(command, ctx.now)
 
 
-def _confirm(state: None, command: ConfirmContract, ctx: Context[Settings]) -> list[Event]:
-    return [domain.send_contract_confirmation(command.body, ctx.now)]
+def _confirm(
+    sale: domain.Sale | None, command: ConfirmContract, ctx: Context[Settings]
+) -> list[Event]:
+    return [domain.send_contract_confirmation(command.body, ctx.now, sale)]
 
 
 def _touchpoint_ids(customer_id: str, command: domain.RecordTouchpoint, key: str | None) -> Ids:
@@ -65,6 +91,6 @@ COMMANDS: CommandTable[Settings] = CommandTable(
     confirmed_by="interactions.timeline",
     handlers={
         domain.RecordTouchpoint: Handler(stateless, _record, _touchpoint_ids),
-        ConfirmContract: Handler(stateless, _confirm, _confirmation_ids),
+        ConfirmContract: Handler(find_sale, _confirm, _confirmation_ids),
     },
 )

@@ -18,7 +18,7 @@ import asyncpg
 from consentledger.domain import ConsentState
 from consentledger.eligibility import eligibility
 from consentledger.store import load_state
-from dialog_schemas.campaigns import CampaignCreated
+from dialog_schemas.campaigns import CampaignCreated, CampaignUpdated
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, INTERACTIONS_EVENTS
 from dialog_schemas.common import Channel, Direction, Purpose
 from dialog_schemas.interactions import ComplianceFindingRecorded, TouchpointRecorded
@@ -105,6 +105,10 @@ class CampaignCategories:
             [
                 (d.event.campaign_id, d.event.product_category)
                 for d in of_type(events, CampaignCreated)
+            ]
+            + [
+                (d.event.campaign_id, d.event.definition.product_category)
+                for d in of_type(events, CampaignUpdated)
             ],
         )
 

@@ -4,19 +4,22 @@ Consequences decided here, with the touchpoint:
 - a call with disposition `do_not_call`, or an email or SMS `unsubscribed`, is an opt-out on that
   channel (`OptOutReceived`), which the consent service records as an objection on the channel;
 - a call with disposition `sale` starts the contract-by-phone path (BRIEF rule 10): a text-form
-  confirmation is due (`ContractConfirmationDue`); `ContractConfirmationSent` records it went out,
-  and the 14-day withdrawal period runs from then.
+  confirmation is due (`ContractConfirmationDue`); `ContractConfirmationSent` records it went out
+  for that very sale, and the 14-day withdrawal period runs from when it reached the customer.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
 from uuid import UUID, uuid5
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
 from dialog_schemas import Event
 from dialog_schemas.common import Channel, ExternalId
+from dialog_schemas.contacts import TimeZone
 from dialog_schemas.envelope import CustomerId
 from dialog_schemas.interactions import (
     CallDetails,
@@ -28,14 +31,20 @@ from dialog_schemas.interactions import (
     OptOutReceived,
     SmsDetails,
     SmsStatus,
+    Subdivision,
     TouchpointFacts,
     TouchpointRecorded,
 )
-from dialogkit.rules import not_in_future
+from dialogkit.rules import Conflict, RuleViolation, not_in_future
+from interactions.periods import (
+    DEFAULT_TIME_ZONE,
+    known_federal_state,
+    known_time_zone,
+    withdrawal_ends_on,
+)
 
 TOUCHPOINT_NAMESPACE = UUID("6f1c2a8e-5d0b-4f4a-9a57-2b7f0c1e9d31")
 API = "interactions-api"
-WITHDRAWAL_PERIOD = timedelta(days=14)
 
 
 class RecordTouchpoint(TouchpointFacts):
@@ -50,8 +59,24 @@ class SendContractConfirmation(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     touchpoint_id: ExternalId
+    """The call with the `sale` disposition this confirmation is for."""
     sent_via: Channel
     sent_at: AwareDatetime | None = None
+    received_at: AwareDatetime | None = None
+    """When it reached the customer, if later than sent (a letter); the period starts after."""
+    time_zone: Annotated[TimeZone, AfterValidator(known_time_zone)] | None = None
+    """The customer's IANA time zone; Europe/Berlin if not given."""
+    federal_state: Annotated[Subdivision, AfterValidator(known_federal_state)] | None = None
+    """ISO 3166-2 code of the customer's federal state (DE-BY); nationwide holidays if not
+    given."""
+
+
+@dataclass(frozen=True)
+class Sale:
+    """A call of the customer with the `sale` disposition, as the read model knows it."""
+
+    touchpoint_id: str
+    sale_at: datetime
 
 
 def touchpoint_event_id(customer_id: str, touchpoint_id: str) -> UUID:
@@ -94,14 +119,33 @@ def record_touchpoint(
 
 
 def send_contract_confirmation(
-    command: SendContractConfirmation, now: datetime
+    command: SendContractConfirmation, now: datetime, sale: Sale | None
 ) -> ContractConfirmationSent:
-    """The withdrawal period of a distance contract runs 14 days from the confirmation."""
+    """A confirmation is for a sale on a call of this customer (`sale`, None if there is none:
+    409); the withdrawal period runs 14 days from the day after it reached the customer, in
+    their calendar (§§ 187, 188, 193, 355 BGB)."""
+    if sale is None:
+        raise Conflict(
+            f"touchpoint {command.touchpoint_id} is not a call with a sale of this customer;"
+            " a contract confirmation answers such a call"
+        )
     sent_at = command.sent_at or now
     not_in_future("sent_at", sent_at, now)
+    if sent_at < sale.sale_at:
+        raise RuleViolation("sent_at", "is before the sale it confirms")
+    received_at = command.received_at or sent_at
+    not_in_future("received_at", received_at, now)
+    if received_at < sent_at:
+        raise RuleViolation("received_at", "is before the confirmation was sent")
+    time_zone = command.time_zone or DEFAULT_TIME_ZONE
     return ContractConfirmationSent(
         touchpoint_id=command.touchpoint_id,
         sent_at=sent_at,
         sent_via=command.sent_via,
-        withdrawal_ends_on=(sent_at + WITHDRAWAL_PERIOD).date(),
+        withdrawal_ends_on=withdrawal_ends_on(
+            received_at, time_zone=time_zone, federal_state=command.federal_state
+        ),
+        received_at=received_at,
+        time_zone=time_zone,
+        federal_state=command.federal_state,
     )

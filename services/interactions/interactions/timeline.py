@@ -158,6 +158,20 @@ DESCRIPTIONS: dict[type[Event], Callable[[Any], Entry]] = {
         Direction.OUTBOUND,
         str(e.outreach_id),
     ),
+    cp.OutreachDeferred: lambda e: Entry(
+        e.decided_at,
+        f"Outreach deferred until {e.until.isoformat()}: {e.reason.value.replace('_', ' ')}",
+        e.channel,
+        Direction.OUTBOUND,
+        str(e.outreach_id),
+    ),
+    cp.OutreachCancelled: lambda e: Entry(
+        e.cancelled_at,
+        f"Outreach cancelled: {e.reason.value.replace('_', ' ')}",
+        e.channel,
+        Direction.OUTBOUND,
+        str(e.outreach_id),
+    ),
     cp.OutreachDispatched: lambda e: Entry(
         e.dispatched_at, "Outreach dispatched", e.channel, Direction.OUTBOUND, str(e.outreach_id)
     ),

@@ -1,0 +1,96 @@
+"""Campaigns as they stand: each campaign's events kept in order and folded by `domain.evolve`.
+
+The API loads a campaign's state from here to decide a command on it, and lists campaigns from
+the snapshot row the projection writes after each batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import orjson
+
+from campaigns.domain import Campaign, fold
+from dialog_schemas import Event
+from dialog_schemas.campaigns import CAMPAIGN_EVENTS as CAMPAIGN_EVENT_TYPES
+from dialog_schemas.catalog import CAMPAIGNS_EVENTS
+from dialogkit.projection import Decoded
+
+CAMPAIGN_TYPES = {e.event_type: e for e in CAMPAIGN_EVENT_TYPES}
+
+
+async def campaign_events(db: Any, campaign_id: str) -> list[Event]:
+    """The campaign's events in the order they were published."""
+    rows = await db.fetch(
+        "SELECT type, data FROM campaign_events WHERE campaign_id = $1"
+        " ORDER BY partition, kafka_offset",
+        campaign_id,
+    )
+    return [CAMPAIGN_TYPES[r["type"]].model_validate(orjson.loads(r["data"])) for r in rows]
+
+
+async def load_campaign(db: Any, campaign_id: str) -> Campaign | None:
+    """The campaign's state, or None if it was never created."""
+    return fold(await campaign_events(db, campaign_id))
+
+
+class CampaignProjection:
+    """The campaign events of `campaigns.events.v1`, and each campaign's state folded from them."""
+
+    name = "campaigns.campaigns"
+    source = CAMPAIGNS_EVENTS
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        mine = [d for d in events if isinstance(d.event, CAMPAIGN_EVENT_TYPES)]
+        if not mine:
+            return
+        await connection.executemany(
+            "INSERT INTO campaign_events (event_id, campaign_id, type, data, partition,"
+            " kafka_offset) VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT DO NOTHING",
+            [
+                (
+                    d.envelope.id,
+                    d.event.campaign_id,  # type: ignore[attr-defined]
+                    d.envelope.type,
+                    d.event.model_dump_json(),
+                    d.record.partition,
+                    d.record.offset,
+                )
+                for d in mine
+            ],
+        )
+        for campaign_id in sorted({d.event.campaign_id for d in mine}):  # type: ignore[attr-defined]
+            campaign = await load_campaign(connection, campaign_id)
+            if campaign is not None:
+                await write_snapshot(connection, campaign)
+
+
+async def write_snapshot(connection: asyncpg.Connection, campaign: Campaign) -> None:
+    definition = campaign.definition
+    await connection.execute(
+        "INSERT INTO campaigns (campaign_id, name, channel, purpose, product_category,"
+        " created_at, status, definition, waves, ended_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10)"
+        " ON CONFLICT (campaign_id) DO UPDATE SET name = EXCLUDED.name,"
+        " channel = EXCLUDED.channel, purpose = EXCLUDED.purpose,"
+        " product_category = EXCLUDED.product_category, created_at = EXCLUDED.created_at,"
+        " status = EXCLUDED.status, definition = EXCLUDED.definition, waves = EXCLUDED.waves,"
+        " ended_at = EXCLUDED.ended_at",
+        campaign.campaign_id,
+        definition.name,
+        definition.channel.value,
+        definition.purpose.value,
+        definition.product_category,
+        campaign.created_at,
+        campaign.status.value,
+        definition.model_dump_json(),
+        orjson.dumps(
+            [
+                {"wave": w.wave, "launched_at": w.launched_at, "due_from": w.due_from}
+                for w in campaign.waves
+            ]
+        ).decode(),
+        campaign.ended_at,
+    )
