@@ -235,3 +235,13 @@ async def test_the_proof_opens_a_merged_duplicates_contact_point_with_its_key() 
     bundle["consents"][1]["contact_point"] = theirs["contact_point"]
     erased = await open_contact_points(bundle, ["s-1", "d-1"], cipher)
     assert erased["consents"][1]["contact_point"] is None
+
+
+async def test_an_event_without_personal_data_needs_no_key() -> None:
+    class Away(InMemoryKeyStore):
+        async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
+            raise AssertionError("no key may be asked for")
+
+    plain = TOUCHPOINT.model_copy(update={"summary": "", "details": None})
+    data = await PersonalDataCipher(Away()).seal("c-1", plain)
+    assert data["summary"] == ""

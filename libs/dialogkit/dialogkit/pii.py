@@ -30,6 +30,8 @@ from dialogkit.keys import DataKey, KeyDestroyed, KeyStore, OncePerCall
 
 PREFIX = "pii:v1:"
 NONCE_BYTES = 12
+EMPTY: tuple[Any, ...] = (None, "", [], {})
+"""Values that hold no personal data: sealing them needs no key (and no key service)."""
 
 
 @cache
@@ -78,7 +80,7 @@ class PersonalDataCipher:
         paths = [
             p
             for p in personal_fields(kind)
-            if _get(data, p) is not None and not str(_get(data, p)).startswith(PREFIX)
+            if _get(data, p) not in EMPTY and not str(_get(data, p)).startswith(PREFIX)
         ]
         if not paths:
             return data
