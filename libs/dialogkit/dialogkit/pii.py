@@ -26,7 +26,31 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dialog_schemas import Envelope, Event, personal_fields
 from dialog_schemas.catalog import event_types
-from dialogkit.keys import DataKey, KeyDestroyed, KeyStore, OncePerCall
+from dialogkit.keys import (  # the key stores live in dialogkit.keys; named here as before
+    DataKey,
+    HttpKeyStore,
+    InMemoryKeyStore,
+    KeyDestroyed,
+    KeyServiceUnavailable,
+    KeyStore,
+    OncePerCall,
+    PostgresKeyStore,
+    new_key,
+)
+
+__all__ = [
+    "DataKey",
+    "HttpKeyStore",
+    "InMemoryKeyStore",
+    "KeyDestroyed",
+    "KeyServiceUnavailable",
+    "KeyStore",
+    "PersonalDataCipher",
+    "PostgresKeyStore",
+    "is_sealed",
+    "new_key",
+    "readable",
+]
 
 PREFIX = "pii:v1:"
 NONCE_BYTES = 12
