@@ -159,3 +159,23 @@ def test_a_sale_call_publishes_the_touchpoint_and_the_confirmation_due(
     touchpoint, due = fake.publisher.sent[INTERACTIONS_EVENTS.name]
     assert (touchpoint.type, due.type) == ("TouchpointRecorded", "ContractConfirmationDue")
     assert response.json()["event_ids"] == [str(touchpoint.id), str(due.id)]
+
+
+def test_data_keys_need_their_own_credential_not_the_api_token(fake: FakeRuntime) -> None:
+    from contacts.bootstrap import DEFINITION as contacts
+    from contacts.config import Settings as ContactsSettings
+    from dialogkit.http import create_api
+
+    settings = ContactsSettings(api_token="api-secret", data_key_token="keys-secret")
+    app = create_api("contacts", settings, contacts.routers, runtime_factory=fake)
+    with TestClient(app) as client:
+        api = {"Authorization": "Bearer api-secret"}
+        keys = {"Authorization": "Bearer keys-secret"}
+        refused = client.get("/v1/data-keys/c-1", headers=api)
+        assert (refused.status_code, refused.headers["content-type"]) == (
+            401,
+            "application/problem+json",
+        )
+        assert "data key token" in refused.json()["detail"]
+        assert client.post("/v1/data-keys/c-1", headers=api).status_code == 401
+        assert client.get("/v1/customers/c-1", headers=keys).status_code == 401

@@ -29,7 +29,7 @@ def test_the_development_token_is_refused_outside_local(monkeypatch: pytest.Monk
 def test_a_real_token_is_accepted_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTERACTIONS_ENVIRONMENT", "production")
     monkeypatch.setenv("INTERACTIONS_API_TOKEN", "s3cr3t-from-the-vault")
-    monkeypatch.setenv("INTERACTIONS_CONTACTS_API_TOKEN", "contacts-s3cr3t")
+    monkeypatch.setenv("INTERACTIONS_DATA_KEY_TOKEN", "contacts-s3cr3t")
     assert load_settings(INTERACTIONS).api_token.get_secret_value() == "s3cr3t-from-the-vault"
 
 
@@ -43,7 +43,7 @@ def test_every_secret_of_contacts_must_be_set_outside_local(
 
     monkeypatch.setenv("CONTACTS_ENVIRONMENT", "production")
     secrets = ["api_token", "suppression_salt", "consent_api_token", "interactions_api_token"]
-    for name in [*secrets, "campaigns_api_token"]:
+    for name in [*secrets, "campaigns_api_token", "data_key_token"]:
         if name != missing:
             monkeypatch.setenv(f"CONTACTS_{name.upper()}", f"real-{name}")
     with pytest.raises(SettingsError, match=f"{missing} still has the local development default"):
@@ -77,7 +77,7 @@ def test_the_double_opt_in_secret_must_be_set_outside_local(
     from consent.bootstrap import DEFINITION as CONSENT
 
     monkeypatch.setenv("CONSENT_ENVIRONMENT", "production")
-    for name in ("api_token", "contacts_api_token"):
+    for name in ("api_token", "data_key_token"):
         monkeypatch.setenv(f"CONSENT_{name.upper()}", f"real-{name}")
     with pytest.raises(SettingsError, match="confirmation_secret still has the local"):
         load_settings(CONSENT)

@@ -71,13 +71,15 @@ class PersonalDataReaderSettings(ServiceSettings):
     """Settings of a service that seals or reads personal data with keys contacts keeps."""
 
     contacts_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
-    contacts_api_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
+    data_key_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
+    """The credential of the contacts service's data-key routes (its `CONTACTS_DATA_KEY_TOKEN`),
+    not its API token: holding the contacts API token does not give access to keys."""
     data_key_cache_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
     """How long a reader keeps a data key before asking again (sealing always asks afresh)."""
 
     LOCAL_SECRETS: ClassVar[tuple[str, ...]] = (
         *ServiceSettings.LOCAL_SECRETS,
-        "contacts_api_token",
+        "data_key_token",
     )
 
     def key_store(self, pool: Any = None) -> KeyStore:
@@ -86,6 +88,6 @@ class PersonalDataReaderSettings(ServiceSettings):
 
         return HttpKeyStore(
             str(self.contacts_url),
-            self.contacts_api_token.get_secret_value(),
+            self.data_key_token.get_secret_value(),
             cache_s=self.data_key_cache_s,
         )

@@ -134,18 +134,32 @@ def answered(response: Response, outcome: Outcome) -> Outcome:
     return outcome
 
 
-def require_token(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Reject a request that does not carry the service's bearer token."""
-    expected = request.app.state.settings.api_token.get_secret_value()
-    if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
-        raise Problem(
-            401,
-            "Unauthorized",
-            "send 'Authorization: Bearer <token>' with the service's API token",
-        )
+class ScopedRouter(APIRouter):
+    """Routes behind their own credential: `credential` names the setting holding its token."""
+
+    def __init__(self, *, credential: str, **options: Any) -> None:
+        super().__init__(**options)
+        self.credential = credential
+
+
+def require(credential: str) -> Callable[..., None]:
+    """A dependency rejecting requests without the bearer token of setting `credential`."""
+
+    label = "API token" if credential == "api_token" else credential.replace("_", " ")
+
+    def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> None:
+        expected = getattr(request.app.state.settings, credential).get_secret_value()
+        if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
+            raise Problem(
+                401,
+                "Unauthorized",
+                f"send 'Authorization: Bearer <token>' with the service's {label}",
+            )
+
+    return check
 
 
 def create_api(
@@ -207,5 +221,6 @@ def create_api(
         return metrics.exposition()
 
     for router in routers:
-        app.include_router(router, dependencies=[Depends(require_token)])
+        credential = router.credential if isinstance(router, ScopedRouter) else "api_token"
+        app.include_router(router, dependencies=[Depends(require(credential))])
     return app

@@ -22,9 +22,11 @@ from contacts.profiles import (
 from dialog_schemas import CustomerId
 from dialog_schemas.contacts import CancellationFacts, PurchaseFacts
 from dialogkit.commands import execute
-from dialogkit.http import ApiRuntime, IdempotencyKey, get_runtime
+from dialogkit.http import ApiRuntime, IdempotencyKey, ScopedRouter, get_runtime
 
 router = APIRouter(prefix="/v1", tags=["contacts"])
+keys_router = ScopedRouter(prefix="/v1", tags=["data keys"], credential="data_key_token")
+"""Data keys, for the services that seal or read personal data: their own credential."""
 Runtime = Annotated[ApiRuntime[Settings], Depends(get_runtime)]
 
 
@@ -121,13 +123,13 @@ async def erase_customer(customer_id: CustomerId, runtime: Runtime, response: Re
     return await run(runtime, response, customer_id, Erase())
 
 
-@router.get("/data-keys/{customer_id}")
+@keys_router.get("/data-keys/{customer_id}")
 async def get_data_key(customer_id: CustomerId, runtime: Runtime) -> views.DataKeyView:
     """The customer's data key, for services that read personal data; 410 once erased."""
     return await views.data_key(runtime.pool, customer_id, create=False)
 
 
-@router.post("/data-keys/{customer_id}")
+@keys_router.post("/data-keys/{customer_id}")
 async def get_or_create_data_key(customer_id: CustomerId, runtime: Runtime) -> views.DataKeyView:
     """The customer's data key, made on first use, for services that seal personal data."""
     return await views.data_key(runtime.pool, customer_id, create=True)

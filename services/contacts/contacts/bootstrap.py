@@ -1,6 +1,6 @@
 """Composition root of the contacts service."""
 
-from contacts.api import router
+from contacts.api import keys_router, router
 from contacts.config import SERVICE, Settings
 from contacts.ingress import ShopIngress
 from contacts.projections import ProfileProjection
@@ -18,7 +18,7 @@ def projections(settings: Settings, publisher: EventPublisher) -> list[Projectio
 DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
-    routers=[router],
+    routers=[router, keys_router],
     projections=projections,
     description="Customer profiles, contact points, products and contracts.",
     ingress=[ShopIngress()],

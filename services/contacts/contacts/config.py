@@ -13,6 +13,9 @@ class Settings(ServiceSettings):
 
     http_port: Port = 8002
     worker_web_port: Port = 6602
+    data_key_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
+    """Credential of the data-key routes, held by the services that seal or read personal data
+    (consent, interactions); separate from `api_token`."""
     suppression_salt: SecretStr = SecretStr("local-dev-suppression-salt")
     """Salt of the hashes that keep erased contact points blocked; keep it secret and stable."""
 
@@ -29,6 +32,7 @@ class Settings(ServiceSettings):
     LOCAL_SECRETS: ClassVar[tuple[str, ...]] = (
         *ServiceSettings.LOCAL_SECRETS,
         "suppression_salt",
+        "data_key_token",
         "consent_api_token",
         "interactions_api_token",
         "campaigns_api_token",
