@@ -89,7 +89,7 @@ async def timeline_page(
         since,
         until,
     )
-    notes = await open_notes(cipher.batch(), rows[:limit])
+    notes = await open_notes(cipher.batch(), customer_id, rows[:limit])
     entries = [
         TimelineEntry(**(dict(r) | {"summary": with_note(r["summary"], notes[r["entry_id"]])}))
         for r in rows[:limit]
@@ -105,11 +105,13 @@ async def timeline_page(
     )
 
 
-async def open_notes(cipher: PersonalDataCipher, rows: Sequence[Any]) -> dict[UUID, str | None]:
+async def open_notes(
+    cipher: PersonalDataCipher, customer_id: str, rows: Sequence[Any]
+) -> dict[UUID, str | None]:
     """Each entry's note, opened with its owner's data key; None where there is none to show."""
     notes: dict[UUID, str | None] = {}
     for row in rows:
-        note, owner = row["note"], row["note_owner"] or row["customer_id"]
+        note, owner = row["note"], row["note_owner"] or customer_id
         if note is not None and note.startswith(PREFIX):
             try:
                 note = (await cipher.open(owner, {"summary": note}))["summary"]
