@@ -20,6 +20,12 @@ from dialogkit.projection import Decoded, of_type
 
 # the ledger's tables keyed by customer: a merged duplicate's rows follow the survivor
 CUSTOMER_TABLES = ("consent_history", "customer_purchases")
+KEPT_TABLES = {
+    "customer_facts": "the survivor keeps its own facts; a duplicate's suppressed channels are"
+    " united into them",
+    "customer_kinds": "the survivor's own consumer or business history holds",
+}
+"""The ledger's customer-keyed tables that stay under their own id on a merge, and why."""
 
 
 async def record_history(connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:

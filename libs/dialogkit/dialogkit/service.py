@@ -19,6 +19,7 @@ from dialogkit.db import migrate
 from dialogkit.http import create_api
 from dialogkit.ingress import IngressRoute
 from dialogkit.jobs import Periodic
+from dialogkit.lifecycle import CustomerTables
 from dialogkit.logs import configure_logging
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
@@ -48,6 +49,8 @@ class ServiceDefinition(Generic[S]):
     """Jobs the worker runs at intervals (e.g. recording expiries)."""
     state_tables: Mapping[str, TopicContract] = field(default_factory=dict)
     """In-memory faust tables of the latest event per key on state topics, by table name."""
+    customer_tables: CustomerTables = field(default_factory=CustomerTables)
+    """Every table keyed by customer: those that follow a merge, and those kept, with why."""
 
     @property
     def migrations_package(self) -> str:

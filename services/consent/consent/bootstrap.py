@@ -5,9 +5,10 @@ from consent.config import SERVICE, Settings
 from consent.expiry import ExpiryJob
 from consent.policies import ConsentUsePolicy, OptOutPolicy
 from consent.projections import ConsentStateProjection, MergedConsentState
-from consentledger.projections import CustomerFactsProjection
+from consentledger.projections import CUSTOMER_TABLES, KEPT_TABLES, CustomerFactsProjection
 from dialog_schemas.catalog import CONSENT_STATE
 from dialogkit.jobs import Periodic
+from dialogkit.lifecycle import CustomerTables
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
@@ -35,4 +36,11 @@ DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     description="Permission to contact: consents, evidence, objections, eligibility, proof.",
     periodic=periodic,
     state_tables={"consent-state": CONSENT_STATE},
+    customer_tables=CustomerTables(
+        merged=CUSTOMER_TABLES,
+        kept={
+            "consent_state": "recomputed for the survivor and dropped for the duplicate on a merge",
+            **KEPT_TABLES,
+        },
+    ),
 )
