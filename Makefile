@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: run stop test unit integration e2e lint typecheck bench env clean manifests contracts release-contracts
+.PHONY: run stop test unit integration e2e lint typecheck bench env clean manifests contracts release-contracts k8s-check image
 
 run: env  ## start every service, the broker and the database; Ctrl-C stops everything
 	$(RUN) python -m devstack run
@@ -15,7 +15,7 @@ run: env  ## start every service, the broker and the database; Ctrl-C stops ever
 stop:  ## stop a running `make run` from another terminal
 	@if [ -x $(UV) ]; then $(RUN) python -m devstack stop; else echo "the platform is not running"; fi
 
-test: env lint typecheck  ## every test tier, lint and type check
+test: env lint typecheck k8s-check  ## every test tier, lint, type check and the manifests
 	$(PYTEST) tests/unit tests/integration tests/e2e
 
 unit: env
@@ -50,8 +50,19 @@ $(UV):
 clean:
 	rm -rf .run .venv .tools .pytest_cache .mypy_cache .ruff_cache
 
-manifests: env  ## render deploy/k8s/ from the services' settings
+manifests: env  ## render deploy/k8s/ (base, overlays dev and prod) from the settings and catalog
 	$(RUN) python -m devstack.manifests deploy/k8s
+
+k8s-check: env  ## render every overlay and validate it offline against Kubernetes and CRD schemas
+	$(RUN) python -m devstack.kube.check deploy/k8s
+
+IMAGE ?= ghcr.io/dialog-platform/dialog:0.1.0
+# the first of docker and podman whose engine answers
+ENGINE ?= $(shell for e in docker podman; do $$e info >/dev/null 2>&1 && echo $$e && break; done)
+
+image:  ## build the container image where a container engine (docker or podman) answers
+	@if [ -z "$(ENGINE)" ]; then echo "no container engine answers (docker or podman); the install step is tested without one: tests/integration/test_image_install.py" >&2; exit 1; fi
+	$(ENGINE) build -t $(IMAGE) .
 
 contracts: env  ## regenerate schemas/contracts/ (JSON Schemas, AsyncAPI) and docs/integration.md
 	$(RUN) python -m dialog_schemas write

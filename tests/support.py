@@ -61,6 +61,7 @@ def service_process(
         f"{prefix}_DATABASE_URL": dsn,
         f"{prefix}_HTTP_PORT": str(port if role == "api" else free_port()),
         f"{prefix}_WORKER_WEB_PORT": str(port if role == "worker" else free_port()),
+        f"{prefix}_WORKER_DATA_DIR": str(logs.parent / f"{service}-{role}-data"),
         **(extra_env or {}),
     }
     child = spawn(f"{service}-{role}", [sys.executable, "-m", service, role], logs, env=env)

@@ -8,9 +8,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from devstack.broker import start_broker
 from devstack.postgres import start_postgres
 from devstack.processes import Child, StartError, port_in_use, spawn, wait_until
+from devstack.supervisor import Supervisor
 from dialogkit.config import Port, ServiceSettings
 from dialogkit.db import ensure_database, migrate
 from dialogkit.service import ServiceDefinition, load_settings
@@ -59,10 +61,15 @@ def database_dsn(admin_dsn: str, database: str) -> str:
     return f"{scheme}://{authority}/{database}" + (f"?{query}" if query else "")
 
 
-def service_env(definition: ServiceDefinition[Any], bootstrap: str, dsn: str) -> dict[str, str]:
+def service_env(
+    definition: ServiceDefinition, bootstrap: str, dsn: str, state_dir: Path
+) -> dict[str, str]:
+    """A service's environment: its broker and database, peers, and its worker's data folder
+    under the run's state folder (so two platforms on one machine never share one)."""
     prefix = definition.settings.model_config.get("env_prefix", "")
     return {
         **peer_urls(definition),  # where the other services run, unless set otherwise
+        f"{prefix}WORKER_DATA_DIR": str((state_dir / "faust" / definition.name).absolute()),
         **os.environ,
         f"{prefix}KAFKA_BOOTSTRAP": bootstrap,
         f"{prefix}DATABASE_URL": dsn,
@@ -70,7 +77,7 @@ def service_env(definition: ServiceDefinition[Any], bootstrap: str, dsn: str) ->
     }
 
 
-def peer_urls(definition: ServiceDefinition[Any]) -> dict[str, str]:
+def peer_urls(definition: ServiceDefinition) -> dict[str, str]:
     """`<PREFIX>_<PEER>_URL` for each other service's API this one calls, where that API runs."""
     prefix = definition.settings.model_config.get("env_prefix", "")
     apis = {}
@@ -97,12 +104,14 @@ class Stack:
 
     settings: StackSettings
     children: list[Child] = field(default_factory=list)
+    restarts: dict[str, Callable[[], Child]] = field(default_factory=dict)
+    """How to start each service process again; the broker and the database have none."""
 
     @property
     def logs(self) -> Path:
         return self.settings.state_dir / "logs"
 
-    def start(self) -> list[tuple[ServiceDefinition[Any], ServiceSettings]]:
+    def start(self) -> list[tuple[ServiceDefinition, ServiceSettings]]:
         embedded = self.settings.kafka_bootstrap is None
         bootstrap = self.settings.kafka_bootstrap or self._start_broker()
         admin_dsn = self.settings.database_url or self._start_postgres()
@@ -114,7 +123,7 @@ class Stack:
         for definition in definitions():
             dsn = database_dsn(admin_dsn, f"dialog_{definition.name}")
             asyncio.run(_prepare(admin_dsn, dsn, definition))
-            env = service_env(definition, bootstrap, dsn)
+            env = service_env(definition, bootstrap, dsn, self.settings.state_dir)
             settings = load_settings(definition, kafka_bootstrap=bootstrap, database_url=dsn)
             started.append((definition, settings))
             self._start_service(definition, settings, env)
@@ -144,7 +153,7 @@ class Stack:
         return f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
     def _start_service(
-        self, definition: ServiceDefinition[Any], settings: ServiceSettings, env: dict[str, str]
+        self, definition: ServiceDefinition, settings: ServiceSettings, env: dict[str, str]
     ) -> None:
         for role, port in (("api", settings.http_port), ("worker", settings.worker_web_port)):
             name = f"{definition.name}-{role}"
@@ -155,14 +164,9 @@ class Stack:
                     f"{name}: port {settings.http_host}:{port} is already in use; "
                     f"choose another with {prefix}{variable}"
                 )
-            self.children.append(
-                spawn(
-                    name,
-                    [sys.executable, "-m", definition.name, role],
-                    self.logs / f"{name}.log",
-                    env=env,
-                )
-            )
+            command = [sys.executable, "-m", definition.name, role]
+            self.restarts[name] = partial(spawn, name, command, self.logs / f"{name}.log", env=env)
+            self.children.append(self.restarts[name]())
 
     def _child(self, name: str) -> Child:
         return next(c for c in self.children if c.name == name)
@@ -180,7 +184,7 @@ class Stack:
         self.children.clear()
 
 
-async def _prepare(admin_dsn: str, dsn: str, definition: ServiceDefinition[Any]) -> None:
+async def _prepare(admin_dsn: str, dsn: str, definition: ServiceDefinition) -> None:
     await ensure_database(admin_dsn, dsn.rsplit("/", 1)[1].split("?")[0])
     await migrate(dsn, definition.migrations_package)
 
@@ -207,7 +211,8 @@ def _alive(pid: int) -> bool:
 
 
 def run(settings: StackSettings) -> int:
-    """Start everything, print where it is, and stop it all on Ctrl-C or SIGTERM."""
+    """Start everything, print where it is, restart crashed services, and stop it all on Ctrl-C,
+    SIGTERM, or when the broker or the database dies."""
     stack = Stack(settings)
     stopping = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
@@ -225,16 +230,16 @@ def run(settings: StackSettings) -> int:
             base = f"http://{s.http_host}:{s.http_port}"
             print(f"  {definition.name:<13} {base}  docs {base}/docs")
         print("Ctrl-C or `make stop` stops everything")
-        while not stopping.wait(0.5):
-            crashed = [c for c in stack.children if not c.running()]
-            if crashed:
-                names = ", ".join(f"{c.name} (read {c.log})" for c in crashed)
-                print(f"stopped unexpectedly: {names}", file=sys.stderr)
-                stack.stop()
-                return 1
-        print("stopping ...")
-        stack.stop()
-    return 0
+        return supervise(stack, stopping, Supervisor(stack.children, stack.restarts))
+
+
+def supervise(stack: Stack, stopping: threading.Event, supervisor: Supervisor) -> int:
+    """Restart crashed services until asked to stop (0) or the broker or database dies (1);
+    then stop everything."""
+    reason = supervisor.watch(stopping)
+    print("stopping ...", file=sys.stderr if reason else sys.stdout)
+    stack.stop()
+    return 0 if reason is None else 1
 
 
 def stop(settings: StackSettings, timeout: float = 60) -> int:

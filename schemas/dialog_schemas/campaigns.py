@@ -12,13 +12,14 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from dialog_schemas.common import (
     BlockReason,
     Channel,
     CustomerKind,
     ExternalId,
+    Instant,
     Label,
     LegalBasis,
     Part,
@@ -102,9 +103,9 @@ class CampaignDefinition(Part):
     """What the campaign advertises; decides 'similar products' for §7(3) UWG."""
     message_ref: ExternalId | None = None
     """The message, letter or call script the channel system uses."""
-    starts_at: AwareDatetime | None = None
+    starts_at: Instant | None = None
     """Outreach of the first wave falls due at the later of this and the launch."""
-    ends_at: AwareDatetime | None = None
+    ends_at: Instant | None = None
     """No outreach is dispatched after this; undecided outreach is then cancelled."""
     audience: Audience = Audience()
     frequency_caps: FrequencyCaps | None = None
@@ -122,7 +123,7 @@ class CampaignCreated(Event):
     purpose: Purpose
     product_category: Label | None = None
     """What the campaign advertises; decides 'similar products' for §7(3) UWG."""
-    created_at: AwareDatetime
+    created_at: Instant
     definition: CampaignDefinition | None = None
     """The whole definition (name, channel, purpose and category repeat it)."""
 
@@ -132,14 +133,14 @@ class CampaignUpdated(Event):
 
     campaign_id: ExternalId
     definition: CampaignDefinition
-    updated_at: AwareDatetime
+    updated_at: Instant
 
 
 class CampaignLaunched(Event):
     """A draft campaign started running; its first wave follows."""
 
     campaign_id: ExternalId
-    launched_at: AwareDatetime
+    launched_at: Instant
 
 
 class WaveLaunched(Event):
@@ -147,8 +148,8 @@ class WaveLaunched(Event):
 
     campaign_id: ExternalId
     wave: WaveNumber
-    launched_at: AwareDatetime
-    due_from: AwareDatetime
+    launched_at: Instant
+    due_from: Instant
     """Outreach of this wave falls due from this moment."""
 
 
@@ -156,28 +157,28 @@ class CampaignPaused(Event):
     """A running campaign stopped deciding and dispatching until resumed."""
 
     campaign_id: ExternalId
-    paused_at: AwareDatetime
+    paused_at: Instant
 
 
 class CampaignResumed(Event):
     """A paused campaign runs again; outreach that fell due meanwhile is decided now."""
 
     campaign_id: ExternalId
-    resumed_at: AwareDatetime
+    resumed_at: Instant
 
 
 class CampaignStopped(Event):
     """A campaign was ended by its owner; undecided outreach is cancelled."""
 
     campaign_id: ExternalId
-    stopped_at: AwareDatetime
+    stopped_at: Instant
 
 
 class CampaignCompleted(Event):
     """A campaign reached its end time; undecided outreach is cancelled."""
 
     campaign_id: ExternalId
-    completed_at: AwareDatetime
+    completed_at: Instant
 
 
 class OutreachPlanned(Event):
@@ -187,7 +188,7 @@ class OutreachPlanned(Event):
     campaign_id: ExternalId
     channel: Channel
     purpose: Purpose
-    planned_for: AwareDatetime
+    planned_for: Instant
     wave: WaveNumber | None = None
 
 
@@ -203,8 +204,8 @@ class OutreachDeferred(Event):
     campaign_id: ExternalId
     channel: Channel
     purpose: Purpose
-    decided_at: AwareDatetime
-    until: AwareDatetime
+    decided_at: Instant
+    until: Instant
     reason: DeferralReason
 
 
@@ -220,7 +221,7 @@ class OutreachCancelled(Event):
     outreach_id: UUID
     campaign_id: ExternalId
     channel: Channel
-    cancelled_at: AwareDatetime
+    cancelled_at: Instant
     reason: CancellationReason
 
 
@@ -231,7 +232,7 @@ class OutreachAuthorized(Event):
     campaign_id: ExternalId
     channel: Channel
     purpose: Purpose
-    decided_at: AwareDatetime
+    decided_at: Instant
     legal_basis: LegalBasis
     consent_id: UUID | None = None
 
@@ -243,7 +244,7 @@ class OutreachBlocked(Event):
     campaign_id: ExternalId
     channel: Channel
     purpose: Purpose
-    decided_at: AwareDatetime
+    decided_at: Instant
     reason: BlockReason
 
 
@@ -253,7 +254,7 @@ class OutreachDispatched(Event):
     outreach_id: UUID
     campaign_id: ExternalId
     channel: Channel
-    dispatched_at: AwareDatetime
+    dispatched_at: Instant
 
 
 class ResponseKind(StrEnum):
@@ -271,7 +272,7 @@ class ResponseReceived(Event):
     outreach_id: UUID
     campaign_id: ExternalId
     channel: Channel
-    received_at: AwareDatetime
+    received_at: Instant
     response: ResponseKind
 
 

@@ -5,6 +5,14 @@ documentation. Everything else (a field removed or renamed, a type, format, cons
 changed, an optional field made required, a new required field, an event type removed) needs a
 new schema version of that event type and an upcaster from every released version, because
 stored events of the old version must stay readable.
+
+One kind of constraint may be added within a version: a storage limit (`STORAGE_LIMITS` and
+friends in `dialog_schemas.common`: text without NUL, integers within the I-JSON range, instants
+and dates within the platform's calendar). It refuses only values no projection could ever apply
+(PostgreSQL refuses NUL in text, Python's calendar ends in year 9999, JSON readers lose precision
+beyond 2^53) or that no fact of this platform can carry (a touchpoint in year 1); such a value
+in a stored event never reached a read model, so no consumer relies on it and no producer that
+worked sends it.
 """
 
 from __future__ import annotations
@@ -14,6 +22,13 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from dialog_schemas.common import (
+    DATE_LIMITS,
+    HARDENED_PATTERNS,
+    INSTANT_LIMITS,
+    STORAGE_LIMITS,
+)
 
 ANNOTATIONS = frozenset({"title", "description", "default", "examples", "$comment", "$id"})
 FILE = re.compile(r"^(?P<type>[A-Za-z0-9]+)\.v(?P<version>[0-9]+)\.schema\.json$")
@@ -210,13 +225,26 @@ def _normalized(schema: Any, root: Mapping[str, Any]) -> Any:
     schema = _resolve(schema, root)
     if isinstance(schema, Mapping):
         return {
-            k: _normalized(v, root)
+            k: _normalized(_without_storage_limit(k, v), root)
             for k, v in sorted(schema.items())
-            if k not in ANNOTATIONS and not k.startswith("x-")
+            if k not in ANNOTATIONS and not k.startswith("x-") and not _storage_limit(k, v)
         }
     if isinstance(schema, list):
         return [_normalized(v, root) for v in schema]
     return schema
+
+
+def _storage_limit(key: str, value: Any) -> bool:
+    """A constraint that only refuses values no projection can apply (see the module doc)."""
+    limits = (STORAGE_LIMITS, INSTANT_LIMITS, DATE_LIMITS)
+    return any(key in limit and limit[key] == value for limit in limits)
+
+
+def _without_storage_limit(key: str, value: Any) -> Any:
+    """A released pattern that a storage limit was added to, as it was released."""
+    if key == "pattern" and isinstance(value, str):
+        return HARDENED_PATTERNS.get(value, value)
+    return value
 
 
 def _show(schema: Any) -> str:

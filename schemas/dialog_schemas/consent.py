@@ -5,12 +5,11 @@ from __future__ import annotations
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import AwareDatetime
-
 from dialog_schemas.common import (
     Channel,
     EmailAddress,
     ExternalId,
+    Instant,
     Label,
     Part,
     PhoneNumber,
@@ -37,7 +36,7 @@ class Evidence(Part):
     medium: CaptureMedium
     wording_version: Label
     wording_sha256: Sha256Hex
-    captured_at: AwareDatetime
+    captured_at: Instant
     source_ref: ExternalId
     """Form snapshot id, call recording id or double-opt-in token."""
     actor: ExternalId
@@ -66,7 +65,7 @@ class ConsentConfirmed(Event):
     """The double opt-in confirmation of a pending consent arrived."""
 
     consent_id: UUID
-    confirmed_at: AwareDatetime
+    confirmed_at: Instant
     source_ref: ExternalId
     """`sha256:<hex>` of the token that confirmed it (before tokens were hashed: the token)."""
 
@@ -77,7 +76,7 @@ class ConsentRevoked(Event):
     consent_id: UUID
     channel: Channel
     purpose: Purpose
-    revoked_at: AwareDatetime
+    revoked_at: Instant
     via_channel: Channel
     source_ref: ExternalId | None = None
 
@@ -86,7 +85,7 @@ class ObjectionRecorded(Event):
     """The customer objected to direct marketing: all channels, all purposes (GDPR Art. 21)."""
 
     objection_id: UUID
-    objected_at: AwareDatetime
+    objected_at: Instant
     via_channel: Channel
     source_ref: ExternalId | None = None
 
@@ -99,7 +98,7 @@ class ChannelObjectionRecorded(Event):
     """
 
     channel: Channel
-    objected_at: AwareDatetime
+    objected_at: Instant
     via_channel: Channel
     source_ref: ExternalId | None = None
 
@@ -108,7 +107,7 @@ class ObjectionLifted(Event):
     """A new express consent ended an objection; nothing else can."""
 
     objection_id: UUID
-    lifted_at: AwareDatetime
+    lifted_at: Instant
     consent_id: UUID
 
 
@@ -116,7 +115,7 @@ class ConsentUsed(Event):
     """A consent was relied on to contact the customer (kept as proof, §7a UWG)."""
 
     consent_id: UUID
-    used_at: AwareDatetime
+    used_at: Instant
     channel: Channel
     purpose: Purpose
     reference: ExternalId
@@ -127,8 +126,8 @@ class ConsentExpired(Event):
     """A consent lapsed after the configured period without use."""
 
     consent_id: UUID
-    expired_at: AwareDatetime
-    last_used_at: AwareDatetime
+    expired_at: Instant
+    last_used_at: Instant
 
 
 class ContactPointSuppressed(Event):
@@ -137,7 +136,7 @@ class ContactPointSuppressed(Event):
     channel: Channel
     list_name: Label
     list_version: Label
-    matched_at: AwareDatetime
+    matched_at: Instant
     contact_point_hash: Sha256Hex
     """Salted SHA-256 of the normalized contact point: blocks it without revealing it."""
 
@@ -154,14 +153,14 @@ class ConsentSummary(Part):
     channel: Channel
     purpose: Purpose
     status: ConsentStatus
-    granted_at: AwareDatetime
-    last_used_at: AwareDatetime | None = None
+    granted_at: Instant
+    last_used_at: Instant | None = None
 
 
 class ConsentStateChanged(Event):
     """A customer's current consent state, as a whole; the latest one per customer is the truth."""
 
-    as_of: AwareDatetime
+    as_of: Instant
     objection: bool
     consents: list[ConsentSummary]
     suppressed_channels: list[Channel] = []

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, StringConstraints
+from pydantic import StringConstraints
 
 from dialog_schemas.common import (
+    NO_NUL,
+    CalendarDate,
     Channel,
     CustomerKind,
     EmailAddress,
     ExternalId,
     FreeText,
+    Instant,
     Label,
     Part,
     PhoneNumber,
@@ -25,12 +27,12 @@ from dialog_schemas.personal import Personal
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
-TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
 
 
 class Address(Part):
     street: Label
-    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=NO_NUL)]
     city: Label
     country: CountryCode
     """ISO 3166-1 alpha-2."""
@@ -55,7 +57,7 @@ class ContactRegistered(Event):
 
     kind: CustomerKind
     name: Personal[Label]
-    birth_date: Personal[date | None] = None
+    birth_date: Personal[CalendarDate | None] = None
     addresses: Personal[list[Address]] = []
     phone_numbers: Personal[list[PhoneNumber]] = []
     email_addresses: Personal[list[EmailAddress]] = []
@@ -63,8 +65,8 @@ class ContactRegistered(Event):
     preferred_language: LanguageTag | None = None
     time_zone: TimeZone | None = None
     interests: list[Label] = []
-    customer_since: date | None = None
-    registered_at: AwareDatetime
+    customer_since: CalendarDate | None = None
+    registered_at: Instant
     suppressed_channels: list[Channel] = []
     """Channels on which a contact point of this customer belonged to an erased customer: they
     stay blocked for marketing without a new express consent."""
@@ -74,7 +76,7 @@ class ContactUpdated(Event):
     """Some of a customer's details changed; fields left out did not."""
 
     name: Personal[Label | None] = None
-    birth_date: Personal[date | None] = None
+    birth_date: Personal[CalendarDate | None] = None
     addresses: Personal[list[Address] | None] = None
     phone_numbers: Personal[list[PhoneNumber] | None] = None
     email_addresses: Personal[list[EmailAddress] | None] = None
@@ -84,14 +86,20 @@ class ContactUpdated(Event):
     interests: list[Label] | None = None
     kind: CustomerKind | None = None
     """A corrected kind (consumer or business), effective from `updated_at`."""
-    updated_at: AwareDatetime
+    updated_at: Instant
+    suppressed_channels: list[Channel] = []
+    """Channels on which a contact point this update gives the customer belonged to an erased
+    customer: they stay blocked for marketing without a new express consent."""
 
 
 class ContactsMerged(Event):
     """A duplicate was merged into the subject, which survives; the duplicate's history follows."""
 
     merged_customer_id: CustomerId
-    merged_at: AwareDatetime
+    merged_at: Instant
+    suppressed_channels: list[Channel] = []
+    """Channels on which a contact point the survivor takes from the duplicate belonged to an
+    erased customer: they stay blocked for marketing without a new express consent."""
 
 
 class PurchaseFacts(Part):
@@ -100,7 +108,7 @@ class PurchaseFacts(Part):
     product_name: Label
     category: Label
     """Products of one category are 'similar' for the existing-customer exemption (§7(3) UWG)."""
-    purchased_at: AwareDatetime
+    purchased_at: Instant
     sales_channel: SalesChannel
     email_address: Personal[EmailAddress | None] = None
     """The address obtained in connection with this sale, if one was."""
@@ -110,14 +118,18 @@ class PurchaseFacts(Part):
 
 class CancellationFacts(Part):
     contract_id: ExternalId
-    cancelled_at: AwareDatetime
-    effective_on: date | None = None
+    cancelled_at: Instant
+    effective_on: CalendarDate | None = None
     reason: Personal[FreeText | None] = None
     """In the customer's words, when they gave one."""
 
 
 class ProductPurchased(PurchaseFacts, Event):
     """The customer bought a product."""
+
+    suppressed_channels: list[Channel] = []
+    """Channels on which the address obtained with this purchase belonged to an erased
+    customer: they stay blocked for marketing without a new express consent."""
 
 
 class ContractStarted(Event):
@@ -126,7 +138,7 @@ class ContractStarted(Event):
     contract_id: ExternalId
     product_id: ExternalId
     category: Label
-    started_at: AwareDatetime
+    started_at: Instant
     sales_channel: SalesChannel
 
 
@@ -137,7 +149,7 @@ class ContractCancelled(CancellationFacts, Event):
 class ContactErased(Event):
     """The customer's personal data was erased (GDPR Art. 17); their data key is destroyed."""
 
-    erased_at: AwareDatetime
+    erased_at: Instant
     request_id: UUID
     suppressed_contact_points: list[Sha256Hex] = []
     """Salted hashes of the erased phone numbers and addresses, still blocked for marketing."""

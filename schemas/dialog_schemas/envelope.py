@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from dialog_schemas.common import NO_NUL, Instant
 
 CustomerId = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
@@ -35,10 +37,10 @@ class Envelope(BaseModel):
 
     specversion: Literal["1.0"] = "1.0"
     id: UUID
-    source: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    type: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    source: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
+    type: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
     subject: CustomerId
-    time: AwareDatetime
+    time: Instant
     datacontenttype: Literal["application/json"] = "application/json"
     schemaversion: Annotated[int, Field(ge=1)]
     correlationid: UUID

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
-    AwareDatetime,
     Field,
-    NonNegativeInt,
     StringConstraints,
     ValidationInfo,
     field_validator,
 )
 
 from dialog_schemas.common import (
+    NO_NUL,
     BlockReason,
+    CalendarDate,
     Channel,
+    Count,
     Direction,
     EmailAddress,
     ExternalId,
     FreeText,
+    Instant,
     Label,
     Part,
     PhoneNumber,
@@ -76,7 +77,7 @@ class CallDetails(Part):
     kind: Literal["call"] = "call"
     agent_id: ExternalId | None = None
     queue: Label | None = None
-    duration_s: NonNegativeInt = 0
+    duration_s: Count = 0
     disposition: CallDisposition
     phone_number: Personal[PhoneNumber | None] = None
 
@@ -92,7 +93,7 @@ class EmailDetails(Part):
     message_id: ExternalId
     status: EmailStatus
     email_address: Personal[EmailAddress | None] = None
-    link: Annotated[str, Field(max_length=2000)] | None = None
+    link: Annotated[str, Field(max_length=2000, pattern=NO_NUL)] | None = None
     """The link clicked, for `clicked`."""
 
 
@@ -125,7 +126,7 @@ class TouchpointFacts(Part):
     """Unique per customer in the reporting system; the same id reported twice is one touchpoint."""
     channel: Channel
     direction: Direction
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     purpose: Purpose | None = None
     summary: Personal[FreeText] = ""
     """What was said or written; may quote the customer."""
@@ -172,25 +173,25 @@ class OptOutReceived(Event):
 
     touchpoint_id: ExternalId
     channel: Channel
-    received_at: AwareDatetime
+    received_at: Instant
 
 
 class ContractConfirmationDue(Event):
     """A sale on a call needs a text-form confirmation before it is a contract (BRIEF rule 10)."""
 
     touchpoint_id: ExternalId
-    sale_at: AwareDatetime
+    sale_at: Instant
 
 
 class ContractConfirmationSent(Event):
     """The text-form confirmation went out; the withdrawal period runs from when it arrived."""
 
     touchpoint_id: ExternalId
-    sent_at: AwareDatetime
+    sent_at: Instant
     sent_via: Channel
-    withdrawal_ends_on: date
+    withdrawal_ends_on: CalendarDate
     """The last day of the withdrawal period in the customer's calendar (§§ 187, 188, 193 BGB)."""
-    received_at: AwareDatetime | None = None
+    received_at: Instant | None = None
     """When the confirmation reached the customer (the period starts the day after)."""
     time_zone: TimeZone | None = None
     """The customer's time zone the days were counted in (IANA name)."""
@@ -205,5 +206,5 @@ class ComplianceFindingRecorded(Event):
     touchpoint_id: ExternalId
     channel: Channel
     purpose: Purpose
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     reason: BlockReason

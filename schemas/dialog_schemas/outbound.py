@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import AwareDatetime
-
-from dialog_schemas.common import EmailAddress, ExternalId, PhoneNumber, Purpose
+from dialog_schemas.common import EmailAddress, ExternalId, Instant, PhoneNumber, Purpose
 from dialog_schemas.contacts import Address
 from dialog_schemas.envelope import Event
 from dialog_schemas.personal import Personal
@@ -27,8 +25,8 @@ class OutreachRequest(Event):
     purpose: Purpose
     message_ref: ExternalId | None = None
     """The message, letter or call script to use, as the campaign names it."""
-    requested_at: AwareDatetime
-    deadline: AwareDatetime
+    requested_at: Instant
+    deadline: Instant
     """Do not carry the outreach out after this; report it as not done instead."""
 
 

@@ -177,7 +177,7 @@ async def test_contact_errors_are_problems(contacts_api: str) -> None:
         other_way = await client.post(
             f"/v1/customers/{duplicate}/merge", json={"merged_customer_id": customer}
         )
-        assert (other_way.status_code, other_way.json()["title"]) == (404, "Not found")
+        assert (other_way.status_code, other_way.json()["merged_into"]) == (410, customer)
 
         keyed, retry = f"keyed-{uuid.uuid4().hex[:10]}", {"Idempotency-Key": "signup-77"}
         first = await client.post(f"/v1/customers/{keyed}", json=PERSON, headers=retry)

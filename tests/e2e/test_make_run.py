@@ -13,7 +13,8 @@ import httpx
 import psutil
 
 from devstack.processes import free_port, spawn, wait_until
-from devstack.stack import database_dsn
+from devstack.stack import database_dsn, ready
+from dialogkit.topics import SERVICES
 from tests.support import AUTH, eventually, service_port_env
 
 
@@ -36,6 +37,14 @@ def start_platform(tmp_path: Path, **settings: str) -> tuple[psutil.Process, dic
         interval=0.25,
     )
     return psutil.Process(child.pid), env, output
+
+
+def api_process(runner: psutil.Process, service: str) -> psutil.Process:
+    """The running `python -m <service> api` that `make run` started."""
+    [found] = [
+        p for p in runner.children() if p.cmdline()[-2:] == [service, "api"] and p.is_running()
+    ]
+    return found
 
 
 def gone(process: psutil.Process) -> bool:
@@ -90,6 +99,20 @@ async def test_the_embedded_platform_starts_serves_and_stops_without_leftovers(
 
     api = f"http://127.0.0.1:{env['INTERACTIONS_HTTP_PORT']}"
     assert await round_trip(api, "walking-skeleton") == ["call-1"]
+    faust = tmp_path / "state" / "faust"
+    assert sorted(p.name for p in faust.iterdir()) == sorted(SERVICES)
+
+    crashed = api_process(runner, "interactions")
+    crashed.kill()  # a crashed API comes back; the platform keeps running
+    wait_until(
+        lambda: "interactions-api restarted" in output.read_text(),
+        timeout=30,
+        what="restart",
+    )
+    assert "interactions-api exited with code -9 (SIGKILL)" in output.read_text()
+    wait_until(lambda: ready(f"{api}/readyz"), timeout=60, what="restarted interactions-api")
+    assert api_process(runner, "interactions").pid != crashed.pid
+    processes = runner.children(recursive=True)
 
     assert stop_platform(env).strip() == "stopped"
     assert len(processes) >= 10  # broker, postgres and its helpers, 4 APIs, 4 workers

@@ -37,14 +37,17 @@ async def test_migrations_apply_once_even_when_run_concurrently(postgres_admin_d
         "dialogkit/003_customer_merges.sql",
         "consentledger/001_ledger.sql",  # required by interactions' migrations
         "consentledger/002_suppressed_channels.sql",
+        "consentledger/003_customer_kinds.sql",
+        "consentledger/004_erased_at.sql",
         "interactions/001_timeline.sql",
         "interactions/002_compliance.sql",
         "interactions/003_timeline_note.sql",
         "interactions/004_erased_customers.sql",
+        "interactions/005_compliance_failures.sql",
     ]
     connection = await asyncpg.connect(dsn)
     try:
-        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 9
+        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 12
     finally:
         await connection.close()
 

@@ -1,3 +1,5 @@
+import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,22 +28,35 @@ TOUCHPOINT = {
 }
 
 
+class NoMerges:
+    """The database as far as these routes ask it: no customer was merged."""
+
+    async def fetchval(self, query: str, *args: Any) -> None:
+        assert "customer_merges" in query
+        return None
+
+
 class FakeRuntime:
     def __init__(self) -> None:
         self.publisher = FakePublisher()
-        self.health = {"database": True, "broker": True}
+        self.health: dict[str, bool | None] = {"database": True, "broker": True}
+        """None: the check never answers."""
 
     @asynccontextmanager
     async def __call__(
         self, service: str, settings: ServiceSettings
     ) -> AsyncIterator[tuple[ApiRuntime, dict[str, Probe]]]:
         async def probe_of(name: str) -> bool:
-            return self.health[name]
+            answer = self.health[name]
+            if answer is None:
+                await asyncio.Event().wait()
+            return bool(answer)
 
         probes: dict[str, Probe] = {
             name: (lambda name=name: probe_of(name)) for name in self.health
         }
-        yield ApiRuntime(service, settings, None, self.publisher, InMemoryKeyStore()), probes
+        pool: Any = NoMerges()
+        yield ApiRuntime(service, settings, pool, self.publisher, InMemoryKeyStore()), probes
 
 
 @pytest.fixture
@@ -75,7 +90,24 @@ def test_not_ready_names_the_dependency_that_fails(client: TestClient, fake: Fak
     assert response.json() == {
         "status": "not ready",
         "checks": {"database": True, "broker": False},
+        "failing": {"broker": "unreachable"},
     }
+
+
+def test_readiness_answers_503_when_a_check_does_not_answer_in_time(fake: FakeRuntime) -> None:
+    from dialogkit.http import create_api
+
+    fake.health["database"] = None
+    settings = Settings(readiness_timeout_s=0.3)
+    app = create_api("interactions", settings, DEFINITION.routers, runtime_factory=fake)
+    with TestClient(app) as client:
+        began = time.monotonic()
+        response = client.get("/readyz")
+        took = time.monotonic() - began
+    assert response.status_code == 503
+    assert response.json()["failing"] == {"database": "no answer within 0.3 s"}
+    assert response.json()["checks"] == {"database": False, "broker": True}
+    assert took < 2
 
 
 def test_commands_need_the_token(client: TestClient, fake: FakeRuntime) -> None:
@@ -119,7 +151,7 @@ def test_invalid_input_is_a_problem_naming_each_field(
 
 
 def test_a_touchpoint_in_the_future_is_refused(client: TestClient, fake: FakeRuntime) -> None:
-    body = TOUCHPOINT | {"occurred_at": "2999-01-01T00:00:00Z"}
+    body = TOUCHPOINT | {"occurred_at": "2199-01-01T00:00:00Z"}
     response = client.post("/v1/touchpoints", json=body, headers=AUTH)
     assert response.status_code == 422
     assert response.json()["field"] == "occurred_at"
@@ -159,23 +191,3 @@ def test_a_sale_call_publishes_the_touchpoint_and_the_confirmation_due(
     touchpoint, due = fake.publisher.sent[INTERACTIONS_EVENTS.name]
     assert (touchpoint.type, due.type) == ("TouchpointRecorded", "ContractConfirmationDue")
     assert response.json()["event_ids"] == [str(touchpoint.id), str(due.id)]
-
-
-def test_data_keys_need_their_own_credential_not_the_api_token(fake: FakeRuntime) -> None:
-    from contacts.bootstrap import DEFINITION as contacts
-    from contacts.config import Settings as ContactsSettings
-    from dialogkit.http import create_api
-
-    settings = ContactsSettings(api_token="api-secret", data_key_token="keys-secret")
-    app = create_api("contacts", settings, contacts.routers, runtime_factory=fake)
-    with TestClient(app) as client:
-        api = {"Authorization": "Bearer api-secret"}
-        keys = {"Authorization": "Bearer keys-secret"}
-        refused = client.get("/v1/data-keys/c-1", headers=api)
-        assert (refused.status_code, refused.headers["content-type"]) == (
-            401,
-            "application/problem+json",
-        )
-        assert "data key token" in refused.json()["detail"]
-        assert client.post("/v1/data-keys/c-1", headers=api).status_code == 401
-        assert client.get("/v1/customers/c-1", headers=keys).status_code == 401

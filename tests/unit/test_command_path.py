@@ -52,6 +52,7 @@ class FakePorts:
     applied: InMemoryAppliedPositions = field(default_factory=InMemoryAppliedPositions)
     keys: InMemoryKeyStore = field(default_factory=InMemoryKeyStore)
     emitter: Emitter = field(default_factory=lambda: Emitter("interactions", "api"))
+    erased_contact_points: Any = None
     known: dict[str, int] = field(default_factory=dict)
     """The fake store: how many opt-outs each customer has."""
     after_calls: list[str] = field(default_factory=list)

@@ -38,7 +38,7 @@ def test_email_addresses_are_checked_and_normalized() -> None:
     ("field", "value", "problem"),
     [
         ("phone_numbers", ["12"], "not a valid phone number"),
-        ("phone_numbers", ["call me"], "not a phone number"),
+        ("phone_numbers", ["call me"], "not a valid phone number"),
         ("email_addresses", ["kim@@example.org"], "invalid characters"),
         ("email_addresses", ["kim@localhost"], "should have a period"),
         ("time_zone", "Mars/Olympus", "IANA time zone"),

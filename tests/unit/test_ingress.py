@@ -10,10 +10,13 @@ from uuid import UUID, uuid4
 import orjson
 import pytest
 
+from contacts.config import Settings as ContactsSettings
 from contacts.domain import cancellation_event_id, purchase_event_id
 from contacts.ingress import ShopIngress
+from contacts.profiles import contact_point_hash
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import CONTACTS_INGRESS, INTERACTIONS_INGRESS
+from dialog_schemas.common import Channel
 from dialog_schemas.contacts import ContractCancelled, ProductPurchased
 from dialog_schemas.examples import EXAMPLES
 from dialog_schemas.interactions import (
@@ -25,7 +28,12 @@ from dialog_schemas.interactions import (
 from dialogkit import metrics
 from dialogkit.codec import encode
 from dialogkit.deadletters import DeadLetters
-from dialogkit.ingress import INGRESS_RECORDS_TOTAL, IngressProcessor, IngressRoute
+from dialogkit.ingress import (
+    INGRESS_RECORDS_TOTAL,
+    IngressContext,
+    IngressProcessor,
+    IngressRoute,
+)
 from dialogkit.publishing import FakePublisher, envelope_headers
 from dialogkit.records import SourceRecord
 from interactions.domain import touchpoint_event_id
@@ -51,10 +59,24 @@ def raw_record(offset: int, document: dict[str, Any], topic: str) -> SourceRecor
     return SourceRecord(topic, 0, offset, b"c-1", orjson.dumps(document))
 
 
-def processor(route: IngressRoute) -> tuple[IngressProcessor, FakePublisher]:
+class SuppressedPoints:
+    """The contacts database as suppression asks it: hashes of erased contact points."""
+
+    def __init__(self, *hashes: str) -> None:
+        self.hashes = set(hashes)
+
+    async def fetch(self, query: str, wanted: list[str]) -> list[dict[str, Any]]:
+        assert "suppressed_contact_points" in query
+        return [{"hash": h, "erased_at": PAST} for h in sorted(self.hashes & set(wanted))]
+
+
+def processor(
+    route: IngressRoute, db: SuppressedPoints | None = None
+) -> tuple[IngressProcessor, FakePublisher]:
     publisher = FakePublisher()
     dead = DeadLetters(publisher, "test.deadletter.v1", route.name)
-    return IngressProcessor(route, publisher, dead), publisher
+    context = IngressContext(db or SuppressedPoints(), ContactsSettings())
+    return IngressProcessor(route, publisher, dead, context=context), publisher
 
 
 def dead_letter_reasons(publisher: FakePublisher) -> list[tuple[str, Any]]:
@@ -164,6 +186,26 @@ async def test_shop_reports_become_purchases_and_cancellations() -> None:
     assert ProductPurchased.model_validate(bought.data).category == "home-internet"
     assert cancelled.id == cancellation_event_id("c-9", "contract-3301")
     assert ContractCancelled.model_validate(cancelled.data).reason == "Moving abroad."
+
+
+async def test_a_shop_purchase_with_an_erased_address_comes_with_email_suppressed() -> None:
+    purchase = next(e for e in EXAMPLES if e.event_type == "PurchaseReported")
+    salt = ContactsSettings().suppression_salt.get_secret_value()
+    erased = contact_point_hash("erika.muster@example.org", salt)
+    ingress, publisher = processor(ShopIngress(), SuppressedPoints(erased))
+    envelope = Envelope.wrap(purchase, id=uuid4(), source="/shop", subject="c-9", time=PAST)
+    await ingress.handle([SourceRecord(CONTACTS_INGRESS.name, 0, 0, b"c-9", encode(envelope))])
+    [bought] = publisher.sent["contacts.events.v1"]
+    assert ProductPurchased.model_validate(bought.data).suppressed_channels == [Channel.EMAIL]
+
+
+async def test_a_shop_purchase_with_a_fresh_address_suppresses_nothing() -> None:
+    purchase = next(e for e in EXAMPLES if e.event_type == "PurchaseReported")
+    ingress, publisher = processor(ShopIngress(), SuppressedPoints("00" * 32))
+    envelope = Envelope.wrap(purchase, id=uuid4(), source="/shop", subject="c-9", time=PAST)
+    await ingress.handle([SourceRecord(CONTACTS_INGRESS.name, 0, 0, b"c-9", encode(envelope))])
+    [bought] = publisher.sent["contacts.events.v1"]
+    assert ProductPurchased.model_validate(bought.data).suppressed_channels == []
 
 
 async def test_a_cancellation_effective_before_it_was_declared_is_rejected() -> None:

@@ -11,4 +11,5 @@ def test_migration_names_carry_their_package() -> None:
         "consentledger/001_ledger.sql",
         "consentledger/002_suppressed_channels.sql",
         "consentledger/003_customer_kinds.sql",
+        "consentledger/004_erased_at.sql",
     ]

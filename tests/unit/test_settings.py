@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from dialogkit.service import SettingsError, load_settings
@@ -29,7 +31,8 @@ def test_the_development_token_is_refused_outside_local(monkeypatch: pytest.Monk
 def test_a_real_token_is_accepted_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTERACTIONS_ENVIRONMENT", "production")
     monkeypatch.setenv("INTERACTIONS_API_TOKEN", "s3cr3t-from-the-vault")
-    monkeypatch.setenv("INTERACTIONS_DATA_KEY_TOKEN", "contacts-s3cr3t")
+    monkeypatch.setenv("INTERACTIONS_CONTACTS_API_TOKEN", "contacts-s3cr3t")
+    monkeypatch.setenv("INTERACTIONS_DATA_KEY_TOKEN", "keys-s3cr3t")
     assert load_settings(INTERACTIONS).api_token.get_secret_value() == "s3cr3t-from-the-vault"
 
 
@@ -77,9 +80,28 @@ def test_the_double_opt_in_secret_must_be_set_outside_local(
     from consent.bootstrap import DEFINITION as CONSENT
 
     monkeypatch.setenv("CONSENT_ENVIRONMENT", "production")
-    for name in ("api_token", "data_key_token"):
+    for name in ("api_token", "contacts_api_token", "data_key_token"):
         monkeypatch.setenv(f"CONSENT_{name.upper()}", f"real-{name}")
     with pytest.raises(SettingsError, match="confirmation_secret still has the local"):
         load_settings(CONSENT)
     monkeypatch.setenv("CONSENT_CONFIRMATION_SECRET", "real")
     assert load_settings(CONSENT).environment == "production"
+
+
+def test_make_run_puts_each_workers_faust_data_folder_under_its_state_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from devstack.stack import definitions, service_env
+    from dialogkit.worker_setup import faust_settings
+
+    folders = set()
+    for state in (tmp_path / "one", tmp_path / "two"):  # two platforms on one machine
+        for definition in definitions():
+            variable = f"{definition.settings.model_config.get('env_prefix', '')}WORKER_DATA_DIR"
+            monkeypatch.delenv(variable, raising=False)
+            env = service_env(definition, "127.0.0.1:9092", "postgresql://db/x", state)
+            monkeypatch.setenv(variable, env[variable])  # what the worker process reads
+            datadir = Path(faust_settings(definition.name, definition.settings())["datadir"])
+            assert datadir.is_relative_to(state.absolute())
+            folders.add(datadir)
+    assert len(folders) == 8  # no two workers share one

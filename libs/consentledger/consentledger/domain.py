@@ -31,7 +31,12 @@ from dialog_schemas.consent import (
     ObjectionLifted,
     ObjectionRecorded,
 )
-from dialog_schemas.contacts import ContactRegistered, ContactUpdated, ProductPurchased
+from dialog_schemas.contacts import (
+    ContactErased,
+    ContactRegistered,
+    ContactUpdated,
+    ProductPurchased,
+)
 from dialogkit.rules import NotFound
 
 DOUBLE_OPT_IN = frozenset({Channel.EMAIL, Channel.SMS})
@@ -111,6 +116,8 @@ class ConsentState:
     """None while nothing is known about the customer: treated as a consumer."""
     kind_since: datetime | None = None
     purchases: tuple[Purchase, ...] = ()
+    erased_at: datetime | None = None
+    """When the customer was erased (GDPR Art. 17); from then on nothing is allowed."""
 
     @property
     def objecting(self) -> bool:
@@ -241,6 +248,12 @@ def _purchased(event: ProductPurchased, state: ConsentState) -> ConsentState:
     return replace(state, purchases=(*state.purchases, purchase))
 
 
+@_apply.register
+def _erased(event: ContactErased, state: ConsentState) -> ConsentState:
+    earlier = state.erased_at
+    return replace(state, erased_at=min(filter(None, (earlier, event.erased_at))))
+
+
 @singledispatch
 def effective_at(event: Event) -> datetime | None:
     """When an event takes effect; None for events without a time of their own."""
@@ -259,6 +272,7 @@ effective_at.register(ContactPointSuppressed, lambda e: e.matched_at)
 effective_at.register(ContactRegistered, lambda e: e.registered_at)
 effective_at.register(ContactUpdated, lambda e: e.updated_at)
 effective_at.register(ProductPurchased, lambda e: e.purchased_at)
+effective_at.register(ContactErased, lambda e: e.erased_at)
 
 
 def with_customer_facts(

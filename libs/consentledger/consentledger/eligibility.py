@@ -1,7 +1,9 @@
 """May we contact this customer on this channel for this purpose at this time, and why (not)?
 
-The rules of UWG §7 and GDPR Art. 7(3) and 21, in the order they are checked:
+The rules of UWG §7 and GDPR Art. 7(3), 17 and 21, in the order they are checked:
 
+0. An erased customer (GDPR Art. 17) is contacted for nothing, on no channel, from the moment
+   of the erasure on; asked about a time before it, the answer is what it was then (§7a proof).
 1. Contact that is not advertising (`service`) needs no permission.
 2. An objection to direct marketing (Art. 21) blocks all advertising, whatever else holds.
 3. An express consent for the channel and purpose, confirmed where double opt-in applies, not
@@ -64,6 +66,8 @@ def eligibility(
 ) -> Decision:
     """The decision for one contact; `state` must hold what had taken effect by `at`, `expiry`
     is the configured period after which an unused consent lapses."""
+    if state.erased_at is not None and state.erased_at <= at:
+        return Decision.block(BlockReason.ERASED)
     if not purpose.is_advertising:
         return Decision.allow(LegalBasis.NOT_ADVERTISING)
     if state.objecting:

@@ -12,6 +12,7 @@ from dialog_schemas.catalog import CONSENT_EVENTS, CONTACTS_EVENTS
 from dialog_schemas.contacts import (
     ContactErased,
     ContactRegistered,
+    ContactsMerged,
     ContactUpdated,
     ProductPurchased,
 )
@@ -26,6 +27,8 @@ KEPT_TABLES = {
     "customer_kinds": "the survivor's own consumer or business history holds",
 }
 """The ledger's customer-keyed tables that stay under their own id on a merge, and why."""
+# events that give a customer contact points, with the channels suppression found on them
+SUPPRESSING = (ContactUpdated, ContactsMerged, ProductPurchased)
 
 
 async def record_history(connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
@@ -95,6 +98,25 @@ class CustomerFactsProjection:
                     [c.value for c in d.event.suppressed_channels],
                 )
                 for d in registered
+            ],
+        )
+        await connection.executemany(  # contact points of erased customers added since
+            "UPDATE customer_facts SET suppressed_channels = ARRAY("
+            "  SELECT DISTINCT c FROM unnest(suppressed_channels || $2::text[]) c ORDER BY c)"
+            " WHERE customer_id = $1",
+            [
+                (d.envelope.subject, [c.value for c in d.event.suppressed_channels])
+                for d in events
+                if isinstance(d.event, SUPPRESSING) and d.event.suppressed_channels
+            ],
+        )
+        await connection.executemany(
+            "UPDATE customer_facts SET erased_at = LEAST(erased_at, $2) WHERE customer_id = $1"
+            " OR customer_id IN (SELECT duplicate FROM customer_merges WHERE survivor = $1)",
+            [
+                (d.envelope.subject, d.event.erased_at)
+                for d in events
+                if isinstance(d.event, ContactErased)
             ],
         )
         await connection.executemany(

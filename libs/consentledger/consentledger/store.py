@@ -57,7 +57,8 @@ async def load_state(
     Consents and customer facts alike count as they stood at `at`: a kind corrected later, a
     purchase made later, a registration later (nothing known yet) do not apply."""
     facts = await db.fetchrow(
-        "SELECT registered_at, suppressed_channels FROM customer_facts WHERE customer_id = $1",
+        "SELECT registered_at, suppressed_channels, erased_at FROM customer_facts"
+        " WHERE customer_id = $1",
         customer_id,
     )
     if facts is None:
@@ -85,6 +86,7 @@ async def load_state(
             },
             **state.suppressed,
         },
+        erased_at=facts["erased_at"],
     )
     return with_customer_facts(
         state,

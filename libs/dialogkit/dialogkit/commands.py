@@ -34,6 +34,7 @@ from dialog_schemas.catalog import TopicContract
 from dialogkit.applied import AppliedPositions, wait_applied
 from dialogkit.config import ServiceSettings
 from dialogkit.emitter import Emitter
+from dialogkit.erasures import ErasedContactPoints
 from dialogkit.idempotency import IdempotencyStore, Recorded, fingerprint
 from dialogkit.pii import PersonalDataCipher
 from dialogkit.problems import Problem
@@ -103,6 +104,8 @@ class Ports(Protocol[S_co]):
     def applied(self) -> AppliedPositions: ...
     @property
     def emitter(self) -> Emitter: ...
+    @property
+    def erased_contact_points(self) -> ErasedContactPoints | None: ...
 
 
 def _no_answer(state: Any, command: Any, context: Context[Any]) -> Mapping[str, Any]:

@@ -5,15 +5,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from typing import Any
 
 import asyncpg
 
 MIGRATION_LOCK = 7_310_001  # advisory lock id: one migrator at a time
+CONNECT_TIMEOUT_S = 10.0
+
+
+class DatabaseUnavailable(ConnectionError):
+    """A new connection to the database was refused or not answered in time: an outage."""
+
+
+async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except (OSError, TimeoutError) as error:
+        raise DatabaseUnavailable(f"cannot connect to the database: {error!r}") from error
 
 
 async def create_pool(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
-    """A connection pool; fails fast when the database cannot be reached."""
-    return await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, command_timeout=30)
+    """A connection pool; fails fast when the database cannot be reached.
+
+    A connection the pool cannot open raises DatabaseUnavailable (after at most
+    CONNECT_TIMEOUT_S), so callers can tell a database outage from other network errors.
+    """
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        command_timeout=30,
+        timeout=CONNECT_TIMEOUT_S,
+        connect=_connect,
+    )
 
 
 def migration_files(package: str) -> list[tuple[str, str]]:

@@ -23,18 +23,27 @@ from dialogkit.applied import (
 )
 from dialogkit.commands import Outcome
 from dialogkit.config import ServiceSettings
+from dialogkit.customers import refuse_merged_customers
 from dialogkit.db import create_pool
 from dialogkit.emitter import Emitter
+from dialogkit.erasures import ErasedContactPoints
 from dialogkit.idempotency import (
     IdempotencyStore,
     InMemoryIdempotencyStore,
     PostgresIdempotencyStore,
 )
+from dialogkit.kafka_security import kafka_client_options
 from dialogkit.keys import KeyStore
 from dialogkit.logs import configure_logging
 from dialogkit.pii import PersonalDataCipher
-from dialogkit.problems import Problem, install_problem_handlers
+from dialogkit.problems import (
+    Problem,
+    document_problems,
+    install_outage_handlers,
+    install_problem_handlers,
+)
 from dialogkit.publishing import EventPublisher, KafkaPublisher
+from dialogkit.readiness import Probe, check_all
 from dialogkit.tracing import configure_tracing, span_from
 
 S = TypeVar("S", bound=ServiceSettings, default=ServiceSettings)
@@ -53,12 +62,15 @@ class ApiRuntime(Generic[S]):
     pool: asyncpg.Pool
     publisher: EventPublisher
     keys: KeyStore | None = None
+    erased_contact_points: ErasedContactPoints | None = None
     idempotency: IdempotencyStore = field(init=False)
     applied: AppliedPositions = field(init=False)
 
     def __post_init__(self) -> None:
         if self.keys is None:
             self.keys = self.settings.key_store(self.pool)
+        if self.erased_contact_points is None:
+            self.erased_contact_points = self.settings.erased_contact_points()
         if self.pool is None:  # a runtime without a database: unit tests of routes
             self.idempotency = InMemoryIdempotencyStore()
             self.applied = InMemoryAppliedPositions()
@@ -76,9 +88,6 @@ class ApiRuntime(Generic[S]):
         return Emitter(self.service, "api")
 
 
-Probe = Callable[[], Awaitable[bool]]
-
-
 @asynccontextmanager
 async def kafka_postgres_runtime(
     service: str, settings: ServiceSettings
@@ -89,6 +98,8 @@ async def kafka_postgres_runtime(
         settings.kafka_bootstrap,
         client_id=f"{service}-api",
         idempotent=settings.kafka_idempotent_producer,
+        timeout_s=settings.publish_timeout_s,
+        security=kafka_client_options(settings),
     )
     try:
         await publisher.start()
@@ -184,6 +195,7 @@ def create_api(
     app = FastAPI(title=f"{service} API", version="1", description=description, lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
+    install_outage_handlers(app)
 
     @app.middleware("http")
     async def trace_requests(
@@ -207,13 +219,12 @@ def create_api(
 
     @app.get("/readyz", tags=["operations"])
     async def readyz(request: Request) -> JSONResponse:
-        """Broker and database are reachable."""
-        checks = {name: await probe() for name, probe in request.app.state.probes.items()}
-        ready = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        """Broker and database answer, each within `readiness_timeout_s`; 503 names who does not."""
+        result = await check_all(request.app.state.probes, settings.readiness_timeout_s)
+        if result.ready:
+            return JSONResponse({"status": "ready", "checks": result.checks})
+        body = {"status": "not ready", "checks": result.checks, "failing": result.failing}
+        return JSONResponse(body, status_code=503)
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def metrics_page() -> str:
@@ -222,5 +233,8 @@ def create_api(
 
     for router in routers:
         credential = router.credential if isinstance(router, ScopedRouter) else "api_token"
-        app.include_router(router, dependencies=[Depends(require(credential))])
+        app.include_router(
+            router, dependencies=[Depends(require(credential)), Depends(refuse_merged_customers)]
+        )
+    document_problems(app, {route.path for router in routers for route in router.routes})  # type: ignore[attr-defined]
     return app

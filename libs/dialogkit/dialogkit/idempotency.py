@@ -92,6 +92,16 @@ class PostgresIdempotencyStore:
     async def claim(
         self, command: str, subject: str, key: str, fingerprint: str
     ) -> Recorded | None:
+        for _ in range(3):  # a claim released between the two statements frees the key again
+            claimed = await self._claim(command, subject, key, fingerprint)
+            if claimed is not None:
+                return claimed if isinstance(claimed, Recorded) else None
+        raise RuntimeError(f"idempotency key {key!r} could not be claimed or read")
+
+    async def _claim(
+        self, command: str, subject: str, key: str, fingerprint: str
+    ) -> Recorded | bool | None:
+        """True when claimed now; what the key holds; None if it vanished meanwhile."""
         claimed = await self._pool.fetchval(
             "INSERT INTO idempotency_keys (command, subject, key, fingerprint)"
             " VALUES ($1, $2, $3, $4)"
@@ -107,7 +117,7 @@ class PostgresIdempotencyStore:
             STALE_CLAIM_S,
         )
         if claimed:
-            return None
+            return True
         row = await self._pool.fetchrow(
             "SELECT fingerprint, event_ids, answer FROM idempotency_keys"
             " WHERE command = $1 AND subject = $2 AND key = $3",
@@ -115,8 +125,8 @@ class PostgresIdempotencyStore:
             subject,
             key,
         )
-        if row is None:  # released between the two statements: the key is free again
-            return await self.claim(command, subject, key, fingerprint)
+        if row is None:
+            return None
         answer = orjson.loads(row["answer"]) if row["answer"] is not None else None
         return Recorded(row["fingerprint"], row["event_ids"], answer)
 

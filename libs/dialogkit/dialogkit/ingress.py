@@ -10,15 +10,18 @@ producer's retry, yields the same event, which every projection applies once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
+
+from pydantic import ValidationError
 
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import TopicContract
 from dialogkit import metrics
-from dialogkit.codec import DecodeError
+from dialogkit.codec import DecodeError, validation_detail
+from dialogkit.config import ServiceSettings
 from dialogkit.deadletters import DeadLetters
 from dialogkit.keys import KeyDestroyed, KeyStore
 from dialogkit.pii import PersonalDataCipher
@@ -31,12 +34,22 @@ from dialogkit.rules import RuleViolation
 INGRESS_RECORDS_TOTAL = "dialog_ingress_records_total"
 
 
+@dataclass(frozen=True)
+class IngressContext:
+    """What a route may consult while translating: the service's database and settings."""
+
+    db: Any = None
+    settings: ServiceSettings | None = None
+
+
 class IngressRoute(Protocol):
     name: str
     source: TopicContract
     target: TopicContract
 
-    def translate(self, incoming: Decoded, now: datetime) -> Sequence[Envelope]:
+    async def translate(
+        self, incoming: Decoded, now: datetime, context: IngressContext
+    ) -> Sequence[Envelope]:
         """The canonical events for one valid record, each built by the service's ingress
         `Emitter` as caused by the record; a `RuleViolation` rejects it."""
 
@@ -57,8 +70,10 @@ class IngressProcessor:
         publisher: EventPublisher,
         dead_letters: DeadLetters,
         keys: KeyStore | None = None,
+        context: IngressContext | None = None,
     ) -> None:
         self._route = route
+        self._context = context or IngressContext()
         self._publisher = publisher
         self._dead_letters = dead_letters
         self._cipher = PersonalDataCipher(keys) if keys is not None else None
@@ -72,12 +87,14 @@ class IngressProcessor:
         for record in records:
             try:
                 incoming = decode(record, self._route.source, strict=True)
-                translated = self._route.translate(incoming, now)
+                translated = await self._route.translate(incoming, now, self._context)
                 canonical += await self._sealed(cipher, translated)
             except DecodeError as refused:
                 rejected.append((record, refused))
             except RuleViolation as violation:
                 rejected.append((record, Rejected(violation.field, violation.problem)))
+            except ValidationError as invalid:  # what the record says breaks a canonical event
+                rejected.append((record, DecodeError("invalid_data", validation_detail(invalid))))
             except KeyDestroyed as erased:  # dead-lettered without its value: no fresh copy
                 rejected.append((replace(record, value=None), Rejected("subject", str(erased))))
         what = f"ingress {self._route.name}"

@@ -19,6 +19,17 @@ def value(name: str, **labels: str) -> int:
         return _counts[(name, tuple(sorted(labels.items())))]
 
 
+def totals(name: str, by: str) -> dict[str, int]:
+    """A counter summed over its other labels, by the value of label `by`."""
+    sums: Counter[str] = Counter()
+    with _lock:
+        for (counter, labels), count in _counts.items():
+            value_of = dict(labels).get(by)
+            if counter == name and value_of is not None:
+                sums[value_of] += count
+    return dict(sums)
+
+
 def exposition() -> str:
     """All counters in Prometheus text format."""
     lines = []

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
+import asyncpg
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dialog_schemas.personal import PLAIN_TAG, SEALED_TAG
+from dialogkit.db import DatabaseUnavailable
 from dialogkit.keys import KeyDestroyed, KeyServiceUnavailable
+from dialogkit.publishing import BrokerUnavailable, PublishOutcomeUnknown
 from dialogkit.rules import Conflict, NotFound, RuleViolation
 
 PROBLEM_JSON = "application/problem+json"
@@ -26,10 +33,6 @@ class Problem(Exception):
         self.extensions = extensions
 
 
-RETRY_AFTER_S = 5
-"""What a client is told to wait before asking again after an outage (Retry-After)."""
-
-
 def problem_response(
     request: Request, status: int, title: str, detail: str, **extensions: Any
 ) -> JSONResponse:
@@ -41,12 +44,21 @@ def problem_response(
         "instance": request.url.path,
         **extensions,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    response = JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    if status in (503, 504):  # an outage: tell the client when to try again
+        response.headers["Retry-After"] = _retry_after(request)
+    return response
 
 
-def _field_errors(error: RequestValidationError) -> list[dict[str, str]]:
+def _field_errors(error: RequestValidationError | ValidationError) -> list[dict[str, str]]:
+    """Each wrong field and what is wrong; a personal field's sealed alternative is not named."""
+    errors = (
+        error.errors(include_url=False) if isinstance(error, ValidationError) else error.errors()
+    )
     return [
-        {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in error.errors()
+        {"field": ".".join(str(p) for p in e["loc"] if p != PLAIN_TAG), "problem": e["msg"]}
+        for e in errors
+        if SEALED_TAG not in e["loc"]
     ]
 
 
@@ -56,6 +68,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         errors = _field_errors(error)
+        fields = ", ".join(e["field"] for e in errors)
+        return problem_response(
+            request, 422, "Invalid request", f"invalid fields: {fields}", errors=errors
+        )
+
+    @app.exception_handler(ValidationError)
+    async def invalid_value(request: Request, error: ValidationError) -> JSONResponse:
+        """A value the command's own types let through but an event's contract refuses."""
+        errors = [e | {"field": f"body.{e['field']}"} for e in _field_errors(error)]
         fields = ", ".join(e["field"] for e in errors)
         return problem_response(
             request, 422, "Invalid request", f"invalid fields: {fields}", errors=errors
@@ -95,12 +116,162 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(KeyServiceUnavailable)
     async def no_keys(request: Request, error: KeyServiceUnavailable) -> JSONResponse:
-        response = problem_response(request, 503, "Data keys unavailable", str(error))
-        response.headers["Retry-After"] = str(RETRY_AFTER_S)
-        return response
+        return problem_response(request, 503, "Data keys unavailable", str(error))
 
     @app.exception_handler(Problem)
     async def domain_problem(request: Request, error: Problem) -> JSONResponse:
         return problem_response(
             request, error.status, error.title, error.detail, **error.extensions
         )
+
+
+class FieldProblem(BaseModel):
+    field: str
+    """Where: `body.<field>`, `query.<name>`, `path.<name>`, dotted into nested values."""
+    problem: str
+
+
+class ProblemDocument(BaseModel):
+    """RFC 9457 problem details; some problems add members (`errors`, `merged_into`, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
+    """For 422: each wrong field and what is wrong with it."""
+
+
+STATUSES = {
+    400: "Bad request (e.g. a cursor this API did not issue)",
+    401: "No or a wrong bearer token",
+    404: "The customer (or what the path names) is not known",
+    409: "The command does not apply to the current state",
+    410: "Gone: the customer was erased or merged (a merge names `merged_into`)",
+    422: "Invalid input: `errors` names each wrong field",
+    503: "A dependency (database, broker, data keys) is unavailable; retry after `Retry-After`",
+    504: "Outcome unknown: the events (`event_ids`) were sent but not confirmed; retry with the"
+    " same Idempotency-Key",
+}
+EVERY_ROUTE = (401, 422, 503)
+COMMAND = (404, 409, 410, 504)
+ONE_CUSTOMER = (404, 410)
+CURSOR = (400,)
+
+
+def route_statuses(method: str, operation: dict[str, Any]) -> list[int]:
+    """The problems a route can answer, from what it is: every route can meet a bad token, bad
+    input and an unavailable dependency; a command can meet an unknown, erased or merged customer
+    and a state it does not apply to; a read of one customer an unknown, erased or merged one."""
+    parameters = {p.get("name") for p in operation.get("parameters", [])}
+    statuses = [*EVERY_ROUTE]
+    if method != "get":
+        statuses += COMMAND
+    elif "customer_id" in parameters:
+        statuses += ONE_CUSTOMER
+    if "cursor" in parameters:
+        statuses += CURSOR
+    return sorted(set(statuses))
+
+
+def document_problems(app: FastAPI, protected: set[str]) -> None:
+    """Make the app's OpenAPI name, for each route in `protected`, every problem it can answer,
+    each as application/problem+json with the `Problem` schema."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(ProblemDocument.model_json_schema(ref_template=REF)["$defs"])
+        components["Problem"] = ProblemDocument.model_json_schema(ref_template=REF) | {
+            "title": "Problem"
+        }
+        components["Problem"].pop("$defs", None)
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        for path, operations in schema.get("paths", {}).items():
+            if path not in protected:
+                continue
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                for status in route_statuses(method, operation):
+                    responses[str(status)] = {
+                        "description": STATUSES[status],
+                        "content": {
+                            PROBLEM_JSON: {"schema": {"$ref": REF.format(model="Problem")}}
+                        },
+                    }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+REF = "#/components/schemas/{model}"
+# Errors that say the database cannot be reached or is going away, not that a request is wrong.
+DATABASE_OUTAGES: tuple[type[Exception], ...] = (
+    DatabaseUnavailable,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+BROKER_OUTAGES: tuple[type[Exception], ...] = (BrokerUnavailable, KafkaError)
+# A connection refused, reset or timed out, or a name not resolved, that no client library
+# translated (other OSErrors, such as a missing file, remain programming errors).
+NETWORK_OUTAGES: tuple[type[Exception], ...] = (ConnectionError, TimeoutError, socket.gaierror)
+
+
+def _retry_after(request: Request) -> str:
+    return str(getattr(request.app.state.settings, "retry_after_s", 5))
+
+
+def unavailable(request: Request, dependency: str | None, error: Exception) -> JSONResponse:
+    """503 naming the dependency that failed, with Retry-After: nothing the client did wrong."""
+    return problem_response(
+        request,
+        503,
+        "Service unavailable",
+        f"{f'the {dependency}' if dependency else 'a dependency'} cannot be reached"
+        f" ({type(error).__name__}); retry after {_retry_after(request)} s, with the same"
+        " Idempotency-Key for a command",
+        dependency=dependency,
+    )
+
+
+def install_outage_handlers(app: FastAPI) -> None:
+    """Answer a dependency outage with 503 and an unconfirmed publish with 504, never 500."""
+
+    @app.exception_handler(PublishOutcomeUnknown)
+    async def outcome_unknown(request: Request, error: PublishOutcomeUnknown) -> JSONResponse:
+        return problem_response(
+            request,
+            504,
+            "Outcome unknown",
+            f"the broker did not confirm the command's events ({error.reason}); they may or may"
+            " not be recorded: retry with the same Idempotency-Key, which records them at most"
+            " once",
+            event_ids=[str(i) for i in error.event_ids],
+        )
+
+    async def database(request: Request, error: Exception) -> JSONResponse:
+        return unavailable(request, "database", error)
+
+    async def broker(request: Request, error: Exception) -> JSONResponse:
+        return unavailable(request, "broker", error)
+
+    async def network(request: Request, error: Exception) -> JSONResponse:
+        return unavailable(request, None, error)
+
+    for kinds, handler in (
+        (DATABASE_OUTAGES, database),
+        (BROKER_OUTAGES, broker),
+        (NETWORK_OUTAGES, network),
+    ):
+        for kind in kinds:
+            app.add_exception_handler(kind, handler)

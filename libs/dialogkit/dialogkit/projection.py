@@ -12,12 +12,15 @@ from typing_extensions import TypeVar
 
 from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import TopicContract
+from dialogkit import metrics
 from dialogkit.codec import DecodeError, decode_envelope, decode_event
 from dialogkit.deadletters import DeadLetters
 from dialogkit.records import SourceRecord
 from dialogkit.retry import retry_transient
 
 log = logging.getLogger(__name__)
+PROJECTION_DEAD_LETTERS_TOTAL = "dialog_projection_dead_letters_total"
+"""Records a projection could not apply, by projection and reason: the read model lacks them."""
 
 
 E = TypeVar("E", bound=Event, default=Event, covariant=True)
@@ -100,6 +103,9 @@ class ProjectionRunner:
                 return BatchOutcome(0, 0, 1)
             await self._dead_letters.send(record, DecodeError("projection_failed", repr(error)))
             await _advance_positions(connection, name, [record])
+        metrics.increment(
+            PROJECTION_DEAD_LETTERS_TOTAL, projection=name, reason="projection_failed"
+        )
         return BatchOutcome(0, 1, 0)
 
     async def _apply(self, records: Sequence[SourceRecord]) -> BatchOutcome:
@@ -108,17 +114,19 @@ class ProjectionRunner:
             positions = await _lock_positions(connection, name, records)
             fresh = [r for r in records if r.offset >= positions.get((r.topic, r.partition), 0)]
             decoded: list[Decoded] = []
-            rejected = 0
+            reasons: list[str] = []
             for record in fresh:
                 try:
                     decoded.append(decode(record, self._projection.source))
                 except DecodeError as error:
                     await self._dead_letters.send(record, error)
-                    rejected += 1
+                    reasons.append(error.reason)
             if decoded:
                 await self._projection.apply(connection, decoded)
             await _advance_positions(connection, name, fresh)
-        return BatchOutcome(len(decoded), rejected, len(records) - len(fresh))
+        for reason in reasons:  # counted once the transaction that sent them committed
+            metrics.increment(PROJECTION_DEAD_LETTERS_TOTAL, projection=name, reason=reason)
+        return BatchOutcome(len(decoded), len(reasons), len(records) - len(fresh))
 
 
 async def _lock_positions(

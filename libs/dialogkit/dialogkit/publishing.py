@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from dialog_schemas import Envelope
 from dialog_schemas.envelope import binding_headers
@@ -22,6 +25,24 @@ class Position:
     topic: str
     partition: int
     offset: int
+
+
+class BrokerUnavailable(Exception):
+    """The broker could not be reached and nothing was handed to it: a retry is safe."""
+
+
+class PublishOutcomeUnknown(Exception):
+    """Events were handed to the broker but not confirmed in time: they may be written or not.
+
+    A retry with the same Idempotency-Key derives the same event ids, so whatever happened, the
+    events take effect at most once.
+    """
+
+    def __init__(self, topic: str, event_ids: Sequence[UUID], reason: str) -> None:
+        super().__init__(f"publishing {len(event_ids)} event(s) to {topic}: {reason}")
+        self.topic = topic
+        self.event_ids = list(event_ids)
+        self.reason = reason
 
 
 class EventPublisher(Protocol):
@@ -40,8 +61,19 @@ def envelope_headers(envelope: Envelope) -> Headers:
 class KafkaPublisher:
     """An EventPublisher on aiokafka."""
 
-    def __init__(self, bootstrap: str, *, client_id: str, idempotent: bool = False) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str,
+        idempotent: bool = False,
+        timeout_s: float = 10.0,
+        security: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`security`: connection options from `kafka_client_options` (plaintext if None)."""
+        self.timeout_s = timeout_s
         self._options = {
+            **(security or {}),
             "bootstrap_servers": bootstrap,
             "client_id": client_id,
             "acks": "all",
@@ -68,16 +100,33 @@ class KafkaPublisher:
             self._started = None
 
     async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> list[Position]:
-        futures = [
-            await self._producer.send(
-                topic,
-                encode(e),
-                key=e.subject.encode(),
-                headers=envelope_headers(e),
-            )
-            for e in envelopes
-        ]
-        placed = [await future for future in futures]
+        """Send all envelopes and wait up to `timeout_s` for the broker to confirm them; where
+        each landed. BrokerUnavailable if nothing was sent, PublishOutcomeUnknown otherwise."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
+        futures: list[asyncio.Future[object]] = []
+        try:
+            async with asyncio.timeout_at(deadline):
+                for e in envelopes:
+                    futures.append(
+                        await self._producer.send(
+                            topic, encode(e), key=e.subject.encode(), headers=envelope_headers(e)
+                        )
+                    )
+        except (TimeoutError, KafkaError) as error:
+            if not futures:
+                raise BrokerUnavailable(f"broker unreachable: {error!r}") from error
+            raise PublishOutcomeUnknown(topic, [e.id for e in envelopes], repr(error)) from error
+        # asyncio.wait leaves the futures alone at the deadline: the producer may still deliver
+        _, pending = await asyncio.wait(futures, timeout=max(0.0, deadline - loop.time()))
+        if pending:
+            reason = f"no confirmation within {self.timeout_s:g} s"
+            raise PublishOutcomeUnknown(topic, [e.id for e in envelopes], reason)
+        for future in futures:
+            if (failure := future.exception()) is not None:
+                reason = repr(failure)
+                raise PublishOutcomeUnknown(topic, [e.id for e in envelopes], reason) from failure
+        placed: list[Any] = [future.result() for future in futures]
         return [Position(m.topic, m.partition, m.offset) for m in placed]
 
     async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:

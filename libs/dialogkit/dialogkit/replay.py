@@ -9,8 +9,9 @@ are stored with the data. A worker started afterwards continues from there.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
@@ -36,6 +37,7 @@ async def replay(
     bootstrap: str,
     *,
     batch: int = 5000,
+    security: Mapping[str, Any] | None = None,
 ) -> list[ReplayResult]:
     """Bring every projection up to the end of its topic as it is now."""
     by_topic: dict[str, list[Projection]] = defaultdict(list)
@@ -51,7 +53,9 @@ async def replay(
                 if name == topic:
                     starts[partition] = min(starts.get(partition, offset), offset)
         totals = {name: BatchOutcome(0, 0, 0) for name in runners}
-        async for records in read_topic_in_batches(bootstrap, topic, starts, batch):
+        async for records in read_topic_in_batches(
+            bootstrap, topic, starts, batch, security=security
+        ):
             for name, runner in runners.items():
                 totals[name] = totals[name] + await runner.handle(records)
         results += [ReplayResult(name, outcome) for name, outcome in totals.items()]
@@ -59,7 +63,12 @@ async def replay(
 
 
 async def read_topic_in_batches(
-    bootstrap: str, topic: str, starts: dict[int, int], batch: int
+    bootstrap: str,
+    topic: str,
+    starts: dict[int, int],
+    batch: int,
+    *,
+    security: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[list[SourceRecord]]:
     """Records of a topic from `starts` (default 0) until nothing more arrives.
 
@@ -68,6 +77,7 @@ async def read_topic_in_batches(
     partition as the start of its last record batch, so the end offset alone would stop short.
     """
     consumer = AIOKafkaConsumer(
+        **(security or {}),
         bootstrap_servers=bootstrap,
         group_id=None,
         enable_auto_commit=False,

@@ -10,6 +10,8 @@ from typing import TypeVar
 import asyncpg
 from aiokafka.errors import KafkaError
 
+from dialogkit.publishing import BrokerUnavailable, PublishOutcomeUnknown
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -25,6 +27,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
     KafkaError,
+    BrokerUnavailable,
+    PublishOutcomeUnknown,  # a worker's events carry fixed ids: publishing again is harmless
 )
 FIRST_DELAY_S = 0.2
 MAX_DELAY_S = 5.0

@@ -7,11 +7,12 @@ import asyncio
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
+from typing_extensions import TypeVar
 
 from dialog_schemas.catalog import TopicContract
 from dialogkit.config import ServiceSettings
@@ -24,7 +25,7 @@ from dialogkit.logs import configure_logging
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 
-S = TypeVar("S", bound=ServiceSettings)
+S = TypeVar("S", bound=ServiceSettings, default=ServiceSettings)
 
 
 def no_jobs(settings: ServiceSettings) -> Sequence[Periodic]:
@@ -119,6 +120,7 @@ def run_rebuild(definition: ServiceDefinition[S], settings: S) -> None:
     """Migrate, then bring every projection up to the end of its topics by bulk replay."""
     from dialogkit.db import create_pool
     from dialogkit.deadletters import DeadLetters
+    from dialogkit.kafka_security import kafka_client_options
     from dialogkit.publishing import KafkaPublisher
     from dialogkit.replay import replay
     from dialogkit.topics import dead_letter_topic
@@ -128,12 +130,18 @@ def run_rebuild(definition: ServiceDefinition[S], settings: S) -> None:
     async def rebuild() -> None:
         await migrate(settings.database_url, definition.migrations_package)
         pool = await create_pool(settings.database_url, max_size=2)
-        publisher = KafkaPublisher(settings.kafka_bootstrap, client_id=f"{definition.name}-rebuild")
+        security = kafka_client_options(settings)
+        publisher = KafkaPublisher(
+            settings.kafka_bootstrap, client_id=f"{definition.name}-rebuild", security=security
+        )
         await publisher.start()
         try:
             dead = DeadLetters(publisher, dead_letter_topic(definition.name), "rebuild")
             projections = definition.projections(settings, publisher)
-            for result in await replay(pool, projections, dead, settings.kafka_bootstrap):
+            results = await replay(
+                pool, projections, dead, settings.kafka_bootstrap, security=security
+            )
+            for result in results:
                 print(
                     f"{result.projection}: applied {result.outcome.applied},"
                     f" dead-lettered {result.outcome.dead_lettered},"

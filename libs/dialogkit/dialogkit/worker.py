@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import faust
@@ -22,15 +23,17 @@ from dialogkit import faust_transport, metrics
 from dialogkit.batching import idle_batches
 from dialogkit.codec import DecodeError
 from dialogkit.config import ServiceSettings
-from dialogkit.ingress import IngressProcessor, IngressRoute
-from dialogkit.jobs import Periodic
+from dialogkit.ingress import IngressContext, IngressProcessor, IngressRoute
+from dialogkit.jobs import JOB_RECORD_FAILURES_TOTAL, Periodic
 from dialogkit.projection import (
+    PROJECTION_DEAD_LETTERS_TOTAL,
     BatchOutcome,
     Projection,
     ProjectionRunner,
     decode,
     stored_positions,
 )
+from dialogkit.readiness import check_all
 from dialogkit.records import SourceRecord
 from dialogkit.worker_setup import WorkerResources, faust_settings
 
@@ -71,7 +74,9 @@ class StreamWorker:
         self.settings = settings
         self.projections = list(projections)
         self.resources = resources or WorkerResources(service, settings)
-        self.app = faust_transport.App(**faust_settings(service, settings))
+        options = faust_settings(service, settings)
+        Path(options["datadir"]).mkdir(parents=True, exist_ok=True)  # faust makes one level only
+        self.app = faust_transport.App(**options)
         self.rebalanced = False
         for projection in self.projections:
             self._add_agent(
@@ -95,6 +100,7 @@ class StreamWorker:
             resources.publisher,
             resources.dead_letters(route.name),
             resources.settings.key_store(resources.pool),
+            IngressContext(resources.pool, resources.settings),
         )
 
     def _add_agent(self, name: str, topic_name: str, make: Callable[[], BatchHandler]) -> None:
@@ -226,23 +232,34 @@ class StreamWorker:
 
         @self.app.page("/readyz")
         async def readyz(web: Any, request: Any) -> Any:
-            checks = await worker.checks()
-            ready = all(v for k, v in checks.items() if isinstance(v, bool))
-            body = {"status": "ready" if ready else "not ready", "checks": checks}
-            return web.json(body, status=200 if ready else 503)
+            body = await worker.readiness()
+            return web.json(body, status=503 if "failing" in body else 200)
 
-    async def checks(self) -> dict[str, Any]:
-        """Broker and database reachable, and the worker has taken its partitions."""
-        try:
-            database = await self.resources.pool.fetchval("SELECT 1", timeout=2) == 1
-        except Exception:
-            database = False
-        return {
-            "database": database,
-            "broker": await self.resources.publisher.reachable(),
+    async def readiness(self) -> dict[str, Any]:
+        """Broker and database answer within `readiness_timeout_s`, and the worker has taken its
+        partitions; `failing` names each check that did not pass and why."""
+
+        async def database() -> bool:
+            return bool(await self.resources.pool.fetchval("SELECT 1") == 1)
+
+        result = await check_all(
+            {"database": database, "broker": self.resources.publisher.reachable},
+            self.settings.readiness_timeout_s,
+        )
+        checks: dict[str, Any] = {
+            **result.checks,
             "partitions_assigned": self.rebalanced,
             "partitions": len(self.app.consumer.assignment()) if self.rebalanced else 0,
+            # records the read models lack (ready still: one bad record must not stop the rest)
+            "projection_dead_letters": metrics.totals(PROJECTION_DEAD_LETTERS_TOTAL, "projection"),
+            "job_record_failures": metrics.totals(JOB_RECORD_FAILURES_TOTAL, "job"),
         }
+        failing = dict(result.failing)
+        if not self.rebalanced:
+            failing["partitions_assigned"] = "no partitions assigned yet"
+        if not failing:
+            return {"status": "ready", "checks": checks}
+        return {"status": "not ready", "checks": checks, "failing": failing}
 
     def run(self) -> None:
         """Run until SIGINT/SIGTERM; stops the app, then closes pool and producer."""

@@ -12,6 +12,7 @@ from dialogkit import faust_transport
 from dialogkit.config import ServiceSettings
 from dialogkit.db import create_pool
 from dialogkit.deadletters import DeadLetters
+from dialogkit.kafka_security import faust_credentials, kafka_client_options
 from dialogkit.publishing import KafkaPublisher
 from dialogkit.topics import dead_letter_topic
 
@@ -22,10 +23,11 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
     return {
         "id": f"{service}-worker",
         "broker": f"{faust_transport.SCHEME}://{brokers}",
+        "broker_credentials": faust_credentials(settings),
         "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
         "store": "memory://",
         # faust wants a data folder even when its tables live in memory
-        "datadir": str(Path(tempfile.gettempdir()) / f"dialog-{service}-worker"),
+        "datadir": str(worker_data_dir(service, settings)),
         "autodiscover": False,
         # The defaults wait for the stream to drain and for a 60 s rebalance window before the
         # first event; these bring a fresh worker's first event down to a few seconds.
@@ -44,6 +46,14 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
     }
 
 
+def worker_data_dir(service: str, settings: ServiceSettings) -> Path:
+    """faust's data folder: `worker_data_dir` when set (`make run` puts it under its state
+    folder, so two platforms on one machine do not share it), else one in the temp folder."""
+    if settings.worker_data_dir is not None:
+        return settings.worker_data_dir.absolute()
+    return Path(tempfile.gettempdir()) / f"dialog-{service}-worker"
+
+
 class WorkerResources(Service):
     """The worker's pool and publisher, opened before the app starts and closed after it."""
 
@@ -56,6 +66,8 @@ class WorkerResources(Service):
             settings.kafka_bootstrap,
             client_id=f"{service}-worker",
             idempotent=settings.kafka_idempotent_producer,
+            timeout_s=settings.publish_timeout_s,
+            security=kafka_client_options(settings),
         )
 
     async def on_start(self) -> None:

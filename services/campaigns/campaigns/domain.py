@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import singledispatch
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dialog_schemas import Event
 from dialog_schemas.campaigns import (
@@ -27,7 +27,7 @@ from dialog_schemas.campaigns import (
     CampaignUpdated,
     WaveLaunched,
 )
-from dialog_schemas.common import ExternalId
+from dialog_schemas.common import ExternalId, Instant
 from dialogkit.rules import Conflict, NotFound, RuleViolation
 
 
@@ -78,7 +78,7 @@ class UpdateCampaign(Command):
 class LaunchWave(Command):
     """Launch the campaign (its first wave) or, while it runs, its next wave."""
 
-    due_from: AwareDatetime | None = None
+    due_from: Instant | None = None
     """When the wave's outreach falls due; now (or the campaign's start) when left out."""
 
 

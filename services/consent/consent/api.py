@@ -8,7 +8,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse
-from pydantic import AwareDatetime
 
 from consent import views
 from consent.commands import COMMANDS, CommandResult, Confirm, Use
@@ -16,7 +15,7 @@ from consent.config import Settings
 from consent.domain import ConfirmConsent, GrantConsent, RecordObjection, RecordUse, WithdrawConsent
 from consent.proof import render_html
 from dialog_schemas import CustomerId
-from dialog_schemas.common import Channel, Purpose
+from dialog_schemas.common import Channel, Instant, Purpose
 from dialogkit.commands import execute
 from dialogkit.http import ApiRuntime, IdempotencyKey, get_runtime
 
@@ -97,7 +96,7 @@ async def record_use(
 
 @router.get("/consents")
 async def get_consents(
-    customer_id: CustomerId, runtime: Runtime, as_of: AwareDatetime | None = None
+    customer_id: CustomerId, runtime: Runtime, as_of: Instant | None = None
 ) -> views.ConsentsView:
     """The customer's consents and objections, now or as they stood at `as_of`."""
     at = as_of or datetime.now(UTC)
@@ -110,7 +109,7 @@ async def get_eligibility(
     runtime: Runtime,
     channel: Channel,
     purpose: Purpose,
-    at: AwareDatetime | None = None,
+    at: Instant | None = None,
     product_category: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> views.EligibilityView:
     """May we contact the customer on this channel for this purpose, now or at `at`, and why?"""

@@ -18,11 +18,13 @@ from pydantic import BaseModel
 
 from consent import domain
 from consent.config import Settings
+from consent.suppression import erased_matches, suppressions
 from consent.views import known_state
 from consentledger.domain import DOUBLE_OPT_IN, ConsentState
 from dialog_schemas.catalog import CONSENT_EVENTS
 from dialogkit.commands import CommandTable, Context, Handler, Ids, Outcome, Ports
 from dialogkit.http import answered
+from dialogkit.problems import Problem
 
 COMMAND_NAMESPACE = UUID("8a6f2e1c-3d4b-4c5a-9e7f-0b1c2d3e4f50")
 
@@ -66,7 +68,31 @@ class Use:
 
 
 async def current(ports: Ports[Settings], customer_id: str, command: Any) -> ConsentState:
-    return await known_state(ports.pool, customer_id)
+    """The customer's consent state; 404 if never registered, 410 once erased."""
+    state = await known_state(ports.pool, customer_id)
+    if state.erased_at is not None:
+        raise Problem(
+            410, "Erased", f"customer {customer_id} was erased", erased_at=str(state.erased_at)
+        )
+    return state
+
+
+@dataclass(frozen=True)
+class Granting:
+    """What a grant decides on: the state, and erased contact points its own one matches."""
+
+    state: ConsentState
+    erased: list[dict[str, Any]]
+
+
+async def granting(
+    ports: Ports[Settings], customer_id: str, command: domain.GrantConsent
+) -> Granting:
+    """The state, and contacts' answer whether the grant's contact point was erased (503 if
+    contacts cannot be asked)."""
+    state = await current(ports, customer_id, command)
+    assert ports.erased_contact_points is not None
+    return Granting(state, await erased_matches(ports.erased_contact_points, command.contact_point))
 
 
 def ids(customer_id: str, command: Any, key: str | None) -> Ids:
@@ -90,9 +116,15 @@ def issued_token(command: domain.GrantConsent, ctx: Ctx) -> str | None:
     return None
 
 
-def _grant(state: State, command: domain.GrantConsent, ctx: Ctx) -> list[Any]:
+def _grant(given: Granting, command: domain.GrantConsent, ctx: Ctx) -> list[Any]:
+    """An erased contact point is suppressed on its channels first, then the grant (UWG §7(2))."""
     consent_id, issued = ctx.ids("consent"), issued_token(command, ctx)
-    return domain.grant(state, command, consent_id=consent_id, now=ctx.now, issued_token=issued)
+    return [
+        *suppressions(given.erased, ctx.now),
+        *domain.grant(
+            given.state, command, consent_id=consent_id, now=ctx.now, issued_token=issued
+        ),
+    ]
 
 
 def _confirm(state: State, command: Confirm, ctx: Ctx) -> list[Any]:
@@ -121,7 +153,7 @@ def _use(state: State, command: Use, ctx: Ctx) -> list[Any]:
     return domain.record_use(state, command.consent_id, command.body, now=ctx.now, expiry=expiry)
 
 
-def _new_consent(state: State, command: domain.GrantConsent, ctx: Ctx) -> dict[str, Any]:
+def _new_consent(given: Granting, command: domain.GrantConsent, ctx: Ctx) -> dict[str, Any]:
     return {"consent_id": str(ctx.ids("consent")), "confirmation_token": issued_token(command, ctx)}
 
 
@@ -129,7 +161,7 @@ COMMANDS: CommandTable[Settings] = CommandTable(
     topic=CONSENT_EVENTS,
     confirmed_by="consent.history",
     handlers={
-        domain.GrantConsent: Handler(current, _grant, ids, answer=_new_consent, wait=True),
+        domain.GrantConsent: Handler(granting, _grant, ids, answer=_new_consent, wait=True),
         Confirm: Handler(current, _confirm, ids, wait=True),
         domain.WithdrawConsent: Handler(current, _withdraw, ids, wait=True),
         domain.RecordObjection: Handler(current, _object, ids, wait=True),

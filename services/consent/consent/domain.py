@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
 from consentledger.domain import DOUBLE_OPT_IN, Consent, ConsentState, token_sha256
-from dialog_schemas import Event, Personal
-from dialog_schemas.common import Channel, EmailAddress, ExternalId, PhoneNumber, Purpose
+from dialog_schemas import Event
+from dialog_schemas.common import Channel, ExternalId, Instant, Purpose
 from dialog_schemas.consent import (
     ChannelObjectionRecorded,
     ConsentConfirmed,
@@ -23,6 +23,7 @@ from dialog_schemas.consent import (
     ObjectionLifted,
     ObjectionRecorded,
 )
+from dialogkit.contactpoints import ContactPoint
 from dialogkit.rules import Conflict, RuleViolation, not_in_future
 
 ConfirmationToken = Annotated[str, StringConstraints(min_length=16, max_length=256)]
@@ -38,7 +39,8 @@ class GrantConsent(Command):
     channel: Channel
     purpose: Purpose
     evidence: Evidence
-    contact_point: Personal[PhoneNumber | EmailAddress | None] = None
+    contact_point: ContactPoint | None = None
+    """The phone number or email address it covers, as typed; normalized as contacts does."""
     lifts_objection: bool = False
     """The customer, having objected before, now expressly consents again."""
     confirmation_token: ConfirmationToken | None = None
@@ -51,7 +53,7 @@ class ConfirmConsent(Command):
 
     source_ref: ExternalId
     """The token of the double opt-in link the customer followed."""
-    confirmed_at: AwareDatetime | None = None
+    confirmed_at: Instant | None = None
 
 
 class WithdrawConsent(Command):
@@ -61,7 +63,7 @@ class WithdrawConsent(Command):
     consent_id: UUID | None = None
     channel: Channel | None = None
     purpose: Purpose | None = None
-    withdrawn_at: AwareDatetime | None = None
+    withdrawn_at: Instant | None = None
     source_ref: ExternalId | None = None
 
     @model_validator(mode="after")
@@ -76,7 +78,7 @@ class RecordObjection(Command):
 
     via_channel: Channel
     channel: Channel | None = None
-    objected_at: AwareDatetime | None = None
+    objected_at: Instant | None = None
     source_ref: ExternalId | None = None
 
 
@@ -85,7 +87,7 @@ class RecordUse(Command):
 
     reference: ExternalId
     purpose: Purpose
-    used_at: AwareDatetime | None = None
+    used_at: Instant | None = None
 
 
 def grant(

@@ -17,6 +17,7 @@ from consentledger.store import load_state
 from dialog_schemas.catalog import CONSENT_EVENTS
 from dialog_schemas.consent import ConsentExpired
 from dialogkit.emitter import Emitter
+from dialogkit.jobs import record_failed
 from dialogkit.publishing import EventPublisher
 
 WORKER = Emitter(SERVICE, "worker")
@@ -42,10 +43,13 @@ class ExpiryJob:
         )
         envelopes = []
         for row in due:
-            state = await load_state(pool, row["customer_id"])
-            if state is None:
+            try:
+                state = await load_state(pool, row["customer_id"])
+                expired = expire(state, now, self.expiry) if state is not None else []
+            except Exception as error:  # one customer it cannot read must not stop the rest
+                record_failed(self.name, row["customer_id"], error)
                 continue
-            for event in expire(state, now, self.expiry):
+            for event in expired:
                 assert isinstance(event, ConsentExpired)
                 event_id = uuid5(EXPIRY_NAMESPACE, str(event.consent_id))
                 envelopes.append(

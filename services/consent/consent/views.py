@@ -38,6 +38,8 @@ class ConsentsView(BaseModel):
     objection: bool
     channel_objections: dict[Channel, datetime]
     suppressed_channels: list[Channel]
+    erased_at: datetime | None = None
+    """Set once the customer was erased: every decision from then on is blocked (`erased`)."""
     consents: list[ConsentView]
 
 
@@ -75,6 +77,7 @@ async def consents(
         objection=state.objecting,
         channel_objections=dict(state.channel_objections),
         suppressed_channels=sorted(state.suppressed),
+        erased_at=state.erased_at,
         consents=[
             ConsentView(
                 consent_id=c.consent_id,

@@ -22,6 +22,7 @@ from contacts.profiles import (
 from dialog_schemas import CustomerId
 from dialog_schemas.contacts import CancellationFacts, PurchaseFacts
 from dialogkit.commands import execute
+from dialogkit.customers import serves_merged_customers
 from dialogkit.http import ApiRuntime, IdempotencyKey, ScopedRouter, get_runtime
 
 router = APIRouter(prefix="/v1", tags=["contacts"])
@@ -124,12 +125,14 @@ async def erase_customer(customer_id: CustomerId, runtime: Runtime, response: Re
 
 
 @keys_router.get("/data-keys/{customer_id}")
+@serves_merged_customers  # a duplicate's events stay sealed with its own key
 async def get_data_key(customer_id: CustomerId, runtime: Runtime) -> views.DataKeyView:
     """The customer's data key, for services that read personal data; 410 once erased."""
     return await views.data_key(runtime.pool, customer_id, create=False)
 
 
 @keys_router.post("/data-keys/{customer_id}")
+@serves_merged_customers
 async def get_or_create_data_key(customer_id: CustomerId, runtime: Runtime) -> views.DataKeyView:
     """The customer's data key, made on first use, for services that seal personal data."""
     return await views.data_key(runtime.pool, customer_id, create=True)

@@ -4,6 +4,7 @@ from contacts.api import keys_router, router
 from contacts.config import SERVICE, Settings
 from contacts.ingress import ShopIngress
 from contacts.projections import PRODUCT_TABLES, ProfileProjection
+from contacts.suppression import router as suppression_router
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialogkit.journal import EventJournal
 from dialogkit.lifecycle import CustomerTables
@@ -19,7 +20,7 @@ def projections(settings: Settings, publisher: EventPublisher) -> list[Projectio
 DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
-    routers=[router, keys_router],
+    routers=[router, keys_router, suppression_router],
     projections=projections,
     description="Customer profiles, contact points, products and contracts.",
     ingress=[ShopIngress()],

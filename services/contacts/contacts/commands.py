@@ -10,6 +10,8 @@ after `ContactErased` is on the topic; if that fails, a retry completes it.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4, uuid5
@@ -20,6 +22,7 @@ from pydantic import BaseModel
 
 from contacts import domain, profiles, views
 from contacts.config import Settings
+from contacts.suppression import suppressed
 from dialog_schemas import Event
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialog_schemas.common import Channel
@@ -27,6 +30,7 @@ from dialog_schemas.contacts import CancellationFacts, PurchaseFacts
 from dialogkit.commands import CommandTable, Context, Handler, Ids, Outcome, Ports
 from dialogkit.http import answered
 from dialogkit.keys import PostgresKeyStore
+from dialogkit.pii import PREFIX
 
 NS = domain.CONTACTS_NAMESPACE
 Ctx = Context[Settings]
@@ -58,9 +62,20 @@ class Erase:
 
 
 @dataclass(frozen=True)
-class Registration:
-    exists: bool
+class Known:
+    """What a command decides on: the customer's profile row (None if never registered), and
+    the channels on which the contact points the command adds belonged to an erased customer."""
+
+    row: Any
     suppressed: list[Channel]
+
+
+@dataclass(frozen=True)
+class Merging:
+    survivor_active: bool
+    duplicate_active: bool
+    suppressed: list[Channel]
+    """Channels of the duplicate's contact points (which the survivor takes) that were erased."""
 
 
 @dataclass(frozen=True)
@@ -74,29 +89,51 @@ def salt(settings: Settings) -> str:
     return settings.suppression_salt.get_secret_value()
 
 
+async def erased_channels(
+    ports: Ports[Settings], phones: Iterable[str] = (), emails: Iterable[str] = ()
+) -> list[Channel]:
+    """Suppression on every path that adds a contact point (GDPR Art. 17, UWG §7)."""
+    found = await suppressed(ports.pool, salt(ports.settings), phones=phones, emails=emails)
+    return found.channels
+
+
 async def registration(
     ports: Ports[Settings], customer_id: str, command: profiles.RegisterContact
-) -> Registration:
-    channels = profiles.channels_by_hash(command, salt(ports.settings))
-    found = await ports.pool.fetch(
-        "SELECT hash FROM suppressed_contact_points WHERE hash = ANY($1::text[])", list(channels)
-    )
-    suppressed = sorted({c for r in found for c in channels[r["hash"]]})
-    exists = await views.profile_row(ports.pool, customer_id) is not None
-    return Registration(exists, suppressed)
+) -> Known:
+    row = await views.profile_row(ports.pool, customer_id)
+    phones, emails = command.phone_numbers, command.email_addresses
+    return Known(row, await erased_channels(ports, phones, emails))
 
 
-async def active(ports: Ports[Settings], customer_id: str, command: Any) -> Any:
-    return await views.current(ports.pool, customer_id)
+async def updating(
+    ports: Ports[Settings], customer_id: str, command: profiles.UpdateContact
+) -> Known:
+    row = await views.current(ports.pool, customer_id)
+    phones, emails = command.phone_numbers or [], command.email_addresses or []
+    return Known(row, await erased_channels(ports, phones, emails))
+
+
+async def purchasing(ports: Ports[Settings], customer_id: str, facts: PurchaseFacts) -> Known:
+    row = await views.current(ports.pool, customer_id)
+    address = facts.email_address
+    emails = [address] if isinstance(address, str) and not address.startswith(PREFIX) else []
+    return Known(row, await erased_channels(ports, emails=emails))
+
+
+async def active(ports: Ports[Settings], customer_id: str, command: Any) -> Known:
+    return Known(await views.current(ports.pool, customer_id), [])
 
 
 async def pair(
     ports: Ports[Settings], customer_id: str, command: profiles.MergeContacts
-) -> tuple[bool, bool]:
+) -> Merging:
     """Whether survivor and duplicate are both registered, not erased, not merged away."""
     survivor = await views.profile_row(ports.pool, customer_id)
     duplicate = await views.profile_row(ports.pool, command.merged_customer_id)
-    return _active(survivor), _active(duplicate)
+    taken = orjson.loads(duplicate["profile"]) if _active(duplicate) else {}
+    phones, emails = taken.get("phone_numbers") or [], taken.get("email_addresses") or []
+    suppressed_there = await erased_channels(ports, phones, emails)
+    return Merging(_active(survivor), _active(duplicate), suppressed_there)
 
 
 def _active(row: Any) -> bool:
@@ -122,21 +159,40 @@ async def destroy_keys(ports: Ports[Settings], customer_id: str, state: Erasable
 
 
 def keyed(name: str, fresh: bool = False) -> Any:
-    """Ids chained from `<customer>/<name>/<key>`; a missing key is '' or, if `fresh`, random."""
+    """Ids chained from `<customer>/<name>/<key>`; without a key, from the command's content
+    (a corrected retry is a new event) or, if `fresh`, random."""
 
     def ids(customer_id: str, command: Any, key: str | None) -> Ids:
-        return Ids.chained(uuid5(NS, f"{customer_id}/{name}/{key or (uuid4() if fresh else '')}"))
+        content = hashlib.sha256(command.model_dump_json().encode()).hexdigest()
+        what = key or (uuid4() if fresh else f"content:{content}")
+        return Ids.chained(uuid5(NS, f"{customer_id}/{name}/{what}"))
 
     return ids
 
 
-def _register(state: Registration, command: profiles.RegisterContact, ctx: Ctx) -> list[Event]:
-    event = profiles.register(state.exists, command, ctx.now)
-    return [event.model_copy(update={"suppressed_channels": state.suppressed})]
+def _register(known: Known, command: profiles.RegisterContact, ctx: Ctx) -> list[Event]:
+    event = profiles.register(known.row is not None, command, ctx.now)
+    return [event.model_copy(update={"suppressed_channels": known.suppressed})]
 
 
-def _merge(state: tuple[bool, bool], command: profiles.MergeContacts, ctx: Ctx) -> list[Event]:
-    return [profiles.merge(ctx.subject, *state, command, ctx.now)]
+def _update(known: Known, command: profiles.UpdateContact, ctx: Ctx) -> list[Event]:
+    event = profiles.update(True, command, ctx.now)
+    return [event.model_copy(update={"suppressed_channels": known.suppressed})]
+
+
+def _purchase(known: Known, facts: PurchaseFacts, ctx: Ctx) -> list[Event]:
+    event = domain.record_purchase(facts, ctx.now)
+    return [event.model_copy(update={"suppressed_channels": known.suppressed})]
+
+
+def _merge(given: Merging, command: profiles.MergeContacts, ctx: Ctx) -> list[Event]:
+    active = (given.survivor_active, given.duplicate_active)
+    event = profiles.merge(ctx.subject, *active, command, ctx.now)
+    return [event.model_copy(update={"suppressed_channels": given.suppressed})]
+
+
+def _suppressed(known: Known | Merging, command: Any, ctx: Ctx) -> dict[str, Any]:
+    return {"suppressed_channels": known.suppressed}
 
 
 def _erase(state: Erasable, command: Erase, ctx: Ctx) -> list[Event]:
@@ -158,21 +214,16 @@ COMMANDS: CommandTable[Settings] = CommandTable(
     confirmed_by="contacts.profiles",
     handlers={
         profiles.RegisterContact: Handler(
-            registration,
-            _register,
-            keyed("registered"),
-            answer=lambda state, command, ctx: {"suppressed_channels": state.suppressed},
-            wait=True,
+            registration, _register, keyed("registered"), answer=_suppressed, wait=True
         ),
         profiles.UpdateContact: Handler(
-            active,
-            lambda row, command, ctx: [profiles.update(True, command, ctx.now)],
-            keyed("update", fresh=True),
+            updating, _update, keyed("update", fresh=True), answer=_suppressed
         ),
         PurchaseFacts: Handler(
-            active,
-            lambda row, command, ctx: [domain.record_purchase(command, ctx.now)],
+            purchasing,
+            _purchase,
             by(lambda customer_id, c: domain.purchase_event_id(customer_id, c.purchase_id)),
+            answer=_suppressed,
         ),
         domain.StartContract: Handler(
             active,
@@ -188,6 +239,7 @@ COMMANDS: CommandTable[Settings] = CommandTable(
             pair,
             _merge,
             by(lambda customer_id, c: uuid5(NS, f"{customer_id}/merge/{c.merged_customer_id}")),
+            answer=_suppressed,
             natural_key=lambda command: f"merge/{command.merged_customer_id}",
         ),
         Erase: Handler(

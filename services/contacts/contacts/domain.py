@@ -7,7 +7,7 @@ from uuid import UUID, uuid5
 
 from pydantic import BaseModel
 
-from dialog_schemas.common import ExternalId, Label
+from dialog_schemas.common import ExternalId, Instant, Label
 from dialog_schemas.contacts import (
     CancellationFacts,
     ContactErased,
@@ -55,7 +55,7 @@ class StartContract(BaseModel):
     contract_id: ExternalId
     product_id: ExternalId
     category: Label
-    started_at: datetime
+    started_at: Instant
     sales_channel: SalesChannel
 
 

@@ -1,22 +1,19 @@
 """Customer profiles: validated commands and the events they become.
 
-Phone numbers are parsed and normalized to E.164 with the `phonenumbers` library (numbers
-without a country code are read as German: `DEFAULT_REGION`); email addresses are checked and
-normalized with `email-validator` (syntax only: no DNS lookups); time zones must be IANA names.
+Phone numbers and email addresses are parsed and normalized as `dialogkit.contactpoints` says
+(E.164; a number that could mean two numbers is refused); time zones must be IANA names.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from dialog_schemas.common import Channel, CustomerKind, Label
+from dialog_schemas.common import CalendarDate, CustomerKind, Instant, Label
 from dialog_schemas.contacts import (
     Address,
     ContactRegistered,
@@ -24,28 +21,11 @@ from dialog_schemas.contacts import (
     ContactUpdated,
     LanguageTag,
     SocialHandle,
+    TimeZone,
 )
 from dialog_schemas.envelope import CustomerId
+from dialogkit.contactpoints import Email, Phone
 from dialogkit.rules import Conflict, NotFound, RuleViolation, not_in_future
-
-DEFAULT_REGION = "DE"
-
-
-def normalize_phone(value: str) -> str:
-    try:
-        number = phonenumbers.parse(value, DEFAULT_REGION)
-    except phonenumbers.NumberParseException as error:
-        raise ValueError(f"not a phone number: {error}") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"{value!r} is not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalize_email(value: str) -> str:
-    try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as error:
-        raise ValueError(str(error)) from None
 
 
 def known_time_zone(value: str) -> str:
@@ -56,9 +36,7 @@ def known_time_zone(value: str) -> str:
     return value
 
 
-Phone = Annotated[str, AfterValidator(normalize_phone)]
-Email = Annotated[str, AfterValidator(normalize_email)]
-TimeZoneName = Annotated[str, AfterValidator(known_time_zone)]
+TimeZoneName = Annotated[TimeZone, AfterValidator(known_time_zone)]
 
 
 class Command(BaseModel):
@@ -70,7 +48,7 @@ class RegisterContact(Command):
 
     kind: CustomerKind
     name: Label
-    birth_date: date | None = None
+    birth_date: CalendarDate | None = None
     addresses: list[Address] = []
     phone_numbers: list[Phone] = []
     email_addresses: list[Email] = []
@@ -78,15 +56,15 @@ class RegisterContact(Command):
     preferred_language: LanguageTag | None = None
     time_zone: TimeZoneName | None = None
     interests: list[Label] = []
-    customer_since: date | None = None
-    registered_at: AwareDatetime | None = None
+    customer_since: CalendarDate | None = None
+    registered_at: Instant | None = None
 
 
 class UpdateContact(Command):
     """Change some of a customer's details; fields left out stay as they are."""
 
     name: Label | None = None
-    birth_date: date | None = None
+    birth_date: CalendarDate | None = None
     addresses: list[Address] | None = None
     phone_numbers: list[Phone] | None = None
     email_addresses: list[Email] | None = None
@@ -145,15 +123,3 @@ def update(exists: bool, command: UpdateContact, now: datetime) -> ContactUpdate
 def contact_point_hash(value: str, salt: str) -> str:
     """Salted SHA-256 of a normalized phone number or email address: blocks it, reveals nothing."""
     return hashlib.sha256(f"{salt}:{value.lower()}".encode()).hexdigest()
-
-
-def channels_by_hash(command: RegisterContact, salt: str) -> dict[str, set[Channel]]:
-    """The channels each contact point reaches, by its salted hash (a phone: calls and SMS)."""
-    channels: dict[str, set[Channel]] = {}
-    for phone in command.phone_numbers:
-        channels.setdefault(contact_point_hash(phone, salt), set()).update(
-            (Channel.PHONE, Channel.SMS)
-        )
-    for email in command.email_addresses:
-        channels.setdefault(contact_point_hash(email, salt), set()).add(Channel.EMAIL)
-    return channels

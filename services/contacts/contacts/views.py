@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from contacts.profiles import normalize_email, normalize_phone
+from dialogkit.contactpoints import normalize_email, normalize_phone
+from dialogkit.customers import merged_problem
 from dialogkit.keys import PostgresKeyStore
 from dialogkit.problems import Problem
 from dialogkit.rules import NotFound
@@ -48,15 +49,6 @@ async def registered(db: Any, customer_id: str) -> Any:
     if row["merged_into"] is not None:
         raise merged_problem(customer_id, row["merged_into"])
     return row
-
-
-def merged_problem(customer_id: str, survivor: str) -> Problem:
-    return Problem(
-        410,
-        "Merged",
-        f"customer {customer_id} was merged into {survivor}",
-        merged_into=survivor,
-    )
 
 
 async def profile_document(db: Any, customer_id: str, row: Any) -> dict[str, Any]:

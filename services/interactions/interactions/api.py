@@ -8,10 +8,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import AwareDatetime
 
 from dialog_schemas import CustomerId
-from dialog_schemas.common import Channel, Direction
+from dialog_schemas.common import Channel, Direction, Instant, Label
 from dialogkit.commands import execute
 from dialogkit.http import ApiRuntime, IdempotencyKey, get_runtime
 from interactions import views
@@ -51,12 +50,14 @@ async def get_timeline(
     customer_id: CustomerId,
     runtime: Runtime,
     limit: Limit = 50,
-    cursor: str | None = None,
+    cursor: Label | None = None,
     channel: Annotated[list[Channel] | None, Query(description="repeat for several")] = None,
     direction: Direction | None = None,
-    kind: Annotated[list[str] | None, Query(description="event types; repeat for several")] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    kind: Annotated[
+        list[Label] | None, Query(description="event types; repeat for several")
+    ] = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
 ) -> views.TimelinePage:
     """The customer's timeline, newest first, optionally filtered; pass `next_cursor` back.
 

@@ -2,8 +2,9 @@
 
 A touchpoint's event id derives from customer and touchpoint id, its consequences' from that
 (`interactions.domain.event_ids`), so a retried POST or webhook records one timeline entry.
-A touchpoint needs no state; a contract confirmation decides on the sale call it confirms (as
-the timeline knows it). Both answer 202 once the events are on the topic.
+A touchpoint needs no state (but a merged duplicate's id is refused with 410); a contract
+confirmation decides on the sale call it confirms, as the timeline knows it. Both answer 202
+once the events are on the topic.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 from dialog_schemas import Event
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialogkit.commands import CommandTable, Context, Handler, Ids, Outcome, Ports
+from dialogkit.customers import refuse_merged
 from interactions import domain
 from interactions.config import Settings
 
@@ -42,8 +44,9 @@ class ConfirmContract:
     body: domain.SendContractConfirmation
 
 
-async def stateless(ports: Ports[Settings], customer_id: str, command: Any) -> None:
-    return None
+async def not_merged(ports: Ports[Settings], customer_id: str, command: Any) -> None:
+    """Nothing to decide on, but a merged duplicate's id answers 410 with its survivor."""
+    await refuse_merged(ports.pool, customer_id)
 
 
 async def find_sale(
@@ -90,7 +93,7 @@ COMMANDS: CommandTable[Settings] = CommandTable(
     topic=INTERACTIONS_EVENTS,
     confirmed_by="interactions.timeline",
     handlers={
-        domain.RecordTouchpoint: Handler(stateless, _record, _touchpoint_ids),
+        domain.RecordTouchpoint: Handler(not_merged, _record, _touchpoint_ids),
         ConfirmContract: Handler(find_sale, _confirm, _confirmation_ids),
     },
 )

@@ -18,11 +18,13 @@ import asyncpg
 from consentledger.domain import ConsentState
 from consentledger.eligibility import eligibility
 from consentledger.store import load_state
+from dialog_schemas import Envelope
 from dialog_schemas.campaigns import CampaignCreated, CampaignUpdated
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, INTERACTIONS_EVENTS
 from dialog_schemas.common import Channel, Direction, Purpose
 from dialog_schemas.interactions import ComplianceFindingRecorded, TouchpointRecorded
 from dialogkit.emitter import Emitter
+from dialogkit.jobs import record_failed
 from dialogkit.merges import follow_merges
 from dialogkit.projection import Decoded, of_type
 from dialogkit.publishing import EventPublisher
@@ -132,42 +134,50 @@ class ComplianceCheckJob:
             " WHERE c.checked_at IS NULL AND c.arrived_at <= $1 ORDER BY c.arrived_at LIMIT 1000",
             now - self.settle,
         )
-        findings = []
+        findings: list[Envelope] = []
+        failed: dict[object, str] = {}
         for check in due:
-            # eligible when the contact began: before anything said in it (an opt-out) counts
-            at = check["occurred_at"] - timedelta(microseconds=1)
-            state = await load_state(pool, check["customer_id"], at) or ConsentState()
-            decision = eligibility(
-                state,
-                Channel(check["channel"]),
-                Purpose(check["purpose"]),
-                at,
-                product_category=check["product_category"],
-                expiry=self.expiry,
-            )
-            if decision.allowed or decision.reason is None:
+            try:
+                finding = await self._check(pool, check, now)
+            except Exception as error:  # one check it cannot carry out must not stop the rest
+                failed[check["event_id"]] = record_failed(self.name, str(check["event_id"]), error)
                 continue
-            finding = ComplianceFindingRecorded(
-                finding_id=uuid5(check["event_id"], "finding"),
-                touchpoint_id=check["touchpoint_id"],
-                channel=Channel(check["channel"]),
-                purpose=Purpose(check["purpose"]),
-                occurred_at=check["occurred_at"],
-                reason=decision.reason,
-            )
-            findings.append(
-                WORKER.after(
-                    check["event_id"],
-                    finding,
-                    id=finding.finding_id,
-                    subject=check["customer_id"],
-                    time=now,
-                )
-            )
+            if finding is not None:
+                findings.append(finding)
         await publisher.publish(INTERACTIONS_EVENTS.name, findings)
-        await pool.execute(
-            "UPDATE compliance_checks SET checked_at = $2 WHERE event_id = ANY($1::uuid[])",
-            [c["event_id"] for c in due],
-            now,
+        await pool.executemany(
+            "UPDATE compliance_checks SET checked_at = $2, failed_reason = $3 WHERE event_id = $1",
+            [(c["event_id"], now, failed.get(c["event_id"])) for c in due],
         )
         return len(findings)
+
+    async def _check(self, pool: Any, check: Any, now: datetime) -> Envelope | None:
+        """The finding of one queued attempt, or None if the customer was eligible."""
+        # eligible when the contact began: before anything said in it (an opt-out) counts
+        at = check["occurred_at"] - timedelta(microseconds=1)
+        state = await load_state(pool, check["customer_id"], at) or ConsentState()
+        decision = eligibility(
+            state,
+            Channel(check["channel"]),
+            Purpose(check["purpose"]),
+            at,
+            product_category=check["product_category"],
+            expiry=self.expiry,
+        )
+        if decision.allowed or decision.reason is None:
+            return None
+        finding = ComplianceFindingRecorded(
+            finding_id=uuid5(check["event_id"], "finding"),
+            touchpoint_id=check["touchpoint_id"],
+            channel=Channel(check["channel"]),
+            purpose=Purpose(check["purpose"]),
+            occurred_at=check["occurred_at"],
+            reason=decision.reason,
+        )
+        return WORKER.after(
+            check["event_id"],
+            finding,
+            id=finding.finding_id,
+            subject=check["customer_id"],
+            time=now,
+        )

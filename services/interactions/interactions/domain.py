@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID, uuid5
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from dialog_schemas import Event
-from dialog_schemas.common import Channel, ExternalId
+from dialog_schemas.common import Channel, ExternalId, Instant
 from dialog_schemas.contacts import TimeZone
 from dialog_schemas.envelope import CustomerId
 from dialog_schemas.interactions import (
@@ -61,8 +61,8 @@ class SendContractConfirmation(BaseModel):
     touchpoint_id: ExternalId
     """The call with the `sale` disposition this confirmation is for."""
     sent_via: Channel
-    sent_at: AwareDatetime | None = None
-    received_at: AwareDatetime | None = None
+    sent_at: Instant | None = None
+    received_at: Instant | None = None
     """When it reached the customer, if later than sent (a letter); the period starts after."""
     time_zone: Annotated[TimeZone, AfterValidator(known_time_zone)] | None = None
     """The customer's IANA time zone; Europe/Berlin if not given."""

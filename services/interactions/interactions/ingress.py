@@ -9,6 +9,7 @@ from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS, INTERACTIONS_INGRESS
 from dialog_schemas.interactions import TouchpointReported
 from dialogkit.emitter import Emitter
+from dialogkit.ingress import IngressContext
 from dialogkit.projection import Decoded
 from interactions.config import SERVICE
 from interactions.domain import event_ids, record_touchpoint
@@ -23,7 +24,9 @@ class TouchpointIngress:
     source = INTERACTIONS_INGRESS
     target = INTERACTIONS_EVENTS
 
-    def translate(self, incoming: Decoded, now: datetime) -> Sequence[Envelope]:
+    async def translate(
+        self, incoming: Decoded, now: datetime, context: IngressContext
+    ) -> Sequence[Envelope]:
         report = incoming.event
         assert isinstance(report, TouchpointReported)
         envelope = incoming.envelope

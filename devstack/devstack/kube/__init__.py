@@ -1,0 +1,1 @@
+"""Kubernetes manifests of the platform, rendered from the services' settings and the catalog."""

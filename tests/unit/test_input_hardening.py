@@ -1,0 +1,360 @@
+"""Input the platform could not carry is refused where it enters, as a 422 or a dead letter
+naming the field: contract refusals inside handlers, text PostgreSQL cannot store, phone numbers
+that could mean two numbers, datetimes outside the calendar; and OpenAPI names every problem."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+import orjson
+import pytest
+from fastapi import APIRouter
+
+from consent.bootstrap import DEFINITION as CONSENT
+from contacts.bootstrap import DEFINITION as CONTACTS
+from dialog_schemas import Envelope
+from dialog_schemas.catalog import INTERACTIONS_EVENTS, INTERACTIONS_INGRESS
+from dialog_schemas.contacts import ContactRegistered
+from dialog_schemas.interactions import TouchpointReported
+from dialogkit.contactpoints import normalize_phone
+from dialogkit.deadletters import DeadLetters
+from dialogkit.http import create_api
+from dialogkit.ingress import IngressContext, IngressProcessor
+from dialogkit.projection import Decoded
+from dialogkit.publishing import FakePublisher
+from dialogkit.records import SourceRecord
+from dialogkit.service import ServiceDefinition, build_api
+from dialogkit.topics import SERVICES
+from interactions.bootstrap import DEFINITION as INTERACTIONS
+from interactions.ingress import TouchpointIngress
+from tests.commands import COMMANDS, EVIDENCE, KNOWN
+from tests.fakes import client_of, fake_app
+
+REGISTRATION = next(c.body for c in COMMANDS if c.method == "POST" and c.path.endswith("c-new"))
+TOUCHPOINT = next(c.body for c in COMMANDS if c.path == "/v1/touchpoints")
+AMBIGUOUS = "49 151 77482508"
+
+
+def answer(
+    definition: ServiceDefinition, method: str, path: str, body: Any, **settings: Any
+) -> tuple[int, dict[str, Any], FakePublisher]:
+    app, fakes = fake_app(definition, **settings)
+    fakes.pool.register(KNOWN)
+
+    async def send() -> tuple[int, dict[str, Any]]:
+        async with client_of(app) as client:
+            response = await client.request(
+                method, path, content=json.dumps(body), headers={"content-type": "application/json"}
+            )
+        assert response.headers["content-type"].startswith(
+            "application/problem+json" if response.status_code >= 400 else "application/json"
+        )
+        return response.status_code, response.json()
+
+    status, document = asyncio.run(send())
+    return status, document, fakes.publisher
+
+
+def fields(document: dict[str, Any]) -> set[str]:
+    return {e["field"] for e in document["errors"]}
+
+
+# 8: no validator's unexpected exception escapes
+
+
+def test_a_phone_number_longer_than_e164_is_a_422_naming_the_field() -> None:
+    body = REGISTRATION | {"phone_numbers": ["+49 30 1234567890123"]}
+    status, document, publisher = answer(CONTACTS, "POST", "/v1/customers/c-9", body)
+    assert status == 422
+    assert fields(document) == {"body.phone_numbers.0"}
+    assert "at most 15" in document["errors"][0]["problem"]
+    assert publisher.sent == {}
+
+
+def test_a_value_an_event_refuses_inside_a_handler_is_a_422_naming_the_field() -> None:
+    router = APIRouter()
+
+    @router.post("/v1/things")
+    async def thing() -> None:
+        ContactRegistered.model_validate({"kind": "consumer", "name": "", "registered_at": "x"})
+
+    app = create_api(
+        "contacts", CONTACTS.settings(), [router], runtime_factory=fake_app(CONTACTS)[1]
+    )
+
+    async def send() -> Any:
+        async with client_of(app) as client:
+            return await client.post("/v1/things")
+
+    response = asyncio.run(send())
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert fields(response.json()) == {"body.name", "body.registered_at"}
+
+
+class Refusing:
+    """An ingress route whose domain builds an event the contract refuses."""
+
+    name = "test.ingress"
+    source = INTERACTIONS_INGRESS
+    target = INTERACTIONS_EVENTS
+
+    async def translate(
+        self, incoming: Decoded, now: datetime, context: IngressContext
+    ) -> Sequence[Envelope]:
+        ContactRegistered.model_validate({"kind": "robot", "name": "x", "registered_at": now})
+        return []
+
+
+def report(**data: Any) -> SourceRecord:
+    document = {
+        "specversion": "1.0",
+        "id": str(uuid4()),
+        "source": "/telephony",
+        "type": "TouchpointReported",
+        "subject": KNOWN,
+        "time": "2026-01-02T10:00:00Z",
+        "schemaversion": 1,
+        "correlationid": str(uuid4()),
+        "data": {k: v for k, v in TOUCHPOINT.items() if k != "customer_id"} | data,
+    }
+    return SourceRecord(INTERACTIONS_INGRESS.name, 0, 0, b"k", orjson.dumps(document))
+
+
+def ingest(route: Any, record: SourceRecord) -> list[tuple[str, Any]]:
+    publisher = FakePublisher()
+    processor = IngressProcessor(route, publisher, DeadLetters(publisher, "dl", route.name))
+    asyncio.run(processor.handle([record]))
+    return [
+        (dict(h)["dlq_reason"].decode(), orjson.loads(dict(h)["dlq_detail"]))
+        for _, _, h in publisher.raw.get("dl", [])
+    ]
+
+
+def test_an_ingress_record_whose_event_breaks_the_contract_is_dead_lettered() -> None:
+    [(reason, detail)] = ingest(Refusing(), report())
+    assert reason == "invalid_data"
+    assert [d["field"] for d in detail] == ["kind"]
+
+
+# 9: what is accepted, every projection can apply
+
+
+def test_text_with_nul_is_refused_at_the_api_naming_the_field() -> None:
+    body = REGISTRATION | {"name": "Erika\u0000Muster"}
+    status, document, publisher = answer(CONTACTS, "POST", "/v1/customers/c-9", body)
+    assert (status, fields(document)) == (422, {"body.name"})
+    assert publisher.sent == {}
+
+
+def test_text_with_nul_on_an_ingress_topic_is_dead_lettered_naming_the_field() -> None:
+    [(reason, detail)] = ingest(TouchpointIngress(), report(summary="said \u0000 this"))
+    assert reason == "invalid_data"
+    assert [d["field"] for d in detail] == ["summary"]
+
+
+def test_a_corrected_registration_without_a_key_is_a_new_event() -> None:
+    _, first, _ = answer(CONTACTS, "POST", "/v1/customers/c-9", REGISTRATION)
+    _, same, _ = answer(CONTACTS, "POST", "/v1/customers/c-9", REGISTRATION)
+    corrected = REGISTRATION | {"kind": "business"}
+    _, other, _ = answer(CONTACTS, "POST", "/v1/customers/c-9", corrected)
+    assert first["event_id"] == same["event_id"] != other["event_id"]
+
+
+# 11: a number typed without + that may mean two numbers
+
+
+def test_a_german_number_typed_without_plus_is_refused_as_ambiguous() -> None:
+    with pytest.raises(ValueError, match="ambiguous") as refused:
+        normalize_phone(AMBIGUOUS)
+    assert "+4915177482508" in str(refused.value)
+    assert "+494915177482508" in str(refused.value)
+    assert "write it with +" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("49 89 12345678", "+498912345678"),  # as a national number it is no valid number
+        ("+49 151 77482508", "+4915177482508"),
+        ("0049 151 77482508", "+4915177482508"),
+        ("0151 77482508", "+4915177482508"),
+    ],
+)
+def test_a_number_with_one_valid_reading_is_normalized(typed: str, meant: str) -> None:
+    assert normalize_phone(typed) == meant
+
+
+@pytest.mark.parametrize(
+    ("definition", "method", "path", "body", "field"),
+    [
+        (
+            CONTACTS,
+            "POST",
+            "/v1/customers/c-9",
+            REGISTRATION | {"phone_numbers": [AMBIGUOUS]},
+            "body.phone_numbers.0",
+        ),
+        (
+            CONTACTS,
+            "PATCH",
+            f"/v1/customers/{KNOWN}",
+            {"phone_numbers": [AMBIGUOUS]},
+            "body.phone_numbers.0",
+        ),
+        (
+            CONSENT,
+            "POST",
+            f"/v1/customers/{KNOWN}/consents",
+            {
+                "channel": "phone",
+                "purpose": "marketing",
+                "evidence": EVIDENCE,
+                "contact_point": AMBIGUOUS,
+            },
+            "body.contact_point",
+        ),
+        (
+            INTERACTIONS,
+            "POST",
+            "/v1/touchpoints",
+            TOUCHPOINT | {"details": TOUCHPOINT["details"] | {"phone_number": AMBIGUOUS}},
+            "body.details.call.phone_number",
+        ),
+    ],
+)
+def test_every_path_that_takes_a_phone_number_refuses_the_ambiguous_one(
+    definition: ServiceDefinition, method: str, path: str, body: Any, field: str
+) -> None:
+    status, document, publisher = (
+        answer(definition, method, path, body, command_wait_s=0)
+        if definition is CONSENT
+        else answer(definition, method, path, body)
+    )
+    assert status == 422
+    assert field in fields(document)
+    assert publisher.sent == {}
+
+
+def test_a_consent_grant_stores_its_phone_number_normalized() -> None:
+    body = {
+        "channel": "phone",
+        "purpose": "marketing",
+        "evidence": EVIDENCE,
+        "contact_point": "49 89 12345678",
+    }
+    status, _, _ = answer(
+        CONSENT, "POST", f"/v1/customers/{KNOWN}/consents", body, command_wait_s=0
+    )
+    assert status == 202
+
+
+# 12: datetimes outside the calendar or without an offset
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "2026-01-02T10:00:00",
+    ],
+)
+def test_a_touchpoint_at_an_absurd_or_naive_time_is_refused_naming_the_field(
+    occurred_at: str,
+) -> None:
+    body = TOUCHPOINT | {"occurred_at": occurred_at}
+    status, document, publisher = answer(INTERACTIONS, "POST", "/v1/touchpoints", body)
+    assert (status, fields(document)) == (422, {"body.occurred_at"})
+    assert publisher.sent == {}
+
+
+def test_a_touchpoint_in_year_one_on_the_ingress_is_dead_lettered_naming_the_field() -> None:
+    [(reason, detail)] = ingest(TouchpointIngress(), report(occurred_at="0001-01-01T00:00:00Z"))
+    assert reason == "invalid_data"
+    assert [d["field"] for d in detail] == ["occurred_at"]
+
+
+def test_every_instant_of_every_event_is_bounded_by_the_calendar() -> None:
+    from dialog_schemas.catalog import event_types
+
+    for name, event in event_types().items():
+        schema = json.dumps(event.model_json_schema())
+        assert '"format": "date-time"}' not in schema.replace(
+            '"format": "date-time", "formatM', ""
+        ), name
+    assert TouchpointReported.model_json_schema()["properties"]["occurred_at"]["formatMinimum"]
+
+
+# 15: every route documents its problems
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_route_documents_422_and_503_as_problems(service: str) -> None:
+    import importlib
+
+    definition = importlib.import_module(f"{service}.bootstrap").DEFINITION
+    schema = build_api(definition, definition.settings()).openapi()
+    routes = [
+        (p, m, op)
+        for p, ops in schema["paths"].items()
+        if p.startswith("/v1")
+        for m, op in ops.items()
+    ]
+    assert routes
+    for path, method, operation in routes:
+        for status in ("401", "422", "503"):
+            content = operation["responses"][status]["content"]
+            assert content == {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }, (path, method, status)
+        if method != "get":
+            assert {"404", "409", "410"} <= operation["responses"].keys(), (path, method)
+    assert "errors" in schema["components"]["schemas"]["Problem"]["properties"]
+
+
+# the compatibility gate and storage limits
+
+
+def schema_of(**properties: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": sorted(properties)}
+
+
+def test_storage_limits_added_within_a_version_break_nothing() -> None:
+    from dialog_schemas.common import EMAIL_PATTERN, EMAIL_PATTERN_V1, INSTANT_LIMITS, NO_NUL
+    from dialog_schemas.compatibility import breaking_changes
+
+    released = schema_of(
+        name={"type": "string", "maxLength": 200},
+        email={"type": "string", "pattern": EMAIL_PATTERN_V1},
+        at={"type": "string", "format": "date-time"},
+        seconds={"type": "integer", "minimum": 0},
+    )
+    current = schema_of(
+        name={"type": "string", "maxLength": 200, "pattern": NO_NUL},
+        email={"type": "string", "pattern": EMAIL_PATTERN},
+        at={"type": "string", "format": "date-time", **INSTANT_LIMITS},
+        seconds={"type": "integer", "minimum": 0, "maximum": 2**53 - 1},
+    )
+    name = "Thing.v1.schema.json"
+    assert breaking_changes({name: released}, {name: current}, ()) == []
+
+
+def test_a_tightened_constraint_beyond_storage_limits_still_breaks() -> None:
+    from dialog_schemas.compatibility import breaking_changes
+
+    released = schema_of(name={"type": "string", "maxLength": 200})
+    for tightened in (
+        {"type": "string", "maxLength": 100},
+        {"type": "string", "maxLength": 200, "pattern": "^[a-z]*$"},
+        {"type": "string", "maxLength": 200, "formatMinimum": "2020-01-01T00:00:00Z"},
+    ):
+        name = "Thing.v1.schema.json"
+        [change] = breaking_changes({name: released}, {name: schema_of(name=tightened)}, ())
+        assert change.field == "name"

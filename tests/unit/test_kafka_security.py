@@ -1,0 +1,54 @@
+"""How services connect to Kafka: plaintext locally, SCRAM over TLS where settings say so."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+from faust.types.auth import AuthProtocol, SASLMechanism
+
+from campaigns.bootstrap import DEFINITION
+from dialogkit.kafka_security import faust_credentials, kafka_client_options
+from dialogkit.service import SettingsError, load_settings
+from dialogkit.worker_setup import faust_settings
+
+
+def test_local_settings_connect_in_plaintext() -> None:
+    settings = DEFINITION.settings()
+    assert kafka_client_options(settings) == {"security_protocol": "PLAINTEXT"}
+    assert faust_credentials(settings) is None
+
+
+def test_scram_over_tls_carries_user_password_and_a_tls_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_USERNAME", "campaigns")
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_PASSWORD", "s3cret")
+    settings = load_settings(DEFINITION)
+    options = kafka_client_options(settings)
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert (options["sasl_plain_username"], options["sasl_plain_password"]) == (
+        "campaigns",
+        "s3cret",
+    )
+    assert isinstance(options["ssl_context"], ssl.SSLContext)
+    credentials = faust_settings("campaigns", settings)["broker_credentials"]
+    assert credentials.protocol is AuthProtocol.SASL_SSL
+    assert credentials.mechanism is SASLMechanism.SCRAM_SHA_512
+    assert credentials.username == "campaigns"
+
+
+def test_sasl_without_credentials_is_refused_naming_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    with pytest.raises(SettingsError, match="needs kafka_username and kafka_password"):
+        load_settings(DEFINITION)
+
+
+def test_an_unknown_protocol_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_SECURITY_PROTOCOL", "KERBEROS")
+    with pytest.raises(SettingsError, match="CAMPAIGNS_KAFKA_SECURITY_PROTOCOL"):
+        load_settings(DEFINITION)
