@@ -15,7 +15,7 @@ class Settings(ServiceSettings):
     worker_web_port: Port = 6602
     data_key_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
     """Credential of the data-key routes, held by the services that seal or read personal data
-    (consent, interactions); separate from `api_token`."""
+    (consent, interactions, campaigns); separate from `api_token`."""
     suppression_salt: SecretStr = SecretStr("local-dev-suppression-salt")
     """Salt of the hashes that keep erased contact points blocked; keep it secret and stable."""
 
