@@ -102,6 +102,8 @@ class KafkaPublisher:
     async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> list[Position]:
         """Send all envelopes and wait up to `timeout_s` for the broker to confirm them; where
         each landed. BrokerUnavailable if nothing was sent, PublishOutcomeUnknown otherwise."""
+        if not envelopes:  # nothing to confirm (asyncio.wait refuses an empty set)
+            return []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
         futures: list[asyncio.Future[object]] = []
