@@ -26,10 +26,14 @@ async def eventually(
     probe: Callable[[], Awaitable[T]],
     accept: Callable[[T], bool],
     *,
-    timeout: float = 60,
+    timeout: float = 120,
     interval: float = 0.1,
 ) -> T:
-    """Poll `probe` until its result is accepted; fail with the last result at the deadline."""
+    """Poll `probe` until its result is accepted; fail with the last result at the deadline.
+
+    The deadline is generous because a worker started late in a test session first replays
+    every shared topic from offset 0; a passing probe returns as soon as it is accepted.
+    """
     deadline = time.monotonic() + timeout
     while True:
         result = await probe()

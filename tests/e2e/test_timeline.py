@@ -273,6 +273,7 @@ async def test_every_channel_and_every_service_in_one_ordered_timeline(
             "ContactRegistered": 1,
             "ConsentGranted": 1,
             "OutreachAuthorized": 1,
+            "ConsentUsed": 1,  # the consent service records the authorization's use (§7a UWG)
             "ResponseReceived": 1,
             "TouchpointRecorded": 9,
             "OptOutReceived": 1,

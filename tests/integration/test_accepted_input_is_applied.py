@@ -26,12 +26,6 @@ from dialogkit.topics import SERVICES
 from tests.commands import COMMANDS, KNOWN, NEW, SPECIAL, leaves, replaced
 from tests.fakes import client_of, fake_app
 
-# Open fault, not yet fixed: a client's value that looks sealed (`pii:v1:...`) in a non-personal
-# field (a touchpoint id) is accepted, and the timeline then takes it for a sealed value it
-# cannot open (dead letter). Refusing the reserved prefix needs a pattern without look-ahead or
-# a cipher that opens declared personal fields only; until then those values are left out here.
-APPLICABLE = [v for v in SPECIAL if not (isinstance(v, str) and v.startswith("pii:v1:"))]
-
 
 async def accepted_events() -> tuple[list[Envelope], InMemoryKeyStore]:
     """The events published for every accepted variation of every command, and their keys."""
@@ -50,7 +44,7 @@ async def accepted_events() -> tuple[list[Envelope], InMemoryKeyStore]:
                 bodies = [command.body] + [
                     replaced(command.body, path, value)
                     for path in leaves(command.body)[1:]
-                    for value in APPLICABLE
+                    for value in SPECIAL
                 ]
                 for body in bodies:
                     fakes.pool.profiles.pop(NEW, None)

@@ -245,3 +245,35 @@ async def test_an_event_without_personal_data_needs_no_key() -> None:
     plain = TOUCHPOINT.model_copy(update={"summary": "", "details": None})
     data = await PersonalDataCipher(Away()).seal("c-1", plain)
     assert data["summary"] == ""
+
+
+FORGED = "pii:v1:k1:AAAA"
+
+
+async def test_a_sealed_looking_value_in_a_field_that_is_not_personal_is_left_as_it_is() -> None:
+    from dialogkit.pii import readable
+
+    event = TOUCHPOINT.model_copy(update={"touchpoint_id": FORGED})
+    shown = await readable(PersonalDataCipher(InMemoryKeyStore()), "c-1", event)
+    assert shown.touchpoint_id == FORGED  # type: ignore[attr-defined]
+
+
+async def test_a_personal_value_that_only_looks_sealed_is_refused_naming_the_field() -> None:
+    from dialogkit.rules import RuleViolation
+
+    cipher = PersonalDataCipher(InMemoryKeyStore())
+    data = TOUCHPOINT.model_dump(mode="json") | {"summary": FORGED}
+    with pytest.raises(RuleViolation) as refused:
+        await cipher.seal_data("c-1", type(TOUCHPOINT), data)
+    assert refused.value.field == "summary"
+
+
+async def test_a_value_sealed_for_another_customer_is_refused_one_sealed_for_this_kept() -> None:
+    from dialogkit.rules import RuleViolation
+
+    keys = InMemoryKeyStore()
+    cipher = PersonalDataCipher(keys)
+    own = await cipher.seal("c-1", TOUCHPOINT)
+    assert await cipher.seal_data("c-1", type(TOUCHPOINT), dict(own)) == own
+    with pytest.raises(RuleViolation):
+        await cipher.seal_data("c-2", type(TOUCHPOINT), dict(own))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
@@ -51,6 +52,7 @@ __all__ = [
     "new_key",
     "readable",
 ]
+from dialogkit.rules import RuleViolation
 
 PREFIX = "pii:v1:"
 NONCE_BYTES = 12
@@ -101,24 +103,36 @@ class PersonalDataCipher:
     async def seal_data(
         self, customer_id: str, kind: type[Event], data: dict[str, Any]
     ) -> dict[str, Any]:
-        paths = [
-            p
-            for p in personal_fields(kind)
-            if _get(data, p) not in EMPTY and not str(_get(data, p)).startswith(PREFIX)
-        ]
-        if not paths:
+        """The data with each personal field of `kind` sealed; a value that already looks sealed
+        must open with this customer's key, else RuleViolation naming the field."""
+        present = [p for p in personal_fields(kind) if _get(data, p) not in EMPTY]
+        if not present:
             return data
         key = await self._keys.key_for(customer_id, create=True)
         if key is None:
             raise KeyDestroyed(f"customer {customer_id} was erased; no personal data is recorded")
-        for path in paths:
-            _set(data, path, encrypt(key, customer_id, path, _get(data, path)))
+        for path in present:
+            value = _get(data, path)
+            if not str(value).startswith(PREFIX):
+                _set(data, path, encrypt(key, customer_id, path, value))
+            elif not opens(key, customer_id, path, value):
+                raise RuleViolation(
+                    path,
+                    f"looks sealed ({PREFIX}...) but was not sealed for this customer;"
+                    " send the plain value",
+                )
         return data
 
-    async def open(self, customer_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Event data with its encrypted values decrypted; KeyDestroyed after erasure."""
+    async def open(
+        self, customer_id: str, data: Mapping[str, Any], kind: type[Event] | None = None
+    ) -> dict[str, Any]:
+        """Event data with its sealed personal fields decrypted (those `kind` declares; every
+        sealed-looking value when no kind is given); KeyDestroyed after erasure."""
         opened: dict[str, Any] = orjson.loads(orjson.dumps(data))
         sealed = list(_sealed_paths(opened))
+        if kind is not None:
+            declared = set(personal_fields(kind))
+            sealed = [p for p in sealed if p in declared]
         if not sealed:
             return opened
         key = await self._keys.key_for(customer_id)
@@ -138,12 +152,13 @@ def is_sealed(event: Event) -> bool:
 async def readable(cipher: PersonalDataCipher, customer_id: str, event: Event) -> Event:
     """The event with its personal fields opened; once the key is destroyed, blanked."""
     data = event.model_dump(mode="json")
-    sealed = list(_sealed_paths(data))
+    kind = type(event)
+    declared = set(personal_fields(kind))
+    sealed = [p for p in _sealed_paths(data) if p in declared]
     if not sealed:
         return event
-    kind = type(event)
     try:
-        opened = await cipher.open(customer_id, data)
+        opened = await cipher.open(customer_id, data, kind)
     except KeyDestroyed:
         opened = data
         for path in sealed:
@@ -172,6 +187,15 @@ def decrypt(key: DataKey, customer_id: str, path: str, value: str) -> Any:
             f"{path} does not belong to customer {customer_id} or was altered"
         ) from None
     return orjson.loads(plain)
+
+
+def opens(key: DataKey, customer_id: str, path: str, value: str) -> bool:
+    """Whether a sealed-looking value is one this customer's key sealed for this field."""
+    try:
+        decrypt(key, customer_id, path, value)
+    except (KeyDestroyed, ValueError, binascii.Error):
+        return False
+    return True
 
 
 def _aad(customer_id: str, path: str) -> bytes:

@@ -53,7 +53,7 @@ class ProfileProjection:
                 await fold_into_survivor(connection, event.merged_customer_id)
                 continue
             try:
-                data = await cipher.open(customer, decoded.envelope.data)
+                data = await cipher.open(customer, decoded.envelope.data, type(event))
             except KeyDestroyed:
                 continue  # erased since: nothing of this event is readable any more
             if isinstance(event, ContactRegistered):
