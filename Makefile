@@ -7,13 +7,16 @@ UV := .tools/bin/uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: run stop test unit integration e2e lint typecheck bench env clean manifests contracts release-contracts k8s-check image
+.PHONY: run stop token test unit integration e2e lint typecheck bench env clean manifests contracts release-contracts k8s-check image
 
 run: env  ## start every service, the broker and the database; Ctrl-C stops everything
 	$(RUN) python -m devstack run
 
 stop:  ## stop a running `make run` from another terminal
 	@if [ -x $(UV) ]; then $(RUN) python -m devstack stop; else echo "the platform is not running"; fi
+
+token: env  ## print a local development token: make token SCOPES="consent:read consent:write"
+	@$(RUN) python -m devstack token $(SCOPES)
 
 test: env lint typecheck k8s-check  ## every test tier, lint, type check and the manifests
 	$(PYTEST) tests/unit tests/integration tests/e2e

@@ -19,6 +19,7 @@ import asyncpg
 
 from bench.eligibility import eligibility_latency
 from bench.timeline import timeline_measurements
+from bench.tokens import TOKEN
 from devstack.broker import start_broker
 from devstack.postgres import start_postgres
 from devstack.processes import free_port, spawn, wait_until
@@ -27,7 +28,6 @@ from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialog_schemas.interactions import Channel, Direction, TouchpointRecorded
 from dialogkit.codec import encode
-from dialogkit.config import LOCAL_DEV_TOKEN
 from dialogkit.db import ensure_database, migrate
 from dialogkit.deadletters import DeadLetters
 from dialogkit.keys import HttpKeyStore, InMemoryKeyStore, KeyStore
@@ -184,11 +184,11 @@ async def keys_over_http(work: Path, admin_dsn: str, events: int) -> None:
     try:
         wait_until(lambda: ready(f"{url}/readyz"), timeout=60, what="contacts api", child=api)
         touchpoints = [envelope(f"c{n % 997}", n) for n in range(events)]
-        keys = HttpKeyStore(url, LOCAL_DEV_TOKEN)
+        keys = HttpKeyStore(url, TOKEN)
         began = time.perf_counter()
         sealed = await PersonalDataCipher(keys).seal_envelopes(touchpoints)
         sealing = time.perf_counter() - began
-        cold = HttpKeyStore(url, LOCAL_DEV_TOKEN)  # every key asked for once while opening
+        cold = HttpKeyStore(url, TOKEN)  # every key asked for once while opening
         began = time.perf_counter()
         opener = PersonalDataCipher(cold).batch()
         for e in sealed:

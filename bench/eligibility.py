@@ -15,6 +15,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench.tokens import AUTH
 from consent.domain import ConfirmConsent, GrantConsent, RecordUse, confirm, grant, record_use
 from consent.projections import ConsentStateProjection
 from consentledger.domain import state_as_of
@@ -33,7 +34,7 @@ from dialogkit.publishing import FakePublisher
 from dialogkit.records import SourceRecord
 
 T0 = datetime.now(UTC) - timedelta(days=200)
-TOKEN = {"Authorization": "Bearer local-dev-token"}
+TOKEN = AUTH
 EXPIRY = timedelta(days=730)
 """The consent service's default expiry period, which its API and worker run with here."""
 

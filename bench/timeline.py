@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import orjson
 
+from bench.tokens import AUTH
 from devstack.broker import start_broker
 from devstack.processes import free_port, spawn, wait_until
 from devstack.stack import database_dsn, ready
@@ -29,7 +30,7 @@ from dialogkit.replay import read_topic_in_batches, replay
 from dialogkit.topics import ensure_topics, platform_topics
 from interactions.projections import TimelineProjection
 
-TOKEN = {"Authorization": "Bearer local-dev-token"}
+TOKEN = AUTH
 
 
 def touchpoints(count: int) -> list[Envelope]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from hypothesis import strategies as st
@@ -269,6 +270,33 @@ def leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     if isinstance(value, list):
         return [path] + [p for i, v in enumerate(value) for p in leaves(v, (*path, i))]
     return [path]
+
+
+WRONG_KIND = [None, "", "\x00", "\ud800", 2**70, ["\x00"], {"x": 1}]
+"""Put at every position whatever it holds: a value of another kind, or text a column refuses."""
+
+
+def specials_for(valid: Any) -> list[Any]:
+    """The special values worth putting where `valid` stands: those of its kind (text, time or
+    number) and the values of every other kind; a list or object position gets all of them."""
+    if isinstance(valid, bool | int | float):
+        return [*SPECIAL_NUMBERS, *WRONG_KIND]
+    if isinstance(valid, str):
+        try:
+            datetime.fromisoformat(valid)
+        except ValueError:
+            return [*SPECIAL_TEXT, *WRONG_KIND]
+        return [*SPECIAL_TIMES, *WRONG_KIND]
+    return SPECIAL
+
+
+def variations(body: Any) -> list[Any]:
+    """The body with each of its positions in turn holding each special value for it."""
+    return [
+        replaced(body, path, value)
+        for path in leaves(body)[1:]
+        for value in specials_for(value_at(body, path))
+    ]
 
 
 def replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:

@@ -21,6 +21,7 @@ from devstack.processes import free_port
 from dialogkit.db import ensure_database, migrate
 from dialogkit.publishing import KafkaPublisher
 from dialogkit.topics import ensure_topics, platform_topics
+from tests import support  # noqa: F401  (trust the tests' signing key before settings are read)
 
 
 def _docker_answers() -> bool:

@@ -28,6 +28,7 @@ from dialogkit.idempotency import InMemoryIdempotencyStore
 from dialogkit.pii import InMemoryKeyStore
 from dialogkit.publishing import FakePublisher, Position
 from dialogkit.service import ServiceDefinition
+from tests.support import AUTH
 
 REGISTERED = datetime(2026, 1, 5, 9, tzinfo=UTC)
 CONSENT_ID = UUID("0b6b6c8e-6a0e-4c55-9a4c-8d9f0f1e2a3b")
@@ -53,7 +54,6 @@ GRANTED = {
     ).model_dump_json(),
 }
 """The history row of a pending email consent every known customer has."""
-AUTH = {"Authorization": "Bearer local-dev-token"}
 
 
 class FakePool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -14,12 +15,22 @@ from typing import TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.structs import TopicPartition
 
+from devstack.auth import auth_env, development_token, local_key_file
 from devstack.processes import Child, free_port, spawn, wait_until
 from devstack.stack import ready
 
 T = TypeVar("T")
-TOKEN = "local-dev-token"
+KEY_FILE = local_key_file(Path(tempfile.mkdtemp(prefix="dialog-tests-")))
+"""The signing key every service the tests start or build trusts (set in the environment)."""
+os.environ.update(auth_env(KEY_FILE))
+TOKEN = development_token(KEY_FILE, subject="test-suite")
+"""A token with every scope of the platform."""
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def token(*scopes: str, subject: str = "test-suite") -> dict[str, str]:
+    """Authorization headers with a token of exactly these scopes."""
+    return {"Authorization": f"Bearer {development_token(KEY_FILE, scopes, subject=subject)}"}
 
 
 async def eventually(

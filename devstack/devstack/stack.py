@@ -20,6 +20,7 @@ import psutil
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from devstack.auth import auth_env, local_key_file
 from devstack.broker import start_broker
 from devstack.postgres import start_postgres
 from devstack.processes import Child, StartError, port_in_use, spawn, wait_until
@@ -64,11 +65,12 @@ def database_dsn(admin_dsn: str, database: str) -> str:
 def service_env(
     definition: ServiceDefinition, bootstrap: str, dsn: str, state_dir: Path
 ) -> dict[str, str]:
-    """A service's environment: its broker and database, peers, and its worker's data folder
-    under the run's state folder (so two platforms on one machine never share one)."""
+    """A service's environment: its broker and database, peers, the local signing key, and its
+    worker's data folder under the run's state folder (so two platforms never share one)."""
     prefix = definition.settings.model_config.get("env_prefix", "")
     return {
         **peer_urls(definition),  # where the other services run, unless set otherwise
+        **auth_env(local_key_file(state_dir)),  # the local signing key, unless set otherwise
         f"{prefix}WORKER_DATA_DIR": str((state_dir / "faust" / definition.name).absolute()),
         **os.environ,
         f"{prefix}KAFKA_BOOTSTRAP": bootstrap,
@@ -229,6 +231,7 @@ def run(settings: StackSettings) -> int:
         for definition, s in started:
             base = f"http://{s.http_host}:{s.http_port}"
             print(f"  {definition.name:<13} {base}  docs {base}/docs")
+        print('tokens: make token SCOPES="consent:read consent:write" (all scopes without SCOPES)')
         print("Ctrl-C or `make stop` stops everything")
         return supervise(stack, stopping, Supervisor(stack.children, stack.restarts))
 

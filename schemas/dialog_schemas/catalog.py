@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialog_schemas import campaigns, consent, contacts, interactions, outbound
+from dialog_schemas import audit, campaigns, consent, contacts, interactions, outbound
 from dialog_schemas.envelope import Event
 
 SERVICES = ("consent", "contacts", "interactions", "campaigns")
@@ -168,6 +168,18 @@ CONTACTS_INGRESS = TopicContract.of(
     consumers=("contacts",),
     retention_ms=14 * DAY_MS,
 )
+AUDIT_RETENTION_MS = 400 * DAY_MS
+AUDIT_EVENTS = TopicContract.of(
+    "audit.events.v1",
+    [audit.PersonalDataAccessed],
+    description=(
+        "Every read of personal data, export, erasure and merge through an API: who, what,"
+        " when, outcome; never the personal data."
+    ),
+    producers=SERVICES,
+    consumers=("contacts", "external: security monitoring"),
+    retention_ms=AUDIT_RETENTION_MS,  # the queryable trail is contacts' table, kept as configured
+)
 
 EVENT_TOPICS: tuple[TopicContract, ...] = (
     CONSENT_EVENTS,
@@ -199,6 +211,7 @@ DEAD_LETTER_TOPICS: tuple[TopicContract, ...] = tuple(
 TOPICS: tuple[TopicContract, ...] = (
     *EVENT_TOPICS,
     CONSENT_STATE,
+    AUDIT_EVENTS,
     *OUTBOUND_TOPICS.values(),
     *INGRESS_TOPICS,
     *DEAD_LETTER_TOPICS,

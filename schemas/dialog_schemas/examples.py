@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from uuid import UUID, uuid5
 
+from dialog_schemas import audit as au
 from dialog_schemas import campaigns as cp
 from dialog_schemas import consent as cs
 from dialog_schemas import contacts as ct
@@ -290,6 +291,16 @@ EXAMPLES: tuple[Event, ...] = (
         channel=Channel.PHONE,
         received_at=AT,
         response=cp.ResponseKind.INTERESTED,
+    ),
+    au.PersonalDataAccessed(
+        actor="dpo@example.com",
+        action="proof",
+        service="consent",
+        method="GET",
+        route="/v1/customers/{customer_id}/proof",
+        status=200,
+        outcome=au.AuditOutcome.ANSWERED,
+        personal_fields_shown=True,
     ),
 )
 

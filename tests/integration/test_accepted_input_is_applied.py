@@ -23,7 +23,7 @@ from dialogkit.projection import ProjectionRunner
 from dialogkit.publishing import FakePublisher
 from dialogkit.records import SourceRecord
 from dialogkit.topics import SERVICES
-from tests.commands import COMMANDS, KNOWN, NEW, SPECIAL, leaves, replaced
+from tests.commands import COMMANDS, KNOWN, NEW, variations
 from tests.fakes import client_of, fake_app
 
 
@@ -41,11 +41,7 @@ async def accepted_events() -> tuple[list[Envelope], InMemoryKeyStore]:
         async with client_of(app) as client:
             for command in (c for c in COMMANDS if c.service is service):
                 assert command.body is not None
-                bodies = [command.body] + [
-                    replaced(command.body, path, value)
-                    for path in leaves(command.body)[1:]
-                    for value in SPECIAL
-                ]
+                bodies = [command.body, *variations(command.body)]
                 for body in bodies:
                     fakes.pool.profiles.pop(NEW, None)
                     await client.request(

@@ -41,7 +41,7 @@ from dialogkit.deadletters import DeadLetters
 from dialogkit.projection import Projection, ProjectionRunner
 from dialogkit.publishing import FakePublisher, KafkaPublisher
 from dialogkit.records import SourceRecord
-from tests.support import eventually, read_topic, service_process
+from tests.support import AUTH, eventually, read_topic, service_process
 
 T0 = datetime(2026, 6, 1, 9, tzinfo=UTC)
 EXPIRY = timedelta(days=730)
@@ -296,7 +296,7 @@ async def test_a_worker_killed_mid_stream_loses_nothing_and_applies_nothing_twic
                 customers,
             )
         }
-        async with httpx.AsyncClient(base_url=web) as client:
+        async with httpx.AsyncClient(base_url=web, headers=AUTH) as client:
             for customer in customers:  # the in-stream table holds what the read model holds
                 entry = await eventually(
                     lambda c=customer: client.get(f"/tables/consent-state/{c}"),  # type: ignore[misc]

@@ -34,3 +34,23 @@ async def test_a_destroyed_key_is_gone_for_good(key_store: KeyStore) -> None:
 async def test_erasing_a_customer_without_a_key_prevents_one(key_store: KeyStore) -> None:
     assert await key_store.destroy("c-9") is False
     assert await key_store.key_for("c-9", create=True) is None
+
+
+async def test_a_service_token_without_the_data_key_scope_reads_no_key(
+    data_keys_env: dict[str, str],
+) -> None:
+    """Against a running contacts API: only a token with `data-keys` gets a customer's key."""
+    from dialogkit.pii import HttpKeyStore, KeyServiceUnavailable
+    from tests.support import TOKEN, token
+
+    contacts = data_keys_env["CONSENT_CONTACTS_URL"]
+    reader = token("contacts:read", "contacts:read-personal", subject="service:consent")
+    refused = HttpKeyStore(contacts, reader["Authorization"].removeprefix("Bearer "), cache_s=0)
+    with pytest.raises(KeyServiceUnavailable, match="403"):
+        await refused.key_for("c-keys-1", create=True)
+    with pytest.raises(KeyServiceUnavailable, match="403"):
+        await refused.key_for("c-keys-1")
+    allowed = HttpKeyStore(contacts, TOKEN, cache_s=0)
+    made = await allowed.key_for("c-keys-1", create=True)
+    assert made is not None
+    assert await allowed.key_for("c-keys-1") == made

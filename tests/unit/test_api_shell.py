@@ -1,23 +1,24 @@
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialogkit.config import ServiceSettings
 from dialogkit.http import ApiRuntime, Probe
-from dialogkit.keys import InMemoryKeyStore
-from dialogkit.publishing import FakePublisher
+from dialogkit.pii import InMemoryKeyStore, KeyServiceUnavailable
+from dialogkit.publishing import BrokerUnavailable, FakePublisher, PublishOutcomeUnknown
 from dialogkit.service import build_api
 from interactions.bootstrap import DEFINITION
 from interactions.config import Settings
 from interactions.views import decode_cursor, encode_cursor
+from tests.support import AUTH
 
-AUTH = {"Authorization": "Bearer local-dev-token"}
 TOUCHPOINT = {
     "customer_id": "c-1",
     "touchpoint_id": "call-1",
@@ -191,3 +192,80 @@ def test_a_sale_call_publishes_the_touchpoint_and_the_confirmation_due(
     touchpoint, due = fake.publisher.sent[INTERACTIONS_EVENTS.name]
     assert (touchpoint.type, due.type) == ("TouchpointRecorded", "ContractConfirmationDue")
     assert response.json()["event_ids"] == [str(touchpoint.id), str(due.id)]
+
+
+class UnconfirmedPublisher(FakePublisher):
+    """The broker took the events but did not confirm them."""
+
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        raise PublishOutcomeUnknown(topic, [e.id for e in envelopes], "no confirmation in 1 s")
+
+
+class UnreachablePublisher(FakePublisher):
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        raise BrokerUnavailable("connection refused")
+
+
+def test_an_unconfirmed_publish_answers_504_outcome_unknown_with_the_event_ids(
+    client: TestClient, fake: FakeRuntime
+) -> None:
+    fake.publisher = UnconfirmedPublisher()
+    client.app.state.runtime.publisher = fake.publisher  # type: ignore[attr-defined]
+    response = client.post("/v1/touchpoints", json=TOUCHPOINT, headers=AUTH)
+    assert response.status_code == 504
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    problem = response.json()
+    assert problem["title"] == "Outcome unknown"
+    assert "retry with the same Idempotency-Key" in problem["detail"]
+    again = client.post("/v1/touchpoints", json=TOUCHPOINT, headers=AUTH).json()
+    assert problem["event_ids"] == again["event_ids"]  # the retry names the same events
+
+
+def test_an_unreachable_broker_answers_503_with_retry_after(
+    client: TestClient, fake: FakeRuntime
+) -> None:
+    client.app.state.runtime.publisher = UnreachablePublisher()  # type: ignore[attr-defined]
+    response = client.post("/v1/touchpoints", json=TOUCHPOINT, headers=AUTH)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["dependency"] == "broker"
+
+
+class UnreachableKeys(InMemoryKeyStore):
+    async def key_for(self, customer_id: str, *, create: bool = False) -> None:
+        raise KeyServiceUnavailable("contacts did not answer")
+
+
+def test_an_unreachable_key_service_answers_503_with_retry_after(
+    client: TestClient, fake: FakeRuntime
+) -> None:
+    client.app.state.runtime.keys = UnreachableKeys()  # type: ignore[attr-defined]
+    response = client.post("/v1/touchpoints", json=TOUCHPOINT, headers=AUTH)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    assert fake.publisher.sent == {}
+
+
+class ResetPool:
+    """A pool whose every call meets a connection reset that no library translated."""
+
+    def __getattr__(self, name: str) -> Any:
+        async def reset(*args: Any, **kwargs: Any) -> Any:
+            raise ConnectionResetError(104, "Connection reset by peer")
+
+        return reset
+
+
+def test_a_connection_reset_answers_503_and_a_missing_file_stays_a_programming_error(
+    client: TestClient,
+) -> None:
+    client.app.state.runtime.pool = ResetPool()  # type: ignore[attr-defined]
+    response = client.get("/v1/customers/c-1/timeline", headers=AUTH)
+    assert response.status_code == 503
+    assert (response.json()["dependency"], response.headers["retry-after"]) == (None, "5")
+    from dialogkit.problems import NETWORK_OUTAGES
+
+    assert not issubclass(FileNotFoundError, NETWORK_OUTAGES)

@@ -21,6 +21,7 @@ from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS, INTERACTIONS_INGRESS
 from dialog_schemas.contacts import ContactRegistered
 from dialog_schemas.interactions import TouchpointReported
+from dialogkit.auth import scope
 from dialogkit.contactpoints import normalize_phone
 from dialogkit.deadletters import DeadLetters
 from dialogkit.http import create_api
@@ -79,7 +80,7 @@ def test_a_phone_number_longer_than_e164_is_a_422_naming_the_field() -> None:
 def test_a_value_an_event_refuses_inside_a_handler_is_a_422_naming_the_field() -> None:
     router = APIRouter()
 
-    @router.post("/v1/things")
+    @router.post("/v1/things", dependencies=[scope("contacts:write")])
     async def thing() -> None:
         ContactRegistered.model_validate({"kind": "consumer", "name": "", "registered_at": "x"})
 

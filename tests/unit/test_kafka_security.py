@@ -52,3 +52,34 @@ def test_an_unknown_protocol_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("CAMPAIGNS_KAFKA_SECURITY_PROTOCOL", "KERBEROS")
     with pytest.raises(SettingsError, match="CAMPAIGNS_KAFKA_SECURITY_PROTOCOL"):
         load_settings(DEFINITION)
+
+
+async def test_the_bulk_consumer_and_the_admin_client_get_the_same_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dialogkit import replay, topics
+
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_USERNAME", "campaigns")
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_PASSWORD", "s3cret")
+    options = kafka_client_options(load_settings(DEFINITION))
+    seen: list[dict[str, object]] = []
+
+    class Refused(Exception):
+        pass
+
+    def recorder(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs)
+        raise Refused
+
+    monkeypatch.setattr(replay, "AIOKafkaConsumer", recorder)
+    monkeypatch.setattr(topics, "AIOKafkaAdminClient", recorder)
+    with pytest.raises(Refused):
+        await anext(replay.read_topic_in_batches("kafka:9093", "t", {}, 10, security=options))
+    with pytest.raises(Refused):
+        await topics.ensure_topics("kafka:9093", [], partitions=1, replication=1, security=options)
+    assert len(seen) == 2
+    for kwargs in seen:
+        assert kwargs["security_protocol"] == "SASL_SSL"
+        assert kwargs["sasl_plain_username"] == "campaigns"
+        assert isinstance(kwargs["ssl_context"], ssl.SSLContext)

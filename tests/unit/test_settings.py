@@ -22,36 +22,66 @@ def test_default_ports_follow_the_platform_layout() -> None:
     assert ports == [8001, 8002, 8003, 8004]
 
 
-def test_the_development_token_is_refused_outside_local(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("INTERACTIONS_ENVIRONMENT", "production")
-    with pytest.raises(SettingsError, match="api_token still has the local development default"):
+def in_production(monkeypatch: pytest.MonkeyPatch, prefix: str) -> None:
+    """A production environment with a real issuer and client credentials."""
+    monkeypatch.setenv(f"{prefix}_ENVIRONMENT", "production")
+    monkeypatch.delenv(f"{prefix}_AUTH_LOCAL_KEY_FILE", raising=False)
+    monkeypatch.setenv(f"{prefix}_AUTH_ISSUER", "https://login.example.com/")
+    monkeypatch.setenv(f"{prefix}_AUTH_JWKS_URL", "https://login.example.com/jwks.json")
+    monkeypatch.setenv(f"{prefix}_AUTH_TOKEN_URL", "https://login.example.com/token")
+    monkeypatch.setenv(f"{prefix}_AUTH_CLIENT_ID", prefix.lower())
+    monkeypatch.setenv(f"{prefix}_AUTH_CLIENT_SECRET", "s3cr3t-from-the-vault")
+    monkeypatch.setenv(f"{prefix}_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv(f"{prefix}_KAFKA_USERNAME", prefix.lower())
+    monkeypatch.setenv(f"{prefix}_KAFKA_PASSWORD", "scram-s3cr3t")
+
+
+def test_the_local_signing_key_is_refused_outside_local(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    in_production(monkeypatch, "INTERACTIONS")
+    monkeypatch.setenv("INTERACTIONS_AUTH_LOCAL_KEY_FILE", str(tmp_path / "key.pem"))
+    with pytest.raises(SettingsError, match="local development signing key and issuer"):
         load_settings(INTERACTIONS)
 
 
-def test_a_real_token_is_accepted_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("INTERACTIONS_ENVIRONMENT", "production")
-    monkeypatch.setenv("INTERACTIONS_API_TOKEN", "s3cr3t-from-the-vault")
-    monkeypatch.setenv("INTERACTIONS_CONTACTS_API_TOKEN", "contacts-s3cr3t")
-    monkeypatch.setenv("INTERACTIONS_DATA_KEY_TOKEN", "keys-s3cr3t")
-    assert load_settings(INTERACTIONS).api_token.get_secret_value() == "s3cr3t-from-the-vault"
+def test_the_local_issuer_is_refused_outside_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    in_production(monkeypatch, "INTERACTIONS")
+    monkeypatch.delenv("INTERACTIONS_AUTH_ISSUER")
+    with pytest.raises(SettingsError, match="local development signing key and issuer"):
+        load_settings(INTERACTIONS)
 
 
-@pytest.mark.parametrize(
-    "missing", ["suppression_salt", "consent_api_token", "interactions_api_token"]
-)
-def test_every_secret_of_contacts_must_be_set_outside_local(
-    monkeypatch: pytest.MonkeyPatch, missing: str
+def test_production_needs_the_issuers_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    in_production(monkeypatch, "INTERACTIONS")
+    monkeypatch.delenv("INTERACTIONS_AUTH_JWKS_URL")
+    with pytest.raises(SettingsError, match="set auth_jwks_url or auth_public_key"):
+        load_settings(INTERACTIONS)
+
+
+def test_a_service_calling_others_needs_client_credentials(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    in_production(monkeypatch, "INTERACTIONS")
+    monkeypatch.delenv("INTERACTIONS_AUTH_CLIENT_SECRET")
+    with pytest.raises(SettingsError, match="auth_client_secret"):
+        load_settings(INTERACTIONS)
+
+
+def test_a_real_issuer_is_accepted_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    in_production(monkeypatch, "INTERACTIONS")
+    settings = load_settings(INTERACTIONS)
+    assert str(settings.auth_jwks_url) == "https://login.example.com/jwks.json"
+    assert settings.token_verifier().issuer == "https://login.example.com/"
+
+
+def test_the_suppression_salt_must_be_set_outside_local(monkeypatch: pytest.MonkeyPatch) -> None:
     from contacts.bootstrap import DEFINITION as CONTACTS
 
-    monkeypatch.setenv("CONTACTS_ENVIRONMENT", "production")
-    secrets = ["api_token", "suppression_salt", "consent_api_token", "interactions_api_token"]
-    for name in [*secrets, "campaigns_api_token", "data_key_token"]:
-        if name != missing:
-            monkeypatch.setenv(f"CONTACTS_{name.upper()}", f"real-{name}")
-    with pytest.raises(SettingsError, match=f"{missing} still has the local development default"):
+    in_production(monkeypatch, "CONTACTS")
+    with pytest.raises(SettingsError, match="suppression_salt still has the local development"):
         load_settings(CONTACTS)
-    monkeypatch.setenv(f"CONTACTS_{missing.upper()}", "real")
+    monkeypatch.setenv("CONTACTS_SUPPRESSION_SALT", "real")
     assert load_settings(CONTACTS).environment == "production"
 
 
@@ -79,9 +109,7 @@ def test_the_double_opt_in_secret_must_be_set_outside_local(
 ) -> None:
     from consent.bootstrap import DEFINITION as CONSENT
 
-    monkeypatch.setenv("CONSENT_ENVIRONMENT", "production")
-    for name in ("api_token", "contacts_api_token", "data_key_token"):
-        monkeypatch.setenv(f"CONSENT_{name.upper()}", f"real-{name}")
+    in_production(monkeypatch, "CONSENT")
     with pytest.raises(SettingsError, match="confirmation_secret still has the local"):
         load_settings(CONSENT)
     monkeypatch.setenv("CONSENT_CONFIRMATION_SECRET", "real")
@@ -92,7 +120,7 @@ def test_make_run_puts_each_workers_faust_data_folder_under_its_state_folder(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from devstack.stack import definitions, service_env
-    from dialogkit.worker_setup import faust_settings
+    from dialogkit.worker import faust_settings
 
     folders = set()
     for state in (tmp_path / "one", tmp_path / "two"):  # two platforms on one machine

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dialog_schemas.catalog import SERVICES
 from dialogkit.config import ServiceSettings
 from dialogkit.service import ServiceDefinition
 
@@ -52,7 +53,7 @@ def called_services(definition: ServiceDefinition) -> list[str]:
     return sorted(
         name.removesuffix("_url")
         for name in definition.settings.model_fields
-        if name.endswith("_url") and name != "database_url"
+        if name.endswith("_url") and name.removesuffix("_url") in SERVICES
     )
 
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dialogkit.tokens import LOCAL_ISSUER, PLATFORM_AUDIENCE
+
 if TYPE_CHECKING:
     from dialogkit.erasures import ErasedContactPoints
+    from dialogkit.issuer import TokenVerifier
     from dialogkit.keys import KeyStore
+    from dialogkit.tokens import TokenSource
 
-LOCAL_DEV_TOKEN = "local-dev-token"
-
+DATA_KEYS_SCOPE = "data-keys"
+"""Held only by the services that seal or open personal data: reads customers' data keys."""
+SUPPRESSION_SCOPE = "contacts:suppression"
+"""Held by the services that take contact points: asks whether one belongs to an erased customer."""
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -38,7 +45,27 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: Port = 8000
     worker_web_port: Port = 6066
-    api_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
+    http_max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    """Larger request bodies are refused with 413 before a route reads them."""
+    http_max_json_depth: Annotated[int, Field(ge=2, le=256)] = 32
+    """JSON bodies nested deeper are refused with 422."""
+    auth_issuer: str = LOCAL_ISSUER
+    """The `iss` every token must carry: the OAuth2 issuer this service trusts."""
+    auth_audience: str = PLATFORM_AUDIENCE
+    """The `aud` every token must carry."""
+    auth_jwks_url: AnyHttpUrl | None = None
+    """Where the issuer publishes its signing keys (JWKS); or give `auth_public_key`."""
+    auth_public_key: str | None = None
+    """The issuer's public key (PEM), for issuers without a JWKS endpoint."""
+    auth_algorithms: tuple[str, ...] = ("EdDSA", "ES256", "RS256")
+    auth_leeway_s: Annotated[float, Field(ge=0, le=300)] = 30
+    """Clock skew allowed when checking a token's `exp` and `nbf`."""
+    auth_local_key_file: Path | None = None
+    """The local development signing key (`make run` makes it); refused outside local."""
+    auth_token_url: AnyHttpUrl | None = None
+    """The issuer's token endpoint, for this service's own calls to other services."""
+    auth_client_id: str | None = None
+    auth_client_secret: SecretStr | None = None
     topic_partitions: Annotated[int, Field(ge=1, le=1000)] = 6
     topic_replication: Annotated[int, Field(ge=1, le=10)] = 1
     batch_max: Annotated[int, Field(ge=1, le=50_000)] = 2000
@@ -62,8 +89,62 @@ class ServiceSettings(BaseSettings):
     otlp_endpoint: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    LOCAL_SECRETS: ClassVar[tuple[str, ...]] = ("api_token",)
+    LOCAL_SECRETS: ClassVar[tuple[str, ...]] = ()
     """Secret settings whose defaults serve local development only; a service adds its own."""
+    CALLS_OTHER_SERVICES: ClassVar[bool] = False
+    """True where the service calls other services' APIs with its own client credentials."""
+
+    @property
+    def service_name(self) -> str:
+        return str(self.model_config.get("env_prefix", "")).rstrip("_").lower() or "service"
+
+    def token_verifier(self) -> TokenVerifier:
+        """How the API checks bearer tokens: the issuer's JWKS, its public key or the local key."""
+        from dialogkit.issuer import JwksKeys, KeySource, StaticKey, TokenVerifier
+        from dialogkit.tokens import local_signing_key
+
+        keys: KeySource
+        if self.auth_jwks_url is not None:
+            keys = JwksKeys(str(self.auth_jwks_url))
+        elif self.auth_public_key is not None:
+            keys = StaticKey(self.auth_public_key.encode())
+        elif self.auth_local_key_file is not None:
+            keys = StaticKey(local_signing_key(self.auth_local_key_file).public_key())
+        else:
+            raise ValueError(
+                "no token issuer: set AUTH_JWKS_URL or AUTH_PUBLIC_KEY"
+                " (or AUTH_LOCAL_KEY_FILE in local development)"
+            )
+        return TokenVerifier(
+            keys,
+            issuer=self.auth_issuer,
+            audience=self.auth_audience,
+            algorithms=self.auth_algorithms,
+            leeway_s=self.auth_leeway_s,
+        )
+
+    def service_tokens(self, scopes: Sequence[str]) -> TokenSource:
+        """Tokens with exactly `scopes` for this service's calls to another service."""
+        from dialogkit.tokens import ClientCredentials, LocalTokens, NoTokens, local_signing_key
+
+        if self.auth_token_url is not None and self.auth_client_id and self.auth_client_secret:
+            return ClientCredentials(
+                str(self.auth_token_url),
+                self.auth_client_id,
+                self.auth_client_secret.get_secret_value(),
+                scopes,
+            )
+        if self.auth_local_key_file is not None:
+            return LocalTokens(
+                local_signing_key(self.auth_local_key_file),
+                subject=f"service:{self.service_name}",
+                scopes=scopes,
+                audience=self.auth_audience,
+            )
+        return NoTokens(
+            "no way to get tokens for calls to other services: set AUTH_TOKEN_URL,"
+            " AUTH_CLIENT_ID and AUTH_CLIENT_SECRET"
+        )
 
     def erased_contact_points(self) -> ErasedContactPoints:
         """Where this service asks whether a contact point was erased: nowhere by default."""
@@ -92,6 +173,21 @@ class ServiceSettings(BaseSettings):
     def _refuse_default_secrets_outside_local(self) -> Self:
         if self.environment == "local":
             return self
+        if self.auth_local_key_file is not None or self.auth_issuer == LOCAL_ISSUER:
+            raise ValueError(
+                f"the local development signing key and issuer are for local development only;"
+                f" set auth_issuer and auth_jwks_url or auth_public_key for"
+                f" environment={self.environment}"
+            )
+        if self.auth_jwks_url is None and self.auth_public_key is None:
+            raise ValueError("set auth_jwks_url or auth_public_key: tokens cannot be checked")
+        if self.CALLS_OTHER_SERVICES and not (
+            self.auth_token_url and self.auth_client_id and self.auth_client_secret
+        ):
+            raise ValueError(
+                "set auth_token_url, auth_client_id and auth_client_secret: this service calls"
+                " other services with tokens of its own"
+            )
         for name in self.LOCAL_SECRETS:
             if getattr(self, name) == type(self).model_fields[name].default:
                 raise ValueError(
@@ -104,27 +200,18 @@ class ServiceSettings(BaseSettings):
 class PersonalDataReaderSettings(ServiceSettings):
     """Settings of a service that seals or reads personal data with keys contacts keeps."""
 
+    CALLS_OTHER_SERVICES: ClassVar[bool] = True
+
     contacts_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
-    contacts_api_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
-    """The contacts API token, for asking whether a contact point was erased."""
-    data_key_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
-    """The credential of the contacts service's data-key routes (its `CONTACTS_DATA_KEY_TOKEN`),
-    not its API token: holding the contacts API token does not give access to keys."""
     data_key_cache_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
     """How long a reader keeps a data key before asking again (sealing always asks afresh)."""
-
-    LOCAL_SECRETS: ClassVar[tuple[str, ...]] = (
-        *ServiceSettings.LOCAL_SECRETS,
-        "contacts_api_token",
-        "data_key_token",
-    )
 
     def erased_contact_points(self) -> ErasedContactPoints:
         """The contacts service's erased contact points, over HTTP."""
         from dialogkit.erasures import HttpErasedContactPoints
 
         return HttpErasedContactPoints(
-            str(self.contacts_url), self.contacts_api_token.get_secret_value()
+            str(self.contacts_url), self.service_tokens([SUPPRESSION_SCOPE])
         )
 
     def key_store(self, pool: Any = None) -> KeyStore:
@@ -133,6 +220,6 @@ class PersonalDataReaderSettings(ServiceSettings):
 
         return HttpKeyStore(
             str(self.contacts_url),
-            self.data_key_token.get_secret_value(),
+            self.service_tokens([DATA_KEYS_SCOPE]),
             cache_s=self.data_key_cache_s,
         )

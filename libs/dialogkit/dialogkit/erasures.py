@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import httpx
 
 from dialogkit.problems import Problem
+from dialogkit.tokens import BearerAuth, StaticToken, TokenSource
 
 Match = dict[str, Any]
 """`{"contact_point_hash": str, "channels": [channel, ...], "erased_at": ISO 8601 time}`"""
@@ -28,11 +29,11 @@ class ErasedContactPoints(Protocol):
 
 
 class HttpErasedContactPoints:
-    """The contacts service's answer, over HTTP with the data-key credential."""
+    """The contacts service's answer, over HTTP with a token of the `contacts:suppression` scope."""
 
-    def __init__(self, base_url: str, token: str, timeout_s: float = 10) -> None:
+    def __init__(self, base_url: str, token: TokenSource | str, timeout_s: float = 10) -> None:
         self._base_url = base_url
-        self._token = token
+        self._auth = BearerAuth(StaticToken(token) if isinstance(token, str) else token)
         self._timeout_s = timeout_s
 
     async def matches(self, contact_point: str) -> list[Match]:
@@ -40,7 +41,7 @@ class HttpErasedContactPoints:
         try:
             async with httpx.AsyncClient(
                 base_url=self._base_url,
-                headers={"Authorization": f"Bearer {self._token}"},
+                auth=self._auth,
                 timeout=self._timeout_s,
             ) as client:
                 response = await client.post(

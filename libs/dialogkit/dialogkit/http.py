@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,7 +10,6 @@ from typing import Annotated, Any, Generic
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry import trace
 from typing_extensions import TypeVar
 
@@ -21,6 +19,8 @@ from dialogkit.applied import (
     InMemoryAppliedPositions,
     PostgresAppliedPositions,
 )
+from dialogkit.audit import PublishedAuditTrail, install_personal_data_guard
+from dialogkit.auth import authorize_route, check_declarations, install_auth
 from dialogkit.commands import Outcome
 from dialogkit.config import ServiceSettings
 from dialogkit.customers import refuse_merged_customers
@@ -34,10 +34,10 @@ from dialogkit.idempotency import (
 )
 from dialogkit.kafka_security import kafka_client_options
 from dialogkit.keys import KeyStore
+from dialogkit.limits import BodyLimits
 from dialogkit.logs import configure_logging
 from dialogkit.pii import PersonalDataCipher
 from dialogkit.problems import (
-    Problem,
     document_problems,
     install_outage_handlers,
     install_problem_handlers,
@@ -135,7 +135,6 @@ IdempotencyKey = Annotated[
         description="Makes a retried command record nothing twice.",
     ),
 ]
-_bearer = HTTPBearer(auto_error=False)
 
 
 def answered(response: Response, outcome: Outcome) -> Outcome:
@@ -143,34 +142,6 @@ def answered(response: Response, outcome: Outcome) -> Outcome:
     if outcome.pending:
         response.status_code = 202
     return outcome
-
-
-class ScopedRouter(APIRouter):
-    """Routes behind their own credential: `credential` names the setting holding its token."""
-
-    def __init__(self, *, credential: str, **options: Any) -> None:
-        super().__init__(**options)
-        self.credential = credential
-
-
-def require(credential: str) -> Callable[..., None]:
-    """A dependency rejecting requests without the bearer token of setting `credential`."""
-
-    label = "API token" if credential == "api_token" else credential.replace("_", " ")
-
-    def check(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> None:
-        expected = getattr(request.app.state.settings, credential).get_secret_value()
-        if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
-            raise Problem(
-                401,
-                "Unauthorized",
-                f"send 'Authorization: Bearer <token>' with the service's {label}",
-            )
-
-    return check
 
 
 def create_api(
@@ -181,7 +152,9 @@ def create_api(
     runtime_factory: RuntimeFactory = kafka_postgres_runtime,
     description: str = "",
 ) -> FastAPI:
-    """Build a service's API; connections open in the lifespan, never at import."""
+    """Build a service's API; connections open in the lifespan, never at import.
+
+    Every route but the probes, metrics and docs must declare its scopes (dialogkit.auth)."""
     configure_logging(f"{service}-api", settings.log_level)
     configure_tracing(f"{service}-api", settings.otlp_endpoint)
 
@@ -194,8 +167,13 @@ def create_api(
 
     app = FastAPI(title=f"{service} API", version="1", description=description, lifespan=lifespan)
     app.state.settings = settings
+    app.state.service = service
     install_problem_handlers(app)
     install_outage_handlers(app)
+    install_auth(app, settings.token_verifier())
+    install_personal_data_guard(
+        app, lambda request: PublishedAuditTrail(request.app.state.runtime.publisher, service)
+    )
 
     @app.middleware("http")
     async def trace_requests(
@@ -232,9 +210,12 @@ def create_api(
         return metrics.exposition()
 
     for router in routers:
-        credential = router.credential if isinstance(router, ScopedRouter) else "api_token"
         app.include_router(
-            router, dependencies=[Depends(require(credential)), Depends(refuse_merged_customers)]
+            router, dependencies=[Depends(authorize_route), Depends(refuse_merged_customers)]
         )
+    check_declarations(app)
     document_problems(app, {route.path for router in routers for route in router.routes})  # type: ignore[attr-defined]
+    app.add_middleware(
+        BodyLimits, max_bytes=settings.http_max_body_bytes, max_depth=settings.http_max_json_depth
+    )
     return app

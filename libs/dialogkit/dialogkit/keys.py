@@ -16,6 +16,8 @@ import asyncpg
 import httpx
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from dialogkit.tokens import BearerAuth, StaticToken, TokenSource
+
 
 @dataclass(frozen=True)
 class DataKey:
@@ -126,7 +128,7 @@ class HttpKeyStore:
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: TokenSource | str,
         *,
         cache_s: float = 30.0,
         timeout_s: float = 10.0,
@@ -134,7 +136,7 @@ class HttpKeyStore:
     ) -> None:
         self._transport = transport
         self._base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}"}
+        self._auth = BearerAuth(StaticToken(token) if isinstance(token, str) else token)
         self._timeout_s = timeout_s
         self._cache_s = cache_s
         self._cached: dict[str, tuple[float, DataKey | None]] = {}
@@ -145,7 +147,7 @@ class HttpKeyStore:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 base_url=self._base_url,
-                headers=self._headers,
+                auth=self._auth,
                 timeout=self._timeout_s,
                 transport=self._transport,
             )

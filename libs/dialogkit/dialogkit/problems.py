@@ -148,6 +148,8 @@ class ProblemDocument(BaseModel):
 STATUSES = {
     400: "Bad request (e.g. a cursor this API did not issue)",
     401: "No or a wrong bearer token",
+    403: "The token lacks a scope the route needs",
+    413: "The request body is larger than the API takes",
     404: "The customer (or what the path names) is not known",
     409: "The command does not apply to the current state",
     410: "Gone: the customer was erased or merged (a merge names `merged_into`)",
@@ -156,7 +158,7 @@ STATUSES = {
     504: "Outcome unknown: the events (`event_ids`) were sent but not confirmed; retry with the"
     " same Idempotency-Key",
 }
-EVERY_ROUTE = (401, 422, 503)
+EVERY_ROUTE = (401, 403, 413, 422, 503)
 COMMAND = (404, 409, 410, 504)
 ONE_CUSTOMER = (404, 410)
 CURSOR = (400,)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -18,10 +19,19 @@ def platform_topics() -> list[TopicContract]:
 
 
 async def ensure_topics(
-    bootstrap: str, specs: Iterable[TopicContract], *, partitions: int, replication: int
+    bootstrap: str,
+    specs: Iterable[TopicContract],
+    *,
+    partitions: int,
+    replication: int,
+    security: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Create missing topics; return the names that were created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="topic-setup")
+    """Create missing topics; return the names that were created.
+
+    `security`: connection options from `kafka_client_options` (plaintext if None)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="topic-setup", **(security or {})
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -20,11 +20,14 @@ from faust.types import TP, EventT, StreamT
 
 from dialog_schemas.catalog import TopicContract
 from dialogkit import faust_transport, metrics
+from dialogkit.auth import authorize_header, refusal
 from dialogkit.batching import idle_batches
 from dialogkit.codec import DecodeError
 from dialogkit.config import ServiceSettings
 from dialogkit.ingress import IngressContext, IngressProcessor, IngressRoute
+from dialogkit.issuer import Forbidden, NoKeys, TokenVerifier, Unauthorized
 from dialogkit.jobs import JOB_RECORD_FAILURES_TOTAL, Periodic
+from dialogkit.problems import PROBLEM_JSON
 from dialogkit.projection import (
     PROJECTION_DEAD_LETTERS_TOTAL,
     BatchOutcome,
@@ -78,6 +81,8 @@ class StreamWorker:
         Path(options["datadir"]).mkdir(parents=True, exist_ok=True)  # faust makes one level only
         self.app = faust_transport.App(**options)
         self.rebalanced = False
+        self.read_scope = f"{service}:read"
+        self._verifier: TokenVerifier | None = None
         for projection in self.projections:
             self._add_agent(
                 projection.name, projection.source.name, self._projection_runner(projection)
@@ -167,14 +172,34 @@ class StreamWorker:
 
         self.app.agent(topic, name=f"{self.service}.table.{name}")(follow)
 
+        worker = self
+
         @self.app.page(f"/tables/{name}/{{key}}")
         async def entry(web: Any, request: Any, key: str) -> Any:
+            """The latest event for a key; needs a token with `<service>:read`."""
+            try:
+                await authorize_header(
+                    worker.verifier(), request.headers.get("Authorization"), [worker.read_scope]
+                )
+            except (Unauthorized, Forbidden) as error:
+                status, body, headers = refusal(error)
+                return web.json(body, status=status, headers=headers, content_type=PROBLEM_JSON)
             value = table.get(key)
             if value is None:
                 return web.json({"detail": f"no entry for {key}"}, status=404)
             return web.json(orjson.loads(value))
 
         return table
+
+    def verifier(self) -> TokenVerifier:
+        """The API's token check, made when a page first needs it."""
+        if self._verifier is None:
+            try:
+                self._verifier = self.settings.token_verifier()
+            except ValueError as error:  # no issuer configured: every token is refused
+                log.warning("worker pages refuse every token: %s", error)
+                self._verifier = TokenVerifier(NoKeys(), issuer="", audience="")
+        return self._verifier
 
     def add_periodic(self, job: Periodic) -> None:
         resources = self.resources

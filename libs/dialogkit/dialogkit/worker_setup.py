@@ -40,6 +40,13 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
         "web_enabled": True,
+        # faust's own pages show tables, partitions and internals to anyone: all off. The worker
+        # serves /healthz, /readyz and /metrics openly and its tables only with a token.
+        "web_router_enabled": False,
+        "web_tables_enabled": False,
+        "web_graph_enabled": False,
+        "web_stats_enabled": False,
+        "web_metrics_enabled": False,
         "web_bind": settings.http_host,
         "web_host": settings.http_host,
         "web_port": settings.worker_web_port,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, create_model
 
 from campaigns import views
 from campaigns.commands import CommandResult, execute
+from campaigns.commands import answered as _answer
 from campaigns.config import Settings
 from campaigns.domain import (
     CreateCampaign,
@@ -21,14 +22,20 @@ from campaigns.domain import (
 from dialog_schemas import CustomerId
 from dialog_schemas.campaigns import CampaignDefinition
 from dialog_schemas.common import ExternalId
+from dialogkit.auth import scope
 from dialogkit.http import ApiRuntime, IdempotencyKey, get_runtime
+from dialogkit.limits import FewItems
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
 Runtime = Annotated[ApiRuntime[Settings], Depends(get_runtime)]
-CampaignId = Annotated[str, ExternalId]
+READ = scope("campaigns:read")
+WRITE = scope("campaigns:write")
+LAUNCH = scope("campaigns:launch")
+"""Launching, pausing, resuming and stopping: what starts or ends outreach to customers."""
+CampaignId = ExternalId
 
 _OPTIONAL: dict[str, Any] = {
-    name: (field.annotation | None, None)  # type: ignore[operator]
+    name: (field.rebuild_annotation() | None, None)  # keeps each field's constraints
     for name, field in CampaignDefinition.model_fields.items()
 }
 CampaignChanges: type[BaseModel] = create_model(
@@ -37,17 +44,9 @@ CampaignChanges: type[BaseModel] = create_model(
 """Every field of the definition, each optional: what a PATCH may change."""
 
 
-def _answer(result: CommandResult, response: Response, created: bool = False) -> CommandResult:
-    if not result.applied:
-        response.status_code = 202
-    elif created and not result.replayed:
-        response.status_code = 201
-    return result
-
-
-@router.post("/campaigns", status_code=200, tags=["campaigns"])
+@router.post("/campaigns", status_code=200, tags=["campaigns"], dependencies=[WRITE])
 async def create_campaign(
-    command: CreateCampaign,
+    command: Annotated[CreateCampaign, FewItems],
     runtime: Runtime,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -57,10 +56,10 @@ async def create_campaign(
     return _answer(result, response, created=True)
 
 
-@router.patch("/campaigns/{campaign_id}")
+@router.patch("/campaigns/{campaign_id}", dependencies=[WRITE])
 async def update_campaign(
     campaign_id: CampaignId,
-    changes: Annotated[CampaignChanges, Body()],
+    changes: Annotated[CampaignChanges, Body(), FewItems],
     runtime: Runtime,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -70,7 +69,7 @@ async def update_campaign(
     return _answer(await execute(runtime, campaign_id, command, idempotency_key), response)
 
 
-@router.post("/campaigns/{campaign_id}/launch")
+@router.post("/campaigns/{campaign_id}/launch", dependencies=[LAUNCH])
 async def launch_campaign(
     campaign_id: CampaignId,
     runtime: Runtime,
@@ -83,7 +82,7 @@ async def launch_campaign(
     return _answer(await execute(runtime, campaign_id, wave, idempotency_key), response)
 
 
-@router.post("/campaigns/{campaign_id}/pause")
+@router.post("/campaigns/{campaign_id}/pause", dependencies=[LAUNCH])
 async def pause_campaign(
     campaign_id: CampaignId,
     runtime: Runtime,
@@ -95,7 +94,7 @@ async def pause_campaign(
     return _answer(result, response)
 
 
-@router.post("/campaigns/{campaign_id}/resume")
+@router.post("/campaigns/{campaign_id}/resume", dependencies=[LAUNCH])
 async def resume_campaign(
     campaign_id: CampaignId,
     runtime: Runtime,
@@ -107,7 +106,7 @@ async def resume_campaign(
     return _answer(result, response)
 
 
-@router.post("/campaigns/{campaign_id}/stop")
+@router.post("/campaigns/{campaign_id}/stop", dependencies=[LAUNCH])
 async def stop_campaign(
     campaign_id: CampaignId,
     runtime: Runtime,
@@ -119,13 +118,13 @@ async def stop_campaign(
     return _answer(result, response)
 
 
-@router.get("/campaigns/{campaign_id}")
+@router.get("/campaigns/{campaign_id}", dependencies=[READ])
 async def get_campaign(campaign_id: CampaignId, runtime: Runtime) -> views.CampaignView:
     """The campaign's definition, status and waves; 404 if it does not exist."""
     return await views.campaign(runtime.pool, campaign_id)
 
 
-@router.get("/campaigns")
+@router.get("/campaigns", dependencies=[READ])
 async def list_campaigns(
     runtime: Runtime,
     status: Annotated[
@@ -138,7 +137,7 @@ async def list_campaigns(
     return await views.campaigns(runtime.pool, status, limit, cursor)
 
 
-@router.get("/customers/{customer_id}/outreach")
+@router.get("/customers/{customer_id}/outreach", dependencies=[READ])
 async def get_customer_outreach(
     customer_id: CustomerId, runtime: Runtime
 ) -> views.CustomerOutreach:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from fastapi import Response
 from pydantic import BaseModel
 
 from campaigns import domain
@@ -44,6 +45,15 @@ class CommandResult(BaseModel):
     """True once the read model shows the events; false (HTTP 202) while it does not yet."""
     replayed: bool = False
     """True when the Idempotency-Key was used before and this answer repeats the first one."""
+
+
+def answered(result: CommandResult, response: Response, created: bool = False) -> CommandResult:
+    """202 while the read model does not show the events; 201 for a campaign created now."""
+    if not result.applied:
+        response.status_code = 202
+    elif created and not result.replayed:
+        response.status_code = 201
+    return result
 
 
 def _current(ports: Ports[Settings], campaign_id: str, command: Any) -> Awaitable[Any]:

@@ -16,14 +16,21 @@ from consent.domain import ConfirmConsent, GrantConsent, RecordObjection, Record
 from consent.proof import render_html
 from dialog_schemas import CustomerId
 from dialog_schemas.common import Channel, Instant, Purpose
+from dialogkit.audit import without
+from dialogkit.auth import Caller, scope
 from dialogkit.commands import execute
 from dialogkit.http import ApiRuntime, IdempotencyKey, get_runtime
 
 router = APIRouter(prefix="/v1/customers/{customer_id}", tags=["consent"])
 Runtime = Annotated[ApiRuntime[Settings], Depends(get_runtime)]
+READ = scope("consent:read")
+WRITE = scope("consent:write")
+PROOF_PERSONAL = ("contact_point",)
+"""Members of the proof bundle that are personal data (`consent:read-personal`)."""
+PROOF = scope("consent:proof", personal=PROOF_PERSONAL, audit="proof")
 
 
-@router.post("/consents", status_code=201)
+@router.post("/consents", status_code=201, dependencies=[WRITE])
 async def grant_consent(
     customer_id: CustomerId,
     command: GrantConsent,
@@ -37,7 +44,7 @@ async def grant_consent(
     return CommandResult.of(outcome, response)
 
 
-@router.post("/consents/{consent_id}/confirmation")
+@router.post("/consents/{consent_id}/confirmation", dependencies=[WRITE])
 async def confirm_consent(
     customer_id: CustomerId,
     consent_id: UUID,
@@ -53,7 +60,7 @@ async def confirm_consent(
     return CommandResult.of(outcome, response)
 
 
-@router.post("/withdrawals")
+@router.post("/withdrawals", dependencies=[WRITE])
 async def withdraw_consent(
     customer_id: CustomerId,
     command: WithdrawConsent,
@@ -66,7 +73,7 @@ async def withdraw_consent(
     return CommandResult.of(outcome, response)
 
 
-@router.post("/objections")
+@router.post("/objections", dependencies=[WRITE])
 async def record_objection(
     customer_id: CustomerId,
     command: RecordObjection,
@@ -79,7 +86,7 @@ async def record_objection(
     return CommandResult.of(outcome, response)
 
 
-@router.post("/consents/{consent_id}/uses")
+@router.post("/consents/{consent_id}/uses", dependencies=[WRITE])
 async def record_use(
     customer_id: CustomerId,
     consent_id: UUID,
@@ -94,7 +101,7 @@ async def record_use(
     return CommandResult.of(outcome, response)
 
 
-@router.get("/consents")
+@router.get("/consents", dependencies=[READ])
 async def get_consents(
     customer_id: CustomerId, runtime: Runtime, as_of: Instant | None = None
 ) -> views.ConsentsView:
@@ -103,7 +110,7 @@ async def get_consents(
     return await views.consents(runtime.pool, customer_id, at, runtime.settings.expiry)
 
 
-@router.get("/eligibility")
+@router.get("/eligibility", dependencies=[READ])
 async def get_eligibility(
     customer_id: CustomerId,
     runtime: Runtime,
@@ -126,13 +133,16 @@ async def get_eligibility(
     )
 
 
-@router.get("/proof")
+@router.get("/proof", dependencies=[PROOF])
 async def get_proof(customer_id: CustomerId, runtime: Runtime) -> dict[str, Any]:
     """The §7a proof bundle as JSON: consents, evidence, confirmations, uses, withdrawals."""
     return await views.proof(runtime.pool, customer_id, datetime.now(UTC), runtime.cipher)
 
 
-@router.get("/proof.html", response_class=HTMLResponse)
-async def get_proof_html(customer_id: CustomerId, runtime: Runtime) -> HTMLResponse:
-    """The proof bundle rendered for printing."""
-    return HTMLResponse(render_html(await get_proof(customer_id, runtime)))
+@router.get("/proof.html", response_class=HTMLResponse, dependencies=[PROOF])
+async def get_proof_html(customer_id: CustomerId, runtime: Runtime, caller: Caller) -> HTMLResponse:
+    """The proof bundle rendered for printing; contact points need `consent:read-personal`."""
+    bundle = await get_proof(customer_id, runtime)
+    if not caller.has("consent:read-personal"):
+        bundle = without(bundle, frozenset(PROOF_PERSONAL))
+    return HTMLResponse(render_html(bundle))

@@ -10,35 +10,27 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from contacts import views
-from contacts.commands import COMMANDS, Accepted, Erase
+from contacts.commands import Accepted, Erase, run
 from contacts.config import Settings
 from contacts.domain import StartContract
 from contacts.export import gather_export
-from contacts.profiles import (
-    MergeContacts,
-    RegisterContact,
-    UpdateContact,
-)
+from contacts.profiles import MergeContacts, RegisterContact, UpdateContact
 from dialog_schemas import CustomerId
 from dialog_schemas.contacts import CancellationFacts, PurchaseFacts
-from dialogkit.commands import execute
+from dialogkit.auth import scope
+from dialogkit.config import DATA_KEYS_SCOPE
 from dialogkit.customers import serves_merged_customers
-from dialogkit.http import ApiRuntime, IdempotencyKey, ScopedRouter, get_runtime
+from dialogkit.http import ApiRuntime, IdempotencyKey, get_runtime
 
 router = APIRouter(prefix="/v1", tags=["contacts"])
-keys_router = ScopedRouter(prefix="/v1", tags=["data keys"], credential="data_key_token")
-"""Data keys, for the services that seal or read personal data: their own credential."""
+WRITE = scope("contacts:write")
+PROFILE = scope("contacts:read", personal=views.PROFILE_PERSONAL, audit="profile")
+DATA_KEYS = scope(DATA_KEYS_SCOPE)
+"""Only the services that seal or open personal data hold it."""
 Runtime = Annotated[ApiRuntime[Settings], Depends(get_runtime)]
 
 
-async def run(
-    runtime: Runtime, response: Response, customer_id: str, command: Any, key: str | None = None
-) -> Accepted:
-    outcome = await execute(runtime, COMMANDS, customer_id, command, key)
-    return Accepted.of(customer_id, outcome, response)
-
-
-@router.post("/customers/{customer_id}", status_code=201)
+@router.post("/customers/{customer_id}", status_code=201, dependencies=[WRITE])
 async def register_customer(
     customer_id: CustomerId,
     command: RegisterContact,
@@ -46,21 +38,21 @@ async def register_customer(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
-    """Register a customer; contact points of erased customers come back suppressed.
-
-    Retried with the same Idempotency-Key, the first answer is repeated; without one, a second
-    registration of the id is a conflict."""
+    """Register a customer; contact points of erased customers come back suppressed. Retried
+    with the same Idempotency-Key the first answer repeats; without one, a second is 409."""
     return await run(runtime, response, customer_id, command, idempotency_key)
 
 
-@router.get("/customers/{customer_id}")
+@router.get("/customers/{customer_id}", dependencies=[PROFILE])
 async def get_customer(customer_id: CustomerId, runtime: Runtime) -> dict[str, Any]:
     """The profile, with purchases and contracts."""
     row = await views.current(runtime.pool, customer_id)
     return await views.profile_document(runtime.pool, customer_id, row)
 
 
-@router.get("/customers/{customer_id}/export")
+@router.get(
+    "/customers/{customer_id}/export", dependencies=[scope("contacts:export", audit="export")]
+)
 async def export_customer(customer_id: CustomerId, runtime: Runtime) -> dict[str, Any]:
     """Everything held about the customer in every service, as one document (GDPR Art. 15).
 
@@ -71,7 +63,7 @@ async def export_customer(customer_id: CustomerId, runtime: Runtime) -> dict[str
     return await gather_export(customer_id, own, runtime.settings)
 
 
-@router.patch("/customers/{customer_id}", status_code=202)
+@router.patch("/customers/{customer_id}", status_code=202, dependencies=[WRITE])
 async def update_customer(
     customer_id: CustomerId,
     command: UpdateContact,
@@ -83,7 +75,7 @@ async def update_customer(
     return await run(runtime, response, customer_id, command, idempotency_key)
 
 
-@router.post("/customers/{customer_id}/purchases", status_code=202)
+@router.post("/customers/{customer_id}/purchases", status_code=202, dependencies=[WRITE])
 async def record_customer_purchase(
     customer_id: CustomerId, facts: PurchaseFacts, runtime: Runtime, response: Response
 ) -> Accepted:
@@ -91,7 +83,7 @@ async def record_customer_purchase(
     return await run(runtime, response, customer_id, facts)
 
 
-@router.post("/customers/{customer_id}/contracts", status_code=202)
+@router.post("/customers/{customer_id}/contracts", status_code=202, dependencies=[WRITE])
 async def start_contract(
     customer_id: CustomerId, command: StartContract, runtime: Runtime, response: Response
 ) -> Accepted:
@@ -99,7 +91,7 @@ async def start_contract(
     return await run(runtime, response, customer_id, command)
 
 
-@router.post("/customers/{customer_id}/cancellations", status_code=202)
+@router.post("/customers/{customer_id}/cancellations", status_code=202, dependencies=[WRITE])
 async def cancel_contract(
     customer_id: CustomerId, facts: CancellationFacts, runtime: Runtime, response: Response
 ) -> Accepted:
@@ -107,7 +99,11 @@ async def cancel_contract(
     return await run(runtime, response, customer_id, facts)
 
 
-@router.post("/customers/{customer_id}/merge", status_code=202)
+@router.post(
+    "/customers/{customer_id}/merge",
+    status_code=202,
+    dependencies=[scope("contacts:write", audit="merge")],
+)
 async def merge_customers(
     customer_id: CustomerId, command: MergeContacts, runtime: Runtime, response: Response
 ) -> Accepted:
@@ -117,32 +113,36 @@ async def merge_customers(
     return await run(runtime, response, customer_id, command)
 
 
-@router.post("/customers/{customer_id}/erasure", status_code=202)
+@router.post(
+    "/customers/{customer_id}/erasure",
+    status_code=202,
+    dependencies=[scope("contacts:erase", audit="erasure")],
+)
 async def erase_customer(customer_id: CustomerId, runtime: Runtime, response: Response) -> Accepted:
     """Erase (GDPR Art. 17): keep contact points only as salted hashes, then destroy the data
     keys (the customer's and those of duplicates merged into them)."""
     return await run(runtime, response, customer_id, Erase())
 
 
-@keys_router.get("/data-keys/{customer_id}")
+@router.get("/data-keys/{customer_id}", dependencies=[DATA_KEYS])
 @serves_merged_customers  # a duplicate's events stay sealed with its own key
 async def get_data_key(customer_id: CustomerId, runtime: Runtime) -> views.DataKeyView:
     """The customer's data key, for services that read personal data; 410 once erased."""
     return await views.data_key(runtime.pool, customer_id, create=False)
 
 
-@keys_router.post("/data-keys/{customer_id}")
+@router.post("/data-keys/{customer_id}", dependencies=[DATA_KEYS])
 @serves_merged_customers
 async def get_or_create_data_key(customer_id: CustomerId, runtime: Runtime) -> views.DataKeyView:
     """The customer's data key, made on first use, for services that seal personal data."""
     return await views.data_key(runtime.pool, customer_id, create=True)
 
 
-@router.get("/contact-points")
+@router.get("/contact-points", dependencies=[scope("contacts:read")])
 async def search_contact_point(
     runtime: Runtime,
-    phone: Annotated[str | None, Query()] = None,
-    email: Annotated[str | None, Query()] = None,
+    phone: Annotated[str | None, Query(max_length=64)] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
 ) -> dict[str, list[str]]:
     """Customers with this phone number (any format) or email address."""
     return {"customer_ids": await views.customers_at(runtime.pool, phone=phone, email=email)}

@@ -27,7 +27,7 @@ from dialog_schemas import Event
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialog_schemas.common import Channel
 from dialog_schemas.contacts import CancellationFacts, PurchaseFacts
-from dialogkit.commands import CommandTable, Context, Handler, Ids, Outcome, Ports
+from dialogkit.commands import CommandTable, Context, Handler, Ids, Outcome, Ports, execute
 from dialogkit.http import answered
 from dialogkit.keys import PostgresKeyStore
 from dialogkit.pii import PREFIX
@@ -54,6 +54,18 @@ class Accepted(BaseModel):
             replayed=outcome.replayed,
             **outcome.answer,
         )
+
+
+async def run(
+    ports: Ports[Settings],
+    response: Response,
+    customer_id: str,
+    command: Any,
+    key: str | None = None,
+) -> Accepted:
+    """Execute a contacts command on the shared path and shape its answer."""
+    outcome = await execute(ports, COMMANDS, customer_id, command, key)
+    return Accepted.of(customer_id, outcome, response)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from typing import Annotated, ClassVar
 from pydantic import AnyHttpUrl, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from dialogkit.config import LOCAL_DEV_TOKEN, Port, ServiceSettings
+from dialogkit.config import Port, ServiceSettings
 
 SERVICE = "contacts"
 
@@ -13,27 +13,23 @@ class Settings(ServiceSettings):
 
     http_port: Port = 8002
     worker_web_port: Port = 6602
-    data_key_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
-    """Credential of the data-key routes, held by the services that seal or read personal data
-    (consent, interactions, campaigns); separate from `api_token`."""
     suppression_salt: SecretStr = SecretStr("local-dev-suppression-salt")
     """Salt of the hashes that keep erased contact points blocked; keep it secret and stable."""
 
-    # the data-subject export (GDPR Art. 15) reads the other services' read models over HTTP
+    # the data-subject export (GDPR Art. 15) reads the other services' read models over HTTP,
+    # with tokens of exactly the scopes in contacts.export.PEER_SCOPES
     consent_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001")
-    consent_api_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
     interactions_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8003")
-    interactions_api_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
     campaigns_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8004")
-    campaigns_api_token: SecretStr = SecretStr(LOCAL_DEV_TOKEN)
     export_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
     """How long one request of the export to another service may take."""
 
+    audit_retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    """How long the audit trail of personal-data access is kept; audit.events.v1 keeps 400 days,
+    so a rebuild restores up to that (raise the topic's retention.ms for longer periods)."""
+
+    CALLS_OTHER_SERVICES: ClassVar[bool] = True
     LOCAL_SECRETS: ClassVar[tuple[str, ...]] = (
         *ServiceSettings.LOCAL_SECRETS,
         "suppression_salt",
-        "data_key_token",
-        "consent_api_token",
-        "interactions_api_token",
-        "campaigns_api_token",
     )

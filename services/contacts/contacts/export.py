@@ -16,9 +16,16 @@ import httpx
 
 from contacts.config import Settings
 from dialogkit.problems import Problem
+from dialogkit.tokens import BearerAuth
 from dialogkit.tracing import current_traceparent
 
 PAGE = 500
+PEER_SCOPES = {
+    "consent": ("consent:read", "consent:proof", "consent:read-personal"),
+    "interactions": ("interactions:read", "interactions:read-personal"),
+    "campaigns": ("campaigns:read",),
+}
+"""What the export may do at each other service: read everything held about one customer."""
 
 
 class Peer:
@@ -64,12 +71,15 @@ class Peer:
             params["cursor"] = page["next_cursor"]
 
 
-def peer(name: str, url: Any, token: Any, settings: Settings) -> Peer:
-    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+def peer(name: str, url: Any, settings: Settings) -> Peer:
+    headers = {}
     if traceparent := current_traceparent():
         headers["traceparent"] = traceparent
     client = httpx.AsyncClient(
-        base_url=str(url).rstrip("/"), headers=headers, timeout=settings.export_timeout_s
+        base_url=str(url).rstrip("/"),
+        headers=headers,
+        auth=BearerAuth(settings.service_tokens(PEER_SCOPES[name])),
+        timeout=settings.export_timeout_s,
     )
     return Peer(name, client)
 
@@ -78,11 +88,9 @@ async def gather_export(
     customer_id: str, contacts_part: dict[str, Any], settings: Settings
 ) -> dict[str, Any]:
     """The contacts part given, the others asked for in parallel."""
-    consent = peer("consent", settings.consent_url, settings.consent_api_token, settings)
-    interactions = peer(
-        "interactions", settings.interactions_url, settings.interactions_api_token, settings
-    )
-    campaigns = peer("campaigns", settings.campaigns_url, settings.campaigns_api_token, settings)
+    consent = peer("consent", settings.consent_url, settings)
+    interactions = peer("interactions", settings.interactions_url, settings)
+    campaigns = peer("campaigns", settings.campaigns_url, settings)
     customer = f"/v1/customers/{customer_id}"
     asked: list[Awaitable[Any]] = [
         consent.get(f"{customer}/consents"),

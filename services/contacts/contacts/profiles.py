@@ -25,6 +25,7 @@ from dialog_schemas.contacts import (
 )
 from dialog_schemas.envelope import CustomerId
 from dialogkit.contactpoints import Email, Phone
+from dialogkit.limits import Few
 from dialogkit.rules import Conflict, NotFound, RuleViolation, not_in_future
 
 
@@ -49,13 +50,13 @@ class RegisterContact(Command):
     kind: CustomerKind
     name: Label
     birth_date: CalendarDate | None = None
-    addresses: list[Address] = []
-    phone_numbers: list[Phone] = []
-    email_addresses: list[Email] = []
-    social_handles: list[SocialHandle] = []
+    addresses: Few[Address] = []
+    phone_numbers: Few[Phone] = []
+    email_addresses: Few[Email] = []
+    social_handles: Few[SocialHandle] = []
     preferred_language: LanguageTag | None = None
     time_zone: TimeZoneName | None = None
-    interests: list[Label] = []
+    interests: Few[Label] = []
     customer_since: CalendarDate | None = None
     registered_at: Instant | None = None
 
@@ -65,13 +66,13 @@ class UpdateContact(Command):
 
     name: Label | None = None
     birth_date: CalendarDate | None = None
-    addresses: list[Address] | None = None
-    phone_numbers: list[Phone] | None = None
-    email_addresses: list[Email] | None = None
-    social_handles: list[SocialHandle] | None = None
+    addresses: Few[Address] | None = None
+    phone_numbers: Few[Phone] | None = None
+    email_addresses: Few[Email] | None = None
+    social_handles: Few[SocialHandle] | None = None
     preferred_language: LanguageTag | None = None
     time_zone: TimeZoneName | None = None
-    interests: list[Label] | None = None
+    interests: Few[Label] | None = None
     kind: CustomerKind | None = None
     """A correction of the customer's kind; it holds from now on (eligibility as of an earlier
     time keeps the kind known then)."""

@@ -22,6 +22,8 @@ from contacts.config import Settings
 from contacts.profiles import contact_point_hash
 from dialog_schemas.common import Channel
 from dialog_schemas.contacts import ProductPurchased
+from dialogkit.auth import scope
+from dialogkit.config import SUPPRESSION_SCOPE
 from dialogkit.contactpoints import Email, Phone, normalize_email, normalize_phone
 from dialogkit.http import ApiRuntime, get_runtime
 from dialogkit.pii import PREFIX
@@ -109,7 +111,7 @@ class SuppressionAnswer(BaseModel):
     matches: list[SuppressionMatch]
 
 
-@router.post("/contact-points/suppression")
+@router.post("/contact-points/suppression", dependencies=[scope(SUPPRESSION_SCOPE)])
 async def check_suppression(query: SuppressionQuery, runtime: Runtime) -> SuppressionAnswer:
     """Which of these contact points belonged to an erased customer (GDPR Art. 17, UWG §7).
 

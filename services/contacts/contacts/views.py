@@ -14,6 +14,12 @@ from dialogkit.keys import PostgresKeyStore
 from dialogkit.problems import Problem
 from dialogkit.rules import NotFound
 
+PROFILE_PERSONAL = (
+    *("name", "birth_date", "addresses", "phone_numbers", "email_addresses", "social_handles"),
+    *("email_address", "reason"),  # of purchases and cancellations
+)
+"""Members of the profile document that are personal data (`contacts:read-personal`)."""
+
 
 class DataKeyView(BaseModel):
     customer_id: str

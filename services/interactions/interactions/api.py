@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from dialog_schemas import CustomerId
 from dialog_schemas.common import Channel, Direction, Instant, Label
+from dialogkit.auth import Caller, scope
 from dialogkit.commands import execute
 from dialogkit.http import ApiRuntime, IdempotencyKey, get_runtime
 from interactions import views
@@ -21,9 +22,12 @@ from interactions.domain import RecordTouchpoint, SendContractConfirmation
 router = APIRouter(prefix="/v1", tags=["interactions"])
 Runtime = Annotated[ApiRuntime[Settings], Depends(get_runtime)]
 Limit = Annotated[int, Query(ge=1, le=500)]
+READ = scope("interactions:read")
+WRITE = scope("interactions:write")
+TIMELINE = scope("interactions:read", audit="timeline")
 
 
-@router.post("/touchpoints", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/touchpoints", status_code=status.HTTP_202_ACCEPTED, dependencies=[WRITE])
 async def post_touchpoint(
     command: RecordTouchpoint, runtime: Runtime, idempotency_key: IdempotencyKey = None
 ) -> Accepted:
@@ -32,7 +36,9 @@ async def post_touchpoint(
     return Accepted.of(outcome)
 
 
-@router.post("/customers/{customer_id}/contract-confirmations", status_code=202)
+@router.post(
+    "/customers/{customer_id}/contract-confirmations", status_code=202, dependencies=[WRITE]
+)
 async def post_contract_confirmation(
     customer_id: CustomerId,
     command: SendContractConfirmation,
@@ -45,16 +51,19 @@ async def post_contract_confirmation(
     return Accepted.of(await execute(runtime, COMMANDS, customer_id, confirmation, idempotency_key))
 
 
-@router.get("/customers/{customer_id}/timeline")
+@router.get("/customers/{customer_id}/timeline", dependencies=[TIMELINE])
 async def get_timeline(
     customer_id: CustomerId,
     runtime: Runtime,
+    caller: Caller,
     limit: Limit = 50,
     cursor: Label | None = None,
-    channel: Annotated[list[Channel] | None, Query(description="repeat for several")] = None,
+    channel: Annotated[
+        list[Channel] | None, Query(max_length=20, description="repeat for several")
+    ] = None,
     direction: Direction | None = None,
     kind: Annotated[
-        list[Label] | None, Query(description="event types; repeat for several")
+        list[Label] | None, Query(max_length=50, description="event types; repeat for several")
     ] = None,
     since: Instant | None = None,
     until: Instant | None = None,
@@ -62,25 +71,25 @@ async def get_timeline(
     """The customer's timeline, newest first, optionally filtered; pass `next_cursor` back.
 
     Entries are ordered by when they happened, not when they arrived. A cursor belongs to the
-    filters it was issued with; using it with other filters is an error.
+    filters it was issued with; using it with other filters is an error. Notes (what was said or
+    written) need `interactions:read-personal`.
     """
     wanted = views.TimelineFilters(channel, direction, kind, since, until)
-    return await views.timeline_page(
-        runtime.pool, runtime.cipher, customer_id, limit, cursor, wanted
-    )
+    opener = runtime.cipher if caller.has("interactions:read-personal") else None
+    return await views.timeline_page(runtime.pool, opener, customer_id, limit, cursor, wanted)
 
 
-@router.get("/customers/{customer_id}/findings")
+@router.get("/customers/{customer_id}/findings", dependencies=[READ])
 async def get_customer_findings(
-    customer_id: CustomerId, runtime: Runtime, limit: Limit = 50, cursor: str | None = None
+    customer_id: CustomerId, runtime: Runtime, limit: Limit = 50, cursor: Label | None = None
 ) -> views.FindingsPage:
     """Advertising that reached this customer while they were not eligible, newest first."""
     return await views.findings_page(runtime.pool, customer_id, limit, cursor)
 
 
-@router.get("/findings")
+@router.get("/findings", dependencies=[READ])
 async def get_findings(
-    runtime: Runtime, limit: Limit = 50, cursor: str | None = None
+    runtime: Runtime, limit: Limit = 50, cursor: Label | None = None
 ) -> views.FindingsPage:
     """All compliance findings, newest first."""
     return await views.findings_page(runtime.pool, None, limit, cursor)
