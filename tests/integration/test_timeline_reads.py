@@ -110,3 +110,59 @@ async def test_a_timeline_read_while_the_key_service_is_away_is_503_with_retry_a
         assert page.headers["content-type"] == "application/problem+json"
         findings = await client.get(f"/v1/customers/{customer}/findings")
         assert findings.status_code == 200, "reads without personal data need no key"
+
+
+async def test_a_backlog_of_sealed_touchpoints_is_projected_with_no_key_service_at_all(
+    new_database, pool_for
+) -> None:
+    """The projection keeps its pace while contacts is away; reads that must open a note wait
+    for it (503 with Retry-After); once it is back nothing is lost or repeated."""
+    pool = await pool_for(await new_database("interactions"))
+    keys, customer = InMemoryKeyStore(), f"c-{uuid.uuid4().hex[:8]}"
+    at = datetime.now(UTC) - timedelta(days=1)
+    envelopes = [
+        Envelope.wrap(
+            TouchpointRecorded(
+                touchpoint_id=f"tp-{n}",
+                channel=Channel.PHONE,
+                direction=Direction.INBOUND,
+                occurred_at=at + timedelta(seconds=n),
+                summary=f"said {n}",
+                reported_by="t",
+            ),
+            id=uuid.uuid4(),
+            source="/t",
+            subject=customer,
+            time=at,
+        )
+        for n in range(600)
+    ]
+    sealed = await PersonalDataCipher(keys).seal_envelopes(envelopes)
+    records = [
+        SourceRecord(INTERACTIONS_EVENTS.name, 0, n, b"k", encode(e)) for n, e in enumerate(sealed)
+    ]
+    projection = TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline")
+    runner = ProjectionRunner(pool, projection, DeadLetters(FakePublisher(), "dl", "t"))
+    applied = 0
+    for start in range(0, len(records), 200):  # batches, as the worker takes them
+        applied += (await runner.handle(records[start : start + 200])).applied
+    assert applied == 600, "projected without any key: contacts being away stops nothing"
+    again = await runner.handle(records[:200])
+    assert (again.applied, again.skipped) == (0, 200), "a batch read again is applied once"
+
+    away = HttpKeyStore(f"http://127.0.0.1:{closed_port()}", "token", timeout_s=1)
+    async with reader(pool, away) as client:
+        meanwhile = await client.get(f"/v1/customers/{customer}/timeline")
+    assert (meanwhile.status_code, meanwhile.headers["Retry-After"]) == (503, "5")
+
+    async with reader(pool, keys) as client:
+        said = []
+        cursor = None
+        while True:
+            params = {"limit": 500} | ({"cursor": cursor} if cursor else {})
+            page = (await client.get(f"/v1/customers/{customer}/timeline", params=params)).json()
+            said += [e["summary"].split(": ", 1)[1] for e in page["entries"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    assert sorted(said) == sorted(f"said {n}" for n in range(600)), "nothing lost or repeated"
