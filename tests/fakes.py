@@ -88,6 +88,16 @@ class FakePool:
     async def fetch(self, sql: str, *args: Any, **_: Any) -> list[Any]:
         if "FROM consent_history WHERE customer_id" in sql:
             return [GRANTED | {"customer_id": c} for c in args[0] if c in self.profiles]
+        if "FROM customer_facts" in sql:
+            return [
+                {
+                    "customer_id": c,
+                    "registered_at": REGISTERED,
+                    "suppressed_channels": [],
+                    "erased_at": None,
+                }
+                for c in args[0]
+            ]
         return []
 
     async def fetchval(self, sql: str, *args: Any, **_: Any) -> Any:

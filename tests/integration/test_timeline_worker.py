@@ -123,6 +123,11 @@ async def test_a_rebuild_replays_every_topic_into_an_empty_read_model_in_bulk(
     code, out, err = await rebuild(env)
     assert code == 0, err
     assert "interactions.timeline: applied" in out
+    progress = [line for line in err.splitlines() if line.startswith("interactions.events.v1:")]
+    assert progress, f"the rebuild shows its progress: {err[-2000:]}"
+    assert "events applied" in progress[-1]
+    assert "events/s" in progress[-1]
+    assert ", 0 left" in progress[-1]
     pool = await pool_for(dsn)
     count = await pool.fetchval(
         "SELECT count(*) FROM timeline_entries WHERE customer_id = ANY($1)", customers

@@ -83,6 +83,13 @@ def test_end_must_follow_start() -> None:
     assert error.value.field == "ends_at"
 
 
+def test_a_campaign_goes_out_on_a_channel_it_can_be_handed_to() -> None:
+    social = CREATE.model_copy(update={"channel": "social"})
+    with pytest.raises(RuleViolation) as error:
+        domain.create(None, social, NOW)
+    assert error.value.field == "channel"
+
+
 def test_a_draft_can_be_edited_and_keeps_what_the_edit_leaves_out() -> None:
     state, _ = history(created)
     events = domain.update(state, UpdateCampaign(changes={"name": "Spring offer 2"}), NOW)

@@ -7,6 +7,7 @@ import re
 import uuid
 from base64 import b64encode
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -277,3 +278,19 @@ async def test_a_value_sealed_for_another_customer_is_refused_one_sealed_for_thi
     assert await cipher.seal_data("c-1", type(TOUCHPOINT), dict(own)) == own
     with pytest.raises(RuleViolation):
         await cipher.seal_data("c-2", type(TOUCHPOINT), dict(own))
+
+
+@pytest.mark.parametrize("example", [REGISTERED, TOUCHPOINT], ids=lambda e: e.event_type)
+async def test_an_event_is_sealed_when_any_personal_field_is_even_inside_a_value_object(
+    example: Any,
+) -> None:
+    from dialogkit.pii import is_sealed
+
+    assert not is_sealed(example)
+    sealed = type(example).model_validate(
+        await PersonalDataCipher(InMemoryKeyStore()).seal("c-1", example)
+    )
+    assert is_sealed(sealed)
+    only_nested = TOUCHPOINT.model_dump(mode="json")
+    only_nested["details"]["phone_number"] = "pii:v1:k1:c2VhbGVk"
+    assert is_sealed(type(TOUCHPOINT).model_validate(only_nested))

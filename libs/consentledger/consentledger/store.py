@@ -56,44 +56,52 @@ async def load_state(
 
     Consents and customer facts alike count as they stood at `at`: a kind corrected later, a
     purchase made later, a registration later (nothing known yet) do not apply."""
-    facts = await db.fetchrow(
-        "SELECT registered_at, suppressed_channels, erased_at FROM customer_facts"
-        " WHERE customer_id = $1",
-        customer_id,
+    return (await load_states(db, [customer_id], at)).get(customer_id)
+
+
+async def load_states(
+    db: Connection, customers: Iterable[str], at: datetime | None = None
+) -> dict[str, ConsentState]:
+    """`load_state` for many customers in four queries; customers never registered are left out."""
+    wanted = sorted(set(customers))
+    facts = await db.fetch(
+        "SELECT customer_id, registered_at, suppressed_channels, erased_at FROM customer_facts"
+        " WHERE customer_id = ANY($1::text[])",
+        wanted,
     )
-    if facts is None:
-        return None
-    history = (await histories(db, [customer_id])).get(customer_id, [])
-    state = state_as_of(history, at)
-    kinds = await db.fetch(
-        "SELECT kind, effective_at FROM customer_kinds WHERE customer_id = $1"
-        " ORDER BY effective_at, seq",
-        customer_id,
-    )
-    purchases = await db.fetch(
-        "SELECT purchase_id, category, purchased_at, email_obtained, objection_notice_given"
-        " FROM customer_purchases WHERE customer_id = $1 ORDER BY purchased_at",
-        customer_id,
-    )
-    registered = at is None or facts["registered_at"] <= at
-    state = replace(
-        state,
-        suppressed={
-            **{
-                Channel(c): facts["registered_at"]
-                for c in facts["suppressed_channels"]
-                if registered
-            },
-            **state.suppressed,
-        },
-        erased_at=facts["erased_at"],
-    )
-    return with_customer_facts(
-        state,
-        [(CustomerKind(k["kind"]), k["effective_at"]) for k in kinds],
-        [Purchase(**dict(p)) for p in purchases],
-        at,
-    )
+    known = [f["customer_id"] for f in facts]
+    stories = await histories(db, known)
+    kinds: dict[str, list[tuple[CustomerKind, datetime]]] = {}
+    for k in await db.fetch(
+        "SELECT customer_id, kind, effective_at FROM customer_kinds"
+        " WHERE customer_id = ANY($1::text[]) ORDER BY customer_id, effective_at, seq",
+        known,
+    ):
+        kinds.setdefault(k["customer_id"], []).append((CustomerKind(k["kind"]), k["effective_at"]))
+    purchases: dict[str, list[Purchase]] = {}
+    for p in await db.fetch(
+        "SELECT customer_id, purchase_id, category, purchased_at, email_obtained,"
+        " objection_notice_given FROM customer_purchases WHERE customer_id = ANY($1::text[])"
+        " ORDER BY customer_id, purchased_at",
+        known,
+    ):
+        row = dict(p)
+        purchases.setdefault(row.pop("customer_id"), []).append(Purchase(**row))
+    states = {}
+    for f in facts:
+        customer = f["customer_id"]
+        state = state_as_of(stories.get(customer, []), at)
+        registered = at is None or f["registered_at"] <= at
+        suppressed = {Channel(c): f["registered_at"] for c in f["suppressed_channels"]}
+        state = replace(
+            state,
+            suppressed={**(suppressed if registered else {}), **state.suppressed},
+            erased_at=f["erased_at"],
+        )
+        states[customer] = with_customer_facts(
+            state, kinds.get(customer, []), purchases.get(customer, []), at
+        )
+    return states
 
 
 async def recorded(db: Connection, event_ids: Sequence[Any]) -> list[asyncpg.Record]:

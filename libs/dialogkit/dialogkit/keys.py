@@ -16,7 +16,10 @@ import asyncpg
 import httpx
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from dialogkit import metrics
 from dialogkit.tokens import BearerAuth, StaticToken, TokenSource
+
+KEY_REQUEST_SECONDS = "dialog_data_key_request_seconds"  # asking the key service, by purpose
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,8 @@ class HttpKeyStore:
         path = f"/v1/data-keys/{customer_id}"
         client = self._connection()
         try:
-            response = await (client.post(path) if create else client.get(path))
+            with metrics.timed(KEY_REQUEST_SECONDS, purpose="seal" if create else "open"):
+                response = await (client.post(path) if create else client.get(path))
         except httpx.HTTPError as error:
             raise KeyServiceUnavailable(f"data key service: {type(error).__name__}") from error
         if response.status_code == 404:

@@ -1,11 +1,17 @@
-"""Process-local counters, exposed in Prometheus text format."""
+"""Process-local counters and timings, exposed in Prometheus text format."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from threading import Lock
 
-_counts: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
+Key = tuple[str, tuple[tuple[str, str], ...]]
+_counts: Counter[Key] = Counter()
+_seconds: dict[Key, float] = {}
+_observed: Counter[Key] = Counter()
 _lock = Lock()
 
 
@@ -30,11 +36,35 @@ def totals(name: str, by: str) -> dict[str, int]:
     return dict(sums)
 
 
+def observe(name: str, seconds: float, **labels: str) -> None:
+    """Add one duration to a summary (`<name>_sum` seconds and `<name>_count`)."""
+    key = (name, tuple(sorted(labels.items())))
+    with _lock:
+        _seconds[key] = _seconds.get(key, 0.0) + seconds
+        _observed[key] += 1
+
+
+@contextmanager
+def timed(name: str, **labels: str) -> Iterator[None]:
+    """Observe how long the block took, also when it raised."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        observe(name, time.perf_counter() - began, **labels)
+
+
 def exposition() -> str:
-    """All counters in Prometheus text format."""
+    """All counters and summaries in Prometheus text format."""
     lines = []
     with _lock:
         for (name, labels), count in sorted(_counts.items()):
-            rendered = ",".join(f'{k}="{v}"' for k, v in labels)
-            lines.append(f"{name}{{{rendered}}} {count}")
+            lines.append(f"{name}{{{_rendered(labels)}}} {count}")
+        for (name, labels), seconds in sorted(_seconds.items()):
+            lines.append(f"{name}_sum{{{_rendered(labels)}}} {seconds:.6f}")
+            lines.append(f"{name}_count{{{_rendered(labels)}}} {_observed[(name, labels)]}")
     return "\n".join(lines) + "\n"
+
+
+def _rendered(labels: tuple[tuple[str, str], ...]) -> str:
+    return ",".join(f'{k}="{v}"' for k, v in labels)

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from dialog_schemas import Envelope, Event, personal_fields
 from dialog_schemas.catalog import event_types
 from dialogkit.keys import (  # the key stores live in dialogkit.keys; named here as before
+    KEY_REQUEST_SECONDS,
     DataKey,
     HttpKeyStore,
     InMemoryKeyStore,
@@ -40,6 +41,7 @@ from dialogkit.keys import (  # the key stores live in dialogkit.keys; named her
 )
 
 __all__ = [
+    "KEY_REQUEST_SECONDS",
     "DataKey",
     "HttpKeyStore",
     "InMemoryKeyStore",
@@ -144,9 +146,22 @@ class PersonalDataCipher:
 
 
 def is_sealed(event: Event) -> bool:
-    """Whether any personal field of the event holds a sealed value."""
-    data = event.model_dump(mode="json")
-    return any(str(_get(data, path)).startswith(PREFIX) for path in personal_fields(type(event)))
+    """Whether any personal field of the event holds a sealed value (read from the model's
+    attributes: dumping every event to find out cost a rebuild a tenth of its time)."""
+    for path in _split_personal_fields(type(event)):
+        value: Any = event
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+            if value is None:
+                break
+        if isinstance(value, str) and value.startswith(PREFIX):
+            return True
+    return False
+
+
+@cache
+def _split_personal_fields(kind: type[Event]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(path.split(".")) for path in personal_fields(kind))
 
 
 async def readable(cipher: PersonalDataCipher, customer_id: str, event: Event) -> Event:

@@ -69,8 +69,33 @@ def decode(record: SourceRecord, source: TopicContract, *, strict: bool = False)
     return Decoded(envelope, decode_event(envelope, source.events, strict=strict), record)
 
 
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    record: SourceRecord
+    error: DecodeError
+
+
+Item = Decoded | Undecodable
+
+
+def decode_all(records: Sequence[SourceRecord], source: TopicContract) -> list[Item]:
+    """Each record decoded once, before any transaction; what cannot be decoded says why."""
+    items: list[Item] = []
+    for record in records:
+        try:
+            items.append(decode(record, source))
+        except DecodeError as error:
+            items.append(Undecodable(record, error))
+    return items
+
+
 class ProjectionRunner:
-    """Feeds batches of records to a projection exactly once in effect."""
+    """Feeds batches of records to a projection exactly once in effect.
+
+    Records are decoded before the transaction opens, and a projection with a `prepare(events)`
+    coroutine (fetching data keys, say) gets it called there too, so no network call waits
+    inside an open transaction.
+    """
 
     def __init__(self, pool: asyncpg.Pool, projection: Projection, dead_letters: DeadLetters):
         self._pool = pool
@@ -78,7 +103,12 @@ class ProjectionRunner:
         self._dead_letters = dead_letters
 
     async def handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
-        """Apply a batch, waiting out database outages and isolating records the model rejects.
+        """Decode and apply a batch (see `handle_decoded`)."""
+        return await self.handle_decoded(decode_all(records, self._projection.source))
+
+    async def handle_decoded(self, items: Sequence[Item]) -> BatchOutcome:
+        """Apply a decoded batch, waiting out database outages and isolating records the model
+        rejects.
 
         A record the projection itself fails on (a constraint it breaks, say) is found by halving
         the batch and goes to the dead-letter topic with reason `projection_failed`; everything
@@ -86,14 +116,14 @@ class ProjectionRunner:
         """
         try:
             return await retry_transient(
-                lambda: self._apply(records), what=f"projection {self._projection.name}"
+                lambda: self._apply(items), what=f"projection {self._projection.name}"
             )
         except Exception as error:
-            if len(records) == 1:
-                return await self._reject(records[0], error)
-            middle = len(records) // 2
-            first = await self.handle(records[:middle])
-            return first + await self.handle(records[middle:])
+            if len(items) == 1:
+                return await self._reject(items[0].record, error)
+            middle = len(items) // 2
+            first = await self.handle_decoded(items[:middle])
+            return first + await self.handle_decoded(items[middle:])
 
     async def _reject(self, record: SourceRecord, error: Exception) -> BatchOutcome:
         name = self._projection.name
@@ -108,25 +138,30 @@ class ProjectionRunner:
         )
         return BatchOutcome(0, 1, 0)
 
-    async def _apply(self, records: Sequence[SourceRecord]) -> BatchOutcome:
+    async def _apply(self, items: Sequence[Item]) -> BatchOutcome:
         name = self._projection.name
+        prepare = getattr(self._projection, "prepare", None)
+        if prepare is not None:
+            await prepare([i for i in items if isinstance(i, Decoded)])
+        records = [i.record for i in items]
         async with self._pool.acquire() as connection, connection.transaction():
             positions = await _lock_positions(connection, name, records)
-            fresh = [r for r in records if r.offset >= positions.get((r.topic, r.partition), 0)]
-            decoded: list[Decoded] = []
-            reasons: list[str] = []
-            for record in fresh:
-                try:
-                    decoded.append(decode(record, self._projection.source))
-                except DecodeError as error:
-                    await self._dead_letters.send(record, error)
-                    reasons.append(error.reason)
+            fresh = [i for i in items if i.record.offset >= positions.get(_partition(i.record), 0)]
+            decoded = [i for i in fresh if isinstance(i, Decoded)]
+            rejected = [i for i in fresh if isinstance(i, Undecodable)]
+            for item in rejected:
+                await self._dead_letters.send(item.record, item.error)
             if decoded:
                 await self._projection.apply(connection, decoded)
-            await _advance_positions(connection, name, fresh)
-        for reason in reasons:  # counted once the transaction that sent them committed
+            await _advance_positions(connection, name, [i.record for i in fresh])
+        for item in rejected:  # counted once the transaction that sent them committed
+            reason = item.error.reason
             metrics.increment(PROJECTION_DEAD_LETTERS_TOTAL, projection=name, reason=reason)
-        return BatchOutcome(len(decoded), len(reasons), len(records) - len(fresh))
+        return BatchOutcome(len(decoded), len(rejected), len(items) - len(fresh))
+
+
+def _partition(record: SourceRecord) -> tuple[str, int]:
+    return (record.topic, record.partition)
 
 
 async def _lock_positions(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic
@@ -24,6 +25,7 @@ from dialogkit.lifecycle import CustomerTables
 from dialogkit.logs import configure_logging
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
+from dialogkit.replay import ReplayProgress
 
 S = TypeVar("S", bound=ServiceSettings, default=ServiceSettings)
 
@@ -138,8 +140,14 @@ def run_rebuild(definition: ServiceDefinition[S], settings: S) -> None:
         try:
             dead = DeadLetters(publisher, dead_letter_topic(definition.name), "rebuild")
             projections = definition.projections(settings, publisher)
+            report = ProgressReport()
             results = await replay(
-                pool, projections, dead, settings.kafka_bootstrap, security=security
+                pool,
+                projections,
+                dead,
+                settings.kafka_bootstrap,
+                progress=report,
+                security=security,
             )
             for result in results:
                 print(
@@ -152,6 +160,20 @@ def run_rebuild(definition: ServiceDefinition[S], settings: S) -> None:
             await pool.close()
 
     asyncio.run(rebuild())
+
+
+class ProgressReport:
+    """Prints a rebuild's progress to stderr: at most every `every_s`, and each topic's end."""
+
+    def __init__(self, every_s: float = 2.0) -> None:
+        self.every_s = every_s
+        self.last = 0.0
+
+    def __call__(self, progress: ReplayProgress) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every_s or progress.read >= progress.total:
+            self.last = now
+            print(progress, file=sys.stderr, flush=True)
 
 
 COMMANDS: dict[str, Callable[[ServiceDefinition[Any], Any], None]] = {

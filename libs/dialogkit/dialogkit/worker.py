@@ -4,7 +4,7 @@ The database, not the consumer group, is the truth about what a projection has a
 each rebalance, once faust has sought to the group's committed offsets, the worker seeks every
 assigned partition to the position stored with the read model, so a crash between the database
 commit and the offset commit neither loses nor repeats a change (repeats are skipped by
-`ProjectionRunner` anyway).
+`ProjectionRunner` anyway), and commits those positions to the group (dialogkit.resume).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import faust
 import orjson
-from faust.types import TP, EventT, StreamT
+from faust.types import EventT, StreamT
 
 from dialog_schemas.catalog import TopicContract
 from dialogkit import faust_transport, metrics
@@ -34,13 +34,15 @@ from dialogkit.projection import (
     Projection,
     ProjectionRunner,
     decode,
-    stored_positions,
 )
 from dialogkit.readiness import check_all
 from dialogkit.records import SourceRecord
+from dialogkit.resume import resume_at_stored_positions
 from dialogkit.worker_setup import WorkerResources, faust_settings
 
 log = logging.getLogger(__name__)
+BATCH_SECONDS = "dialog_batch_seconds"  # handing a batch to its handler until it is durable
+BATCH_RECORDS = "dialog_batch_records_total"
 
 
 def source_record(event: EventT[bytes]) -> SourceRecord:
@@ -130,7 +132,9 @@ class StreamWorker:
             )
             async for events in batches:
                 handler = handler or make()
-                await handler.handle([source_record(e) for e in events])
+                with metrics.timed(BATCH_SECONDS, consumer=name):
+                    await handler.handle([source_record(e) for e in events])
+                metrics.increment(BATCH_RECORDS, len(events), consumer=name)
                 for event in events:
                     await stream.ack(event)
 
@@ -216,33 +220,8 @@ class StreamWorker:
 
     async def _seek_to_stored_positions(self, sender: Any = None, **_: Any) -> None:
         """Make faust's seek after a rebalance land on the positions the database holds."""
-        consumer = self.app.consumer
-        if not getattr(consumer, "_seeks_to_stored_positions", False):
-            seek_to_committed = consumer.perform_seek
-
-            async def perform_seek() -> None:
-                await seek_to_committed()
-                for tp, offset in (await self._stored_offsets(consumer.assignment())).items():
-                    await consumer.seek(tp, offset)
-
-            consumer.perform_seek = perform_seek  # type: ignore[method-assign]
-            consumer._seeks_to_stored_positions = True  # type: ignore[attr-defined]
+        resume_at_stored_positions(self.app.consumer, self.resources, self.projections)
         self.rebalanced = True
-
-    async def _stored_offsets(self, assigned: set[TP]) -> dict[TP, int]:
-        """Per assigned partition, the lowest next offset any projection reading it stored."""
-        offsets: dict[TP, int] = {}
-        for projection in self.projections:
-            stored = await stored_positions(self.resources.pool, projection.name)
-            for tp in assigned:
-                if tp.topic == projection.source.name:
-                    position = stored.get((tp.topic, tp.partition), 0)
-                    offsets[tp] = min(offsets.get(tp, position), position)
-        log.info(
-            "partitions assigned; resuming from stored positions",
-            extra={"positions": {f"{tp.topic}/{tp.partition}": o for tp, o in offsets.items()}},
-        )
-        return offsets
 
     def _add_pages(self) -> None:
         worker = self

@@ -1,15 +1,42 @@
 """Composition root of the campaigns service."""
 
 from campaigns.api import router
+from campaigns.api_reports import router as reports_router
+from campaigns.barrier import KafkaTopicEnds, ReadBarrier
 from campaigns.campaign_view import CampaignProjection
 from campaigns.config import SERVICE, Settings
-from campaigns.projections import CUSTOMER_TABLES, CustomerMergesProjection, OutreachProjection
-from dialog_schemas.catalog import CAMPAIGNS_EVENTS
+from campaigns.dispatch import Policy
+from campaigns.dispatcher import Dispatcher
+from campaigns.facts import CUSTOMER_TABLES as AUDIENCE_TABLES
+from campaigns.facts import (
+    AudienceContactsProjection,
+    AudienceObjectionsProjection,
+    AudienceTouchesProjection,
+)
+from campaigns.outbox import OutboxRelay
+from campaigns.phone_zones import PhoneZones
+from campaigns.planning import Planner, WavesProjection
+from campaigns.projections import CUSTOMER_TABLES as OUTREACH_TABLES
+from campaigns.projections import CustomerMergesProjection, OutreachProjection
+from consentledger.projections import CUSTOMER_TABLES as LEDGER_TABLES
+from consentledger.projections import (
+    KEPT_TABLES,
+    ConsentHistoryProjection,
+    CustomerFactsProjection,
+)
+from dialog_schemas.catalog import CAMPAIGNS_EVENTS, CONSENT_EVENTS, CONTACTS_EVENTS
+from dialogkit.jobs import Periodic
 from dialogkit.journal import EventJournal
 from dialogkit.lifecycle import CustomerTables
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
+
+CONSENT_VIEW = {
+    CONSENT_EVENTS.name: ("campaigns.consent-history", "campaigns.audience-objections"),
+    CONTACTS_EVENTS.name: ("campaigns.consent-facts", "campaigns.audience-facts"),
+}
+"""The projections a dispatch decision reads, by topic: the read barrier waits for them."""
 
 
 def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
@@ -18,14 +45,50 @@ def projections(settings: Settings, publisher: EventPublisher) -> list[Projectio
         CampaignProjection(),
         OutreachProjection(),
         CustomerMergesProjection(),
+        WavesProjection(),
+        AudienceContactsProjection(),
+        AudienceObjectionsProjection(),
+        AudienceTouchesProjection(),
+        ConsentHistoryProjection("campaigns.consent-history"),
+        CustomerFactsProjection("campaigns.consent-facts"),
+    ]
+
+
+def periodic(settings: Settings) -> list[Periodic]:
+    relay = OutboxRelay(settings.key_store(), batch=settings.dispatch_batch)
+    barrier = ReadBarrier(
+        KafkaTopicEnds(settings.kafka_bootstrap),
+        CONSENT_VIEW,
+        timeout_s=settings.read_barrier_timeout_s,
+    )
+    policy = Policy(calling_hours=settings.calling_hours, consent_expiry=settings.consent_expiry)
+    return [
+        PhoneZones(settings.key_store(), interval_s=settings.plan_interval_s),
+        Planner(relay, barrier, interval_s=settings.plan_interval_s, batch=settings.plan_batch),
+        Dispatcher(
+            barrier,
+            relay,
+            policy,
+            settings.frequency_caps,
+            default_zone=settings.default_time_zone,
+            interval_s=settings.dispatch_interval_s,
+            batch=settings.dispatch_batch,
+        ),
     ]
 
 
 DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
-    routers=[router],
+    routers=[router, reports_router],
     projections=projections,
+    periodic=periodic,
     description="Campaigns, audiences, outreach decisions and responses.",
-    customer_tables=CustomerTables(merged=CUSTOMER_TABLES),
+    customer_tables=CustomerTables(
+        merged=(*OUTREACH_TABLES, *AUDIENCE_TABLES, *LEDGER_TABLES),
+        kept={
+            **KEPT_TABLES,
+            "audience_facts": "folded into the survivor's row by the facts projection",
+        },
+    ),
 )

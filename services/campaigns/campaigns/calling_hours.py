@@ -69,6 +69,24 @@ def customer_zones(
     return (ZoneInfo(default),)
 
 
+def zones_from(
+    profile_zone: str | None, phone_zone_names: Sequence[str], default: str = DEFAULT_ZONE
+) -> tuple[ZoneInfo, ...]:
+    """The customer's zone(s) from the profile, else the names the phone number implied
+    (`phone_zone_names`), else the default."""
+    if profile_zone:
+        zone = _zone(profile_zone)
+        if zone is not None:
+            return (zone,)
+    found = tuple(z for z in (_zone(n) for n in phone_zone_names) if z is not None)
+    return found or (ZoneInfo(default),)
+
+
+def phone_zone_names(phone_number: str) -> list[str]:
+    """The time zones a phone number implies (libphonenumber's data); empty when unknown."""
+    return [z.key for z in _phone_zones(phone_number)]
+
+
 @cache
 def _phone_zones(phone_number: str) -> tuple[ZoneInfo, ...]:
     try:

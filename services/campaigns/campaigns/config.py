@@ -29,6 +29,17 @@ class Settings(PersonalDataReaderSettings):
     cap_across_channels: Annotated[int, Field(ge=1, le=10_000)] | None = 4
     cap_window_days: Annotated[int, Field(ge=1, le=3650)] = 30
     consent_expiry_days: Annotated[int, Field(ge=1, le=3650)] = 730
+    plan_interval_s: Annotated[float, Field(gt=0, le=3600)] = 0.5
+    """How often the worker looks for launched waves to plan."""
+    plan_batch: Annotated[int, Field(ge=1, le=50_000)] = 2000
+    """Customers looked at per planning transaction."""
+    dispatch_interval_s: Annotated[float, Field(gt=0, le=3600)] = 0.2
+    """How often the worker looks for due outreach (it then decides until none is due)."""
+    dispatch_batch: Annotated[int, Field(ge=1, le=50_000)] = 2000
+    """Outreach decided per transaction (and outbox rows published per round)."""
+    read_barrier_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    """How long a round waits for the consent view to reach the topics' ends before giving up
+    (it is tried again at the next interval; nothing is decided on a stale view)."""
 
     @property
     def calling_hours(self) -> CallingHours:

@@ -27,7 +27,7 @@ from dialog_schemas.campaigns import (
     CampaignUpdated,
     WaveLaunched,
 )
-from dialog_schemas.common import ExternalId, Instant
+from dialog_schemas.common import Channel, ExternalId, Instant
 from dialogkit.rules import Conflict, NotFound, RuleViolation
 
 
@@ -183,7 +183,14 @@ def complete(campaign: Campaign, now: datetime) -> list[Event]:
     return []
 
 
+DISPATCHED_ON = frozenset({Channel.PHONE, Channel.LETTER, Channel.EMAIL, Channel.SMS})
+"""The channels outreach is handed to (each has an outbound topic); social replies are not
+campaign outreach."""
+
+
 def _check(definition: CampaignDefinition) -> None:
+    if definition.channel not in DISPATCHED_ON:
+        raise RuleViolation("channel", f"campaigns go out by {', '.join(sorted(DISPATCHED_ON))}")
     starts, ends = definition.starts_at, definition.ends_at
     if starts is not None and ends is not None and ends <= starts:
         raise RuleViolation("ends_at", "is not after starts_at")

@@ -1,0 +1,279 @@
+"""Dispatch of a large campaign in one worker: planning and deciding every outreach.
+
+The planner and the dispatcher run in this process exactly as the campaigns worker runs them
+(read barrier on a real broker, decisions in PostgreSQL transactions, outbox published to the
+real broker). Customers' facts and consent histories are written straight into the read model
+(as the worker's projections would have left them): 90 % have an express phone consent, 10 %
+none. Data keys come from an in-memory key store; what keys over HTTP cost is the `sealed`
+measurement's subject.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
+from pathlib import Path
+
+import asyncpg
+import orjson
+
+from campaigns.barrier import KafkaTopicEnds, ReadBarrier
+from campaigns.bootstrap import CONSENT_VIEW
+from campaigns.config import Settings
+from campaigns.dispatch import Policy
+from campaigns.dispatcher import Dispatcher
+from campaigns.outbox import OutboxRelay
+from campaigns.planning import Planner
+from devstack.broker import start_broker
+from devstack.processes import free_port
+from devstack.stack import database_dsn
+from dialog_schemas import Envelope
+from dialog_schemas.campaigns import Audience, AudienceRule, CampaignDefinition
+from dialog_schemas.common import Channel, Purpose
+from dialog_schemas.consent import CaptureMedium, ConsentGranted, Evidence
+from dialogkit.db import ensure_database, migrate
+from dialogkit.pii import InMemoryKeyStore
+from dialogkit.publishing import Headers, KafkaPublisher
+from dialogkit.topics import ensure_topics, platform_topics
+
+CHUNK = 10_000
+DECISIONS = ("OutreachAuthorized", "OutreachBlocked", "OutreachDeferred")
+
+
+@dataclass(frozen=True)
+class DispatchFigures:
+    customers: int
+    decisions_per_s: float
+    launch_to_last_decision_s: float
+    planning_s: float
+    p99_due_to_decided_s: float
+    peak_rss_mb: float
+    authorized: int
+    blocked: int
+
+    def lines(self) -> list[str]:
+        return [
+            f"dispatch of a {self.customers:,}-customer campaign (one worker, phone, 90 % consent):"
+            f" {self.decisions_per_s:,.0f} decisions/s (goal 20,000/s)",
+            f"  launch -> last decision {self.launch_to_last_decision_s:.1f} s"
+            f" (planning {self.planning_s:.1f} s), p99 due -> decided"
+            f" {self.p99_due_to_decided_s:.1f} s (the whole wave falls due at launch)",
+            f"  authorized {self.authorized:,}, blocked {self.blocked:,};"
+            f" worker peak RSS {self.peak_rss_mb:.0f} MB",
+        ]
+
+
+class Watching:
+    """The broker publisher, noting each decision's `decided_at` as it goes out."""
+
+    def __init__(self, publisher: KafkaPublisher) -> None:
+        self.publisher = publisher
+        self.decided: list[datetime] = []
+        self.outcomes: dict[str, int] = {}
+
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        await self.publisher.publish(topic, envelopes)
+        for e in envelopes:
+            if e.type in DECISIONS:
+                self.decided.append(datetime.fromisoformat(e.data["decided_at"]))
+                self.outcomes[e.type] = self.outcomes.get(e.type, 0) + 1
+
+    async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
+        await self.publisher.send_raw(topic, key, value, headers)
+
+
+async def seed(pool: asyncpg.Pool, keys: InMemoryKeyStore, customers: int, tag: str) -> None:
+    """Facts and consent histories as the worker's projections would have written them."""
+    registered = datetime.now(UTC) - timedelta(days=400)
+    evidence = Evidence(
+        medium=CaptureMedium.PHONE_CALL,
+        wording_version="v1",
+        wording_sha256="ab" * 32,
+        captured_at=registered,
+        source_ref="recording",
+        actor="bench",
+    )
+    points = orjson.dumps({"phone_numbers": ["+493012345678"]}).decode()
+    for start in range(0, customers, CHUNK):
+        ids = [f"b-{n:07d}" for n in range(start, min(start + CHUNK, customers))]
+        for customer in ids:
+            await keys.key_for(customer, create=True)
+        await pool.copy_records_to_table(
+            "audience_facts",
+            records=[(c, "consumer", registered, [tag], points, "Europe/Berlin") for c in ids],
+            columns=[
+                "customer_id",
+                "kind",
+                "registered_at",
+                "interests",
+                "contact_points",
+                "time_zone",
+            ],
+        )
+        await pool.copy_records_to_table(
+            "customer_facts",
+            records=[(c, "consumer", registered) for c in ids],
+            columns=["customer_id", "kind", "registered_at"],
+        )
+        history = []
+        for n, customer in enumerate(ids):
+            if (start + n) % 10 == 9:
+                continue
+            event = ConsentGranted(
+                consent_id=uuid.uuid4(),
+                channel=Channel.PHONE,
+                purpose=Purpose.MARKETING,
+                evidence=evidence,
+                pending_confirmation=False,
+            )
+            history.append(
+                (
+                    uuid.uuid4(),
+                    customer,
+                    "ConsentGranted",
+                    1,
+                    registered,
+                    registered,
+                    "/bench",
+                    uuid.uuid4(),
+                    event.model_dump_json(),
+                    0,
+                    start + n,
+                )
+            )
+        await pool.copy_records_to_table(
+            "consent_history",
+            records=history,
+            columns=[
+                "event_id",
+                "customer_id",
+                "type",
+                "schema_version",
+                "effective_at",
+                "recorded_at",
+                "source",
+                "correlation_id",
+                "data",
+                "partition",
+                "kafka_offset",
+            ],
+        )
+
+
+async def launch(pool: asyncpg.Pool, campaign: str, tag: str, due: datetime) -> None:
+    """A running campaign with wave 1 launched, as the worker's projections record it."""
+    definition = CampaignDefinition(
+        name="Bench",
+        channel=Channel.PHONE,
+        purpose=Purpose.MARKETING,
+        audience=Audience(rule=AudienceRule(interests_any=[tag])),
+    )
+    await pool.execute(
+        "INSERT INTO campaigns (campaign_id, name, channel, purpose, created_at, status,"
+        " definition) VALUES ($1, 'Bench', 'phone', 'marketing', $2, 'running', $3::jsonb)",
+        campaign,
+        due,
+        definition.model_dump_json(),
+    )
+    await pool.execute(
+        "INSERT INTO wave_plans (campaign_id, wave, launched_at, due_from) VALUES ($1, 1, $2, $2)",
+        campaign,
+        due,
+    )
+
+
+async def dispatch_measurements(
+    work: Path, admin_dsn: str, customers: int = 100_000
+) -> DispatchFigures:
+    """Plan and decide a campaign over `customers` in one worker; the figures, also printed."""
+    port = free_port()
+    broker = start_broker(port, work / "broker-dispatch.log")
+    bootstrap = f"127.0.0.1:{port}"
+    name = f"bench_dispatch_{uuid.uuid4().hex[:8]}"
+    await ensure_database(admin_dsn, name)
+    dsn = database_dsn(admin_dsn, name)
+    await migrate(dsn, "campaigns")
+    pool = await asyncpg.create_pool(dsn, min_size=2, max_size=4)
+    publisher = KafkaPublisher(bootstrap, client_id="bench-dispatch")
+    ends = KafkaTopicEnds(bootstrap)
+    try:
+        await ensure_topics(bootstrap, platform_topics(), partitions=6, replication=1)
+        await publisher.start()
+        keys = InMemoryKeyStore()
+        tag = f"bench-{uuid.uuid4().hex[:6]}"
+        await seed(pool, keys, customers, tag)
+        settings = Settings(  # calls allowed around the clock: the figure is the decision path
+            calling_hours_start=time_of_day(0),
+            calling_hours_end=time_of_day(23, 59, 59),
+            calling_weekdays=list(range(7)),
+            holiday_country="",
+        )
+        relay = OutboxRelay(keys, batch=settings.dispatch_batch)
+        barrier = ReadBarrier(ends, CONSENT_VIEW)
+        planner = Planner(relay, barrier, batch=settings.plan_batch)
+        policy = Policy(
+            calling_hours=settings.calling_hours, consent_expiry=settings.consent_expiry
+        )
+        dispatcher = Dispatcher(
+            barrier,
+            relay,
+            policy,
+            settings.frequency_caps,
+            default_zone=settings.default_time_zone,
+            batch=settings.dispatch_batch,
+        )
+        watching = Watching(publisher)
+        launched = time.monotonic()
+        due = datetime.now(UTC)
+        await launch(pool, "bench", tag, due)
+        await planner.run(pool, watching)
+        planned = time.monotonic()
+        await dispatcher.run(pool, watching)
+        done = time.monotonic()
+        waits = sorted((d - due).total_seconds() for d in watching.decided)
+        figures = DispatchFigures(
+            customers=customers,
+            decisions_per_s=len(waits) / (done - planned),
+            launch_to_last_decision_s=done - launched,
+            planning_s=planned - launched,
+            p99_due_to_decided_s=waits[int(len(waits) * 0.99) - 1] if waits else 0.0,
+            peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            authorized=watching.outcomes.get("OutreachAuthorized", 0),
+            blocked=watching.outcomes.get("OutreachBlocked", 0),
+        )
+        print(*figures.lines(), sep="\n")
+        return figures
+    finally:
+        await ends.stop()
+        await publisher.stop()
+        await pool.close()
+        broker.stop()
+
+
+async def _standalone(customers: int) -> None:
+    import tempfile
+
+    from devstack.postgres import start_postgres
+
+    with tempfile.TemporaryDirectory(prefix="dialog-bench-dispatch-") as folder:
+        work = Path(folder)
+        port = free_port()
+        server = start_postgres(work / "pg", port, work / "postgres.log")
+        try:
+            await dispatch_measurements(
+                work, f"postgresql://postgres@127.0.0.1:{port}/postgres", customers
+            )
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":  # python -m bench.dispatch [customers]
+    import asyncio
+    import sys
+
+    asyncio.run(_standalone(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000))

@@ -1,0 +1,153 @@
+"""The due-time table: outreach waiting for its decision, and what a round records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from campaigns.dispatch import Contact
+from campaigns.outbox import write
+from campaigns.phone_zones import UNREAD
+from dialog_schemas.campaigns import CampaignDefinition, FrequencyCaps
+from dialog_schemas.common import Channel, Purpose
+
+
+@dataclass(frozen=True)
+class Row:
+    outreach_id: UUID
+    campaign_id: str
+    customer_id: str
+    channel: Channel
+    purpose: Purpose
+    deferrals: int
+    status: str
+    definition: CampaignDefinition
+
+
+@dataclass
+class Decisions:
+    events: list[tuple[Any, ...]]
+    requests: list[tuple[Any, ...]]
+    done: list[UUID]
+    deferred: list[tuple[UUID, datetime]]
+    contacts: list[tuple[UUID, str, str, datetime]]
+    retry: list[tuple[UUID, datetime]]
+    """Outreach whose decision failed: due again later, not counted as deferred."""
+
+    @classmethod
+    def empty(cls) -> Decisions:
+        return cls([], [], [], [], [], [])
+
+    def add(self, other: Decisions) -> None:
+        """Take over everything one outreach's decision produced."""
+        self.events += other.events
+        self.requests += other.requests
+        self.done += other.done
+        self.deferred += other.deferred
+        self.contacts += other.contacts
+        self.retry += other.retry
+
+
+DUE = (
+    " FROM outreach_due d JOIN campaigns c USING (campaign_id)"
+    " LEFT JOIN audience_facts f ON f.customer_id = d.customer_id"
+    " WHERE d.due_at <= $1 AND c.status <> 'paused'"
+    f" AND coalesce(NOT (d.channel = 'phone' AND {UNREAD}), true)"
+)
+"""Outreach due at $1: of campaigns not paused; a call only once its customer's zone is known."""
+
+
+async def anything_due(db: Any, now: datetime) -> bool:
+    """Whether some outreach is due at `now` (a cheap look before a round)."""
+    found: bool = await db.fetchval(f"SELECT EXISTS (SELECT 1{DUE})", now)
+    return found
+
+
+async def take_due(connection: asyncpg.Connection, now: datetime, limit: int) -> list[Row]:
+    """Up to `limit` outreach due at `now` of campaigns not paused, locked for this
+    transaction (rows other transactions hold are skipped)."""
+    records = await connection.fetch(
+        "SELECT d.outreach_id, d.campaign_id, d.customer_id, d.channel, d.purpose, d.deferrals,"
+        f" c.status, c.definition{DUE} ORDER BY d.due_at, d.outreach_id"
+        " LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+        now,
+        limit,
+    )
+    definitions: dict[str, CampaignDefinition] = {}
+    rows = []
+    for r in records:
+        campaign = r["campaign_id"]
+        if campaign not in definitions:
+            definitions[campaign] = CampaignDefinition.model_validate_json(r["definition"])
+        rows.append(
+            Row(
+                r["outreach_id"],
+                campaign,
+                r["customer_id"],
+                Channel(r["channel"]),
+                Purpose(r["purpose"]),
+                r["deferrals"],
+                r["status"],
+                definitions[campaign],
+            )
+        )
+    return rows
+
+
+async def recent_contacts(
+    connection: asyncpg.Connection,
+    customers: list[str],
+    now: datetime,
+    caps: list[FrequencyCaps],
+) -> dict[str, list[Contact]]:
+    """Each customer's authorized outreach (every campaign) within the longest cap window."""
+    windows = [
+        c.window_days for cs in caps for c in (cs.per_channel, cs.across_channels) if c is not None
+    ]
+    if not windows:
+        return {}
+    window = timedelta(days=max(windows))
+    found: dict[str, list[Contact]] = {}
+    for r in await connection.fetch(
+        "SELECT customer_id, channel, at FROM customer_contacts"
+        " WHERE customer_id = ANY($1::text[]) AND at > $2 AND at <= $3",
+        customers,
+        now - window,
+        now,
+    ):
+        found.setdefault(r["customer_id"], []).append(Contact(Channel(r["channel"]), r["at"]))
+    return found
+
+
+async def record(connection: asyncpg.Connection, decisions: Decisions) -> None:
+    """Everything a round decided, in its transaction: events before requests."""
+    await write(connection, decisions.events + decisions.requests)
+    await connection.execute(
+        "DELETE FROM outreach_due WHERE outreach_id = ANY($1::uuid[])", decisions.done
+    )
+    await connection.executemany(
+        "UPDATE outreach_due SET due_at = $2, deferrals = deferrals + 1 WHERE outreach_id = $1",
+        decisions.deferred,
+    )
+    await connection.executemany(
+        "UPDATE outreach_due SET due_at = $2 WHERE outreach_id = $1", decisions.retry
+    )
+    await connection.executemany(
+        "INSERT INTO customer_contacts (outreach_id, customer_id, channel, at)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        decisions.contacts,
+    )
+
+
+async def phone_zones(db: Any, customers: list[str]) -> dict[str, list[str]]:
+    """The zones each customer's phone number implies, where read (see `phone_zones`)."""
+    rows = await db.fetch(
+        "SELECT customer_id, phone_zones FROM audience_facts"
+        " WHERE customer_id = ANY($1::text[]) AND phone_zones IS NOT NULL",
+        customers,
+    )
+    return {r["customer_id"]: list(r["phone_zones"]) for r in rows}

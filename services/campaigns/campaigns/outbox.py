@@ -1,0 +1,238 @@
+"""The outbox: events decided inside a database transaction, published after it commits.
+
+Planning and dispatch write their events into `outbox` in the transaction that records the
+decision; the relay publishes them afterwards, in the order written, and deletes them once the
+broker acknowledged them. A crash between commit and publish leaves the rows for the next relay
+(on any replica: rows are claimed for a lease, never inside an open transaction over the
+network). An event may then be published twice, always with the same id, which every consumer
+on the platform applies once.
+
+A channel request is written without its contact point: the relay opens the customer's sealed
+contact points (the data key is asked for outside any transaction), takes the first, seals it as
+the request's field and publishes the request, then `OutreachDispatched`. When the customer's key
+is gone (erased since the decision) or no contact point is left, it publishes
+`OutreachCancelled` (`no_contact_point`) instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+import asyncpg
+import orjson
+from pydantic import ValidationError
+
+from dialog_schemas import Envelope, Event
+from dialog_schemas.campaigns import CancellationReason, OutreachCancelled, OutreachDispatched
+from dialog_schemas.catalog import CAMPAIGNS_EVENTS
+from dialog_schemas.common import Channel
+from dialogkit.pii import (
+    PREFIX,
+    DataKey,
+    KeyDestroyed,
+    KeyServiceUnavailable,
+    KeyStore,
+    decrypt,
+    encrypt,
+    event_class,
+)
+from dialogkit.publishing import EventPublisher
+
+log = logging.getLogger(__name__)
+NAMESPACE = UUID("0b8e3c52-7d7f-4c1e-9a55-2f1d6a9e4b10")
+SOURCE = "/campaigns/worker"
+LEASE_S = 30
+Row = tuple[int, str, Envelope, Any]
+"""seq, topic, envelope, contact point to seal (requests only)."""
+
+
+def event_id(outreach_id: UUID, what: str) -> UUID:
+    """An outreach event's id, the same however often it is decided or published."""
+    return uuid5(NAMESPACE, f"{outreach_id}/{what}")
+
+
+def outreach_envelope(event: Event, customer: str, outreach_id: UUID, what: str) -> Envelope:
+    """The envelope of an event about one outreach; its conversation is the outreach."""
+    return Envelope.wrap(
+        event,
+        id=event_id(outreach_id, what),
+        source=SOURCE,
+        subject=customer,
+        time=datetime.now(UTC),
+        correlationid=outreach_id,
+    )
+
+
+def event_row(topic: str, envelope: Envelope) -> tuple[Any, ...]:
+    return (topic, envelope.model_dump_json(), None)
+
+
+def request_row(
+    topic: str, envelope: Envelope, field: str, value: Any, path: str
+) -> tuple[Any, ...]:
+    """A request whose contact point (`path`) is the first of the customer's `field`."""
+    contact = {"field": field, "value": value, "path": path}
+    return (topic, envelope.model_dump_json(), orjson.dumps(contact).decode())
+
+
+async def write(connection: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Add rows made by `event_row` / `request_row`, in this order, to the outbox."""
+    if rows:  # COPY keeps the order of the rows, so `seq` follows it
+        await connection.copy_records_to_table(
+            "outbox", records=rows, columns=["topic", "envelope", "contact"]
+        )
+
+
+class OutboxRelay:
+    """Publishes the outbox in order; safe on several replicas at once."""
+
+    def __init__(self, keys: KeyStore, *, batch: int = 2000, parallel: int = 16) -> None:
+        self._keys = keys
+        self._batch = batch
+        self._parallel = parallel
+
+    async def flush(self, pool: asyncpg.Pool, publisher: EventPublisher) -> int:
+        """Publish everything in the outbox now; the number of rows published."""
+        total = 0
+        while rows := await self._claim(pool):
+            kept = await self.publish(rows, publisher)
+            published = [r[0] for r in rows if r[0] not in kept]
+            await pool.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", published)
+            total += len(published)
+        return total
+
+    async def _claim(self, pool: asyncpg.Pool) -> list[Row]:
+        records = await pool.fetch(
+            "UPDATE outbox SET claimed_until = now() + make_interval(secs => $2)"
+            " WHERE seq IN (SELECT seq FROM outbox WHERE claimed_until IS NULL"
+            " OR claimed_until < now() ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)"
+            " RETURNING seq, topic, envelope, contact",
+            self._batch,
+            LEASE_S,
+        )
+        rows = [
+            (
+                r["seq"],
+                r["topic"],
+                Envelope.model_validate_json(r["envelope"]),
+                orjson.loads(r["contact"]) if r["contact"] else None,
+            )
+            for r in records
+        ]
+        return sorted(rows, key=lambda r: r[0])
+
+    async def publish(self, rows: Sequence[Row], publisher: EventPublisher) -> set[int]:
+        """Publish runs of rows of one topic in order; after a run of requests, the
+        `OutreachDispatched` (or `OutreachCancelled`) of each. Returns the rows kept: requests
+        whose data key could not be asked for (the key service is down); they stay in the
+        outbox and are tried again once their lease ends, after their decision, which went."""
+        keys = await self._keys_of({e.subject for _, _, e, c in rows if c is not None})
+        kept: set[int] = set()
+        run_topic, run, after = "", list[Envelope](), list[Envelope]()
+        for seq, topic, envelope, contact in rows:
+            if topic != run_topic:
+                await _send(publisher, run_topic, run, after)
+                run_topic, run, after = topic, [], []
+            if contact is None:
+                run.append(envelope)
+                continue
+            key = keys.get(envelope.subject)
+            if isinstance(key, KeyServiceUnavailable):
+                kept.add(seq)
+                continue
+            sealed = _sealed_request(key, envelope, contact)
+            if sealed is None:
+                after.append(cancelled(envelope, channel_of(topic)))
+            else:
+                run.append(sealed)
+                after.append(dispatched(sealed, topic))
+        await _send(publisher, run_topic, run, after)
+        if kept:
+            log.warning("requests kept until the key service answers", extra={"rows": len(kept)})
+        return kept
+
+    async def _keys_of(
+        self, customers: set[str]
+    ) -> dict[str, DataKey | KeyServiceUnavailable | None]:
+        """The customers' data keys, asked for `parallel` at a time (None once erased; the
+        error where the key service did not answer)."""
+        gate = asyncio.Semaphore(self._parallel)
+
+        async def ask(customer: str) -> tuple[str, DataKey | KeyServiceUnavailable | None]:
+            async with gate:
+                try:
+                    return customer, await self._keys.key_for(customer)
+                except KeyServiceUnavailable as error:
+                    return customer, error
+
+        return dict(await asyncio.gather(*(ask(c) for c in sorted(customers))))
+
+
+def _sealed_request(
+    key: DataKey | None, envelope: Envelope, contact: dict[str, Any]
+) -> Envelope | None:
+    """The request with its first contact point sealed; None without a key or contact point."""
+    if key is None:
+        return None
+    customer, value = envelope.subject, contact["value"]
+    try:
+        points = decrypt(key, customer, contact["field"], value) if _sealed(value) else value
+    except (KeyDestroyed, ValueError):
+        return None
+    if not points:
+        return None
+    kind = event_class(envelope.type)
+    try:
+        kind.model_validate({**envelope.data, contact["path"]: points[0]})
+    except ValidationError:
+        log.warning("contact point not usable", extra={"outreach": str(envelope.correlationid)})
+        return None
+    data = {**envelope.data, contact["path"]: encrypt(key, customer, contact["path"], points[0])}
+    return envelope.model_copy(update={"data": data})
+
+
+def _sealed(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def channel_of(topic: str) -> Channel:
+    return Channel(topic.split(".")[2])
+
+
+def dispatched(request: Envelope, topic: str) -> Envelope:
+    """`OutreachDispatched` for a request handed to its channel's topic."""
+    outreach_id = UUID(request.data["outreach_id"])
+    event = OutreachDispatched(
+        outreach_id=outreach_id,
+        campaign_id=request.data["campaign_id"],
+        channel=channel_of(topic),
+        dispatched_at=datetime.now(UTC),
+    )
+    return outreach_envelope(event, request.subject, outreach_id, "dispatched")
+
+
+async def _send(
+    publisher: EventPublisher, topic: str, run: list[Envelope], after: list[Envelope]
+) -> None:
+    if run:
+        await publisher.publish(topic, run)
+    if after:
+        await publisher.publish(CAMPAIGNS_EVENTS.name, after)
+
+
+def cancelled(request: Envelope, channel: Channel) -> Envelope:
+    """`OutreachCancelled` (no contact point) for a request that cannot be sealed."""
+    outreach_id = UUID(request.data["outreach_id"])
+    event = OutreachCancelled(
+        outreach_id=outreach_id,
+        campaign_id=request.data["campaign_id"],
+        channel=channel,
+        cancelled_at=datetime.now(UTC),
+        reason=CancellationReason.NO_CONTACT_POINT,
+    )
+    return outreach_envelope(event, request.subject, outreach_id, "cancelled")
