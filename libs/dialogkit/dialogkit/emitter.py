@@ -30,14 +30,24 @@ class Emitter:
     def source(self) -> str:
         return f"/{self.service}/{self.role}"
 
-    def new(self, event: Event, *, id: UUID, subject: str, time: datetime) -> Envelope:
-        """An event that starts a conversation (a command, a job); carries the current trace."""
+    def new(
+        self,
+        event: Event,
+        *,
+        id: UUID,
+        subject: str,
+        time: datetime,
+        conversation: UUID | None = None,
+    ) -> Envelope:
+        """An event a command or job records; it starts a conversation of its own, or joins
+        `conversation` (an outreach's events share the outreach's); carries the current trace."""
         return Envelope.wrap(
             event,
             id=id,
             source=self.source,
             subject=subject,
             time=time,
+            correlationid=conversation,
             traceparent=current_traceparent(),
         )
 
