@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from dialog_schemas import Envelope
-from dialog_schemas.catalog import EVENT_TOPICS
+from dialog_schemas.catalog import TOPICS
 from dialogkit.codec import encode
 from dialogkit.deadletters import DeadLetters
 from dialogkit.pii import InMemoryKeyStore
@@ -59,7 +59,7 @@ async def test_every_accepted_event_is_applied_by_every_projection(
 ) -> None:
     envelopes, keys = await accepted_events()
     assert len({e.type for e in envelopes}) >= 8, "the commands were accepted at all"
-    topic_of = {name: c.name for c in reversed(EVENT_TOPICS) for name in c.events}
+    topic_of = {name: c.name for c in reversed(TOPICS) for name in c.events}
     records: dict[str, list[SourceRecord]] = {}
     for envelope in envelopes:
         topic = topic_of[envelope.type]
