@@ -14,17 +14,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
-from uuid import UUID
 
 from pydantic import ValidationError
 
-from dialog_schemas import Envelope, Event
+from dialog_schemas import Envelope
 from dialog_schemas.catalog import TopicContract
 from dialogkit import metrics
 from dialogkit.codec import DecodeError, validation_detail
 from dialogkit.config import ServiceSettings
 from dialogkit.deadletters import DeadLetters
-from dialogkit.pii import KeyDestroyed, KeyStore, PersonalDataCipher
+from dialogkit.keys import KeyDestroyed, KeyStore
+from dialogkit.pii import PersonalDataCipher
 from dialogkit.projection import BatchOutcome, Decoded, decode
 from dialogkit.publishing import EventPublisher
 from dialogkit.records import SourceRecord
@@ -51,7 +51,8 @@ class IngressRoute(Protocol):
     async def translate(
         self, incoming: Decoded, now: datetime, context: IngressContext
     ) -> Sequence[Envelope]:
-        """The canonical events for one valid record; a `RuleViolation` rejects it."""
+        """The canonical events for one valid record, each built by the service's ingress
+        `Emitter` as caused by the record; a `RuleViolation` rejects it."""
 
 
 class Rejected(DecodeError):
@@ -59,22 +60,6 @@ class Rejected(DecodeError):
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__("rejected", [{"field": field, "problem": problem, "kind": "rule"}])
-
-
-def canonical(
-    incoming: Envelope, event: Event, *, id: UUID, source: str, now: datetime
-) -> Envelope:
-    """The platform's event for an ingress record: same subject and conversation, caused by it."""
-    return Envelope.wrap(
-        event,
-        id=id,
-        source=source,
-        subject=incoming.subject,
-        time=now,
-        correlationid=incoming.correlationid,
-        causationid=incoming.id,
-        traceparent=incoming.traceparent,
-    )
 
 
 class IngressProcessor:

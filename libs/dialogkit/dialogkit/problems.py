@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dialog_schemas.personal import PLAIN_TAG, SEALED_TAG
 from dialogkit.db import DatabaseUnavailable
-from dialogkit.pii import KeyDestroyed, KeyServiceUnavailable
+from dialogkit.keys import KeyDestroyed, KeyServiceUnavailable
 from dialogkit.publishing import BrokerUnavailable, PublishOutcomeUnknown
 from dialogkit.rules import Conflict, NotFound, RuleViolation
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, cast
 
 import asyncpg
+from typing_extensions import TypeVar
 
 from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import TopicContract
@@ -24,11 +25,22 @@ PROJECTION_DEAD_LETTERS_TOTAL = "dialog_projection_dead_letters_total"
 """Records a projection could not apply, by projection and reason: the read model lacks them."""
 
 
+E = TypeVar("E", bound=Event, default=Event, covariant=True)
+K = TypeVar("K", bound=Event)
+
+
 @dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(Generic[E]):
+    """A record and the event it carries; `Decoded[X]` when the event is known to be an X."""
+
     envelope: Envelope
-    event: Event
+    event: E
     record: SourceRecord
+
+
+def of_type(events: Iterable[Decoded], kind: type[K]) -> list[Decoded[K]]:
+    """The events of a batch that are `kind` (or a subclass), typed as such, in batch order."""
+    return [cast(Decoded[K], d) for d in events if isinstance(d.event, kind)]
 
 
 class Projection(Protocol):

@@ -8,15 +8,19 @@ from uuid import uuid5
 
 import asyncpg
 
-from consent.commands import RecordObjection, RecordUse, object_to_marketing, record_use
+from consent.config import SERVICE
+from consent.domain import RecordObjection, RecordUse, object_to_marketing, record_use
 from consentledger.domain import ConsentState
 from consentledger.store import load_state
 from dialog_schemas import Envelope
 from dialog_schemas.campaigns import OutreachAuthorized
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, CONSENT_EVENTS, INTERACTIONS_EVENTS
 from dialog_schemas.interactions import OptOutReceived
+from dialogkit.emitter import Emitter
 from dialogkit.projection import Decoded
 from dialogkit.publishing import EventPublisher
+
+WORKER = Emitter(SERVICE, "worker")
 
 
 class OptOutPolicy:
@@ -51,16 +55,7 @@ class OptOutPolicy:
                 state, command, objection_id=uuid5(cause.id, "objection"), now=now
             )
             envelopes += [
-                Envelope.wrap(
-                    event,
-                    id=uuid5(cause.id, f"consent-{n}"),
-                    source="/consent/worker",
-                    subject=cause.subject,
-                    time=now,
-                    correlationid=cause.correlationid,
-                    causationid=cause.id,
-                    traceparent=cause.traceparent,
-                )
+                WORKER.caused_by(cause, event, id=uuid5(cause.id, f"consent-{n}"), time=now)
                 for n, event in enumerate(decided)
             ]
         await self._publisher.publish(CONSENT_EVENTS.name, envelopes)
@@ -99,16 +94,7 @@ class ConsentUsePolicy:
             )
             used = record_use(state, authorized.consent_id, command, now=now, expiry=self._expiry)
             envelopes += [
-                Envelope.wrap(
-                    event,
-                    id=uuid5(cause.id, f"use-{n}"),
-                    source="/consent/worker",
-                    subject=cause.subject,
-                    time=now,
-                    correlationid=cause.correlationid,
-                    causationid=cause.id,
-                    traceparent=cause.traceparent,
-                )
+                WORKER.caused_by(cause, event, id=uuid5(cause.id, f"use-{n}"), time=now)
                 for n, event in enumerate(used)
             ]
         await self._publisher.publish(CONSENT_EVENTS.name, envelopes)
