@@ -13,7 +13,7 @@ import asyncpg
 
 from bench.stack import Bench, Requests, open_loop, percentile
 from bench.table import Figure
-from consent.commands import ConfirmConsent, GrantConsent, RecordUse, confirm, grant, record_use
+from consent.domain import ConfirmConsent, GrantConsent, RecordUse, confirm, grant, record_use
 from consent.projections import ConsentStateProjection
 from consentledger.domain import state_as_of
 from dialog_schemas import Envelope, Event

@@ -24,8 +24,9 @@ from dialogkit.codec import decode_envelope, decode_event, encode
 from dialogkit.config import ServiceSettings
 from dialogkit.erasures import InMemoryErasedContactPoints
 from dialogkit.http import ApiRuntime, Probe, create_api
+from dialogkit.idempotency import InMemoryIdempotencyStore
 from dialogkit.pii import InMemoryKeyStore
-from dialogkit.publishing import FakePublisher
+from dialogkit.publishing import FakePublisher, Position
 from dialogkit.service import ServiceDefinition
 from tests.support import AUTH
 
@@ -114,13 +115,21 @@ class CheckingPublisher(FakePublisher):
         self.pool = pool
         self.contracts = {c.name: c for c in TOPICS}
 
-    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> list[Position]:
         for envelope in envelopes:
             decoded = decode_envelope(encode(envelope))
             decode_event(decoded, self.contracts[topic].events)
             if topic == CONTACTS_EVENTS.name and envelope.type == "ContactRegistered":
                 self.pool.register(envelope.subject)  # the read model shows it at once
-        await super().publish(topic, envelopes)
+        return await super().publish(topic, envelopes)
+
+
+class AppliedAtOnce:
+    """The profile read model shows a registration at once (see `CheckingPublisher`); no other
+    fake read model shows anything."""
+
+    async def passed(self, projection: str, positions: Sequence[Position]) -> bool:
+        return projection == "contacts.profiles"
 
 
 class FakeRuntimes:
@@ -143,6 +152,8 @@ class FakeRuntimes:
             self.keys,
             InMemoryErasedContactPoints(),
         )
+        runtime.idempotency = InMemoryIdempotencyStore()
+        runtime.applied = AppliedAtOnce()
         yield runtime, {}
 
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -43,7 +44,7 @@ class StackSettings(BaseSettings):
     ready_timeout_s: float = Field(default=90, gt=0)
 
 
-def definitions() -> list[ServiceDefinition]:
+def definitions() -> list[ServiceDefinition[Any]]:
     from campaigns.bootstrap import DEFINITION as campaigns
     from consent.bootstrap import DEFINITION as consent
     from contacts.bootstrap import DEFINITION as contacts

@@ -76,34 +76,32 @@ async def test_consent_lifecycle_through_the_api(
 
         await eventually(lambda: client.get(f"{base}/consents"), lambda r: r.status_code == 200)
 
+        grant = {
+            "channel": "email",
+            "purpose": "marketing",
+            "contact_point": "sam@example.org",
+            "evidence": EVIDENCE | {"captured_at": minutes_ago(30)},
+        }
         granted = await client.post(
-            f"{base}/consents",
-            json={
-                "channel": "email",
-                "purpose": "marketing",
-                "contact_point": "sam@example.org",
-                "evidence": EVIDENCE | {"captured_at": minutes_ago(30)},
-            },
-            headers={"Idempotency-Key": "grant-1"},
+            f"{base}/consents", json=grant, headers={"Idempotency-Key": "grant-1"}
         )
         assert granted.status_code == 201, granted.text
         consent_id = granted.json()["consent_id"]
         pending = await may("email")
         assert (pending["allowed"], pending["blocking_reason"]) == (False, "pending_confirmation")
 
-        retried = await client.post(
-            f"{base}/consents",
-            json={
-                "channel": "email",
-                "purpose": "marketing",
-                "contact_point": "sam@example.org",
-                "evidence": EVIDENCE | {"captured_at": minutes_ago(30)},
-            },
-            headers={"Idempotency-Key": "grant-1"},
+        retried = await client.post(  # a retry sends the very same request
+            f"{base}/consents", json=grant, headers={"Idempotency-Key": "grant-1"}
         )
         assert retried.json()["replayed"] is True
         assert retried.json()["consent_id"] == consent_id
         assert retried.json()["event_ids"] == granted.json()["event_ids"]
+        reused = await client.post(  # the same key for another request (IETF Idempotency-Key)
+            f"{base}/consents",
+            json=grant | {"evidence": EVIDENCE | {"captured_at": minutes_ago(29)}},
+            headers={"Idempotency-Key": "grant-1"},
+        )
+        assert (reused.status_code, reused.json()["field"]) == (422, "Idempotency-Key")
         token = granted.json()["confirmation_token"]
         assert retried.json()["confirmation_token"] == token, "a retried grant, the same token"
 

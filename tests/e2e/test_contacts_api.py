@@ -13,7 +13,8 @@ import orjson
 import pytest
 
 from dialog_schemas.catalog import CONTACTS_EVENTS
-from dialogkit.pii import KeyDestroyed, PersonalDataCipher, PostgresKeyStore
+from dialogkit.keys import KeyDestroyed, PostgresKeyStore
+from dialogkit.pii import PersonalDataCipher
 from tests.support import AUTH, eventually, read_topic, service_process
 
 PERSON = {

@@ -28,7 +28,8 @@ from dialog_schemas.campaigns import (
 )
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, TOPICS
 from dialog_schemas.common import Channel, LegalBasis, Purpose
-from dialogkit.pii import PREFIX, HttpKeyStore, KeyDestroyed, PersonalDataCipher
+from dialogkit.keys import HttpKeyStore, KeyDestroyed
+from dialogkit.pii import PREFIX, PersonalDataCipher
 from dialogkit.publishing import KafkaPublisher
 from tests.support import AUTH, eventually, read_topic, service_process
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.processes import free_port, spawn, wait_until
 from devstack.stack import database_dsn, ready
@@ -45,6 +46,31 @@ def api_process(runner: psutil.Process, service: str) -> psutil.Process:
         p for p in runner.children() if p.cmdline()[-2:] == [service, "api"] and p.is_running()
     ]
     return found
+
+
+API_METRICS = {"dialog_http_requests", "dialog_http_request_duration_seconds"}
+WORKER_METRICS = {
+    "dialog_events_consumed",
+    "dialog_events_produced",
+    "dialog_dead_letters",
+    "dialog_projection_lag_records",
+    "dialog_projection_freshness_seconds",
+}
+
+
+def metrics_pages_carry_the_platforms_metrics(env: dict[str, str], service: str) -> None:
+    """/metrics of the service's API and worker parse as Prometheus text and carry its metrics."""
+    prefix = service.upper()
+    for port, expected in (
+        (env[f"{prefix}_HTTP_PORT"], API_METRICS),
+        (env[f"{prefix}_WORKER_WEB_PORT"], WORKER_METRICS),
+    ):
+        page = httpx.get(f"http://127.0.0.1:{port}/metrics")
+        assert page.status_code == 200
+        families = {f.name: f for f in text_string_to_metric_families(page.text)}
+        assert expected <= set(families), (service, port, expected - set(families))
+        if expected is WORKER_METRICS:  # one row per projection and partition of its source
+            assert families["dialog_projection_lag_records"].samples, service
 
 
 def gone(process: psutil.Process) -> bool:
@@ -99,6 +125,8 @@ async def test_the_embedded_platform_starts_serves_and_stops_without_leftovers(
 
     api = f"http://127.0.0.1:{env['INTERACTIONS_HTTP_PORT']}"
     assert await round_trip(api, "walking-skeleton") == ["call-1"]
+    for service in SERVICES:
+        metrics_pages_carry_the_platforms_metrics(env, service)
     faust = tmp_path / "state" / "faust"
     assert sorted(p.name for p in faust.iterdir()) == sorted(SERVICES)
 

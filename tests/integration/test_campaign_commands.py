@@ -18,7 +18,7 @@ from dialogkit.config import ServiceSettings
 from dialogkit.deadletters import DeadLetters
 from dialogkit.http import ApiRuntime, Probe, create_api
 from dialogkit.projection import ProjectionRunner
-from dialogkit.publishing import FakePublisher
+from dialogkit.publishing import FakePublisher, Position
 from dialogkit.records import SourceRecord
 from tests.support import AUTH
 
@@ -42,13 +42,14 @@ class ApplyingPublisher(FakePublisher):
         )
         self.offset = 0
 
-    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
-        await super().publish(topic, envelopes)
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> list[Position]:
+        positions = await super().publish(topic, envelopes)
         records = []
         for envelope in envelopes:
             records.append(SourceRecord(topic, 0, self.offset, b"k", encode(envelope)))
             self.offset += 1
         await self.runner.handle(records)
+        return positions
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from consent.commands import GrantConsent, grant
+from consent.domain import GrantConsent, grant
 from consentledger.domain import state_as_of
 from consentledger.projections import ConsentHistoryProjection, CustomerFactsProjection
 from dialog_schemas import Envelope, Event

@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from consent.commands import (
+from consent.domain import (
     ConfirmConsent,
     GrantConsent,
     RecordObjection,

@@ -22,7 +22,8 @@ from dialog_schemas.contacts import (
 )
 from dialogkit.codec import encode
 from dialogkit.deadletters import DeadLetters
-from dialogkit.pii import PersonalDataCipher, PostgresKeyStore
+from dialogkit.keys import PostgresKeyStore
+from dialogkit.pii import PersonalDataCipher
 from dialogkit.projection import ProjectionRunner
 from dialogkit.publishing import FakePublisher
 from dialogkit.records import SourceRecord

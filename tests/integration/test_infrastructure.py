@@ -35,6 +35,7 @@ async def test_migrations_apply_once_even_when_run_concurrently(postgres_admin_d
         "dialogkit/001_projection_positions.sql",
         "dialogkit/002_event_journal.sql",
         "dialogkit/003_customer_merges.sql",
+        "dialogkit/004_idempotency_keys.sql",
         "consentledger/001_ledger.sql",  # required by interactions' migrations
         "consentledger/002_suppressed_channels.sql",
         "consentledger/003_customer_kinds.sql",
@@ -44,10 +45,11 @@ async def test_migrations_apply_once_even_when_run_concurrently(postgres_admin_d
         "interactions/003_timeline_note.sql",
         "interactions/004_erased_customers.sql",
         "interactions/005_compliance_failures.sql",
+        "interactions/006_note_owner.sql",
     ]
     connection = await asyncpg.connect(dsn)
     try:
-        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 12
+        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 14
     finally:
         await connection.close()
 
@@ -121,3 +123,31 @@ async def test_published_events_are_keyed_by_customer_with_routing_headers(
         assert decode_envelope(orjson.dumps(structured.data), ce_headers) == structured
     assert set(by_customer) == {b"anna", b"ben"}
     assert len(by_customer[b"anna"]) == 1  # one customer, one partition: ordered
+
+
+async def test_the_publisher_says_where_each_event_landed_and_publishing_nothing_is_fine(
+    kafka_bootstrap: str,
+) -> None:
+    topic = f"test.places.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, [TopicContract(topic)], partitions=2, replication=1)
+    event = TouchpointRecorded(
+        touchpoint_id="tp",
+        channel=Channel.LETTER,
+        direction=Direction.OUTBOUND,
+        occurred_at=datetime(2026, 11, 2, tzinfo=UTC),
+        reported_by="test",
+    )
+    envelopes = [
+        Envelope.wrap(event, id=uuid.uuid4(), source="/t", subject="anna", time=datetime.now(UTC))
+        for _ in range(3)
+    ]
+    publisher = KafkaPublisher(kafka_bootstrap, client_id="test")
+    await publisher.start()
+    try:
+        assert await publisher.publish(topic, []) == []
+        placed = await publisher.publish(topic, envelopes)
+    finally:
+        await publisher.stop()
+    assert {p.topic for p in placed} == {topic}
+    assert len({p.partition for p in placed}) == 1, "one customer, one partition"
+    assert [p.offset for p in placed] == [0, 1, 2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dialogkit.pii import InMemoryKeyStore, KeyStore, PostgresKeyStore
+from dialogkit.keys import InMemoryKeyStore, KeyStore, PostgresKeyStore
 
 
 @pytest.fixture(params=["memory", "postgres"])

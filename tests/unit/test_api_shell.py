@@ -14,9 +14,9 @@ from dialogkit.http import ApiRuntime, Probe
 from dialogkit.pii import InMemoryKeyStore, KeyServiceUnavailable
 from dialogkit.publishing import BrokerUnavailable, FakePublisher, PublishOutcomeUnknown
 from dialogkit.service import build_api
-from interactions.api import decode_cursor, encode_cursor
 from interactions.bootstrap import DEFINITION
 from interactions.config import Settings
+from interactions.views import decode_cursor, encode_cursor
 from tests.support import AUTH
 
 TOUCHPOINT = {

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from consent.commands import (
+from consent.domain import (
     ConfirmConsent,
     GrantConsent,
     RecordObjection,

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from consent.commands import ConfirmConsent, GrantConsent, confirm, grant, withdraw
+from consent.domain import ConfirmConsent, GrantConsent, confirm, grant, withdraw
 from consentledger.domain import token_sha256
 from dialog_schemas.common import BlockReason, Channel, Purpose
 from dialog_schemas.consent import ConsentConfirmed, ConsentGranted

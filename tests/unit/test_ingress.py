@@ -228,7 +228,8 @@ def test_canonical_ids_depend_on_customer_and_business_key() -> None:
 
 
 async def test_personal_data_from_ingress_is_sealed_and_an_erased_customer_refused() -> None:
-    from dialogkit.pii import InMemoryKeyStore, PersonalDataCipher
+    from dialogkit.keys import InMemoryKeyStore
+    from dialogkit.pii import PersonalDataCipher
 
     keys = InMemoryKeyStore()
     publisher = FakePublisher()

@@ -10,7 +10,7 @@ from faust.types.auth import AuthProtocol, SASLMechanism
 from campaigns.bootstrap import DEFINITION
 from dialogkit.kafka_security import faust_credentials, kafka_client_options
 from dialogkit.service import SettingsError, load_settings
-from dialogkit.worker import faust_settings
+from dialogkit.worker_setup import faust_settings
 
 
 def test_local_settings_connect_in_plaintext() -> None:

@@ -15,7 +15,8 @@ from jsonschema import Draft202012Validator
 
 from dialog_schemas.examples import EXAMPLES
 from dialog_schemas.personal import ENCRYPTED_PATTERN
-from dialogkit.pii import DataKey, InMemoryKeyStore, KeyDestroyed, PersonalDataCipher
+from dialogkit.keys import DataKey, InMemoryKeyStore, KeyDestroyed
+from dialogkit.pii import PersonalDataCipher
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTERED = next(e for e in EXAMPLES if e.event_type == "ContactRegistered")
@@ -156,7 +157,7 @@ def key_service(answers: list[httpx.Response], asked: list[str]) -> httpx.MockTr
 
 
 async def test_the_key_client_asks_contacts_and_keeps_found_keys_briefly() -> None:
-    from dialogkit.pii import HttpKeyStore, new_key
+    from dialogkit.keys import HttpKeyStore, new_key
 
     key = new_key()
     body = {"customer_id": "c-1", "key_id": key.key_id, "secret": b64encode(key.secret).decode()}
@@ -170,7 +171,7 @@ async def test_the_key_client_asks_contacts_and_keeps_found_keys_briefly() -> No
 
 
 async def test_the_key_client_tells_erased_from_unavailable() -> None:
-    from dialogkit.pii import HttpKeyStore, KeyServiceUnavailable
+    from dialogkit.keys import HttpKeyStore, KeyServiceUnavailable
     from dialogkit.retry import TRANSIENT_ERRORS
 
     asked: list[str] = []
@@ -235,6 +236,16 @@ async def test_the_proof_opens_a_merged_duplicates_contact_point_with_its_key() 
     bundle["consents"][1]["contact_point"] = theirs["contact_point"]
     erased = await open_contact_points(bundle, ["s-1", "d-1"], cipher)
     assert erased["consents"][1]["contact_point"] is None
+
+
+async def test_an_event_without_personal_data_needs_no_key() -> None:
+    class Away(InMemoryKeyStore):
+        async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
+            raise AssertionError("no key may be asked for")
+
+    plain = TOUCHPOINT.model_copy(update={"summary": "", "details": None})
+    data = await PersonalDataCipher(Away()).seal("c-1", plain)
+    assert data["summary"] == ""
 
 
 FORGED = "pii:v1:k1:AAAA"

@@ -16,7 +16,7 @@ from devstack.kube.common import KAFKA_CLUSTER, NAMESPACE, metadata, settings_of
 from dialog_schemas.catalog import SERVICES, TopicContract
 from dialogkit.config import ServiceSettings
 from dialogkit.service import ServiceDefinition
-from dialogkit.worker import faust_settings
+from dialogkit.worker_setup import faust_settings
 
 STRIMZI_API = "kafka.strimzi.io/v1"
 CLUSTER_LABEL = {"strimzi.io/cluster": KAFKA_CLUSTER}

@@ -17,10 +17,16 @@ from dialog_schemas.contacts import (
     ProductPurchased,
 )
 from dialogkit.merges import follow_merges, rekey
-from dialogkit.projection import Decoded
+from dialogkit.projection import Decoded, of_type
 
 # the ledger's tables keyed by customer: a merged duplicate's rows follow the survivor
 CUSTOMER_TABLES = ("consent_history", "customer_purchases")
+KEPT_TABLES = {
+    "customer_facts": "the survivor keeps its own facts; a duplicate's suppressed channels are"
+    " united into them",
+    "customer_kinds": "the survivor's own consumer or business history holds",
+}
+"""The ledger's customer-keyed tables that stay under their own id on a merge, and why."""
 # events that give a customer contact points, with the channels suppression found on them
 SUPPRESSING = (ContactUpdated, ContactsMerged, ProductPurchased)
 
@@ -79,17 +85,17 @@ class CustomerFactsProjection:
         await forget_personal_data(
             connection, [d.envelope.subject for d in events if isinstance(d.event, ContactErased)]
         )
-        registered = [d for d in events if isinstance(d.event, ContactRegistered)]
-        purchased = [d for d in events if isinstance(d.event, ProductPurchased)]
+        registered = of_type(events, ContactRegistered)
+        purchased = of_type(events, ProductPurchased)
         await connection.executemany(
             "INSERT INTO customer_facts (customer_id, kind, registered_at, suppressed_channels)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id) DO NOTHING",
             [
                 (
                     d.envelope.subject,
-                    d.event.kind.value,  # type: ignore[attr-defined]
-                    d.event.registered_at,  # type: ignore[attr-defined]
-                    [c.value for c in d.event.suppressed_channels],  # type: ignore[attr-defined]
+                    d.event.kind.value,
+                    d.event.registered_at,
+                    [c.value for c in d.event.suppressed_channels],
                 )
                 for d in registered
             ],

@@ -19,13 +19,12 @@ from uuid import uuid4
 import orjson
 from fastapi import FastAPI, Request, Response
 
-from dialog_schemas import Envelope
 from dialog_schemas.audit import AuditOutcome, PersonalDataAccessed
 from dialog_schemas.catalog import AUDIT_EVENTS
 from dialogkit.auth import AUDIT, REDACT, AuditMark
+from dialogkit.emitter import Emitter
 from dialogkit.problems import problem_response
 from dialogkit.publishing import EventPublisher
-from dialogkit.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +42,8 @@ class PublishedAuditTrail:
         self.service = service
 
     async def record(self, customer_id: str, access: PersonalDataAccessed) -> None:
-        envelope = Envelope.wrap(
-            access,
-            id=uuid4(),
-            source=f"/{self.service}/api",
-            subject=customer_id,
-            time=datetime.now(UTC),
-            traceparent=current_traceparent(),
-        )
+        emitter = Emitter(self.service, "api")
+        envelope = emitter.new(access, id=uuid4(), subject=customer_id, time=datetime.now(UTC))
         await self.publisher.publish(AUDIT_EVENTS.name, [envelope])
 
 

@@ -14,8 +14,8 @@ from dialogkit.tokens import LOCAL_ISSUER, PLATFORM_AUDIENCE
 if TYPE_CHECKING:
     from dialogkit.erasures import ErasedContactPoints
     from dialogkit.issuer import TokenVerifier
+    from dialogkit.keys import KeyStore
     from dialogkit.ledger import LedgerSigner, LedgerVerifier
-    from dialogkit.pii import KeyStore
     from dialogkit.tokens import TokenSource
 
 DATA_KEYS_SCOPE = "data-keys"
@@ -93,6 +93,8 @@ class ServiceSettings(BaseSettings):
     """The Retry-After a 503 or 504 answer suggests, in seconds."""
     worker_data_dir: Path | None = None
     """faust's data folder of the worker; default `<temp>/dialog-<service>-worker`."""
+    command_wait_s: Annotated[float, Field(ge=0, le=30)] = 5.0
+    """How long a command that waits for its events to be applied waits before answering 202."""
     otlp_endpoint: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -201,7 +203,7 @@ class ServiceSettings(BaseSettings):
 
     def key_store(self, pool: Any) -> KeyStore:
         """Where this service gets data keys: its own database by default (contacts keeps them)."""
-        from dialogkit.pii import PostgresKeyStore
+        from dialogkit.keys import PostgresKeyStore
 
         return PostgresKeyStore(pool)
 
@@ -268,7 +270,7 @@ class PersonalDataReaderSettings(ServiceSettings):
 
     def key_store(self, pool: Any = None) -> KeyStore:
         """The contacts service's keys, over HTTP."""
-        from dialogkit.pii import HttpKeyStore
+        from dialogkit.keys import HttpKeyStore
 
         return HttpKeyStore(
             str(self.contacts_url),

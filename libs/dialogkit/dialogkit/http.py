@@ -1,28 +1,43 @@
-"""The FastAPI shell every service's API shares: lifespan, health, auth, problems, tracing."""
+"""The FastAPI shell every service's API shares: lifespan, health, auth, problems, metrics,
+tracing (the SDK itself is set up by the entrypoint, `dialogkit.service`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Annotated, Any
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Generic
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from opentelemetry import trace
+from typing_extensions import TypeVar
 
 from dialogkit import metrics
+from dialogkit.applied import (
+    AppliedPositions,
+    InMemoryAppliedPositions,
+    PostgresAppliedPositions,
+)
 from dialogkit.audit import PublishedAuditTrail, install_personal_data_guard
 from dialogkit.auth import authorize_route, check_declarations, install_auth
+from dialogkit.commands import Outcome
 from dialogkit.config import ServiceSettings
 from dialogkit.customers import refuse_merged_customers
 from dialogkit.db import create_pool
+from dialogkit.emitter import Emitter
 from dialogkit.erasures import ErasedContactPoints
+from dialogkit.http_metrics import RequestMetrics
+from dialogkit.idempotency import (
+    IdempotencyStore,
+    InMemoryIdempotencyStore,
+    PostgresIdempotencyStore,
+)
 from dialogkit.kafka_security import kafka_client_options
+from dialogkit.keys import KeyStore
 from dialogkit.limits import BodyLimits
 from dialogkit.logs import configure_logging
-from dialogkit.pii import KeyStore, PersonalDataCipher
+from dialogkit.pii import PersonalDataCipher
 from dialogkit.problems import (
     document_problems,
     install_outage_handlers,
@@ -30,36 +45,54 @@ from dialogkit.problems import (
 )
 from dialogkit.publishing import EventPublisher, KafkaPublisher
 from dialogkit.readiness import Probe, check_all
-from dialogkit.tracing import configure_tracing, span_from
+from dialogkit.tracing import instrument_app
+
+S = TypeVar("S", bound=ServiceSettings, default=ServiceSettings)
 
 
 @dataclass
-class ApiRuntime:
-    """What request handlers need: settings, the service's database, a publisher, data keys."""
+class ApiRuntime(Generic[S]):
+    """What request handlers need: settings, the service's database, a publisher, data keys.
+
+    Generic over the service's settings; a service names its own `Runtime` alias
+    (`Annotated[ApiRuntime[Settings], Depends(get_runtime)]`) so routes read typed settings.
+    """
 
     service: str
-    settings: ServiceSettings
+    settings: S
     pool: asyncpg.Pool
     publisher: EventPublisher
     keys: KeyStore | None = None
     erased_contact_points: ErasedContactPoints | None = None
+    idempotency: IdempotencyStore = field(init=False)
+    applied: AppliedPositions = field(init=False)
 
     def __post_init__(self) -> None:
         if self.keys is None:
             self.keys = self.settings.key_store(self.pool)
         if self.erased_contact_points is None:
             self.erased_contact_points = self.settings.erased_contact_points()
+        if self.pool is None:  # a runtime without a database: unit tests of routes
+            self.idempotency = InMemoryIdempotencyStore()
+            self.applied = InMemoryAppliedPositions()
+        else:
+            self.idempotency = PostgresIdempotencyStore(self.pool)
+            self.applied = PostgresAppliedPositions(self.pool)
 
     @property
     def cipher(self) -> PersonalDataCipher:
         assert self.keys is not None
         return PersonalDataCipher(self.keys)
 
+    @property
+    def emitter(self) -> Emitter:
+        return Emitter(self.service, "api")
+
 
 @asynccontextmanager
 async def kafka_postgres_runtime(
     service: str, settings: ServiceSettings
-) -> AsyncIterator[tuple[ApiRuntime, dict[str, Probe]]]:
+) -> AsyncIterator[tuple[ApiRuntime[ServiceSettings], dict[str, Probe]]]:
     """Open the pool and producer for the app's lifetime, and say how to probe them."""
     pool = await create_pool(settings.database_url, max_size=settings.database_pool_max)
     publisher = KafkaPublisher(
@@ -89,12 +122,12 @@ async def kafka_postgres_runtime(
 RuntimeFactory = Callable[[str, ServiceSettings], Any]
 
 
-def get_runtime(request: Request) -> ApiRuntime:
-    runtime: ApiRuntime = request.app.state.runtime
+def get_runtime(request: Request) -> ApiRuntime[Any]:
+    runtime: ApiRuntime[Any] = request.app.state.runtime
     return runtime
 
 
-Runtime = Annotated[ApiRuntime, Depends(get_runtime)]
+Runtime = Annotated[ApiRuntime[ServiceSettings], Depends(get_runtime)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -104,6 +137,13 @@ IdempotencyKey = Annotated[
         description="Makes a retried command record nothing twice.",
     ),
 ]
+
+
+def answered(response: Response, outcome: Outcome) -> Outcome:
+    """Answer 202 where a command that waits has not seen its events applied yet."""
+    if outcome.pending:
+        response.status_code = 202
+    return outcome
 
 
 def create_api(
@@ -118,7 +158,6 @@ def create_api(
 
     Every route but the probes, metrics and docs must declare its scopes (dialogkit.auth)."""
     configure_logging(f"{service}-api", settings.log_level)
-    configure_tracing(f"{service}-api", settings.otlp_endpoint)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -137,21 +176,6 @@ def create_api(
         app, lambda request: PublishedAuditTrail(request.app.state.runtime.publisher, service)
     )
 
-    @app.middleware("http")
-    async def trace_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        with span_from(
-            f"{request.method} {request.url.path}",
-            request.headers.get("traceparent"),
-            **{"http.method": request.method, "http.target": request.url.path},
-        ) as span:
-            response = await call_next(request)
-            span.set_attribute("http.status_code", response.status_code)
-            if response.status_code >= 500:
-                span.set_status(trace.StatusCode.ERROR)
-            return response
-
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
         """The process is alive."""
@@ -167,9 +191,9 @@ def create_api(
         return JSONResponse(body, status_code=503)
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
-    async def metrics_page() -> str:
-        """Counters in Prometheus text format."""
-        return metrics.exposition()
+    async def metrics_page() -> PlainTextResponse:
+        """The process's metrics in Prometheus text format (prometheus_client)."""
+        return PlainTextResponse(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
     for router in routers:
         app.include_router(
@@ -180,4 +204,6 @@ def create_api(
     app.add_middleware(
         BodyLimits, max_bytes=settings.http_max_body_bytes, max_depth=settings.http_max_json_depth
     )
+    app.add_middleware(RequestMetrics, service=service)
+    instrument_app(app)
     return app

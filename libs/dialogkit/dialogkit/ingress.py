@@ -14,22 +14,23 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
-from uuid import UUID
 
 from pydantic import ValidationError
 
-from dialog_schemas import Envelope, Event
+from dialog_schemas import Envelope
 from dialog_schemas.catalog import TopicContract
 from dialogkit import metrics
 from dialogkit.codec import DecodeError, validation_detail
 from dialogkit.config import ServiceSettings
 from dialogkit.deadletters import DeadLetters
-from dialogkit.pii import KeyDestroyed, KeyStore, PersonalDataCipher
+from dialogkit.keys import KeyDestroyed, KeyStore
+from dialogkit.pii import PersonalDataCipher
 from dialogkit.projection import BatchOutcome, Decoded, decode
 from dialogkit.publishing import EventPublisher
 from dialogkit.records import SourceRecord
 from dialogkit.retry import retry_transient
 from dialogkit.rules import RuleViolation
+from dialogkit.tracing import batch_span
 
 INGRESS_RECORDS_TOTAL = "dialog_ingress_records_total"
 
@@ -50,7 +51,8 @@ class IngressRoute(Protocol):
     async def translate(
         self, incoming: Decoded, now: datetime, context: IngressContext
     ) -> Sequence[Envelope]:
-        """The canonical events for one valid record; a `RuleViolation` rejects it."""
+        """The canonical events for one valid record, each built by the service's ingress
+        `Emitter` as caused by the record; a `RuleViolation` rejects it."""
 
 
 class Rejected(DecodeError):
@@ -58,22 +60,6 @@ class Rejected(DecodeError):
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__("rejected", [{"field": field, "problem": problem, "kind": "rule"}])
-
-
-def canonical(
-    incoming: Envelope, event: Event, *, id: UUID, source: str, now: datetime
-) -> Envelope:
-    """The platform's event for an ingress record: same subject and conversation, caused by it."""
-    return Envelope.wrap(
-        event,
-        id=id,
-        source=source,
-        subject=incoming.subject,
-        time=now,
-        correlationid=incoming.correlationid,
-        causationid=incoming.id,
-        traceparent=incoming.traceparent,
-    )
 
 
 class IngressProcessor:
@@ -95,6 +81,10 @@ class IngressProcessor:
 
     async def handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
         """Publish the canonical events of the valid records, dead-letter the others."""
+        with batch_span(f"ingress {self._route.name}", records):  # continues the records' trace
+            return await self._handle(records)
+
+    async def _handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
         now = datetime.now(UTC)
         cipher = self._cipher.batch() if self._cipher is not None else None
         canonical: list[Envelope] = []

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dialog_schemas.personal import PLAIN_TAG, SEALED_TAG
 from dialogkit.db import DatabaseUnavailable
-from dialogkit.pii import KeyDestroyed, KeyServiceUnavailable
+from dialogkit.keys import KeyDestroyed, KeyServiceUnavailable
 from dialogkit.publishing import BrokerUnavailable, PublishOutcomeUnknown
 from dialogkit.rules import Conflict, NotFound, RuleViolation
 
@@ -222,6 +222,9 @@ DATABASE_OUTAGES: tuple[type[Exception], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.TooManyConnectionsError,
+    # a pooled connection that has just received the server's shutdown notice (and not yet its
+    # closed socket) refuses the next statement with "another operation is in progress"
+    asyncpg.InternalClientError,
 )
 BROKER_OUTAGES: tuple[type[Exception], ...] = (BrokerUnavailable, KafkaError)
 # A connection refused, reset or timed out, or a name not resolved, that no client library

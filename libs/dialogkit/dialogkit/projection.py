@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, cast
 
 import asyncpg
+from typing_extensions import TypeVar
 
 from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import TopicContract
@@ -15,19 +16,32 @@ from dialogkit import metrics
 from dialogkit.codec import DecodeError, decode_envelope, decode_event
 from dialogkit.deadletters import DeadLetters
 from dialogkit.ledger import LedgerVerifier
+from dialogkit.logs import handling_event
 from dialogkit.records import SourceRecord
 from dialogkit.retry import retry_transient
+from dialogkit.tracing import batch_span
 
 log = logging.getLogger(__name__)
 PROJECTION_DEAD_LETTERS_TOTAL = "dialog_projection_dead_letters_total"
 """Records a projection could not apply, by projection and reason: the read model lacks them."""
 
 
+E = TypeVar("E", bound=Event, default=Event, covariant=True)
+K = TypeVar("K", bound=Event)
+
+
 @dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(Generic[E]):
+    """A record and the event it carries; `Decoded[X]` when the event is known to be an X."""
+
     envelope: Envelope
-    event: Event
+    event: E
     record: SourceRecord
+
+
+def of_type(events: Iterable[Decoded], kind: type[K]) -> list[Decoded[K]]:
+    """The events of a batch that are `kind` (or a subclass), typed as such, in batch order."""
+    return [cast(Decoded[K], d) for d in events if isinstance(d.event, kind)]
 
 
 class Projection(Protocol):
@@ -123,9 +137,10 @@ class ProjectionRunner:
         else in the batch is applied.
         """
         try:
-            return await retry_transient(
-                lambda: self._apply(items), what=f"projection {self._projection.name}"
-            )
+            with batch_span(f"projection {self._projection.name}", [i.record for i in items]):
+                return await retry_transient(
+                    lambda: self._apply(items), what=f"projection {self._projection.name}"
+                )
         except Exception as error:
             if len(items) == 1:
                 return await self._reject(items[0].record, error)
@@ -141,6 +156,17 @@ class ProjectionRunner:
                 return BatchOutcome(0, 0, 1)
             await self._dead_letters.send(record, DecodeError("projection_failed", repr(error)))
             await _advance_positions(connection, name, [record])
+        with handling_event(dict(record.headers).get("ce_id", b"").decode(errors="replace")):
+            log.warning(
+                "a record the projection could not apply went to the dead-letter topic",
+                extra={
+                    "projection": name,
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "error": type(error).__name__,
+                },
+            )
         metrics.increment(
             PROJECTION_DEAD_LETTERS_TOTAL, projection=name, reason="projection_failed"
         )
@@ -165,6 +191,8 @@ class ProjectionRunner:
         for item in rejected:  # counted once the transaction that sent them committed
             reason = item.error.reason
             metrics.increment(PROJECTION_DEAD_LETTERS_TOTAL, projection=name, reason=reason)
+        if decoded:
+            metrics.applied_event(name, max(d.envelope.time for d in decoded).timestamp())
         return BatchOutcome(len(decoded), len(rejected), len(items) - len(fresh))
 
 

@@ -21,6 +21,15 @@ Headers = list[tuple[str, bytes]]
 PUBLISH_SECONDS = "dialog_publish_seconds"  # until the broker acknowledged every record
 
 
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where the broker put a record: a command waits until projections have passed it."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
 class BrokerUnavailable(Exception):
     """The broker could not be reached and nothing was handed to it: a retry is safe."""
 
@@ -40,12 +49,8 @@ class PublishOutcomeUnknown(Exception):
 
 
 class EventPublisher(Protocol):
-    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
-        """Write envelopes to a topic and return once the broker has them all.
-
-        Raises BrokerUnavailable when nothing was handed over, PublishOutcomeUnknown when the
-        broker did not confirm in time.
-        """
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> Sequence[Position]:
+        """Write envelopes to a topic; return once the broker has them all, with their places."""
 
     async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
         """Write one record as given (dead letters keep the original bytes)."""
@@ -102,14 +107,15 @@ class KafkaPublisher:
             await self._started.stop()
             self._started = None
 
-    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
-        """Send all envelopes and wait up to `timeout_s` for the broker to confirm them."""
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> list[Position]:
+        """Send all envelopes and wait up to `timeout_s` for the broker to confirm them; where
+        each landed. BrokerUnavailable if nothing was sent, PublishOutcomeUnknown otherwise."""
         if not envelopes:  # nothing to confirm (asyncio.wait refuses an empty set)
-            return
+            return []
         with metrics.timed(PUBLISH_SECONDS, topic=topic):
-            await self._publish(topic, envelopes)
+            return await self._publish(topic, envelopes)
 
-    async def _publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+    async def _publish(self, topic: str, envelopes: Sequence[Envelope]) -> list[Position]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
         futures: list[asyncio.Future[object]] = []
@@ -138,9 +144,13 @@ class KafkaPublisher:
             if (failure := future.exception()) is not None:
                 reason = repr(failure)
                 raise PublishOutcomeUnknown(topic, [e.id for e in envelopes], reason) from failure
+        metrics.EVENTS_PRODUCED.labels(topic=topic).inc(len(envelopes))
+        placed: list[Any] = [future.result() for future in futures]
+        return [Position(m.topic, m.partition, m.offset) for m in placed]
 
     async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
-        await self._producer.send_and_wait(topic, value, key=key, headers=headers)
+        await self._producer.send_and_wait(topic, value, key=key, headers=list(headers))
+        metrics.EVENTS_PRODUCED.labels(topic=topic).inc()
 
     async def reachable(self) -> bool:
         """True when the broker answers a metadata request."""
@@ -158,8 +168,11 @@ class FakePublisher:
     sent: dict[str, list[Envelope]] = field(default_factory=dict)
     raw: dict[str, list[tuple[bytes | None, bytes, Headers]]] = field(default_factory=dict)
 
-    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
-        self.sent.setdefault(topic, []).extend(envelopes)
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> list[Position]:
+        """Keeps the envelopes; each lands on partition 0 at the next offset of its topic."""
+        sent = self.sent.setdefault(topic, [])
+        sent.extend(envelopes)
+        return [Position(topic, 0, n) for n in range(len(sent) - len(envelopes), len(sent))]
 
     async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
         self.raw.setdefault(topic, []).append((key, value, headers))

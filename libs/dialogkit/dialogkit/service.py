@@ -8,10 +8,12 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Generic
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
+from typing_extensions import TypeVar
 
 from dialog_schemas.catalog import TopicContract
 from dialogkit.config import ServiceSettings
@@ -19,27 +21,40 @@ from dialogkit.db import migrate
 from dialogkit.http import create_api
 from dialogkit.ingress import IngressRoute
 from dialogkit.jobs import Periodic
+from dialogkit.lifecycle import CustomerTables
 from dialogkit.logs import configure_logging
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.replay import ReplayProgress
+from dialogkit.tracing import configure_tracing
+
+S = TypeVar("S", bound=ServiceSettings, default=ServiceSettings)
+
+
+def no_jobs(settings: ServiceSettings) -> Sequence[Periodic]:
+    return ()
 
 
 @dataclass(frozen=True)
-class ServiceDefinition:
-    """What makes one service: settings, HTTP routes, projections, ingress routes, migrations."""
+class ServiceDefinition(Generic[S]):
+    """What makes one service: settings, HTTP routes, projections, ingress routes, migrations.
+
+    Generic over the service's own settings type, so its factories receive exactly that type.
+    """
 
     name: str
-    settings: type[ServiceSettings]
+    settings: type[S]
     routers: Sequence[APIRouter]
-    projections: Callable[[ServiceSettings, EventPublisher], Sequence[Projection]]
+    projections: Callable[[S, EventPublisher], Sequence[Projection]]
     """Made when the worker starts; the publisher is for projections that publish (state)."""
     description: str = ""
     ingress: Sequence[IngressRoute] = ()
-    periodic: Callable[[ServiceSettings], Sequence[Periodic]] = lambda settings: ()
+    periodic: Callable[[S], Sequence[Periodic]] = no_jobs
     """Jobs the worker runs at intervals (e.g. recording expiries)."""
     state_tables: Mapping[str, TopicContract] = field(default_factory=dict)
     """In-memory faust tables of the latest event per key on state topics, by table name."""
+    customer_tables: CustomerTables = field(default_factory=CustomerTables)
+    """Every table keyed by customer: those that follow a merge, and those kept, with why."""
 
     @property
     def migrations_package(self) -> str:
@@ -50,10 +65,10 @@ class SettingsError(SystemExit):
     """Settings that cannot be used; the message names each variable and what is wrong."""
 
 
-def load_settings(definition: ServiceDefinition, **overrides: object) -> ServiceSettings:
+def load_settings(definition: ServiceDefinition[S], **overrides: Any) -> S:
     """Read the service's settings from its environment variables, or explain what is wrong."""
     try:
-        return definition.settings(**overrides)  # type: ignore[arg-type]
+        return definition.settings(**overrides)
     except ValidationError as error:
         prefix = definition.settings.model_config.get("env_prefix", "")
         lines = [
@@ -65,13 +80,14 @@ def load_settings(definition: ServiceDefinition, **overrides: object) -> Service
         ) from None
 
 
-def build_api(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
+def build_api(definition: ServiceDefinition[S], settings: S) -> FastAPI:
     return create_api(
         definition.name, settings, definition.routers, description=definition.description
     )
 
 
-def run_api(definition: ServiceDefinition, settings: ServiceSettings) -> None:
+def run_api(definition: ServiceDefinition[S], settings: S) -> None:
+    configure_tracing(f"{definition.name}-api", settings.otlp_endpoint)
     app = build_api(definition, settings)
     uvicorn.run(
         app,
@@ -83,10 +99,12 @@ def run_api(definition: ServiceDefinition, settings: ServiceSettings) -> None:
     )
 
 
-def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -> None:
-    from dialogkit.worker import StreamWorker, WorkerResources
+def run_worker(definition: ServiceDefinition[S], settings: S) -> None:
+    from dialogkit.worker import StreamWorker
+    from dialogkit.worker_setup import WorkerResources
 
     configure_logging(f"{definition.name}-worker", settings.log_level)
+    configure_tracing(f"{definition.name}-worker", settings.otlp_endpoint)
     resources = WorkerResources(definition.name, settings)
     projections = definition.projections(settings, resources.publisher)
     worker = StreamWorker(definition.name, settings, projections, definition.ingress, resources)
@@ -97,13 +115,13 @@ def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -> None
     worker.run()
 
 
-def run_migrations(definition: ServiceDefinition, settings: ServiceSettings) -> None:
+def run_migrations(definition: ServiceDefinition[S], settings: S) -> None:
     configure_logging(f"{definition.name}-migrate", settings.log_level)
     applied = asyncio.run(migrate(settings.database_url, definition.migrations_package))
     print(f"{definition.name}: applied {len(applied)} migration(s)", *applied, sep="\n  ")
 
 
-def run_rebuild(definition: ServiceDefinition, settings: ServiceSettings) -> None:
+def run_rebuild(definition: ServiceDefinition[S], settings: S) -> None:
     """Migrate, then bring every projection up to the end of its topics by bulk replay."""
     from dialogkit.db import create_pool
     from dialogkit.deadletters import DeadLetters
@@ -152,6 +170,29 @@ def run_rebuild(definition: ServiceDefinition, settings: ServiceSettings) -> Non
     asyncio.run(rebuild())
 
 
+def run_status(definition: ServiceDefinition, settings: ServiceSettings) -> None:
+    """Print each projection's lag per partition: broker end offset, stored position, lag."""
+    from dialogkit.db import create_pool
+    from dialogkit.kafka_security import kafka_client_options
+    from dialogkit.lag import projection_lag, table
+    from dialogkit.publishing import FakePublisher
+
+    configure_logging(f"{definition.name}-status", settings.log_level)
+
+    async def status() -> None:
+        pool = await create_pool(settings.database_url, max_size=1)
+        try:
+            projections = definition.projections(settings, FakePublisher())
+            rows = await projection_lag(
+                pool, projections, settings.kafka_bootstrap, kafka_client_options(settings)
+            )
+        finally:
+            await pool.close()
+        print(table(rows))
+
+    asyncio.run(status())
+
+
 class ProgressReport:
     """Prints a rebuild's progress to stderr: at most every `every_s`, and each topic's end."""
 
@@ -166,15 +207,16 @@ class ProgressReport:
             print(progress, file=sys.stderr, flush=True)
 
 
-COMMANDS: dict[str, Callable[[ServiceDefinition, ServiceSettings], None]] = {
+COMMANDS: dict[str, Callable[[ServiceDefinition[Any], Any], None]] = {
     "api": run_api,
     "worker": run_worker,
     "migrate": run_migrations,
     "rebuild": run_rebuild,
+    "status": run_status,
 }
 
 
-def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> None:
+def main(definition: ServiceDefinition[Any], argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m {definition.name}")
     parser.add_argument("command", choices=sorted(COMMANDS))
     args = parser.parse_args(argv)

@@ -1,20 +1,34 @@
-"""OpenTelemetry set-up and W3C trace context carried in event envelopes."""
+"""Tracing: OpenTelemetry's instrumentation for FastAPI, asyncpg, aiokafka and httpx, the SDK
+set up by entrypoints only, and W3C trace context from Kafka headers into projection batches.
+
+The aiokafka instrumentation writes the producer span's `traceparent` into every record's Kafka
+headers; a worker continues that trace in the span around a batch it applies, so the database
+writes of the batch (asyncpg spans) belong to it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from fastapi import FastAPI
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
+from dialogkit.records import SourceRecord
+
+MAX_LINKS = 128
 _configured = False
+_instrumented = False
 
 
-def configure_tracing(service_name: str, otlp_endpoint: str | None) -> None:
-    """Install a tracer provider; spans are exported only when an OTLP endpoint is set."""
+def configure_tracing(
+    service_name: str, otlp_endpoint: str | None, exporter: SpanExporter | None = None
+) -> None:
+    """Install the SDK's tracer provider (once per process; entrypoints only). Spans are
+    exported over OTLP/HTTP to `otlp_endpoint` when set, or to `exporter`; else dropped."""
     global _configured
     if _configured:
         return
@@ -22,11 +36,35 @@ def configure_tracing(service_name: str, otlp_endpoint: str | None) -> None:
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(
-            BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_endpoint}/v1/traces"))
-        )
+        exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces")
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _configured = True
+
+
+def instrument_libraries() -> None:
+    """Patch asyncpg, aiokafka and httpx to make spans and carry trace context (idempotent);
+    without a configured SDK their spans cost next to nothing and go nowhere."""
+    global _instrumented
+    if _instrumented:
+        return
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    AIOKafkaInstrumentor().instrument()
+    AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
+    HTTPXClientInstrumentor().instrument()
+    _instrumented = True
+
+
+def instrument_app(app: FastAPI) -> None:
+    """A server span per request, continuing the caller's `traceparent`; probes excluded."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    instrument_libraries()
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
 
 
 def current_traceparent() -> str | None:
@@ -34,6 +72,41 @@ def current_traceparent() -> str | None:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get("traceparent")
+
+
+def record_context(record: SourceRecord) -> trace.SpanContext | None:
+    """The span context a record carries: its `traceparent` header (set by the producer), else
+    its envelope's `ce_traceparent` (set by the API that made the event); None if neither."""
+    headers = {name.lower(): value for name, value in record.headers}
+    for name in ("traceparent", "ce_traceparent"):
+        if (value := headers.get(name)) is None:
+            continue
+        carrier = {"traceparent": value.decode(errors="replace")}
+        span_context = trace.get_current_span(propagate.extract(carrier)).get_span_context()
+        if span_context.is_valid:
+            return span_context
+    return None
+
+
+@contextmanager
+def batch_span(name: str, records: Sequence[SourceRecord], **attributes: str) -> Iterator[None]:
+    """A span around processing a batch of records: linked to the trace of every record, and a
+    child of that trace when all records share one (the live path, one request at a time)."""
+    contexts = [c for c in map(record_context, records) if c is not None]
+    traces = {c.trace_id for c in contexts}
+    parent = None
+    if len(traces) == 1:
+        parent = trace.set_span_in_context(trace.NonRecordingSpan(contexts[0]))
+    links = [trace.Link(c) for c in contexts[:MAX_LINKS]]
+    tracer = trace.get_tracer("dialogkit")
+    with tracer.start_as_current_span(
+        name,
+        context=parent,
+        kind=trace.SpanKind.CONSUMER,
+        links=links,
+        attributes={**attributes, "messaging.batch.message_count": len(records)},
+    ):
+        yield
 
 
 @contextmanager

@@ -10,7 +10,6 @@ commit and the offset commit neither loses nor repeats a change (repeats are ski
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,7 +17,6 @@ from typing import Any, Protocol
 import faust
 import orjson
 from faust.types import EventT, StreamT
-from mode import Service
 
 from dialog_schemas.catalog import TopicContract
 from dialogkit import faust_transport, metrics
@@ -26,12 +24,10 @@ from dialogkit.auth import authorize_header, refusal
 from dialogkit.batching import idle_batches
 from dialogkit.codec import DecodeError
 from dialogkit.config import ServiceSettings
-from dialogkit.db import create_pool
-from dialogkit.deadletters import DeadLetters
 from dialogkit.ingress import IngressContext, IngressProcessor, IngressRoute
 from dialogkit.issuer import Forbidden, NoKeys, TokenVerifier, Unauthorized
 from dialogkit.jobs import JOB_RECORD_FAILURES_TOTAL, Periodic
-from dialogkit.kafka_security import faust_credentials, kafka_client_options
+from dialogkit.lag import refresh_lag
 from dialogkit.ledger import ledger_verifier
 from dialogkit.problems import PROBLEM_JSON
 from dialogkit.projection import (
@@ -41,91 +37,15 @@ from dialogkit.projection import (
     ProjectionRunner,
     decode,
 )
-from dialogkit.publishing import KafkaPublisher
 from dialogkit.readiness import check_all
 from dialogkit.records import SourceRecord
 from dialogkit.resume import resume_at_stored_positions
-from dialogkit.topics import dead_letter_topic
+from dialogkit.tracing import instrument_libraries
+from dialogkit.worker_setup import WorkerResources, faust_settings
 
 log = logging.getLogger(__name__)
 BATCH_SECONDS = "dialog_batch_seconds"  # handing a batch to its handler until it is durable
 BATCH_RECORDS = "dialog_batch_records_total"
-
-
-def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
-    """faust settings tuned so a fresh worker handles its first event within seconds."""
-    brokers = ";".join(b.strip() for b in settings.kafka_bootstrap.split(","))
-    return {
-        "id": f"{service}-worker",
-        "broker": f"{faust_transport.SCHEME}://{brokers}",
-        "broker_credentials": faust_credentials(settings),
-        "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
-        "store": "memory://",
-        # faust wants a data folder even when its tables live in memory
-        "datadir": str(worker_data_dir(service, settings)),
-        "autodiscover": False,
-        # The defaults wait for the stream to drain and for a 60 s rebalance window before the
-        # first event; these bring a fresh worker's first event down to a few seconds.
-        "stream_wait_empty": False,
-        "broker_rebalance_timeout": 5,
-        "broker_session_timeout": 10,
-        "broker_heartbeat_interval": 1,
-        "broker_commit_interval": 1.0,
-        "topic_disable_leader": True,
-        "consumer_auto_offset_reset": "earliest",
-        "producer_acks": -1,
-        "web_enabled": True,
-        # faust's own pages show tables, partitions and internals to anyone: all off. The worker
-        # serves /healthz, /readyz and /metrics openly and its tables only with a token.
-        "web_router_enabled": False,
-        "web_tables_enabled": False,
-        "web_graph_enabled": False,
-        "web_stats_enabled": False,
-        "web_metrics_enabled": False,
-        "web_bind": settings.http_host,
-        "web_host": settings.http_host,
-        "web_port": settings.worker_web_port,
-    }
-
-
-def worker_data_dir(service: str, settings: ServiceSettings) -> Path:
-    """faust's data folder: `worker_data_dir` when set (`make run` puts it under its state
-    folder, so two platforms on one machine do not share it), else one in the temp folder."""
-    if settings.worker_data_dir is not None:
-        return settings.worker_data_dir.absolute()
-    return Path(tempfile.gettempdir()) / f"dialog-{service}-worker"
-
-
-class WorkerResources(Service):
-    """The worker's pool and publisher, opened before the app starts and closed after it."""
-
-    def __init__(self, service: str, settings: ServiceSettings, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.service = service
-        self.settings = settings
-        self.pool: Any = None
-        self.publisher = KafkaPublisher(
-            settings.kafka_bootstrap,
-            client_id=f"{service}-worker",
-            idempotent=settings.kafka_idempotent_producer,
-            timeout_s=settings.publish_timeout_s,
-            security=kafka_client_options(settings),
-            signers=settings.topic_signers(),
-        )
-
-    async def on_start(self) -> None:
-        self.pool = await create_pool(
-            self.settings.database_url, max_size=self.settings.database_pool_max
-        )
-        await self.publisher.start()
-
-    async def on_stop(self) -> None:
-        await self.publisher.stop()
-        if self.pool is not None:
-            await self.pool.close()
-
-    def dead_letters(self, consumer: str) -> DeadLetters:
-        return DeadLetters(self.publisher, dead_letter_topic(self.service), consumer)
 
 
 def source_record(event: EventT[bytes]) -> SourceRecord:
@@ -158,6 +78,7 @@ class StreamWorker:
         ingress: Sequence[IngressRoute] = (),
         resources: WorkerResources | None = None,
     ) -> None:
+        instrument_libraries()  # spans for asyncpg and aiokafka; exported once the SDK is set up
         self.service = service
         self.settings = settings
         self.projections = list(projections)
@@ -216,6 +137,7 @@ class StreamWorker:
             )
             async for events in batches:
                 handler = handler or make()
+                metrics.EVENTS_CONSUMED.labels(consumer=name, topic=topic_name).inc(len(events))
                 with metrics.timed(BATCH_SECONDS, consumer=name):
                     await handler.handle([source_record(e) for e in events])
                 metrics.increment(BATCH_RECORDS, len(events), consumer=name)
@@ -316,7 +238,9 @@ class StreamWorker:
 
         @self.app.page("/metrics")
         async def metrics_page(web: Any, request: Any) -> Any:
-            return web.text(metrics.exposition())
+            pool = worker.resources.pool
+            await refresh_lag(pool, worker.projections, worker.settings)
+            return web.text(metrics.exposition(), content_type=metrics.MEDIA_TYPE)
 
         @self.app.page("/readyz")
         async def readyz(web: Any, request: Any) -> Any:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
-from uuid import UUID
 
-import orjson
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, create_model
 
+from campaigns import views
 from campaigns.commands import CommandResult, execute
+from campaigns.commands import answered as _answer
+from campaigns.config import Settings
 from campaigns.domain import (
     CreateCampaign,
     LaunchWave,
@@ -23,11 +23,11 @@ from dialog_schemas import CustomerId
 from dialog_schemas.campaigns import CampaignDefinition
 from dialog_schemas.common import ExternalId
 from dialogkit.auth import scope
-from dialogkit.http import IdempotencyKey, Runtime
+from dialogkit.http import ApiRuntime, IdempotencyKey, get_runtime
 from dialogkit.limits import FewItems
-from dialogkit.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
+Runtime = Annotated[ApiRuntime[Settings], Depends(get_runtime)]
 READ = scope("campaigns:read")
 WRITE = scope("campaigns:write")
 LAUNCH = scope("campaigns:launch")
@@ -42,14 +42,6 @@ CampaignChanges: type[BaseModel] = create_model(
     "CampaignChanges", __config__=ConfigDict(extra="forbid"), **_OPTIONAL
 )
 """Every field of the definition, each optional: what a PATCH may change."""
-
-
-def _answer(result: CommandResult, response: Response, created: bool = False) -> CommandResult:
-    if not result.applied:
-        response.status_code = 202
-    elif created and not result.replayed:
-        response.status_code = 201
-    return result
 
 
 @router.post("/campaigns", status_code=200, tags=["campaigns"], dependencies=[WRITE])
@@ -126,49 +118,10 @@ async def stop_campaign(
     return _answer(result, response)
 
 
-class Wave(BaseModel):
-    wave: int
-    launched_at: datetime
-    due_from: datetime
-
-
-class CampaignView(BaseModel):
-    campaign_id: str
-    status: str
-    created_at: datetime
-    ended_at: datetime | None
-    definition: dict[str, Any]
-    waves: list[Wave]
-
-
-class CampaignPage(BaseModel):
-    campaigns: list[CampaignView]
-    next_cursor: str | None
-
-
-def _view(row: Any) -> CampaignView:
-    return CampaignView(
-        campaign_id=row["campaign_id"],
-        status=row["status"],
-        created_at=row["created_at"],
-        ended_at=row["ended_at"],
-        definition=orjson.loads(row["definition"]) if row["definition"] else {},
-        waves=orjson.loads(row["waves"]),
-    )
-
-
-CAMPAIGN_COLUMNS = "campaign_id, status, created_at, ended_at, definition, waves"
-
-
 @router.get("/campaigns/{campaign_id}", dependencies=[READ])
-async def get_campaign(campaign_id: CampaignId, runtime: Runtime) -> CampaignView:
+async def get_campaign(campaign_id: CampaignId, runtime: Runtime) -> views.CampaignView:
     """The campaign's definition, status and waves; 404 if it does not exist."""
-    row = await runtime.pool.fetchrow(
-        f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE campaign_id = $1", campaign_id
-    )
-    if row is None:
-        raise Problem(404, "Not Found", f"campaign {campaign_id} does not exist")
-    return _view(row)
+    return await views.campaign(runtime.pool, campaign_id)
 
 
 @router.get("/campaigns", dependencies=[READ])
@@ -179,60 +132,14 @@ async def list_campaigns(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> CampaignPage:
+) -> views.CampaignPage:
     """Campaigns in order of creation, optionally of one status; `next_cursor` pages on."""
-    after = cursor or ""
-    rows = await runtime.pool.fetch(
-        f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns"
-        " WHERE ($1::text IS NULL OR status = $1) AND campaign_id > $2"
-        " ORDER BY campaign_id LIMIT $3",
-        status,
-        after,
-        limit + 1,
-    )
-    page = [_view(r) for r in rows[:limit]]
-    more = len(rows) > limit
-    return CampaignPage(campaigns=page, next_cursor=page[-1].campaign_id if more else None)
-
-
-class OutreachResponse(BaseModel):
-    response_id: str
-    kind: str
-    channel: str
-    received_at: datetime
-
-
-class Outreach(BaseModel):
-    outreach_id: UUID
-    campaign_id: str
-    campaign_name: str | None
-    channel: str
-    purpose: str | None
-    planned_for: datetime | None
-    decision: str | None
-    """'authorized' or 'blocked' once decided at dispatch time."""
-    decided_at: datetime | None
-    legal_basis: str | None
-    consent_id: UUID | None
-    block_reason: str | None
-    dispatched_at: datetime | None
-    responses: list[OutreachResponse]
-
-
-class CustomerOutreach(BaseModel):
-    customer_id: str
-    outreach: list[Outreach]
+    return await views.campaigns(runtime.pool, status, limit, cursor)
 
 
 @router.get("/customers/{customer_id}/outreach", dependencies=[READ])
-async def get_customer_outreach(customer_id: CustomerId, runtime: Runtime) -> CustomerOutreach:
+async def get_customer_outreach(
+    customer_id: CustomerId, runtime: Runtime
+) -> views.CustomerOutreach:
     """Every outreach to this customer, with its decision and responses, in order of plan."""
-    rows = await runtime.pool.fetch(
-        "SELECT o.outreach_id, o.campaign_id, c.name AS campaign_name, o.channel, o.purpose,"
-        " o.planned_for, o.decision, o.decided_at, o.legal_basis, o.consent_id, o.block_reason,"
-        " o.dispatched_at, o.responses FROM outreach o LEFT JOIN campaigns c USING (campaign_id)"
-        " WHERE o.customer_id = $1 ORDER BY o.planned_for NULLS LAST, o.outreach_id",
-        customer_id,
-    )
-    outreach = [Outreach(**(dict(r) | {"responses": orjson.loads(r["responses"])})) for r in rows]
-    return CustomerOutreach(customer_id=customer_id, outreach=outreach)
+    return await views.customer_outreach(runtime.pool, customer_id)

@@ -7,6 +7,7 @@ from campaigns.campaign_view import CampaignProjection
 from campaigns.config import SERVICE, Settings
 from campaigns.dispatch import Policy
 from campaigns.dispatcher import Dispatcher
+from campaigns.facts import CUSTOMER_TABLES as AUDIENCE_TABLES
 from campaigns.facts import (
     AudienceContactsProjection,
     AudienceObjectionsProjection,
@@ -15,12 +16,18 @@ from campaigns.facts import (
 from campaigns.outbox import OutboxRelay
 from campaigns.phone_zones import PhoneZones
 from campaigns.planning import Planner, WavesProjection
+from campaigns.projections import CUSTOMER_TABLES as OUTREACH_TABLES
 from campaigns.projections import CustomerMergesProjection, OutreachProjection
-from consentledger.projections import ConsentHistoryProjection, CustomerFactsProjection
+from consentledger.projections import CUSTOMER_TABLES as LEDGER_TABLES
+from consentledger.projections import (
+    KEPT_TABLES,
+    ConsentHistoryProjection,
+    CustomerFactsProjection,
+)
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, CONSENT_EVENTS, CONTACTS_EVENTS
-from dialogkit.config import ServiceSettings
 from dialogkit.jobs import Periodic
 from dialogkit.journal import EventJournal
+from dialogkit.lifecycle import CustomerTables
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
@@ -32,7 +39,7 @@ CONSENT_VIEW = {
 """The projections a dispatch decision reads, by topic: the read barrier waits for them."""
 
 
-def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
+def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
     return [
         EventJournal(CAMPAIGNS_EVENTS),
         CampaignProjection(),
@@ -47,8 +54,7 @@ def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Pr
     ]
 
 
-def periodic(settings: ServiceSettings) -> list[Periodic]:
-    assert isinstance(settings, Settings)
+def periodic(settings: Settings) -> list[Periodic]:
     relay = OutboxRelay(settings.key_store(), batch=settings.dispatch_batch)
     barrier = ReadBarrier(
         KafkaTopicEnds(settings.kafka_bootstrap),
@@ -71,11 +77,18 @@ def periodic(settings: ServiceSettings) -> list[Periodic]:
     ]
 
 
-DEFINITION = ServiceDefinition(
+DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
     routers=[router, reports_router],
     projections=projections,
     periodic=periodic,
     description="Campaigns, audiences, outreach decisions and responses.",
+    customer_tables=CustomerTables(
+        merged=(*OUTREACH_TABLES, *AUDIENCE_TABLES, *LEDGER_TABLES),
+        kept={
+            **KEPT_TABLES,
+            "audience_facts": "folded into the survivor's row by the facts projection",
+        },
+    ),
 )

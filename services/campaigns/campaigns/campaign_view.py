@@ -36,14 +36,6 @@ async def load_campaign(db: Any, campaign_id: str) -> Campaign | None:
     return fold(await campaign_events(db, campaign_id))
 
 
-async def applied(db: Any, event_ids: Sequence[Any]) -> list[Any]:
-    """Those of these event ids the projection has applied."""
-    rows = await db.fetch(
-        "SELECT event_id FROM campaign_events WHERE event_id = ANY($1::uuid[])", list(event_ids)
-    )
-    return [r["event_id"] for r in rows]
-
-
 class CampaignProjection:
     """The campaign events of `campaigns.events.v1`, and each campaign's state folded from them."""
 

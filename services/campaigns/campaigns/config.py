@@ -16,8 +16,6 @@ class Settings(PersonalDataReaderSettings):
 
     http_port: Port = 8004
     worker_web_port: Port = 6604
-    command_wait_s: Annotated[float, Field(ge=0, le=30)] = 5.0
-    """How long a command waits to see its events applied before answering 202 instead."""
     calling_hours_start: time = time(9)
     calling_hours_end: time = time(20)
     calling_weekdays: list[Annotated[int, Field(ge=0, le=6)]] = [0, 1, 2, 3, 4, 5]

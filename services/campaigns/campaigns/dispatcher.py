@@ -48,7 +48,7 @@ from campaigns.due import (
     take_due,
 )
 from campaigns.outbox import (
-    SOURCE,
+    WORKER,
     OutboxRelay,
     event_id,
     event_row,
@@ -276,7 +276,7 @@ def _request(row: Row, now: datetime, points: dict[str, Any]) -> tuple[Any, ...]
     }
     envelope = Envelope(
         id=event_id(row.outreach_id, "requested"),
-        source=SOURCE,
+        source=WORKER.source,
         type=kind.event_type,
         subject=row.customer_id,
         time=now,

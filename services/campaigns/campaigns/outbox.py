@@ -27,10 +27,12 @@ import asyncpg
 import orjson
 from pydantic import ValidationError
 
+from campaigns.config import SERVICE
 from dialog_schemas import Envelope, Event
 from dialog_schemas.campaigns import CancellationReason, OutreachCancelled, OutreachDispatched
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS
 from dialog_schemas.common import Channel
+from dialogkit.emitter import Emitter
 from dialogkit.pii import (
     PREFIX,
     DataKey,
@@ -45,7 +47,7 @@ from dialogkit.publishing import EventPublisher
 
 log = logging.getLogger(__name__)
 NAMESPACE = UUID("0b8e3c52-7d7f-4c1e-9a55-2f1d6a9e4b10")
-SOURCE = "/campaigns/worker"
+WORKER = Emitter(SERVICE, "worker")
 LEASE_S = 30
 Row = tuple[int, str, Envelope, Any]
 """seq, topic, envelope, contact point to seal (requests only)."""
@@ -58,13 +60,12 @@ def event_id(outreach_id: UUID, what: str) -> UUID:
 
 def outreach_envelope(event: Event, customer: str, outreach_id: UUID, what: str) -> Envelope:
     """The envelope of an event about one outreach; its conversation is the outreach."""
-    return Envelope.wrap(
+    return WORKER.new(
         event,
         id=event_id(outreach_id, what),
-        source=SOURCE,
         subject=customer,
         time=datetime.now(UTC),
-        correlationid=outreach_id,
+        conversation=outreach_id,
     )
 
 

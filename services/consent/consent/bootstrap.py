@@ -6,17 +6,16 @@ from consent.expiry import ExpiryJob
 from consent.policies import ConsentUsePolicy, OptOutPolicy
 from consent.projections import ConsentStateProjection, MergedConsentState
 from consent.signing import router as signing_router
-from consentledger.projections import CustomerFactsProjection
+from consentledger.projections import CUSTOMER_TABLES, KEPT_TABLES, CustomerFactsProjection
 from dialog_schemas.catalog import CONSENT_STATE
-from dialogkit.config import ServiceSettings
 from dialogkit.jobs import Periodic
+from dialogkit.lifecycle import CustomerTables
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
 
 
-def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
-    assert isinstance(settings, Settings)
+def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
     return [
         ConsentStateProjection(publisher, settings.expiry, settings.ledger_signer()),
         CustomerFactsProjection("consent.customer-facts"),
@@ -26,12 +25,11 @@ def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Pr
     ]
 
 
-def periodic(settings: ServiceSettings) -> list[Periodic]:
-    assert isinstance(settings, Settings)
+def periodic(settings: Settings) -> list[Periodic]:
     return [ExpiryJob(settings.expiry, settings.expiry_check_s)]
 
 
-DEFINITION = ServiceDefinition(
+DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
     routers=[router, signing_router],
@@ -39,4 +37,11 @@ DEFINITION = ServiceDefinition(
     description="Permission to contact: consents, evidence, objections, eligibility, proof.",
     periodic=periodic,
     state_tables={"consent-state": CONSENT_STATE},
+    customer_tables=CustomerTables(
+        merged=CUSTOMER_TABLES,
+        kept={
+            "consent_state": "recomputed for the survivor and dropped for the duplicate on a merge",
+            **KEPT_TABLES,
+        },
+    ),
 )

@@ -1,292 +1,170 @@
-"""Commands of the consent service and the events each one decides, given the state and now."""
+"""The consent service's commands: for each, the state it decides on, its decision, its ids.
+
+Every command decides on the customer's current consent state, waits until the consent history
+shows its events (`command_wait_s`; then 200/201, else 202), and derives its event ids from the
+customer and the Idempotency-Key (a new consent's and objection's ids too).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Annotated
-from uuid import UUID
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from fastapi import Response
+from pydantic import BaseModel
 
-from consentledger.domain import DOUBLE_OPT_IN, Consent, ConsentState, token_sha256
-from dialog_schemas import Event
-from dialog_schemas.common import Channel, ExternalId, Instant, Purpose
-from dialog_schemas.consent import (
-    ChannelObjectionRecorded,
-    ConsentConfirmed,
-    ConsentExpired,
-    ConsentGranted,
-    ConsentRevoked,
-    ConsentStatus,
-    ConsentUsed,
-    Evidence,
-    ObjectionLifted,
-    ObjectionRecorded,
-)
-from dialogkit.contactpoints import ContactPoint
-from dialogkit.rules import Conflict, RuleViolation, not_in_future
+from consent import domain
+from consent.config import Settings
+from consent.suppression import erased_matches, suppressions
+from consent.views import known_state
+from consentledger.domain import DOUBLE_OPT_IN, ConsentState
+from dialog_schemas.catalog import CONSENT_EVENTS
+from dialogkit.commands import CommandTable, Context, Handler, Ids, Outcome, Ports
+from dialogkit.http import answered
+from dialogkit.problems import Problem
 
-ConfirmationToken = Annotated[str, StringConstraints(min_length=16, max_length=256)]
+COMMAND_NAMESPACE = UUID("8a6f2e1c-3d4b-4c5a-9e7f-0b1c2d3e4f50")
 
 
-class Command(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class GrantConsent(Command):
-    """Record a consent the customer gave, with the evidence that proves it."""
-
-    channel: Channel
-    purpose: Purpose
-    evidence: Evidence
-    contact_point: ContactPoint | None = None
-    """The phone number or email address it covers, as typed; normalized as contacts does."""
-    lifts_objection: bool = False
-    """The customer, having objected before, now expressly consents again."""
-    confirmation_token: ConfirmationToken | None = None
-    """Email and SMS: the token of your own double opt-in link; without one the service issues
-    one. Only its SHA-256 is recorded."""
-
-
-class ConfirmConsent(Command):
-    """The double opt-in confirmation of a pending consent arrived, carrying its token."""
-
-    source_ref: ExternalId
-    """The token of the double opt-in link the customer followed."""
-    confirmed_at: Instant | None = None
-
-
-class WithdrawConsent(Command):
-    """Withdraw one consent by id, or every consent on a channel (optionally one purpose)."""
-
-    via_channel: Channel
+class CommandResult(BaseModel):
+    event_ids: list[UUID]
+    applied: bool
+    """True once the read model shows the events; false (HTTP 202) while it does not yet."""
+    replayed: bool = False
+    """True when the key was used before and this answer repeats the first one."""
     consent_id: UUID | None = None
-    channel: Channel | None = None
-    purpose: Purpose | None = None
-    withdrawn_at: Instant | None = None
-    source_ref: ExternalId | None = None
+    confirmation_token: str | None = None
+    """Email and SMS grants without a token of their own: the token for the double opt-in link
+    (only its holder can confirm; the service keeps only its hash)."""
 
-    @model_validator(mode="after")
-    def _says_what(self) -> WithdrawConsent:
-        if self.consent_id is None and self.channel is None:
-            raise ValueError("name the consent_id, or the channel whose consents end")
-        return self
-
-
-class RecordObjection(Command):
-    """Object to direct marketing: on every channel, or with `channel` on that one only."""
-
-    via_channel: Channel
-    channel: Channel | None = None
-    objected_at: Instant | None = None
-    source_ref: ExternalId | None = None
-
-
-class RecordUse(Command):
-    """A consent was relied on to contact the customer."""
-
-    reference: ExternalId
-    purpose: Purpose
-    used_at: Instant | None = None
-
-
-def grant(
-    state: ConsentState,
-    command: GrantConsent,
-    *,
-    consent_id: UUID,
-    now: datetime,
-    issued_token: str | None = None,
-) -> list[Event]:
-    """A consent is pending until confirmed on double-opt-in channels (UWG §7(2) Nr. 2), by the
-    holder of the grant's token (the command's, else `issued_token`); it may lift an objection."""
-    not_in_future("evidence.captured_at", command.evidence.captured_at, now)
-    if command.channel in (Channel.EMAIL, Channel.SMS) and command.contact_point is None:
-        raise RuleViolation("contact_point", f"a {command.channel} consent names its address")
-    pending = command.channel in DOUBLE_OPT_IN
-    token = command.confirmation_token or issued_token
-    if not pending and command.confirmation_token is not None:
-        raise RuleViolation("confirmation_token", f"a {command.channel} consent is not confirmed")
-    if pending and token is None:
-        raise RuleViolation("confirmation_token", "a double opt-in consent needs a token")
-    lifts = command.lifts_objection and state.objecting
-    events: list[Event] = [
-        ConsentGranted(
-            consent_id=consent_id,
-            channel=command.channel,
-            purpose=command.purpose,
-            evidence=command.evidence,
-            pending_confirmation=pending,
-            contact_point=command.contact_point,
-            lifts_objection=lifts,
-            confirmation_token_sha256=token_sha256(token) if pending and token else None,
+    @classmethod
+    def of(cls, outcome: Outcome, response: Response) -> CommandResult:
+        answered(response, outcome)
+        return cls(
+            event_ids=outcome.event_ids,
+            applied=outcome.applied,
+            replayed=outcome.replayed,
+            **outcome.answer,
         )
-    ]
-    if lifts and not pending:
-        events.append(_lift(state, command.evidence.captured_at, consent_id))
-    return events
 
 
-def confirm(
-    state: ConsentState,
-    consent_id: UUID,
-    command: ConfirmConsent,
-    *,
-    now: datetime,
-    expiry: timedelta,
-    confirm_within: timedelta,
-) -> list[Event]:
-    """Only the grant's own token confirms it, once, within `confirm_within` of the grant; a
-    wrong token is refused and the consent stays pending (UWG §7(2) Nr. 2, double opt-in)."""
-    consent = state.consent(consent_id)
-    at = command.confirmed_at or now
-    not_in_future("confirmed_at", at, now)
-    _must_be_open(state, consent, at, "confirm", expiry)
-    if consent.revoked_at is not None or consent.expired_at is not None:
-        raise Conflict(f"consent {consent_id} has ended; cannot confirm it")
-    if not consent.pending:
-        raise Conflict(f"consent {consent_id} needs no confirmation ({consent.channel})")
-    if consent.confirmed_at is not None:
-        raise Conflict(f"consent {consent_id} is already confirmed; a token confirms once")
-    if at < consent.granted_at:
-        raise RuleViolation("confirmed_at", "is before the consent was given")
-    if not consent.answers(command.source_ref):
-        raise RuleViolation("source_ref", "is not the confirmation token of this consent")
-    if at > consent.granted_at + confirm_within:
-        raise Conflict(
-            f"the confirmation period of consent {consent_id} ended"
-            f" {(consent.granted_at + confirm_within).isoformat()}; ask for consent again"
+@dataclass(frozen=True)
+class Confirm:
+    """Confirm the consent `consent_id` (the path names it, the body says how)."""
+
+    consent_id: UUID
+    body: domain.ConfirmConsent
+
+
+@dataclass(frozen=True)
+class Use:
+    """Record a use of the consent `consent_id`."""
+
+    consent_id: UUID
+    body: domain.RecordUse
+
+
+async def current(ports: Ports[Settings], customer_id: str, command: Any) -> ConsentState:
+    """The customer's consent state; 404 if never registered, 410 once erased."""
+    state = await known_state(ports.pool, customer_id)
+    if state.erased_at is not None:
+        raise Problem(
+            410, "Erased", f"customer {customer_id} was erased", erased_at=str(state.erased_at)
         )
-    proof = f"sha256:{token_sha256(command.source_ref)}"
-    events: list[Event] = [
-        ConsentConfirmed(consent_id=consent_id, confirmed_at=at, source_ref=proof)
-    ]
-    if consent.lifts_objection and state.objecting:
-        events.append(_lift(state, at, consent_id))
-    return events
+    return state
 
 
-def withdraw(
-    state: ConsentState, command: WithdrawConsent, *, now: datetime, expiry: timedelta
-) -> list[Event]:
-    """Withdrawal is possible at any time, over any channel; it ends what it names (GDPR
-    Art. 7(3)). Only a consent already withdrawn or expired under `expiry` is refused."""
-    at = command.withdrawn_at or now
-    not_in_future("withdrawn_at", at, now)
-    if command.consent_id is not None:
-        targets = [state.consent(command.consent_id)]
-        _must_be_open(state, targets[0], at, "withdraw", expiry)
-    else:
-        targets = [
-            c
-            for c in state.consents.values()
-            if c.channel == command.channel
-            and (command.purpose is None or c.purpose == command.purpose)
-            and _open(state, c, at, expiry)
-        ]
-        if not targets:
-            raise Conflict(f"no consent on {command.channel} to withdraw")
+@dataclass(frozen=True)
+class Granting:
+    """What a grant decides on: the state, and erased contact points its own one matches."""
+
+    state: ConsentState
+    erased: list[dict[str, Any]]
+
+
+async def granting(
+    ports: Ports[Settings], customer_id: str, command: domain.GrantConsent
+) -> Granting:
+    """The state, and contacts' answer whether the grant's contact point was erased (503 if
+    contacts cannot be asked)."""
+    state = await current(ports, customer_id, command)
+    assert ports.erased_contact_points is not None
+    return Granting(state, await erased_matches(ports.erased_contact_points, command.contact_point))
+
+
+def ids(customer_id: str, command: Any, key: str | None) -> Ids:
+    return Ids.numbered(COMMAND_NAMESPACE, f"{customer_id}/{key or uuid4()}")
+
+
+Ctx = Context[Settings]
+State = ConsentState
+
+
+def issue_token(settings: Settings, consent_id: UUID) -> str:
+    """The double opt-in token of a consent: HMAC of its id, so a retried grant gets the same."""
+    key = settings.confirmation_secret.get_secret_value().encode()
+    return hmac.new(key, consent_id.bytes, hashlib.sha256).hexdigest()
+
+
+def issued_token(command: domain.GrantConsent, ctx: Ctx) -> str | None:
+    """The token this service issues for a double opt-in grant that brings none of its own."""
+    if command.channel in DOUBLE_OPT_IN and command.confirmation_token is None:
+        return issue_token(ctx.settings, ctx.ids("consent"))
+    return None
+
+
+def _grant(given: Granting, command: domain.GrantConsent, ctx: Ctx) -> list[Any]:
+    """An erased contact point is suppressed on its channels first, then the grant (UWG §7(2))."""
+    consent_id, issued = ctx.ids("consent"), issued_token(command, ctx)
     return [
-        ConsentRevoked(
-            consent_id=c.consent_id,
-            channel=c.channel,
-            purpose=c.purpose,
-            revoked_at=at,
-            via_channel=command.via_channel,
-            source_ref=command.source_ref,
-        )
-        for c in targets
+        *suppressions(given.erased, ctx.now),
+        *domain.grant(
+            given.state, command, consent_id=consent_id, now=ctx.now, issued_token=issued
+        ),
     ]
 
 
-def object_to_marketing(
-    state: ConsentState, command: RecordObjection, *, objection_id: UUID, now: datetime
-) -> list[Event]:
-    """An objection needs no reason and is never refused.
-
-    On one channel it ends that channel's consents given before it (they count as withdrawn from
-    then on, see `ConsentState.status`) and every permission there that is not such a consent.
-    """
-    at = command.objected_at or now
-    not_in_future("objected_at", at, now)
-    if command.channel is None:
-        if state.objecting:
-            return []
-        return [
-            ObjectionRecorded(
-                objection_id=objection_id,
-                objected_at=at,
-                via_channel=command.via_channel,
-                source_ref=command.source_ref,
-            )
-        ]
-    return [
-        ChannelObjectionRecorded(
-            channel=command.channel,
-            objected_at=at,
-            via_channel=command.via_channel,
-            source_ref=command.source_ref,
-        )
-    ]
-
-
-def record_use(
-    state: ConsentState,
-    consent_id: UUID,
-    command: RecordUse,
-    *,
-    now: datetime,
-    expiry: timedelta,
-) -> list[Event]:
-    """Only a consent that is valid at the time of use can be used (kept as §7a proof)."""
-    consent = state.consent(consent_id)
-    at = command.used_at or now
-    not_in_future("used_at", at, now)
-    status = state.status(consent, at, expiry)
-    if status is not ConsentStatus.ACTIVE:
-        raise Conflict(f"consent {consent_id} is {status} at {at.isoformat()}; it cannot be used")
-    return [
-        ConsentUsed(
-            consent_id=consent_id,
-            used_at=at,
-            channel=consent.channel,
-            purpose=command.purpose,
-            reference=command.reference,
-        )
-    ]
-
-
-def expire(state: ConsentState, now: datetime, expiry: timedelta) -> list[Event]:
-    """Record the expiry of every consent unused for longer than `expiry`."""
-    return [
-        ConsentExpired(
-            consent_id=c.consent_id,
-            expired_at=c.last_activity + expiry,
-            last_used_at=c.last_activity,
-        )
-        for c in state.consents.values()
-        if c.revoked_at is None and c.expired_at is None and c.last_activity + expiry < now
-    ]
-
-
-def _open(state: ConsentState, consent: Consent, at: datetime, expiry: timedelta) -> bool:
-    closed = (ConsentStatus.REVOKED, ConsentStatus.EXPIRED)
-    return state.status(consent, at, expiry) not in closed
-
-
-def _must_be_open(
-    state: ConsentState, consent: Consent, at: datetime, action: str, expiry: timedelta
-) -> None:
-    """Refuse only what the state shows closed at `at`, under the configured `expiry`."""
-    status = state.status(consent, max(at, consent.granted_at), expiry)
-    if status is ConsentStatus.REVOKED:
-        raise Conflict(f"consent {consent.consent_id} was withdrawn; cannot {action} it")
-    if status is ConsentStatus.EXPIRED:
-        raise Conflict(f"consent {consent.consent_id} has expired; cannot {action} it")
-
-
-def _lift(state: ConsentState, at: datetime, consent_id: UUID) -> ObjectionLifted:
-    assert state.objection is not None
-    return ObjectionLifted(
-        objection_id=state.objection.objection_id, lifted_at=at, consent_id=consent_id
+def _confirm(state: State, command: Confirm, ctx: Ctx) -> list[Any]:
+    return domain.confirm(
+        state,
+        command.consent_id,
+        command.body,
+        now=ctx.now,
+        expiry=ctx.settings.expiry,
+        confirm_within=ctx.settings.confirm_within,
     )
+
+
+def _withdraw(state: State, command: domain.WithdrawConsent, ctx: Ctx) -> list[Any]:
+    return domain.withdraw(state, command, now=ctx.now, expiry=ctx.settings.expiry)
+
+
+def _object(state: State, command: domain.RecordObjection, ctx: Ctx) -> list[Any]:
+    return domain.object_to_marketing(
+        state, command, objection_id=ctx.ids("objection"), now=ctx.now
+    )
+
+
+def _use(state: State, command: Use, ctx: Ctx) -> list[Any]:
+    expiry = ctx.settings.expiry
+    return domain.record_use(state, command.consent_id, command.body, now=ctx.now, expiry=expiry)
+
+
+def _new_consent(given: Granting, command: domain.GrantConsent, ctx: Ctx) -> dict[str, Any]:
+    return {"consent_id": str(ctx.ids("consent")), "confirmation_token": issued_token(command, ctx)}
+
+
+COMMANDS: CommandTable[Settings] = CommandTable(
+    topic=CONSENT_EVENTS,
+    confirmed_by="consent.history",
+    handlers={
+        domain.GrantConsent: Handler(granting, _grant, ids, answer=_new_consent, wait=True),
+        Confirm: Handler(current, _confirm, ids, wait=True),
+        domain.WithdrawConsent: Handler(current, _withdraw, ids, wait=True),
+        domain.RecordObjection: Handler(current, _object, ids, wait=True),
+        Use: Handler(current, _use, ids, wait=True),
+    },
+)

@@ -22,8 +22,6 @@ class Settings(PersonalDataReaderSettings):
     """Key of the double opt-in tokens the service issues (HMAC of the consent id)."""
     expiry_check_s: Annotated[float, Field(gt=0, le=86_400)] = 3600
     """How often the worker records expiries that fell due."""
-    command_wait_s: Annotated[float, Field(ge=0, le=30)] = 5.0
-    """How long a command waits to see its events applied before answering 202 instead."""
 
     LOCAL_SECRETS: ClassVar[tuple[str, ...]] = (
         *PersonalDataReaderSettings.LOCAL_SECRETS,

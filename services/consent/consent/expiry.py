@@ -11,14 +11,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
-from consent.commands import expire
+from consent.config import SERVICE
+from consent.domain import expire
 from consentledger.store import load_state
-from dialog_schemas import Envelope
 from dialog_schemas.catalog import CONSENT_EVENTS
 from dialog_schemas.consent import ConsentExpired
+from dialogkit.emitter import Emitter
 from dialogkit.jobs import record_failed
 from dialogkit.publishing import EventPublisher
 
+WORKER = Emitter(SERVICE, "worker")
 EXPIRY_NAMESPACE = UUID("5e0f1a2b-7c3d-4e8f-a9b0-c1d2e3f4a5b6")
 
 
@@ -49,14 +51,9 @@ class ExpiryJob:
                 continue
             for event in expired:
                 assert isinstance(event, ConsentExpired)
+                event_id = uuid5(EXPIRY_NAMESPACE, str(event.consent_id))
                 envelopes.append(
-                    Envelope.wrap(
-                        event,
-                        id=uuid5(EXPIRY_NAMESPACE, str(event.consent_id)),
-                        source="/consent/worker",
-                        subject=row["customer_id"],
-                        time=now,
-                    )
+                    WORKER.new(event, id=event_id, subject=row["customer_id"], time=now)
                 )
         await publisher.publish(CONSENT_EVENTS.name, envelopes)
         return len(envelopes)

@@ -8,13 +8,15 @@ from uuid import uuid5
 
 import asyncpg
 
-from consent.commands import RecordObjection, RecordUse, object_to_marketing, record_use
+from consent.config import SERVICE
+from consent.domain import RecordObjection, RecordUse, object_to_marketing, record_use
 from consentledger.domain import ConsentState
 from consentledger.store import load_state
 from dialog_schemas import Envelope
 from dialog_schemas.campaigns import OutreachAuthorized
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, CONSENT_EVENTS, INTERACTIONS_EVENTS
 from dialog_schemas.interactions import OptOutReceived
+from dialogkit.emitter import Emitter
 from dialogkit.projection import Decoded
 from dialogkit.publishing import EventPublisher
 from dialogkit.retry import NotAppliedYet
@@ -22,6 +24,8 @@ from dialogkit.rules import NotFound
 
 SETTLE = timedelta(seconds=30)
 """How long after an authorization an unknown consent may still be on its way."""
+
+WORKER = Emitter(SERVICE, "worker")
 
 
 class OptOutPolicy:
@@ -56,16 +60,7 @@ class OptOutPolicy:
                 state, command, objection_id=uuid5(cause.id, "objection"), now=now
             )
             envelopes += [
-                Envelope.wrap(
-                    event,
-                    id=uuid5(cause.id, f"consent-{n}"),
-                    source="/consent/worker",
-                    subject=cause.subject,
-                    time=now,
-                    correlationid=cause.correlationid,
-                    causationid=cause.id,
-                    traceparent=cause.traceparent,
-                )
+                WORKER.caused_by(cause, event, id=uuid5(cause.id, f"consent-{n}"), time=now)
                 for n, event in enumerate(decided)
             ]
         await self._publisher.publish(CONSENT_EVENTS.name, envelopes)
@@ -114,16 +109,7 @@ class ConsentUsePolicy:
                     raise NotAppliedYet(str(error)) from error
                 raise
             envelopes += [
-                Envelope.wrap(
-                    event,
-                    id=uuid5(cause.id, f"use-{n}"),
-                    source="/consent/worker",
-                    subject=cause.subject,
-                    time=now,
-                    correlationid=cause.correlationid,
-                    causationid=cause.id,
-                    traceparent=cause.traceparent,
-                )
+                WORKER.caused_by(cause, event, id=uuid5(cause.id, f"use-{n}"), time=now)
                 for n, event in enumerate(used)
             ]
         await self._publisher.publish(CONSENT_EVENTS.name, envelopes)

@@ -9,6 +9,7 @@ from uuid import UUID, uuid5
 import asyncpg
 
 from consent import ledger
+from consent.config import SERVICE
 from consentledger.domain import effective_at, state_as_of
 from consentledger.projections import CUSTOMER_TABLES, record_history
 from consentledger.store import histories
@@ -16,12 +17,14 @@ from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import CONSENT_EVENTS, CONSENT_STATE, CONTACTS_EVENTS
 from dialog_schemas.consent import ConsentStateChanged, ConsentSummary
 from dialog_schemas.contacts import ContactsMerged
+from dialogkit.emitter import Emitter
 from dialogkit.ledger import LedgerSigner
 from dialogkit.merges import follow_merges, survivor_of, survivors
-from dialogkit.projection import Decoded
+from dialogkit.projection import Decoded, of_type
 from dialogkit.publishing import EventPublisher
 
 SNAPSHOT_NAMESPACE = UUID("c1d0a4f3-2b6e-4e55-9f0c-5a8d7e3b2c19")
+WORKER = Emitter(SERVICE, "worker")
 
 
 def snapshot(history: Sequence[Event], expiry: timedelta) -> ConsentStateChanged:
@@ -91,16 +94,16 @@ class MergedConsentState:
         self._expiry = expiry
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        merges = [d for d in events if isinstance(d.event, ContactsMerged)]
+        merges = of_type(events, ContactsMerged)
         if not merges:
             return
         await follow_merges(connection, merges, CUSTOMER_TABLES)
-        duplicates = [d.event.merged_customer_id for d in merges]  # type: ignore[attr-defined]
+        duplicates = [d.event.merged_customer_id for d in merges]
         await connection.execute(
             "DELETE FROM consent_state WHERE customer_id = ANY($1::text[])", duplicates
         )
         survivors = {
-            await survivor_of(connection, d.event.merged_customer_id)  # type: ignore[attr-defined]
+            await survivor_of(connection, d.event.merged_customer_id)
             or d.envelope.subject: d.envelope
             for d in merges
         }
@@ -126,14 +129,8 @@ async def publish_states(
     await publisher.publish(
         CONSENT_STATE.name,
         [
-            Envelope.wrap(
-                s,
-                id=uuid5(SNAPSHOT_NAMESPACE, str(last[c].id)),
-                source="/consent/worker",
-                subject=c,
-                time=s.as_of,
-                correlationid=last[c].correlationid,
-                causationid=last[c].id,
+            WORKER.caused_by(
+                last[c], s, id=uuid5(SNAPSHOT_NAMESPACE, str(last[c].id)), time=s.as_of, subject=c
             )
             for c, s in snapshots.items()
         ],

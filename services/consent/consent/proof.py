@@ -10,10 +10,20 @@ import orjson
 
 from consentledger.domain import ConsentState
 from consentledger.store import Connection, event_of
+from dialog_schemas import Event
 from dialog_schemas.consent import ConsentConfirmed, ConsentExpired, ConsentRevoked, ConsentUsed
-from dialogkit.pii import KeyDestroyed, PersonalDataCipher
+from dialogkit.keys import KeyDestroyed
+from dialogkit.pii import PersonalDataCipher
 
 RETENTION_YEARS = 5
+
+
+PER_CONSENT: dict[type[Event], str] = {
+    ConsentConfirmed: "confirmations",
+    ConsentUsed: "uses",
+    ConsentRevoked: "withdrawals",
+    ConsentExpired: "expiry",
+}
 
 
 def plus_years(at: datetime, years: int) -> datetime:
@@ -45,15 +55,9 @@ async def proof_bundle(
             "data": event.model_dump(mode="json"),
         }
         timeline.append(entry)
-        kind = {
-            ConsentConfirmed: "confirmations",
-            ConsentUsed: "uses",
-            ConsentRevoked: "withdrawals",
-            ConsentExpired: "expiry",
-        }.get(type(event))
-        if kind is not None:
-            consent_id = str(event.consent_id)  # type: ignore[attr-defined]
-            per_consent.setdefault(consent_id, {}).setdefault(kind, []).append(entry)
+        if isinstance(event, ConsentConfirmed | ConsentUsed | ConsentRevoked | ConsentExpired):
+            kind = PER_CONSENT[type(event)]
+            per_consent.setdefault(str(event.consent_id), {}).setdefault(kind, []).append(entry)
     consents = []
     for consent in sorted(state.consents.values(), key=lambda c: c.granted_at):
         related = per_consent.get(str(consent.consent_id), {})

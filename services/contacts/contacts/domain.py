@@ -1,15 +1,21 @@
-"""Purchases and contracts: the facts about what a customer bought and cancelled."""
+"""Purchases, contracts and erasure: the facts about what a customer bought, cancelled, asked."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from uuid import UUID, uuid5
 
+from pydantic import BaseModel
+
+from dialog_schemas.common import ExternalId, Instant, Label
 from dialog_schemas.contacts import (
     CancellationFacts,
+    ContactErased,
     ContractCancelled,
+    ContractStarted,
     ProductPurchased,
     PurchaseFacts,
+    SalesChannel,
 )
 from dialogkit.rules import RuleViolation, not_in_future
 
@@ -42,4 +48,27 @@ def record_cancellation(facts: CancellationFacts, now: datetime) -> ContractCanc
         )
     return ContractCancelled(
         **{name: getattr(facts, name) for name in CancellationFacts.model_fields}
+    )
+
+
+class StartContract(BaseModel):
+    contract_id: ExternalId
+    product_id: ExternalId
+    category: Label
+    started_at: Instant
+    sales_channel: SalesChannel
+
+
+def start_contract(command: StartContract, now: datetime) -> ContractStarted:
+    """A contract has started; it cannot start in the future."""
+    not_in_future("started_at", command.started_at, now)
+    return ContractStarted(**command.model_dump())
+
+
+def erase(customer_id: str, suppressed_hashes: list[str], now: datetime) -> ContactErased:
+    """Erasure (GDPR Art. 17) keeps the contact points only as salted hashes, to stay blocked."""
+    return ContactErased(
+        erased_at=now,
+        request_id=uuid5(CONTACTS_NAMESPACE, f"{customer_id}/erasure"),
+        suppressed_contact_points=sorted(set(suppressed_hashes)),
     )

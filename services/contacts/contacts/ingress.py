@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from uuid import UUID
 
-from contacts.config import Settings
+from contacts.config import SERVICE, Settings
 from contacts.domain import (
     cancellation_event_id,
     purchase_event_id,
@@ -17,10 +17,11 @@ from contacts.suppression import purchase_emails, suppressed
 from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import CONTACTS_EVENTS, CONTACTS_INGRESS
 from dialog_schemas.contacts import CancellationReported, PurchaseReported
-from dialogkit.ingress import IngressContext, canonical
+from dialogkit.emitter import Emitter
+from dialogkit.ingress import IngressContext
 from dialogkit.projection import Decoded
 
-SOURCE = "/contacts/ingress"
+INGRESS = Emitter(SERVICE, "ingress")
 
 
 async def _purchase(
@@ -61,4 +62,4 @@ class ShopIngress:
         envelope = incoming.envelope
         handler = HANDLERS[type(incoming.event)]
         event_id, event = await handler(envelope.subject, incoming.event, now, context)
-        return [canonical(envelope, event, id=event_id, source=SOURCE, now=now)]
+        return [INGRESS.caused_by(envelope, event, id=event_id, time=now)]

@@ -24,11 +24,14 @@ from dialog_schemas.contacts import (
     ContractStarted,
     ProductPurchased,
 )
+from dialogkit.keys import KeyDestroyed, PostgresKeyStore
 from dialogkit.merges import record_merges, rekey, survivor_of
-from dialogkit.pii import KeyDestroyed, PersonalDataCipher, PostgresKeyStore
+from dialogkit.pii import PersonalDataCipher
 from dialogkit.projection import Decoded
 
 PRODUCTS = (ProductPurchased, ContractStarted, ContractCancelled)
+PRODUCT_TABLES = ("customer_products",)
+"""Tables of this read model whose rows follow a merged customer to the survivor."""
 # lists a merge unites; of the other fields the survivor keeps its own and takes what it lacks
 LISTS = ("addresses", "phone_numbers", "email_addresses", "social_handles", "interests")
 
@@ -70,7 +73,7 @@ class ProfileProjection:
                     or getattr(event, "cancelled_at", None),
                     orjson.dumps(data).decode(),
                 )
-        await rekey(connection, sorted(customers), ("customer_products",))
+        await rekey(connection, sorted(customers), PRODUCT_TABLES)
         await connection.execute(  # products of duplicates that reached an erased survivor
             "UPDATE customer_products p SET data = '{}'::jsonb FROM profiles e"
             " WHERE p.customer_id = e.customer_id AND e.erased_at IS NOT NULL"

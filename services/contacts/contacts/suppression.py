@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
 from contacts.config import Settings
@@ -25,10 +25,11 @@ from dialog_schemas.contacts import ProductPurchased
 from dialogkit.auth import scope
 from dialogkit.config import SUPPRESSION_SCOPE
 from dialogkit.contactpoints import Email, Phone, normalize_email, normalize_phone
-from dialogkit.http import Runtime
+from dialogkit.http import ApiRuntime, get_runtime
 from dialogkit.pii import PREFIX
 
 router = APIRouter(prefix="/v1", tags=["contacts"])
+Runtime = Annotated[ApiRuntime[Settings], Depends(get_runtime)]
 PHONE_CHANNELS = frozenset({Channel.PHONE, Channel.SMS})
 """A number reaches its holder by call and by SMS."""
 EMAIL_CHANNELS = frozenset({Channel.EMAIL})
@@ -116,7 +117,6 @@ async def check_suppression(query: SuppressionQuery, runtime: Runtime) -> Suppre
 
     For services that give a customer a contact point (a consent grant carrying one): the same
     check registration, updates, merges and purchases make here."""
-    assert isinstance(runtime.settings, Settings)
     found = await suppressed(
         runtime.pool,
         runtime.settings.suppression_salt.get_secret_value(),

@@ -1,14 +1,15 @@
 """Composition root of the interactions service."""
 
-from consentledger.projections import ConsentHistoryProjection, CustomerFactsProjection
+from consentledger.projections import CUSTOMER_TABLES as LEDGER_TABLES
+from consentledger.projections import KEPT_TABLES, ConsentHistoryProjection, CustomerFactsProjection
 from dialog_schemas.catalog import (
     CAMPAIGNS_EVENTS,
     CONSENT_EVENTS,
     CONTACTS_EVENTS,
     INTERACTIONS_EVENTS,
 )
-from dialogkit.config import ServiceSettings
 from dialogkit.jobs import Periodic
+from dialogkit.lifecycle import CustomerTables
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
@@ -16,17 +17,15 @@ from interactions.api import router
 from interactions.compliance import CampaignCategories, ComplianceCheckJob, ComplianceProjection
 from interactions.config import SERVICE, Settings
 from interactions.ingress import TouchpointIngress
-from interactions.projections import TimelineProjection
+from interactions.projections import CUSTOMER_TABLES, TimelineProjection
 
 
-def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Projection]:
-    assert isinstance(settings, Settings)
-    keys = settings.key_store()
+def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
     return [
-        TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline", keys),
-        TimelineProjection(CONSENT_EVENTS, "interactions.timeline.consent", keys),
-        TimelineProjection(CONTACTS_EVENTS, "interactions.timeline.contacts", keys),
-        TimelineProjection(CAMPAIGNS_EVENTS, "interactions.timeline.campaigns", keys),
+        TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline"),
+        TimelineProjection(CONSENT_EVENTS, "interactions.timeline.consent"),
+        TimelineProjection(CONTACTS_EVENTS, "interactions.timeline.contacts"),
+        TimelineProjection(CAMPAIGNS_EVENTS, "interactions.timeline.campaigns"),
         ComplianceProjection(),
         ConsentHistoryProjection("interactions.consent-history"),
         CustomerFactsProjection("interactions.customer-facts"),
@@ -34,8 +33,7 @@ def projections(settings: ServiceSettings, publisher: EventPublisher) -> list[Pr
     ]
 
 
-def periodic(settings: ServiceSettings) -> list[Periodic]:
-    assert isinstance(settings, Settings)
+def periodic(settings: Settings) -> list[Periodic]:
     return [
         ComplianceCheckJob(
             settings.compliance_check_s, settings.compliance_settle, settings.consent_expiry
@@ -43,7 +41,7 @@ def periodic(settings: ServiceSettings) -> list[Periodic]:
     ]
 
 
-DEFINITION = ServiceDefinition(
+DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
     routers=[router],
@@ -51,4 +49,11 @@ DEFINITION = ServiceDefinition(
     description="Every touchpoint on every channel, each customer's timeline, compliance findings.",
     ingress=[TouchpointIngress()],
     periodic=periodic,
+    customer_tables=CustomerTables(
+        merged=(*CUSTOMER_TABLES, *LEDGER_TABLES),
+        kept={
+            "erased_customers": "the fact that an id was erased, whoever it was merged into",
+            **KEPT_TABLES,
+        },
+    ),
 )

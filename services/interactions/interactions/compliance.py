@@ -23,11 +23,15 @@ from dialog_schemas.campaigns import CampaignCreated, CampaignUpdated
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, INTERACTIONS_EVENTS
 from dialog_schemas.common import Channel, Direction, Purpose
 from dialog_schemas.interactions import ComplianceFindingRecorded, TouchpointRecorded
+from dialogkit.emitter import Emitter
 from dialogkit.jobs import record_failed
 from dialogkit.merges import follow_merges
-from dialogkit.projection import Decoded
+from dialogkit.projection import Decoded, of_type
 from dialogkit.publishing import EventPublisher
+from interactions.config import SERVICE
 from interactions.projections import CUSTOMER_TABLES
+
+WORKER = Emitter(SERVICE, "worker")
 
 
 def is_advertising_attempt(touchpoint: TouchpointRecorded) -> bool:
@@ -50,9 +54,7 @@ class ComplianceProjection:
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         attempts = [
-            d
-            for d in events
-            if isinstance(d.event, TouchpointRecorded) and is_advertising_attempt(d.event)
+            d for d in of_type(events, TouchpointRecorded) if is_advertising_attempt(d.event)
         ]
         await connection.executemany(
             "INSERT INTO compliance_checks (event_id, customer_id, touchpoint_id, channel,"
@@ -62,29 +64,29 @@ class ComplianceProjection:
                 (
                     d.envelope.id,
                     d.envelope.subject,
-                    d.event.touchpoint_id,  # type: ignore[attr-defined]
-                    d.event.channel.value,  # type: ignore[attr-defined]
-                    d.event.purpose.value,  # type: ignore[attr-defined]
-                    d.event.campaign_id,  # type: ignore[attr-defined]
-                    d.event.occurred_at,  # type: ignore[attr-defined]
+                    d.event.touchpoint_id,
+                    d.event.channel.value,
+                    d.event.purpose.value if d.event.purpose else None,
+                    d.event.campaign_id,
+                    d.event.occurred_at,
                 )
                 for d in attempts
             ],
         )
-        findings = [d for d in events if isinstance(d.event, ComplianceFindingRecorded)]
+        findings = of_type(events, ComplianceFindingRecorded)
         await connection.executemany(
             "INSERT INTO compliance_findings (finding_id, customer_id, touchpoint_id, channel,"
             " purpose, reason, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
             " ON CONFLICT DO NOTHING",
             [
                 (
-                    d.event.finding_id,  # type: ignore[attr-defined]
+                    d.event.finding_id,
                     d.envelope.subject,
-                    d.event.touchpoint_id,  # type: ignore[attr-defined]
-                    d.event.channel.value,  # type: ignore[attr-defined]
-                    d.event.purpose.value,  # type: ignore[attr-defined]
-                    d.event.reason.value,  # type: ignore[attr-defined]
-                    d.event.occurred_at,  # type: ignore[attr-defined]
+                    d.event.touchpoint_id,
+                    d.event.channel.value,
+                    d.event.purpose.value,
+                    d.event.reason.value,
+                    d.event.occurred_at,
                 )
                 for d in findings
             ],
@@ -104,13 +106,11 @@ class CampaignCategories:
             " ON CONFLICT (campaign_id) DO UPDATE SET product_category = excluded.product_category",
             [
                 (d.event.campaign_id, d.event.product_category)
-                for d in events
-                if isinstance(d.event, CampaignCreated)
+                for d in of_type(events, CampaignCreated)
             ]
             + [
                 (d.event.campaign_id, d.event.definition.product_category)
-                for d in events
-                if isinstance(d.event, CampaignUpdated)
+                for d in of_type(events, CampaignUpdated)
             ],
         )
 
@@ -174,11 +174,10 @@ class ComplianceCheckJob:
             occurred_at=check["occurred_at"],
             reason=decision.reason,
         )
-        return Envelope.wrap(
+        return WORKER.after(
+            check["event_id"],
             finding,
             id=finding.finding_id,
-            source="/interactions/worker",
             subject=check["customer_id"],
             time=now,
-            causationid=check["event_id"],
         )

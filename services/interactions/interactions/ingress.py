@@ -8,9 +8,13 @@ from datetime import datetime
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS, INTERACTIONS_INGRESS
 from dialog_schemas.interactions import TouchpointReported
-from dialogkit.ingress import IngressContext, canonical
+from dialogkit.emitter import Emitter
+from dialogkit.ingress import IngressContext
 from dialogkit.projection import Decoded
+from interactions.config import SERVICE
 from interactions.domain import event_ids, record_touchpoint
+
+INGRESS = Emitter(SERVICE, "ingress")
 
 
 class TouchpointIngress:
@@ -29,6 +33,6 @@ class TouchpointIngress:
         events = record_touchpoint(report, now, reported_by=envelope.source)
         ids = event_ids(envelope.subject, report.touchpoint_id, events)
         return [
-            canonical(envelope, event, id=event_id, source="/interactions/ingress", now=now)
+            INGRESS.caused_by(envelope, event, id=event_id, time=now)
             for event, event_id in zip(events, ids, strict=True)
         ]

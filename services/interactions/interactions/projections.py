@@ -1,9 +1,12 @@
-"""The per-customer timeline read model: entries from every service's events, once each."""
+"""The per-customer timeline read model: entries from every service's events, once each.
+
+Personal notes are kept sealed as they came, with the customer whose key sealed them; the API
+opens them when it shows a timeline. So projecting needs no data key and no network call.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from uuid import UUID
 
 import asyncpg
 
@@ -11,9 +14,8 @@ from dialog_schemas import Event
 from dialog_schemas.catalog import TopicContract
 from dialog_schemas.contacts import ContactErased
 from dialogkit.merges import Table, follow_merges
-from dialogkit.pii import KeyStore, PersonalDataCipher, is_sealed, readable
 from dialogkit.projection import Decoded
-from interactions.timeline import SHOWS_PERSONAL_DATA, describe
+from interactions.timeline import describe
 
 COPY_FROM = 200
 # every table of this read model keyed by customer: a merged duplicate's rows follow the survivor
@@ -34,30 +36,24 @@ COLUMNS = [
     "source_ref",
     "correlation_id",
     "note",
+    "note_owner",
 ]
 INSERT_ENTRIES = (
     "INSERT INTO timeline_entries (customer_id, entry_id, occurred_at, kind, channel,"
-    " direction, summary, source, source_ref, correlation_id, note)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING"
+    " direction, summary, source, source_ref, correlation_id, note, note_owner)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING"
 )
 
 
 class TimelineProjection:
     """One topic's events become timeline entries, keyed by event id (applied once)."""
 
-    def __init__(self, source: TopicContract, name: str, keys: KeyStore | None = None) -> None:
+    def __init__(self, source: TopicContract, name: str) -> None:
         self.source = source
         self.name = name
-        self._cipher = PersonalDataCipher(keys) if keys is not None else None
-
-    async def prepare(self, events: Sequence[Decoded]) -> None:
-        """Ask for the data keys the batch needs before its transaction opens (kept cached)."""
-        if self._cipher is not None:
-            await self._cipher.warm(d.envelope.subject for d in self._sealed(events))
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        opened = await self._opened(events)
-        rows = [row for d in events if (row := _row(d, opened.get(d.envelope.id, d.event)))]
+        rows = [row for d in events if (row := _row(d, d.event))]
         erased = [d.envelope.subject for d in events if isinstance(d.event, ContactErased)]
         if len(rows) < COPY_FROM:
             await connection.executemany(INSERT_ENTRIES, rows)
@@ -65,23 +61,6 @@ class TimelineProjection:
             await copy_entries(connection, rows)
         customers = await follow_merges(connection, events, CUSTOMER_TABLES)
         await forget_notes(connection, erased, customers)
-
-    async def _opened(self, events: Sequence[Decoded]) -> dict[UUID, Event]:
-        """Events whose personal data the timeline shows, opened with the customer's key (their
-        keys asked for together), by event id."""
-        if self._cipher is None:
-            return {}
-        sealed = self._sealed(events)
-        await self._cipher.warm(d.envelope.subject for d in sealed)
-        return {
-            d.envelope.id: await readable(self._cipher, d.envelope.subject, d.event) for d in sealed
-        }
-
-    @staticmethod
-    def _sealed(events: Sequence[Decoded]) -> list[Decoded]:
-        return [
-            d for d in events if isinstance(d.event, SHOWS_PERSONAL_DATA) and is_sealed(d.event)
-        ]
 
 
 async def copy_entries(connection: asyncpg.Connection, rows: list[tuple[object, ...]]) -> None:
@@ -141,4 +120,5 @@ def _row(decoded: Decoded, event: Event) -> tuple[object, ...] | None:
         entry.source_ref,
         envelope.correlationid,
         entry.note,
+        envelope.subject if entry.note is not None else None,
     )

@@ -19,9 +19,6 @@ from dialog_schemas import contacts as ct
 from dialog_schemas import interactions as ia
 from dialog_schemas.common import Channel, Direction
 
-SHOWS_PERSONAL_DATA = (ia.TouchpointRecorded,)
-"""Event types whose entry shows personal data (the touchpoint's summary, as the note)."""
-
 
 @dataclass(frozen=True)
 class Entry:
@@ -31,7 +28,8 @@ class Entry:
     direction: Direction | None = None
     source_ref: str | None = None
     note: str | None = None
-    """Personal free text (what was said or written); dropped when the customer is erased."""
+    """Personal free text (what was said or written), sealed as it came; opened when read,
+    dropped when the customer is erased."""
 
 
 def _touchpoint(e: ia.TouchpointRecorded) -> Entry:
@@ -52,8 +50,9 @@ def _touchpoint(e: ia.TouchpointRecorded) -> Entry:
     )
     if e.purpose is not None:
         headline += f" [{e.purpose.value}]"
-    note = e.summary if e.summary and not e.summary.startswith("pii:v1:") else None
-    return Entry(e.occurred_at, headline, e.channel, e.direction, e.touchpoint_id, note)
+    return Entry(
+        e.occurred_at, headline, e.channel, e.direction, e.touchpoint_id, e.summary or None
+    )
 
 
 def _consent_granted(e: cs.ConsentGranted) -> Entry:

@@ -1,0 +1,82 @@
+"""Request counts and latency of an API by route template and status (ASGI middleware)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from dialogkit import metrics
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (`/v1/customers/{customer_id}`), never the raw path,
+    so customer ids neither reach the metrics nor multiply their series; `unmatched` if none."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class RequestMetrics:
+    """Counts every HTTP request and observes its latency, including refused ones (413, 401)."""
+
+    def __init__(self, app: Any, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            labels = {
+                "service": self.service,
+                "method": scope.get("method", ""),
+                "route": route_template(scope),
+                "status": str(status),
+            }
+            metrics.HTTP_REQUESTS.labels(**labels).inc()
+            metrics.HTTP_LATENCY.labels(**labels).observe(time.perf_counter() - started)
+
+
+class TimedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that observes every call to another service in
+    `dialog_service_call_duration_seconds{target, operation, outcome}`: outcome is the status
+    class (`2xx`, `4xx`, ...) or `error` when no answer came."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, target: str, operation: str) -> None:
+        self._inner = inner
+        self._target = target
+        self._operation = operation
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            response = await self._inner.handle_async_request(request)
+            outcome = f"{response.status_code // 100}xx"
+            return response
+        finally:
+            metrics.SERVICE_CALLS.labels(
+                target=self._target,
+                operation=f"{request.method} {self._operation}",
+                outcome=outcome,
+            ).observe(time.perf_counter() - started)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

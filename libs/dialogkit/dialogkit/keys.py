@@ -1,0 +1,190 @@
+"""Data keys: one per customer, kept behind the `KeyStore` port (crypto-shredding).
+
+The contacts service keeps them in its database (`PostgresKeyStore`); the other services ask
+it for them over HTTP (`HttpKeyStore`); a KMS-backed store can replace either.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import asyncpg
+import httpx
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from dialogkit import metrics
+from dialogkit.http_metrics import TimedTransport
+from dialogkit.tokens import BearerAuth, StaticToken, TokenSource
+
+KEY_REQUEST_SECONDS = "dialog_data_key_request_seconds"  # asking the key service, by purpose
+
+
+@dataclass(frozen=True)
+class DataKey:
+    key_id: str
+    secret: bytes = field(repr=False)
+
+
+class KeyStore(Protocol):
+    async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
+        """The customer's data key; a new one when `create` and none exists; None once destroyed."""
+
+    async def destroy(self, customer_id: str) -> bool:
+        """Destroy the customer's key for good; True if there was one to destroy."""
+
+
+class KeyDestroyed(LookupError):
+    """The customer's data key was destroyed (erasure): their personal data cannot be read."""
+
+
+class InMemoryKeyStore:
+    """A KeyStore for unit tests."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, DataKey | None] = {}
+
+    async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
+        if customer_id not in self._keys and create:
+            self._keys[customer_id] = new_key()
+        return self._keys.get(customer_id)
+
+    async def destroy(self, customer_id: str) -> bool:
+        existed = self._keys.get(customer_id) is not None
+        self._keys[customer_id] = None
+        return existed
+
+
+class PostgresKeyStore:
+    """Data keys in the owning service's database; a destroyed key leaves only its tombstone."""
+
+    def __init__(self, pool: asyncpg.Pool | asyncpg.Connection) -> None:
+        self._pool = pool
+
+    async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
+        if create:
+            fresh = new_key()
+            await self._pool.execute(
+                "INSERT INTO data_keys (customer_id, key_id, secret) VALUES ($1, $2, $3)"
+                " ON CONFLICT (customer_id) DO NOTHING",
+                customer_id,
+                fresh.key_id,
+                fresh.secret,
+            )
+        row = await self._pool.fetchrow(
+            "SELECT key_id, secret FROM data_keys WHERE customer_id = $1", customer_id
+        )
+        if row is None or row["secret"] is None:
+            return None
+        return DataKey(row["key_id"], bytes(row["secret"]))
+
+    async def destroy(self, customer_id: str) -> bool:
+        result: str = await self._pool.execute(
+            "UPDATE data_keys SET secret = NULL, destroyed_at = now()"
+            " WHERE customer_id = $1 AND secret IS NOT NULL",
+            customer_id,
+        )
+        if result.endswith(" 0"):  # never had one: leave a tombstone so none is made later
+            await self._pool.execute(
+                "INSERT INTO data_keys (customer_id, key_id, secret, destroyed_at)"
+                " VALUES ($1, $2, NULL, now()) ON CONFLICT (customer_id) DO NOTHING",
+                customer_id,
+                new_key().key_id,
+            )
+            return False
+        return True
+
+
+class OncePerCall:
+    """A key store's answers remembered for one call of the cipher."""
+
+    def __init__(self, keys: KeyStore) -> None:
+        self._keys = keys
+        self._answers: dict[tuple[str, bool], DataKey | None] = {}
+
+    async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
+        if (customer_id, create) not in self._answers:
+            self._answers[customer_id, create] = await self._keys.key_for(
+                customer_id, create=create
+            )
+        return self._answers[customer_id, create]
+
+    async def destroy(self, customer_id: str) -> bool:
+        return await self._keys.destroy(customer_id)
+
+
+class KeyServiceUnavailable(ConnectionError):
+    """The service that keeps the data keys did not answer: an outage, retried like one."""
+
+
+class HttpKeyStore:
+    """Data keys asked of the contacts service, which keeps them; kept here for `cache_s`.
+
+    Only found keys and destroyed answers are cached, and a key asked for in order to seal is
+    always asked for afresh, so nothing new is sealed with a key destroyed meanwhile. Readers
+    may open values with a cached key for up to `cache_s` after an erasure; the erasure event
+    makes every read model drop the customer's personal data regardless.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: TokenSource | str,
+        *,
+        cache_s: float = 30.0,
+        timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._transport = transport
+        self._base_url = base_url.rstrip("/")
+        self._auth = BearerAuth(StaticToken(token) if isinstance(token, str) else token)
+        self._timeout_s = timeout_s
+        self._cache_s = cache_s
+        self._cached: dict[str, tuple[float, DataKey | None]] = {}
+        self._client: httpx.AsyncClient | None = None
+
+    def _connection(self) -> httpx.AsyncClient:
+        """One client for the store's life: its connections are kept and reused."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self._base_url,
+                auth=self._auth,
+                timeout=self._timeout_s,
+                transport=TimedTransport(
+                    self._transport or httpx.AsyncHTTPTransport(), "contacts", "data-key"
+                ),
+            )
+        return self._client
+
+    async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
+        hit = self._cached.get(customer_id)
+        if hit is not None and not create and time.monotonic() - hit[0] < self._cache_s:
+            return hit[1]
+        path = f"/v1/data-keys/{customer_id}"
+        client = self._connection()
+        try:
+            with metrics.timed(KEY_REQUEST_SECONDS, purpose="seal" if create else "open"):
+                response = await (client.post(path) if create else client.get(path))
+        except httpx.HTTPError as error:
+            raise KeyServiceUnavailable(f"data key service: {type(error).__name__}") from error
+        if response.status_code == 404:
+            return None  # none yet: nothing was ever sealed for this customer
+        if response.status_code == 410:
+            key = None
+        elif response.status_code == 200:
+            body = response.json()
+            key = DataKey(body["key_id"], base64.b64decode(body["secret"]))
+        else:
+            raise KeyServiceUnavailable(f"data key service answered {response.status_code}")
+        self._cached[customer_id] = (time.monotonic(), key)
+        return key
+
+    async def destroy(self, customer_id: str) -> bool:
+        raise PermissionError("data keys are destroyed by an erasure in the contacts service")
+
+
+def new_key() -> DataKey:
+    return DataKey(secrets.token_urlsafe(12), AESGCM.generate_key(bit_length=256))
