@@ -41,6 +41,9 @@ DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
         merged=CUSTOMER_TABLES,
         kept={
             "consent_state": "recomputed for the survivor and dropped for the duplicate on a merge",
+            "consent_ledger": "each customer's signed chain stays as signed; the survivor's proof"
+            " bundle carries its duplicates' chains",
+            "consent_ledger_heads": "the signed head of each customer's own chain",
             **KEPT_TABLES,
         },
     ),
