@@ -100,7 +100,7 @@ async def test_one_trace_runs_from_the_http_post_through_kafka_to_the_database_w
     assert (version, carried_trace) == ("00", hex_id(trace_id, 32))
     assert carried_span == hex_id(send.context.span_id, 16), "the producer's span"
 
-    projection = TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline", keys)
+    projection = TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline")
     runner = ProjectionRunner(pool, projection, DeadLetters(FakePublisher(), "dl", "t"))
     source = SourceRecord(
         record.topic,
