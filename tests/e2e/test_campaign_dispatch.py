@@ -217,9 +217,15 @@ async def test_a_campaign_over_500_customers_is_decided_at_dispatch_time(
                 "message_ref": "script-7",
                 **body,
             }
-            await p.call(
+            created = await p.call(
                 "campaigns", "POST", "/v1/campaigns", json={"campaign_id": name, **definition}
             )
+            if created.status_code == 202:  # accepted, not shown yet: a client waits for it
+                await eventually(
+                    lambda: client.get(f"{platform['campaigns']}/v1/campaigns/{name}"),
+                    lambda r: r.status_code == 200,
+                    timeout=60,
+                )
             due = (datetime.now(UTC) + timedelta(seconds=due_in_s)).isoformat()
             await p.call(
                 "campaigns", "POST", f"/v1/campaigns/{name}/launch", json={"due_from": due}
