@@ -27,6 +27,12 @@ from dialogkit.topics import SERVICES
 from tests.commands import COMMANDS, KNOWN, NEW, variations
 from tests.fakes import client_of, fake_app
 
+NO_WAITING: dict[str, dict[str, float]] = {
+    "consent": {"command_wait_s": 0},
+    "interactions": {"sale_wait_s": 0},  # the fakes never show the sale call a moment later
+}
+"""Settings that make a command stop waiting for a read model the fakes do not advance."""
+
 
 async def accepted_events() -> tuple[list[Envelope], InMemoryKeyStore, list[tuple[str, str]]]:
     """The events published for every accepted variation of every command, their keys, and
@@ -35,9 +41,7 @@ async def accepted_events() -> tuple[list[Envelope], InMemoryKeyStore, list[tupl
     envelopes: list[Envelope] = []
     server_errors: list[tuple[str, str]] = []
     for service in {c.service.name: c.service for c in COMMANDS}.values():
-        app, fakes = (
-            fake_app(service, command_wait_s=0) if service.name == "consent" else fake_app(service)
-        )
+        app, fakes = fake_app(service, **NO_WAITING.get(service.name, {}))
         fakes.keys = keys
         for customer in (KNOWN, "c-2"):
             fakes.pool.register(customer)
