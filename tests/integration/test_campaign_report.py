@@ -138,6 +138,16 @@ async def test_the_report_counts_the_funnel_the_rules_and_the_rates(
         {"day": "2026-03-02", **rates(4, 3, 4, 1, 1)},
         {"day": "2026-03-03", **rates(2, 1, 1, 1, 0)},
     ]
+    # every campaign's outreach dispatched on the days this one did (2 and 3 March)
+    assert report["compared"] == {
+        "since": "2026-03-02",
+        "until": "2026-03-04",
+        "channels": [
+            {"channel": "email", **rates(4, 1, 1, 0, 1)},
+            {"channel": "letter", **rates(5, 1, 1, 0, 0)},
+            {"channel": "phone", **rates(6, 4, 5, 2, 1)},
+        ],
+    }
     first, second = report["waves"]
     assert (first["wave"], first["channel"], second["wave"]) == (1, "phone", 2)
     assert first["rates"] == rates(4, 3, 4, 1, 1)
@@ -208,7 +218,7 @@ async def test_a_campaign_without_dispatch_has_no_rates(
     report = (await api.get("/v1/campaigns/quiet/report")).json()
     assert report["rates"] == rates(0, 0, 0, 0, 0)
     assert report["rates"]["response_rate"] is None
-    assert (report["channels"], report["days"]) == ([], [])
+    assert (report["channels"], report["days"], report["compared"]) == ([], [], None)
     assert report["waves"][0]["rates"] == rates(0, 0, 0, 0, 0)
     page = await api.get("/v1/campaigns/quiet/report.html")
     assert page.status_code == 200

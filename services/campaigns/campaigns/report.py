@@ -9,11 +9,20 @@ the rules is not planned).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
-from campaigns.rates import ChannelRates, DayRates, Rates, WaveRates, campaign_rates
+from campaigns.rates import (
+    ChannelComparison,
+    ChannelRates,
+    DayRates,
+    Rates,
+    WaveRates,
+    campaign_rates,
+    compare_channels,
+)
 from campaigns.reports import Counts, statistics
 
 FUNNEL = ("audience", "planned", "authorized", "dispatched", "responded", "converted")
@@ -59,6 +68,9 @@ class Report(BaseModel):
     days: list[DayRates]
     """Rates per UTC day of dispatch, days without dispatch left out."""
     waves: list[WaveReport]
+    compared: ChannelComparison | None
+    """Every campaign's outreach per channel, dispatched on the days this campaign dispatched
+    (from its first to its last day of dispatch); null before it dispatched anything."""
 
 
 async def campaign_report(
@@ -69,6 +81,10 @@ async def campaign_report(
     rates = await campaign_rates(db, campaign_id)
     total = counts.total
     wave_rates = {(w.wave, w.channel): w for w in rates.waves}
+    compared = None
+    if rates.days:
+        until = rates.days[-1].day + timedelta(days=1)
+        compared = await compare_channels(db, rates.days[0].day, until)
     return Report(
         campaign_id=campaign_id,
         name=name,
@@ -102,6 +118,7 @@ async def campaign_report(
             )
             for w in counts.waves
         ],
+        compared=compared,
     )
 
 

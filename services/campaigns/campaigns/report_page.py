@@ -91,9 +91,9 @@ def chart(
 
 
 def charts(data: dict[str, Any]) -> list[Chart]:
-    """The page's charts: funnel, blocked and deferred by reason, response rate per channel and
-    per day."""
-    legal = data["legal"]
+    """The page's charts: funnel, blocked and deferred by reason, response rate per channel (of
+    the campaign, and of every campaign on the same days) and per day."""
+    legal, compared = data["legal"], data["compared"]
     rate_axis = "response rate (% of dispatched outreach)"
     return [
         chart(
@@ -125,6 +125,16 @@ def charts(data: dict[str, Any]) -> list[Chart]:
             [
                 ("", f"channels.{n}.channel", f"channels.{n}.response_rate")
                 for n in range(len(data["channels"]))
+            ],
+        ),
+        chart(
+            data,
+            "compared",
+            "Response rate per channel, all campaigns, same days",
+            (rate_axis, "channel"),
+            [
+                ("", f"compared.channels.{n}.channel", f"compared.channels.{n}.response_rate")
+                for n in range(len(compared["channels"]) if compared else 0)
             ],
         ),
         chart(
