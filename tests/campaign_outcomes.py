@@ -181,7 +181,20 @@ the outreach was never dispatched. c-10 goes out in the last second of day 2 (UT
 PHONE_AUDIENCES = {1: 10, 2: 6}
 
 
-async def phone_campaign(pool: asyncpg.Pool) -> None:
-    """The phone campaign above, in the read model."""
-    await feed(pool, story(PHONE, "Spring tariffs by phone", Channel.PHONE, PHONE_OUTREACH))
-    await plan_waves(pool, PHONE, PHONE_AUDIENCES)
+LETTER = [
+    Outreach(f"l-{n}", "dispatched", responses=("interested",) if n == 0 else ()) for n in range(5)
+]
+EMAIL = [
+    Outreach("e-0", "dispatched", at=DAY2, responses=("unsubscribed",)),
+    *(Outreach(f"e-{n}", "dispatched", at=DAY2) for n in range(1, 4)),
+    Outreach("e-late", "dispatched", at=DAY2.replace(day=4, hour=0), responses=("purchased",)),
+]
+"""e-late goes out at midnight UTC after day 2: outside a comparison that ends with day 2."""
+
+
+def others() -> list[Envelope]:
+    """A letter and an email campaign dispatched on the phone campaign's days, for comparison."""
+    return [
+        *story("spring-letter", "Spring tariffs by letter", Channel.LETTER, LETTER),
+        *story("spring-email", "Spring tariffs by email", Channel.EMAIL, EMAIL),
+    ]

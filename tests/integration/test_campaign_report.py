@@ -20,12 +20,12 @@ from dialogkit.config import ServiceSettings
 from dialogkit.http import ApiRuntime, Probe, create_api
 from dialogkit.publishing import FakePublisher
 from tests.campaign_outcomes import (
-    DAY2,
     PHONE,
     PHONE_AUDIENCES,
     PHONE_OUTREACH,
     Outreach,
     feed,
+    others,
     plan_waves,
     story,
 )
@@ -50,17 +50,6 @@ def rates(
     }
 
 
-LETTER = [
-    Outreach(f"l-{n}", "dispatched", responses=("interested",) if n == 0 else ()) for n in range(5)
-]
-EMAIL = [
-    Outreach("e-0", "dispatched", at=DAY2, responses=("unsubscribed",)),
-    *(Outreach(f"e-{n}", "dispatched", at=DAY2) for n in range(1, 4)),
-    Outreach("e-late", "dispatched", at=DAY2.replace(day=4, hour=0), responses=("purchased",)),
-]
-"""e-late goes out at midnight UTC after day 2: outside a comparison that ends with day 2."""
-
-
 @pytest.fixture
 async def pool(new_database, pool_for) -> asyncpg.Pool:
     pool = await pool_for(await new_database("campaigns"))
@@ -68,8 +57,7 @@ async def pool(new_database, pool_for) -> asyncpg.Pool:
         pool,
         [
             *story(PHONE, "Spring tariffs by phone", Channel.PHONE, PHONE_OUTREACH),
-            *story("spring-letter", "Spring tariffs by letter", Channel.LETTER, LETTER),
-            *story("spring-email", "Spring tariffs by email", Channel.EMAIL, EMAIL),
+            *others(),
         ],
     )
     await plan_waves(pool, PHONE, PHONE_AUDIENCES)

@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from campaigns.report import FUNNEL, Report
 
-WIDTH, LABELS, AREA, ROW, TOP, BOTTOM = 640, 170, 360, 26, 12, 44
+WIDTH, LABELS, AREA, ROW, TOP, BOTTOM = 540, 150, 300, 26, 34, 44
 NOT_AVAILABLE = "n/a"
 
 
@@ -43,6 +43,10 @@ class Chart:
     @property
     def height(self) -> int:
         return TOP + max(len(self.bars), 1) * ROW + BOTTOM
+
+    @property
+    def top(self) -> int:
+        return TOP
 
     @property
     def axis_y(self) -> int:
