@@ -193,6 +193,10 @@ async def test_channels_compare_across_campaigns_by_day_of_dispatch(
     assert one_day["channels"] == [{"channel": "email", **rates(1, 1, 1, 1, 0)}]
     nothing = (await api.get("/v1/reports/channels?since=2026-01-01&until=2026-02-01")).json()
     assert nothing["channels"] == []
+    for edge in ("since=9999-12-30&until=9999-12-31", "since=0001-01-01&until=0001-01-02"):
+        at_the_edge = await api.get(f"/v1/reports/channels?{edge}")
+        assert at_the_edge.status_code == 200, at_the_edge.text
+        assert at_the_edge.json()["channels"] == []
 
 
 async def test_a_campaign_without_dispatch_has_no_rates(
@@ -246,6 +250,7 @@ async def test_an_unknown_campaign_is_a_404_problem(api: httpx.AsyncClient, path
         ("since=2025-01-01&until=2026-03-01", "query.until"),
         ("since=yesterday&until=2026-03-01", "query.since"),
         ("since=2026-03-01", "query.until"),
+        ("since=0001-01-01&until=9999-12-31", "query.until"),
     ],
 )
 async def test_a_wrong_period_is_a_422_naming_the_field(

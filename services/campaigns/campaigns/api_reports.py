@@ -136,7 +136,7 @@ async def get_channel_comparison(runtime: Runtime, since: date, until: date) -> 
     """Every campaign's outreach dispatched from `since` up to `until` (UTC days, `until`
     exclusive) compared per channel: dispatched, responded, converted, opted out and the rates.
     422 unless `since` < `until` within 366 days."""
-    if not since < until <= since + LONGEST_COMPARISON:
+    if not timedelta(0) < until - since <= LONGEST_COMPARISON:
         raise Problem(
             422,
             "Invalid request",
