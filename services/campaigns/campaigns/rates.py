@@ -79,6 +79,7 @@ def summed(rows: Iterable[Any]) -> dict[str, Any]:
 
 
 def grouped(rows: list[Any], key: Callable[[Any], Any]) -> dict[Any, list[Any]]:
+    """Rows by the tuple `key` gives, keys in order (a None last in its place)."""
     groups: dict[Any, list[Any]] = {}
     for r in rows:
         groups.setdefault(key(r), []).append(r)
