@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: run stop token test unit integration e2e lint typecheck bench env clean manifests contracts release-contracts k8s-check image
+.PHONY: run stop token test unit integration e2e lint typecheck bench env browser clean manifests contracts release-contracts k8s-check image
 
 run: env  ## start every service, the broker and the database; Ctrl-C stops everything
 	$(RUN) python -m devstack run
@@ -18,7 +18,7 @@ stop:  ## stop a running `make run` from another terminal
 token: env  ## print a local development token: make token SCOPES="consent:read consent:write"
 	@$(RUN) python -m devstack token $(SCOPES)
 
-test: env lint typecheck k8s-check  ## every test tier, lint, type check and the manifests
+test: env browser lint typecheck k8s-check  ## every test tier, lint, type check and the manifests
 	$(PYTEST) tests/unit tests/integration tests/e2e
 
 unit: env
@@ -27,7 +27,7 @@ unit: env
 integration: env
 	$(PYTEST) tests/integration
 
-e2e: env
+e2e: env browser
 	$(PYTEST) tests/e2e
 
 lint: env
@@ -41,6 +41,18 @@ bench: env  ## measurements, printed with the command that produced them
 	$(RUN) python -m bench
 
 env: .venv/.synced
+
+CHROMIUM := /usr/bin/chromium
+# the report page's browser test drives the operating system's Chromium (Playwright downloads none)
+browser:  ## install Chromium from the Debian packages where it is missing (as root)
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "the report page's browser test needs Chromium at $(CHROMIUM): run 'make browser' as root or 'apt-get install chromium'" >&2; \
+	  exit 1; \
+	fi
 
 .venv/.synced: $(UV) pyproject.toml uv.lock */pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
 	$(UV) sync --frozen

@@ -1,17 +1,22 @@
-"""HTTP API of what marketing reads about a campaign: statistics, audience preview, outreach."""
+"""HTTP API of what marketing reads about a campaign: statistics, audience preview, outreach,
+the report (JSON and a page) and the channels compared across campaigns."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from campaigns.api import READ, CampaignId
 from campaigns.config import Settings
 from campaigns.dispatch import Policy
+from campaigns.rates import ChannelComparison, compare_channels
+from campaigns.report import Report, campaign_report
+from campaigns.report_page import render
 from campaigns.reports import (
     OUTCOMES,
     OutreachDecision,
@@ -28,6 +33,7 @@ from dialogkit.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
 REASON_PATTERN = "^[a-z_]{1,40}$"
+LONGEST_COMPARISON = timedelta(days=366)
 
 
 async def _definition(db: Any, campaign_id: str) -> CampaignDefinition:
@@ -92,3 +98,49 @@ async def list_outreach(
         outreach=page,
         next_cursor=page[-1].outreach_id if more else None,
     )
+
+
+async def _report(db: Any, campaign_id: str) -> Report:
+    found = await db.fetchrow(
+        "SELECT name, channel, status FROM campaigns WHERE campaign_id = $1"
+        " AND definition IS NOT NULL",
+        campaign_id,
+    )
+    if found is None:
+        raise Problem(404, "Not Found", f"campaign {campaign_id} does not exist")
+    return await campaign_report(db, campaign_id, found["name"], found["channel"], found["status"])
+
+
+@router.get("/campaigns/{campaign_id}/report", dependencies=[READ])
+async def get_report(campaign_id: CampaignId, runtime: Runtime) -> Report:
+    """The funnel (audience, planned, authorized, dispatched, responded, converted), what the
+    rules held back by reason, and the response, conversion and opt-out rates in total, per
+    channel, per UTC day of dispatch and per wave. 404 for an unknown campaign."""
+    return await _report(runtime.pool, campaign_id)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/report.html",
+    dependencies=[READ],
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}}},
+)
+async def get_report_page(campaign_id: CampaignId, runtime: Runtime) -> HTMLResponse:
+    """The report as a page to read: the same figures in tables and bar charts (inline SVG).
+    404 (problem+json) for an unknown campaign."""
+    return HTMLResponse(render(await _report(runtime.pool, campaign_id)))
+
+
+@router.get("/reports/channels", dependencies=[READ])
+async def get_channel_comparison(runtime: Runtime, since: date, until: date) -> ChannelComparison:
+    """Every campaign's outreach dispatched from `since` up to `until` (UTC days, `until`
+    exclusive) compared per channel: dispatched, responded, converted, opted out and the rates.
+    422 unless `since` < `until` within 366 days."""
+    if not timedelta(0) < until - since <= LONGEST_COMPARISON:
+        raise Problem(
+            422,
+            "Invalid request",
+            "invalid fields: query.until",
+            errors=[{"field": "query.until", "problem": "not after since or over 366 days later"}],
+        )
+    return await compare_channels(runtime.pool, since, until)
