@@ -26,10 +26,17 @@ from campaigns.responses import (
 )
 from contacts.projections import ProfileProjection
 from dialog_schemas import Envelope, Event
-from dialog_schemas.campaigns import CampaignCreated, OutreachDispatched, ResponseReceived
-from dialog_schemas.catalog import CAMPAIGNS_EVENTS
+from dialog_schemas.campaigns import (
+    AttributionMethod,
+    CampaignCreated,
+    OutreachDispatched,
+    ResponseKind,
+    ResponseReceived,
+)
+from dialog_schemas.catalog import CAMPAIGNS_EVENTS, CONTACTS_EVENTS
 from dialog_schemas.common import Channel, Purpose
-from dialogkit.codec import decode_envelope
+from dialog_schemas.contacts import ContactsMerged, ProductPurchased, SalesChannel
+from dialogkit.codec import decode_envelope, encode
 from dialogkit.config import ServiceSettings
 from dialogkit.deadletters import DeadLetters
 from dialogkit.http import ApiRuntime, Probe, create_api
@@ -283,3 +290,53 @@ async def test_responses_are_attributed_by_outreach_id_and_by_window_once_each(
     )
     await worker.read(sources)
     assert await relay.flush(pools["campaigns"], recorder) == 0
+
+
+def record(topic: str, offset: int, envelope: Envelope) -> SourceRecord:
+    return SourceRecord(topic, 0, offset, envelope.subject.encode(), encode(envelope))
+
+
+async def test_a_merged_duplicates_outreach_counts_for_the_survivors_conversion_once(
+    pools: dict[str, asyncpg.Pool],
+) -> None:
+    worker, run = Worker(pools["campaigns"]), uuid.uuid4().hex[:8]
+    duplicate, survivor, outreach = f"dup-{run}", f"surv-{run}", uuid.uuid4()
+    await worker.read(
+        [
+            record(CAMPAIGNS_EVENTS.name, 0, campaign("fibre", "fibre")),
+            record(CAMPAIGNS_EVENTS.name, 1, dispatched(duplicate, "fibre", outreach, 2)),
+        ]
+    )
+    merged = ContactsMerged(merged_customer_id=duplicate, merged_at=NOW)
+    bought = ProductPurchased(
+        purchase_id="p-1",
+        product_id="fibre-500",
+        product_name="Fibre 500",
+        category="fibre",
+        purchased_at=NOW,
+        sales_channel=SalesChannel.WEB_SHOP,
+    )
+    purchase = wrap(bought, survivor)
+    sources = [
+        record(CONTACTS_EVENTS.name, 0, wrap(merged, survivor)),
+        record(CONTACTS_EVENTS.name, 1, purchase),
+    ]
+    await worker.read(sources)
+    assert (
+        await pools["campaigns"].fetchval(
+            "SELECT customer_id FROM dispatched_outreach WHERE outreach_id = $1", outreach
+        )
+        == survivor
+    )
+
+    published = FakePublisher()
+    assert await OutboxRelay(InMemoryKeyStore()).flush(pools["campaigns"], published) == 1
+    [response] = published.sent[CAMPAIGNS_EVENTS.name]
+    event = ResponseReceived.model_validate(response.data)
+    assert (response.subject, response.causationid) == (survivor, purchase.id)
+    assert (event.outreach_id, event.response, event.attributed_by) == (
+        outreach,
+        ResponseKind.PURCHASED,
+        AttributionMethod.WINDOW,
+    )
+    assert event.channel is Channel.EMAIL, "a conversion is counted on the outreach's channel"
