@@ -120,8 +120,6 @@ DETAILS_CHANNEL = {"call": "phone", "letter": "letter", "email": "email", "sms":
 
 
 class SurveyAnswer(Part):
-    """A customer's answer to a survey: a score and what they wrote."""
-
     score: Annotated[int, Field(ge=0, le=10)] | None = None
     free_text: Personal[FreeText] = ""
 
