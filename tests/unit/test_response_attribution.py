@@ -8,7 +8,9 @@ from uuid import uuid4
 import pytest
 
 from campaigns.attribution import DEFAULT_WINDOWS, Answer, Sent, attribute, touchpoint_kind
-from dialog_schemas.campaigns import AttributionMethod, ResponseKind
+from dialog_schemas import Envelope
+from dialog_schemas.campaigns import AttributionMethod, ResponseKind, ResponseReceived
+from dialog_schemas.catalog import CAMPAIGNS_EVENTS
 from dialog_schemas.common import Channel, Direction
 from dialog_schemas.interactions import (
     CallDetails,
@@ -20,6 +22,7 @@ from dialog_schemas.interactions import (
     SurveyAnswer,
     TouchpointFacts,
 )
+from dialogkit.codec import decode_event
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -210,3 +213,31 @@ def test_what_a_touchpoint_says_as_a_response(
     facts: TouchpointFacts, kind: ResponseKind | None
 ) -> None:
     assert touchpoint_kind(facts) is kind
+
+
+def test_a_stored_version_1_response_is_read_as_version_2_without_attribution() -> None:
+    v1 = {
+        "response_id": "r-1",
+        "outreach_id": str(uuid4()),
+        "campaign_id": "spring",
+        "channel": "phone",
+        "received_at": NOW.isoformat(),
+        "response": "declined",
+    }
+    envelope = Envelope(
+        id=uuid4(),
+        source="/campaigns/worker",
+        type="ResponseReceived",
+        subject="c-1",
+        time=NOW,
+        schemaversion=1,
+        correlationid=uuid4(),
+        data=v1,
+    )
+    event = decode_event(envelope, CAMPAIGNS_EVENTS.events)
+    assert isinstance(event, ResponseReceived)
+    assert (event.response, event.attributed_by, event.source_event_id) == (
+        ResponseKind.DECLINED,
+        None,
+        None,
+    )
