@@ -9,7 +9,7 @@ systems are in `dialog_schemas.outbound`.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import Field
@@ -260,20 +260,48 @@ class OutreachDispatched(Event):
 class ResponseKind(StrEnum):
     INTERESTED = "interested"
     PURCHASED = "purchased"
+    """A conversion: a purchase or a contract start attributed to the outreach."""
     DECLINED = "declined"
     UNSUBSCRIBED = "unsubscribed"
+    """An opt-out (do-not-call, unsubscribe) in answer to the outreach."""
     OTHER = "other"
+    ANSWERED = "answered"
+    """A survey answer (version 2)."""
+
+
+class AttributionMethod(StrEnum):
+    OUTREACH_ID = "outreach_id"
+    """The response named the outreach."""
+    CAUSATION = "causation"
+    """The response's envelope was caused by one of the outreach's events, or continued its
+    conversation (correlation id = outreach id)."""
+    WINDOW = "window"
+    """The latest outreach dispatched to the customer within the channel's window before it."""
 
 
 class ResponseReceived(Event):
-    """The customer answered an outreach; causation points at the outreach event."""
+    """The customer answered an outreach; causation points at the event that was the answer.
 
+    Version 2 added the kind `answered` (a survey answer) and how the response was attributed
+    (`attributed_by`, `source_event_id`; absent on version 1 responses).
+    """
+
+    schema_version = 2
     response_id: ExternalId
     outreach_id: UUID
     campaign_id: ExternalId
     channel: Channel
     received_at: Instant
     response: ResponseKind
+    attributed_by: AttributionMethod | None = None
+    """How the response was tied to the outreach."""
+    source_event_id: UUID | None = None
+    """The event that was the response (a touchpoint, an opt-out, a purchase, a contract)."""
+
+
+def upcast_response_received_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had no attribution; its kinds are all still valid."""
+    return dict(data)
 
 
 CAMPAIGN_EVENTS: tuple[type[Event], ...] = (

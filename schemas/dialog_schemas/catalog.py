@@ -223,6 +223,7 @@ TOPICS: tuple[TopicContract, ...] = (
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 UPCASTERS: Mapping[tuple[str, int], Upcaster] = {
     ("TouchpointRecorded", 1): interactions.upcast_touchpoint_recorded_v1,
+    ("ResponseReceived", 1): campaigns.upcast_response_received_v1,
 }
 """(event type, version) -> a function turning that version's data into the next version's."""
 

@@ -291,6 +291,8 @@ EXAMPLES: tuple[Event, ...] = (
         channel=Channel.PHONE,
         received_at=AT,
         response=cp.ResponseKind.INTERESTED,
+        attributed_by=cp.AttributionMethod.OUTREACH_ID,
+        source_event_id=UUID("5b0f3c2e-8a4d-5e71-9c3b-0d2e4f6a8b1c"),
     ),
     au.PersonalDataAccessed(
         actor="dpo@example.com",

@@ -119,6 +119,11 @@ Details = Annotated[
 DETAILS_CHANNEL = {"call": "phone", "letter": "letter", "email": "email", "sms": "sms"}
 
 
+class SurveyAnswer(Part):
+    score: Annotated[int, Field(ge=0, le=10)] | None = None
+    free_text: Personal[FreeText] = ""
+
+
 class TouchpointFacts(Part):
     """What happened on a channel, as reported by whoever saw it."""
 
@@ -134,6 +139,7 @@ class TouchpointFacts(Part):
     campaign_id: ExternalId | None = None
     outreach_id: UUID | None = None
     """The outreach decision this touchpoint carried out, for attribution."""
+    survey: SurveyAnswer | None = None
 
     @field_validator("details")
     @classmethod

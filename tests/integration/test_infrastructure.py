@@ -46,10 +46,11 @@ async def test_migrations_apply_once_even_when_run_concurrently(postgres_admin_d
         "interactions/004_erased_customers.sql",
         "interactions/005_compliance_failures.sql",
         "interactions/006_note_owner.sql",
+        "interactions/007_survey_answers.sql",
     ]
     connection = await asyncpg.connect(dsn)
     try:
-        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 14
+        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 15
     finally:
         await connection.close()
 

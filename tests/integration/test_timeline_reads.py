@@ -12,9 +12,10 @@ import asyncpg
 import httpx
 
 from dialog_schemas import Envelope
-from dialog_schemas.catalog import INTERACTIONS_EVENTS
+from dialog_schemas.catalog import CONTACTS_EVENTS, INTERACTIONS_EVENTS
 from dialog_schemas.common import Channel, Direction
-from dialog_schemas.interactions import TouchpointRecorded
+from dialog_schemas.contacts import ContactErased
+from dialog_schemas.interactions import SurveyAnswer, TouchpointRecorded
 from dialogkit.codec import encode
 from dialogkit.config import ServiceSettings
 from dialogkit.deadletters import DeadLetters
@@ -26,7 +27,7 @@ from dialogkit.publishing import FakePublisher
 from dialogkit.records import SourceRecord
 from interactions.bootstrap import DEFINITION
 from interactions.projections import TimelineProjection
-from tests.support import AUTH
+from tests.support import AUTH, token
 
 
 async def project_sealed(pool: asyncpg.Pool, keys: KeyStore, customer: str, said: str) -> None:
@@ -166,3 +167,55 @@ async def test_a_backlog_of_sealed_touchpoints_is_projected_with_no_key_service_
             if cursor is None:
                 break
     assert sorted(said) == sorted(f"said {n}" for n in range(600)), "nothing lost or repeated"
+
+
+async def test_a_survey_answer_is_shown_to_readers_of_personal_data_and_gone_after_erasure(
+    new_database, pool_for
+) -> None:
+    pool = await pool_for(await new_database("interactions"))
+    keys, customer = InMemoryKeyStore(), f"c-{uuid.uuid4().hex[:8]}"
+    at = datetime.now(UTC) - timedelta(hours=1)
+    event = TouchpointRecorded(
+        touchpoint_id="survey-1",
+        channel=Channel.EMAIL,
+        direction=Direction.INBOUND,
+        occurred_at=at,
+        campaign_id="nps-2026",
+        outreach_id=uuid.uuid4(),
+        survey=SurveyAnswer(score=4, free_text="too many calls"),
+        reported_by="t",
+    )
+    envelope = Envelope.wrap(event, id=uuid.uuid4(), source="/t", subject=customer, time=at)
+    [sealed] = await PersonalDataCipher(keys).seal_envelopes([envelope])
+    assert sealed.data["survey"]["free_text"].startswith(PREFIX), "sealed on the topic"
+    dead = DeadLetters(FakePublisher(), "dl", "t")
+    timeline = ProjectionRunner(pool, TimelineProjection(INTERACTIONS_EVENTS, "t.i"), dead)
+    await timeline.handle([SourceRecord(INTERACTIONS_EVENTS.name, 0, 0, b"k", encode(sealed))])
+    stored = await pool.fetchval(
+        "SELECT answer FROM timeline_entries WHERE customer_id = $1", customer
+    )
+    assert stored.startswith(PREFIX), "the read model keeps it sealed"
+
+    async with reader(pool, keys) as client:
+        [shown] = (await client.get(f"/v1/customers/{customer}/timeline")).json()["entries"]
+        without = await client.get(
+            f"/v1/customers/{customer}/timeline", headers=token("interactions:read")
+        )
+    assert shown["summary"] == "Email touchpoint, survey answer (score 4): answer: too many calls"
+    assert without.status_code == 200, without.text
+    assert [e["summary"] for e in without.json()["entries"]] == [
+        "Email touchpoint, survey answer (score 4)"
+    ]
+
+    erased = ContactErased(erased_at=datetime.now(UTC), request_id=uuid.uuid4())
+    erasure = Envelope.wrap(erased, id=uuid.uuid4(), source="/t", subject=customer, time=at)
+    contacts = ProjectionRunner(pool, TimelineProjection(CONTACTS_EVENTS, "t.c"), dead)
+    await contacts.handle([SourceRecord(CONTACTS_EVENTS.name, 0, 0, b"k", encode(erasure))])
+    assert (
+        await pool.fetchval(
+            "SELECT answer FROM timeline_entries WHERE customer_id = $1 AND kind = $2",
+            customer,
+            "TouchpointRecorded",
+        )
+        is None
+    )

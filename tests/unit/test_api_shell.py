@@ -151,6 +151,18 @@ def test_invalid_input_is_a_problem_naming_each_field(
     assert fake.publisher.sent == {}
 
 
+def test_a_survey_answer_naming_no_outreach_is_refused(
+    client: TestClient, fake: FakeRuntime
+) -> None:
+    body = TOUCHPOINT | {"campaign_id": "spring", "survey": {"score": 7, "free_text": "fine"}}
+    response = client.post("/v1/touchpoints", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["field"] == "survey"
+    assert "outreach_id" in response.json()["detail"]
+    assert fake.publisher.sent == {}
+
+
 def test_a_touchpoint_in_the_future_is_refused(client: TestClient, fake: FakeRuntime) -> None:
     body = TOUCHPOINT | {"occurred_at": "2199-01-01T00:00:00Z"}
     response = client.post("/v1/touchpoints", json=body, headers=AUTH)

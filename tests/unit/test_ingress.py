@@ -22,6 +22,7 @@ from dialog_schemas.examples import EXAMPLES
 from dialog_schemas.interactions import (
     CallDetails,
     CallDisposition,
+    SurveyAnswer,
     TouchpointRecorded,
     TouchpointReported,
 )
@@ -121,6 +122,17 @@ async def test_a_touchpoint_in_the_future_is_rejected_with_the_field() -> None:
     assert "is after now" in detail[0]["problem"]
     assert len(publisher.sent["interactions.events.v1"]) == 1
     assert (outcome.applied, outcome.dead_lettered) == (1, 1)
+
+
+async def test_a_survey_answer_naming_no_outreach_is_rejected_with_the_field() -> None:
+    ingress, publisher = processor(TouchpointIngress())
+    unnamed = report_record(0, survey=SurveyAnswer(score=3), outreach_id=None)
+    outcome = await ingress.handle([unnamed])
+    [(reason, detail)] = dead_letter_reasons(publisher)
+    assert reason == "rejected"
+    assert detail[0]["field"] == "survey"
+    assert "outreach_id and campaign_id" in detail[0]["problem"]
+    assert (outcome.applied, outcome.dead_lettered) == (0, 1)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from pydantic import ValidationError
@@ -12,6 +13,8 @@ from dialog_schemas.interactions import (
     ContractConfirmationDue,
     Direction,
     OptOutReceived,
+    SurveyAnswer,
+    TouchpointRecorded,
 )
 from dialogkit.rules import Conflict, InFuture, RuleViolation
 from interactions.domain import (
@@ -53,6 +56,23 @@ def test_a_touchpoint_is_recorded_as_reported() -> None:
 def test_a_touchpoint_cannot_lie_in_the_future() -> None:
     with pytest.raises(InFuture, match=r"occurred_at: .* is after now"):
         record_touchpoint(command(occurred_at=NOW + timedelta(seconds=1)), NOW)
+
+
+def test_a_survey_answer_is_recorded_with_the_outreach_it_answers() -> None:
+    outreach = uuid4()
+    answer = SurveyAnswer(score=9, free_text="quick and friendly")
+    named = {"outreach_id": outreach, "campaign_id": "nps-2026"}
+    [event] = record_touchpoint(command(direction=Direction.INBOUND, survey=answer, **named), NOW)
+    assert isinstance(event, TouchpointRecorded)
+    assert (event.survey, event.outreach_id, event.campaign_id) == (answer, outreach, "nps-2026")
+
+
+@pytest.mark.parametrize("missing", ["outreach_id", "campaign_id"])
+def test_a_survey_answer_must_name_its_outreach_and_campaign(missing: str) -> None:
+    named = {"outreach_id": uuid4(), "campaign_id": "nps-2026", missing: None}
+    with pytest.raises(RuleViolation, match="outreach_id and campaign_id") as refused:
+        record_touchpoint(command(survey=SurveyAnswer(score=2), **named), NOW)
+    assert refused.value.field == "survey"
 
 
 def test_the_same_touchpoint_sent_twice_gets_the_same_event_id() -> None:

@@ -18,6 +18,12 @@ from campaigns.phone_zones import PhoneZones
 from campaigns.planning import Planner, WavesProjection
 from campaigns.projections import CUSTOMER_TABLES as OUTREACH_TABLES
 from campaigns.projections import CustomerMergesProjection, OutreachProjection
+from campaigns.responses import CUSTOMER_TABLES as RESPONSE_TABLES
+from campaigns.responses import (
+    ContactResponsesProjection,
+    DispatchedOutreachProjection,
+    InteractionResponsesProjection,
+)
 from consentledger.projections import CUSTOMER_TABLES as LEDGER_TABLES
 from consentledger.projections import (
     KEPT_TABLES,
@@ -46,6 +52,9 @@ def projections(settings: Settings, publisher: EventPublisher) -> list[Projectio
         OutreachProjection(),
         CustomerMergesProjection(),
         WavesProjection(),
+        DispatchedOutreachProjection(),
+        InteractionResponsesProjection(settings.response_windows),
+        ContactResponsesProjection(settings.response_windows),
         AudienceContactsProjection(),
         AudienceObjectionsProjection(),
         AudienceTouchesProjection(),
@@ -85,7 +94,7 @@ DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     periodic=periodic,
     description="Campaigns, audiences, outreach decisions and responses.",
     customer_tables=CustomerTables(
-        merged=(*OUTREACH_TABLES, *AUDIENCE_TABLES, *LEDGER_TABLES),
+        merged=(*OUTREACH_TABLES, *AUDIENCE_TABLES, *RESPONSE_TABLES, *LEDGER_TABLES),
         kept={
             **KEPT_TABLES,
             "audience_facts": "folded into the survivor's row by the facts projection",

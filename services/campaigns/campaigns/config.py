@@ -6,6 +6,7 @@ from pydantic_settings import SettingsConfigDict
 
 from campaigns.calling_hours import DEFAULT_ZONE, CallingHours
 from dialog_schemas.campaigns import FrequencyCap, FrequencyCaps
+from dialog_schemas.common import Channel
 from dialogkit.config import PersonalDataReaderSettings, Port
 
 SERVICE = "campaigns"
@@ -37,6 +38,13 @@ class Settings(PersonalDataReaderSettings):
     """How often the worker looks for due outreach (it then decides until none is due)."""
     dispatch_batch: Annotated[int, Field(ge=1, le=50_000)] = 2000
     """Outreach decided per transaction (and outbox rows published per round)."""
+    response_window_phone_days: Annotated[int, Field(ge=0, le=3650)] = 7
+    """A response without an outreach id is attributed to the latest outreach dispatched on
+    its channel at most this many days before it (per channel; conversions use the window of
+    the outreach's channel)."""
+    response_window_email_days: Annotated[int, Field(ge=0, le=3650)] = 14
+    response_window_sms_days: Annotated[int, Field(ge=0, le=3650)] = 7
+    response_window_letter_days: Annotated[int, Field(ge=0, le=3650)] = 28
     read_barrier_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     """How long a round waits for the consent view to reach the topics' ends before giving up
     (it is tried again at the next interval; nothing is decided on a stale view)."""
@@ -64,6 +72,16 @@ class Settings(PersonalDataReaderSettings):
         return FrequencyCaps(
             per_channel=cap(self.cap_per_channel), across_channels=cap(self.cap_across_channels)
         )
+
+    @property
+    def response_windows(self) -> dict[Channel, timedelta]:
+        days = {
+            Channel.PHONE: self.response_window_phone_days,
+            Channel.EMAIL: self.response_window_email_days,
+            Channel.SMS: self.response_window_sms_days,
+            Channel.LETTER: self.response_window_letter_days,
+        }
+        return {channel: timedelta(days=n) for channel, n in days.items()}
 
     @property
     def consent_expiry(self) -> timedelta:

@@ -169,6 +169,8 @@ async def response_received(
         "channel": event.channel.value,
         "received_at": event.received_at.isoformat(),
     }
+    if event.attributed_by is not None:
+        response["attributed_by"] = event.attributed_by.value
     await connection.execute(
         "INSERT INTO outreach (outreach_id, customer_id, campaign_id, channel, responses)"
         " VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (outreach_id) DO UPDATE SET"

@@ -3,6 +3,8 @@
 Consequences decided here, with the touchpoint:
 - a call with disposition `do_not_call`, or an email or SMS `unsubscribed`, is an opt-out on that
   channel (`OptOutReceived`), which the consent service records as an objection on the channel;
+- a survey answer (`survey`: score and free text, personal data like the summary) is a response
+  to the outreach it names, which it must name;
 - a call with disposition `sale` starts the contract-by-phone path (BRIEF rule 10): a text-form
   confirmation is due (`ContractConfirmationDue`); `ContractConfirmationSent` records it went out
   for that very sale, and the 14-day withdrawal period runs from when it reached the customer.
@@ -93,8 +95,17 @@ def event_ids(customer_id: str, touchpoint_id: str, events: list[Event]) -> list
 def record_touchpoint(
     facts: TouchpointFacts, now: datetime, *, reported_by: str = API
 ) -> list[Event]:
-    """A touchpoint as reported (it cannot lie in the future), followed by its consequences."""
+    """A touchpoint as reported (it cannot lie in the future), followed by its consequences.
+
+    A survey answer must name the outreach and campaign it answers (RuleViolation on `survey`
+    otherwise): it is attributed to that outreach and nothing else could tell which survey."""
     not_in_future("occurred_at", facts.occurred_at, now)
+    if facts.survey is not None and (facts.outreach_id is None or facts.campaign_id is None):
+        raise RuleViolation(
+            "survey",
+            "a survey answer names the outreach and campaign it answers"
+            " (outreach_id and campaign_id)",
+        )
     fields = {name: getattr(facts, name) for name in TouchpointFacts.model_fields}
     events: list[Event] = [TouchpointRecorded(**fields, reported_by=reported_by)]
     details = facts.details

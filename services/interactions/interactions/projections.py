@@ -37,11 +37,12 @@ COLUMNS = [
     "correlation_id",
     "note",
     "note_owner",
+    "answer",
 ]
 INSERT_ENTRIES = (
     "INSERT INTO timeline_entries (customer_id, entry_id, occurred_at, kind, channel,"
-    " direction, summary, source, source_ref, correlation_id, note, note_owner)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING"
+    " direction, summary, source, source_ref, correlation_id, note, note_owner, answer)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING"
 )
 
 
@@ -79,7 +80,8 @@ async def copy_entries(connection: asyncpg.Connection, rows: list[tuple[object, 
 async def forget_notes(
     connection: asyncpg.Connection, erased: list[str], customers: list[str]
 ) -> None:
-    """An erased customer's timeline keeps what happened, not what they said or wrote.
+    """An erased customer's timeline keeps what happened, not what they said or wrote (notes
+    and survey answers).
 
     `erased` were erased in this batch; of `customers` (the batch's, and those merged into
     others) the notes of any erased before, or of their survivor if erased, are dropped too."""
@@ -97,8 +99,8 @@ async def forget_notes(
     )
     if targets:
         await connection.execute(
-            "UPDATE timeline_entries SET note = NULL"
-            " WHERE customer_id = ANY($1::text[]) AND note IS NOT NULL",
+            "UPDATE timeline_entries SET note = NULL, answer = NULL"
+            " WHERE customer_id = ANY($1::text[]) AND (note IS NOT NULL OR answer IS NOT NULL)",
             targets,
         )
 
@@ -120,5 +122,6 @@ def _row(decoded: Decoded, event: Event) -> tuple[object, ...] | None:
         entry.source_ref,
         envelope.correlationid,
         entry.note,
-        envelope.subject if entry.note is not None else None,
+        envelope.subject if entry.note is not None or entry.answer is not None else None,
+        entry.answer,
     )

@@ -30,6 +30,8 @@ class Entry:
     note: str | None = None
     """Personal free text (what was said or written), sealed as it came; opened when read,
     dropped when the customer is erased."""
+    answer: str | None = None
+    """A survey answer's free text, sealed as it came; kept and shown like the note."""
 
 
 def _touchpoint(e: ia.TouchpointRecorded) -> Entry:
@@ -48,10 +50,20 @@ def _touchpoint(e: ia.TouchpointRecorded) -> Entry:
         if e.details is not None
         else f"{e.channel.value.capitalize()} touchpoint"
     )
+    if e.survey is not None:
+        score = f" (score {e.survey.score})" if e.survey.score is not None else ""
+        headline += f", survey answer{score}"
     if e.purpose is not None:
         headline += f" [{e.purpose.value}]"
+    answer = e.survey.free_text or None if e.survey is not None else None
     return Entry(
-        e.occurred_at, headline, e.channel, e.direction, e.touchpoint_id, e.summary or None
+        e.occurred_at,
+        headline,
+        e.channel,
+        e.direction,
+        e.touchpoint_id,
+        e.summary or None,
+        answer,
     )
 
 

@@ -72,7 +72,7 @@ async def timeline_page(
     after_time, after_id = decode_cursor(cursor, fingerprint) if cursor else (None, None)
     rows = await db.fetch(
         "SELECT entry_id, occurred_at, kind, channel, direction, summary, source, source_ref,"
-        " correlation_id, note, note_owner FROM timeline_entries WHERE customer_id = $1"
+        " correlation_id, note, note_owner, answer FROM timeline_entries WHERE customer_id = $1"
         " AND ($2::timestamptz IS NULL OR (occurred_at, entry_id) < ($2, $3::uuid))"
         " AND (cardinality($5::text[]) = 0 OR channel = ANY($5))"
         " AND ($6::text IS NULL OR direction = $6)"
@@ -113,17 +113,37 @@ async def timeline_page(
 async def open_notes(
     cipher: PersonalDataCipher, customer_id: str, rows: Sequence[Any]
 ) -> dict[UUID, str | None]:
-    """Each entry's note, opened with its owner's data key; None where there is none to show."""
+    """Each entry's note (and survey answer), opened with its owner's data key; None where
+    there is none to show."""
     notes: dict[UUID, str | None] = {}
     for row in rows:
-        note, owner = row["note"], row["note_owner"] or customer_id
-        if note is not None and note.startswith(PREFIX):
-            try:
-                note = (await cipher.open(owner, {"summary": note}))["summary"]
-            except KeyDestroyed:
-                note = None
-        notes[row["entry_id"]] = note
+        owner = row["note_owner"] or customer_id
+        note = await _opened(cipher, owner, "summary", row["note"])
+        answer = await _opened(cipher, owner, "survey.free_text", row["answer"])
+        shown = [note] if note else []
+        shown += [f"answer: {answer}"] if answer else []
+        notes[row["entry_id"]] = "; ".join(shown) or None
     return notes
+
+
+async def _opened(
+    cipher: PersonalDataCipher, owner: str, path: str, value: str | None
+) -> str | None:
+    """A sealed value opened as the field `path` it was sealed as; None once its key is gone."""
+    if value is None or not value.startswith(PREFIX):
+        return value
+    *parents, last = path.split(".")
+    sealed: dict[str, object] = {last: value}
+    for parent in reversed(parents):
+        sealed = {parent: sealed}
+    try:
+        opened: object = await cipher.open(owner, sealed)
+    except KeyDestroyed:
+        return None
+    for part in path.split("."):
+        assert isinstance(opened, dict)
+        opened = opened[part]
+    return str(opened)
 
 
 def with_note(summary: str, note: str | None) -> str:
