@@ -25,7 +25,7 @@ from dialogkit.codec import decode_envelope
 from dialogkit.pii import HttpKeyStore, decrypt
 from tests.support import AUTH, TOKEN, eventually, read_topic, service_process
 
-SERVICES = ("contacts", "consent", "campaigns")
+SERVICES = ("contacts", "consent", "interactions", "campaigns")
 AUDIENCE = 500
 NOW = datetime.now(UTC).replace(microsecond=0)
 EVIDENCE = {
@@ -461,3 +461,69 @@ async def test_a_campaign_over_500_customers_is_decided_at_dispatch_time(
         assert Counter(e.subject for e in emails if e.data["campaign_id"] == newsletter) == (
             Counter(mail["confirmed"] + mail["existing"])
         )
+
+        # the back channel: a call back naming the outreach, a purchase naming nothing
+        caller, buyer = ids["granted"][1], ids["granted"][2]
+        [called] = [
+            o
+            for o in (await p.call("campaigns", "GET", f"/v1/customers/{caller}/outreach")).json()[
+                "outreach"
+            ]
+            if o["campaign_id"] == main
+        ]
+        await p.call(
+            "interactions",
+            "POST",
+            "/v1/touchpoints",
+            json={
+                "customer_id": caller,
+                "touchpoint_id": f"callback-{tag}",
+                "channel": "phone",
+                "direction": "inbound",
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "details": {"kind": "call", "disposition": "callback_requested"},
+                "campaign_id": main,
+                "outreach_id": called["outreach_id"],
+            },
+        )
+        await p.call(
+            "contacts",
+            "POST",
+            f"/v1/customers/{buyer}/purchases",
+            json={
+                "purchase_id": f"tariff-{tag}",
+                "product_id": "mobile-s",
+                "product_name": "Mobile S",
+                "category": "mobile",  # what the campaign advertised
+                "purchased_at": datetime.now(UTC).isoformat(),
+                "sales_channel": "web_shop",
+            },
+        )
+
+        async def responses(customer: str) -> list[dict[str, Any]]:
+            rows = (await p.call("campaigns", "GET", f"/v1/customers/{customer}/outreach")).json()
+            return [r for o in rows["outreach"] if o["campaign_id"] == main for r in o["responses"]]
+
+        [callback] = await eventually(lambda: responses(caller), bool)
+        assert (callback["kind"], callback["attributed_by"]) == ("interested", "outreach_id")
+        [purchase] = await eventually(lambda: responses(buyer), bool)
+        assert (purchase["kind"], purchase["attributed_by"]) == ("purchased", "window")
+
+        # the report adds up: funnel, legal side and rates agree with the statistics
+        report = (await p.call("campaigns", "GET", f"/v1/campaigns/{main}/report")).json()
+        funnel = report["funnel"]
+        assert (funnel["audience"], funnel["planned"], funnel["dispatched"]) == (
+            members,
+            members,
+            len(authorized),
+        )
+        assert (funnel["responded"], funnel["converted"]) == (2, 1)
+        assert report["legal"]["blocked_by_reason"] == dict(sorted(blocked.items()))
+        assert report["legal"]["deferred_by_reason"] == dict(sorted(deferred.items()))
+        rates = report["rates"]
+        assert rates["response_rate"] == round(2 / len(authorized), 4)
+        assert sum(d["dispatched"] for d in report["days"]) == rates["dispatched"]
+        assert sum(d["responded"] for d in report["days"]) == rates["responded"] == 2
+        page = await client.get(f"{platform['campaigns']}/v1/campaigns/{main}/report.html")
+        assert page.status_code == 200, page.text
+        assert "Response rates" in page.text

@@ -76,6 +76,9 @@ class OutreachResponse(BaseModel):
     kind: str
     channel: str
     received_at: datetime
+    attributed_by: str | None = None
+    """How the response was tied to this outreach: `outreach_id`, `causation` or `window`
+    (absent on responses recorded before attribution was recorded)."""
 
 
 class Outreach(BaseModel):
