@@ -11,8 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from campaigns.api import READ, CampaignId
-from campaigns.config import Settings
+from campaigns.api import READ, CampaignId, Runtime
 from campaigns.dispatch import Policy
 from campaigns.rates import ChannelComparison, compare_channels
 from campaigns.report import Report, campaign_report
@@ -28,7 +27,6 @@ from campaigns.reports import (
     statistics,
 )
 from dialog_schemas.campaigns import CampaignDefinition
-from dialogkit.http import Runtime
 from dialogkit.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
@@ -63,7 +61,6 @@ async def preview_audience(
     many of them the dispatch decision would block now, by reason."""
     definition = await _definition(runtime.pool, campaign_id)
     settings = runtime.settings
-    assert isinstance(settings, Settings)
     rules = PreviewPolicy(
         Policy(calling_hours=settings.calling_hours, consent_expiry=settings.consent_expiry),
         settings.frequency_caps,
