@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import logging
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -20,9 +19,9 @@ import pytest
 from fastapi import FastAPI
 
 from campaigns.bootstrap import DEFINITION as CAMPAIGNS
-from dialogkit.logs import JsonFormatter
 from tests.commands import COMMANDS, KNOWN, Command
 from tests.fakes import FakeRuntimes, client_of, fake_app
+from tests.support import LogLines, every_log_record
 
 NAME = "Xaverine Quoddle"
 PHONE, PHONE_DIGITS = "+49 151 2468 1357", "4915124681357"
@@ -45,16 +44,6 @@ PLACED = {
 """Where a command body holds personal data, the distinctive value put there."""
 
 
-class Kept(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-        self.formatter_ = JsonFormatter("test")
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.formatter_.format(record))
-
-
 Apps = dict[str, tuple[FastAPI, FakeRuntimes]]
 
 
@@ -67,26 +56,10 @@ def apps() -> Apps:
 
 
 @pytest.fixture
-def logs(apps: Apps) -> Iterator[Kept]:
+def logs(apps: Apps) -> Iterator[LogLines]:
     """Every record of every logger, at DEBUG, as the services would write it."""
-    kept, root = Kept(), logging.getLogger()
-    loggers = [logging.getLogger(n) for n in list(logging.root.manager.loggerDict)]
-    levels = {lg.name: lg.level for lg in loggers}
-    disabled = {lg.name: lg.disabled for lg in loggers}
-    root_level = root.level
-    root.addHandler(kept)
-    root.setLevel(logging.DEBUG)
-    for lg in loggers:
-        lg.setLevel(logging.NOTSET)
-        lg.disabled = False
-    try:
+    with every_log_record() as kept:
         yield kept
-    finally:
-        root.removeHandler(kept)
-        root.setLevel(root_level)
-        for lg in loggers:
-            lg.setLevel(levels[lg.name])
-            lg.disabled = disabled[lg.name]
 
 
 def personal(body: Any) -> Any:
@@ -140,7 +113,7 @@ async def run_flows(apps: Apps) -> None:
                     await client.get(read[1], params=params)
 
 
-def test_no_personal_value_reaches_any_log_record(apps: Apps, logs: Kept) -> None:
+def test_no_personal_value_reaches_any_log_record(apps: Apps, logs: LogLines) -> None:
     asyncio.run(run_flows(apps))
     assert logs.lines, "the flows were logged at all"
     leaked = [(value, line) for line in logs.lines for value in FORMS if value in line]

@@ -4,7 +4,8 @@ ids and the event being handled (`event_id`, from `extra` or `handling_event`).
 No personal data is logged: code logs ids, counts and error types, never values; and every line
 is redacted as it is written (`redact`), for what libraries and error texts carry: the query of
 a URL (an HTTP client logs `?phone=...` of a contact-point search), the `input_value` of a
-pydantic validation error (the value refused, quoted in its text) and any email address.
+pydantic validation error (the value refused, quoted in its text) and any email address; the
+Kafka clients' DEBUG records, which quote records as they go over the wire, are not written.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import TextIO
 
 import orjson
 from opentelemetry import trace
@@ -79,10 +81,27 @@ def redact(line: str) -> str:
     return line
 
 
+WIRE_LOGGERS = ("aiokafka", "kafka")
+"""Client libraries whose DEBUG records quote what goes over the wire: records' keys and values
+(ingress records and dead letters hold personal data in clear). Their DEBUG is never written."""
+
+
+def without_wire_payloads(record: logging.LogRecord) -> bool:
+    """False for a DEBUG record of a client library that quotes wire payloads."""
+    return record.levelno > logging.DEBUG or not record.name.startswith(WIRE_LOGGERS)
+
+
+def log_handler(service: str, stream: TextIO | None = None) -> logging.Handler:
+    """The handler every process writes its logs with: JSON lines, redacted, without wire
+    payloads; to stderr unless another stream is given."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(without_wire_payloads)
+    return handler
+
+
 def configure_logging(service: str, level: str) -> None:
     """Send every log record of the process to stderr as JSON."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [log_handler(service)]
     root.setLevel(level)
