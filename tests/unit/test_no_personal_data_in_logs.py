@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from campaigns.bootstrap import DEFINITION as CAMPAIGNS
+from dialog_schemas.contacts import ContactRegistered
+from dialogkit.jobs import record_failed
 from tests.commands import COMMANDS, KNOWN, Command
 from tests.fakes import FakeRuntimes, client_of, fake_app
 from tests.support import LogLines, every_log_record
@@ -116,5 +120,21 @@ async def run_flows(apps: Apps) -> None:
 def test_no_personal_value_reaches_any_log_record(apps: Apps, logs: LogLines) -> None:
     asyncio.run(run_flows(apps))
     assert logs.lines, "the flows were logged at all"
+    leaked = [(value, line) for line in logs.lines for value in FORMS if value in line]
+    assert not leaked, leaked[:5]
+
+
+def test_an_error_that_quotes_personal_data_is_logged_without_it(logs: LogLines) -> None:
+    """A validation error's text quotes the values it refused; a job logs the error's text."""
+    refused = {"kind": "consumer", "name": {"note": NOTE}, "email_addresses": [f"{NAME} {EMAIL}"]}
+    with pytest.raises(ValidationError) as raised:
+        ContactRegistered.model_validate(refused | {"phone_numbers": [PHONE + " x"]})
+    assert any(value in str(raised.value) for value in PERSONAL), "the error quotes them"
+    record_failed("dispatch", "outreach-1", raised.value)
+    try:
+        raise RuntimeError("could not decide") from raised.value
+    except RuntimeError:
+        logging.getLogger("campaigns.dispatcher").exception("periodic job failed")
+    assert any("record skipped by job" in line for line in logs.lines)
     leaked = [(value, line) for line in logs.lines for value in FORMS if value in line]
     assert not leaked, leaked[:5]
