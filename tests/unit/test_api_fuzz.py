@@ -2,7 +2,8 @@
 
 The real app factories run over the fakes the unit tests use (`tests.fakes`), called as ASGI
 apps (no network), with a token of every scope. For each operation schemathesis generates
-requests from the document and checks that no answer is a server error, that each status is
+requests the document allows and requests it refuses (wrong types, bodies that are not JSON,
+missing fields), and checks that no answer is a server error, that each status is
 documented and that each body conforms to the documented schema. The contacts export asks the
 other services: here it asks their fake apps in-process. Generation is derandomized and small,
 so the run is the same every time and all four services take a few seconds together.
@@ -20,6 +21,7 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
@@ -41,7 +43,9 @@ DEFINITIONS: dict[str, ServiceDefinition[Any]] = {
 }
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 EXAMPLES = 10
-"""Generated requests per operation: enough to reach each route's answers, bounded in time."""
+"""Generated requests per operation and mode: enough to reach each route's answers, bounded."""
+MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+"""Requests the document allows, then (where an operation takes input) requests it refuses."""
 
 
 WAITS: dict[str, dict[str, float]] = {
@@ -73,7 +77,7 @@ def peers_in_process(schemas: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(export, "peer", peer)
 
 
-def fuzz(operation: Any) -> Callable[[], None]:
+def fuzz(operation: Any, mode: GenerationMode) -> Callable[[], None]:
     @settings(
         max_examples=EXAMPLES,
         derandomize=True,
@@ -82,7 +86,7 @@ def fuzz(operation: Any) -> Callable[[], None]:
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(operation.as_strategy())
+    @given(operation.as_strategy(mode))
     def run(case: Any) -> None:
         case.call_and_validate(headers=AUTH, checks=CHECKS)
 
@@ -94,10 +98,12 @@ def test_every_operation_answers_as_documented(service: str, schemas: dict[str, 
     failures = []
     for result in schemas[service].get_all_operations():
         operation = result.ok()
-        try:
-            fuzz(operation)()
-        except (Exception, BaseExceptionGroup) as error:  # the report names every failing one
-            failures.append(f"{operation.label}: {error}")
+        takes_input = bool(operation.body) or any(True for _ in operation.iter_parameters())
+        for mode in MODES if takes_input else MODES[:1]:
+            try:
+                fuzz(operation, mode)()
+            except (Exception, BaseExceptionGroup) as error:  # the report names every one
+                failures.append(f"{operation.label} ({mode}): {error}")
     assert not failures, "\n\n".join(failures)
 
 
@@ -124,6 +130,23 @@ REGRESSIONS = {
         {"path_parameters": {"campaign_id": "next_offset"}},
     ),
 }
+
+
+UNREADABLE = {
+    # a command body that is not UTF-8 is refused before it is parsed: 400, documented
+    "body-not-utf8-400": ("contacts", "POST", "/v1/customers/{customer_id}", b"-\xff\xfeo"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNREADABLE))
+def test_unreadable_bodies_fuzzing_found_answer_as_documented(
+    name: str, schemas: dict[str, Any]
+) -> None:
+    service, method, path, body = UNREADABLE[name]
+    case = schemas[service][path][method].Case(path_parameters={"customer_id": "c-9"})
+    response = case.call(headers=AUTH | {"Content-Type": "application/json"}, data=body)
+    assert response.status_code == 400
+    case.validate_response(response, checks=CHECKS)
 
 
 @pytest.mark.parametrize("name", sorted(REGRESSIONS))

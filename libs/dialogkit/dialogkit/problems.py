@@ -146,7 +146,7 @@ class ProblemDocument(BaseModel):
 
 
 STATUSES = {
-    400: "Bad request (e.g. a cursor this API did not issue)",
+    400: "Bad request: a body that cannot be read (not UTF-8), or a cursor this API did not issue",
     401: "No or a wrong bearer token",
     403: "The token lacks a scope the route needs",
     413: "The request body is larger than the API takes",
@@ -163,13 +163,15 @@ COMMAND = (404, 409, 410, 504)
 ONE_CUSTOMER = (404, 410)
 NOT_FOUND = (404,)
 CURSOR = (400,)
+UNREADABLE_BODY = (400,)
 
 
 def route_statuses(method: str, operation: dict[str, Any]) -> list[int]:
     """The problems a route can answer, from what it is: every route can meet a bad token, bad
     input and an unavailable dependency; a command can meet an unknown, erased or merged customer
     and a state it does not apply to; a read of one customer an unknown, erased or merged one;
-    a read of anything else the path names (a campaign) an unknown one."""
+    a read of anything else the path names (a campaign) an unknown one; a route that takes a
+    body one it cannot read as text (FastAPI answers 400 before the JSON is parsed)."""
     parameters = {p.get("name") for p in operation.get("parameters", [])}
     in_path = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "path"}
     statuses = [*EVERY_ROUTE]
@@ -181,6 +183,8 @@ def route_statuses(method: str, operation: dict[str, Any]) -> list[int]:
         statuses += NOT_FOUND
     if "cursor" in parameters:
         statuses += CURSOR
+    if "requestBody" in operation:
+        statuses += UNREADABLE_BODY
     return sorted(set(statuses))
 
 
