@@ -60,7 +60,8 @@ async def databases(new_database) -> dict[str, str]:
 def platform(
     platform_topics_ready: str, databases: dict[str, str], tmp_path: Path
 ) -> Iterator[dict[str, str]]:
-    """API and worker of every service, each API told where the others are."""
+    """API and worker of every service, each API told where the others are, logging at DEBUG
+    (their log files must hold no personal data even so)."""
     ports = {service: free_port() for service in SERVICES}
     urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
     peers = {
@@ -69,6 +70,7 @@ def platform(
         for peer, url in urls.items()
         if peer != service
     }
+    debug = {f"{service.upper()}_LOG_LEVEL": "DEBUG" for service in SERVICES}
     with contextlib.ExitStack() as stack:
         for service in SERVICES:
             for role in ("api", "worker"):
@@ -79,7 +81,7 @@ def platform(
                         bootstrap=platform_topics_ready,
                         dsn=databases[service],
                         logs=tmp_path / f"{service}-{role}.log",
-                        extra_env=peers,
+                        extra_env=peers | debug,
                         port=ports[service] if role == "api" else None,
                     )
                 )
