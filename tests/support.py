@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import sys
 import tempfile
@@ -136,3 +138,41 @@ async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, b
 async def _assignment(reader: AIOKafkaConsumer) -> set[TopicPartition]:
     assigned: set[TopicPartition] = reader.assignment()
     return assigned
+
+
+class LogLines:
+    """Every record handled, as the services' handler writes it (`dialogkit.logs.log_handler`)."""
+
+    def __init__(self) -> None:
+        from dialogkit.logs import log_handler
+
+        self._stream = io.StringIO()
+        self.handler = log_handler("test", self._stream)
+        self.handler.setLevel(logging.DEBUG)
+
+    @property
+    def lines(self) -> list[str]:
+        return self._stream.getvalue().splitlines()
+
+
+@contextmanager
+def every_log_record() -> Iterator[LogLines]:
+    """Every logger of the process at DEBUG, into the yielded handler, until the block ends.
+    (An API made inside the block configures the process's logs anew: make it before.)"""
+    kept, root = LogLines(), logging.getLogger()
+    loggers = [logging.getLogger(n) for n in list(logging.root.manager.loggerDict)]
+    before = {lg.name: (lg.level, lg.disabled) for lg in loggers}
+    root_level = root.level
+    root.addHandler(kept.handler)
+    root.setLevel(logging.DEBUG)
+    for lg in loggers:
+        lg.setLevel(logging.NOTSET)
+        lg.disabled = False
+    try:
+        yield kept
+    finally:
+        root.removeHandler(kept.handler)
+        root.setLevel(root_level)
+        for lg in loggers:
+            lg.setLevel(before[lg.name][0])
+            lg.disabled = before[lg.name][1]

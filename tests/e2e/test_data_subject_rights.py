@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 import orjson
@@ -37,6 +38,8 @@ SERVICES = ("contacts", "consent", "interactions", "campaigns")
 NAME, PHONE, EMAIL = "Kim Auskunft", "+49 30 5550100", "kim.auskunft@example.org"
 SAID = "Kim asked to move the fiber installation to Friday"
 PERSONAL = (NAME, "+49305550100", EMAIL, SAID, "Auskunft")
+LOGGED = sorted({form for v in (*PERSONAL, PHONE) for form in (v, quote(v), quote_plus(v))})
+"""The personal values as written and as in a URL: none may reach a process's log file."""
 NOW = datetime.now(UTC).replace(microsecond=0)
 EVIDENCE = {
     "medium": "web_form",
@@ -57,7 +60,8 @@ async def databases(new_database) -> dict[str, str]:
 def platform(
     platform_topics_ready: str, databases: dict[str, str], tmp_path: Path
 ) -> Iterator[dict[str, str]]:
-    """API and worker of every service, each API told where the others are."""
+    """API and worker of every service, each API told where the others are, logging at DEBUG
+    (their log files must hold no personal data even so)."""
     ports = {service: free_port() for service in SERVICES}
     urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
     peers = {
@@ -66,6 +70,7 @@ def platform(
         for peer, url in urls.items()
         if peer != service
     }
+    debug = {f"{service.upper()}_LOG_LEVEL": "DEBUG" for service in SERVICES}
     with contextlib.ExitStack() as stack:
         for service in SERVICES:
             for role in ("api", "worker"):
@@ -76,7 +81,7 @@ def platform(
                         bootstrap=platform_topics_ready,
                         dsn=databases[service],
                         logs=tmp_path / f"{service}-{role}.log",
-                        extra_env=peers,
+                        extra_env=peers | debug,
                         port=ports[service] if role == "api" else None,
                     )
                 )
@@ -141,8 +146,19 @@ def personal_in(document: Any) -> list[str]:
     return [value for value in PERSONAL if value in text]
 
 
+def personal_in_logs(folder: Path) -> dict[str, list[str]]:
+    """Each process's log file, with the personal values found in it."""
+    return {
+        log.name: [value for value in LOGGED if value in log.read_text(errors="replace")]
+        for log in sorted(folder.glob("*.log"))
+    }
+
+
 async def test_export_everything_then_erase_everywhere(
-    platform: dict[str, str], publisher: KafkaPublisher, platform_topics_ready: str
+    platform: dict[str, str],
+    publisher: KafkaPublisher,
+    platform_topics_ready: str,
+    tmp_path: Path,
 ) -> None:
     customer, newcomer = f"dsr-{uuid.uuid4().hex[:10]}", f"dsr-new-{uuid.uuid4().hex[:10]}"
     clients = {
@@ -277,6 +293,10 @@ async def test_export_everything_then_erase_everywhere(
                 False,
                 "suppressed",
             ), channel
+
+        logged = personal_in_logs(tmp_path)
+        assert len(logged) == 2 * len(SERVICES), logged
+        assert not any(logged.values()), f"personal data in the processes' logs: {logged}"
     finally:
         for client in clients.values():
             await client.aclose()

@@ -146,7 +146,7 @@ class ProblemDocument(BaseModel):
 
 
 STATUSES = {
-    400: "Bad request (e.g. a cursor this API did not issue)",
+    400: "Bad request: a body that cannot be read (not UTF-8), or a cursor this API did not issue",
     401: "No or a wrong bearer token",
     403: "The token lacks a scope the route needs",
     413: "The request body is larger than the API takes",
@@ -161,21 +161,30 @@ STATUSES = {
 EVERY_ROUTE = (401, 403, 413, 422, 503)
 COMMAND = (404, 409, 410, 504)
 ONE_CUSTOMER = (404, 410)
+NOT_FOUND = (404,)
 CURSOR = (400,)
+UNREADABLE_BODY = (400,)
 
 
 def route_statuses(method: str, operation: dict[str, Any]) -> list[int]:
     """The problems a route can answer, from what it is: every route can meet a bad token, bad
     input and an unavailable dependency; a command can meet an unknown, erased or merged customer
-    and a state it does not apply to; a read of one customer an unknown, erased or merged one."""
+    and a state it does not apply to; a read of one customer an unknown, erased or merged one;
+    a read of anything else the path names (a campaign) an unknown one; a route that takes a
+    body one it cannot read as text (FastAPI answers 400 before the JSON is parsed)."""
     parameters = {p.get("name") for p in operation.get("parameters", [])}
+    in_path = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "path"}
     statuses = [*EVERY_ROUTE]
     if method != "get":
         statuses += COMMAND
     elif "customer_id" in parameters:
         statuses += ONE_CUSTOMER
+    elif in_path:
+        statuses += NOT_FOUND
     if "cursor" in parameters:
         statuses += CURSOR
+    if "requestBody" in operation:
+        statuses += UNREADABLE_BODY
     return sorted(set(statuses))
 
 
@@ -201,6 +210,7 @@ def document_problems(app: FastAPI, protected: set[str]) -> None:
                 continue
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
+                _document_pending(method, responses)
                 for status in route_statuses(method, operation):
                     responses[str(status)] = {
                         "description": STATUSES[status],
@@ -215,6 +225,20 @@ def document_problems(app: FastAPI, protected: set[str]) -> None:
 
 
 REF = "#/components/schemas/{model}"
+PENDING = (
+    "Accepted, not applied yet: the events (`event_ids`) are on the broker, the read model has"
+    " not shown them within the command's wait (`applied: false`)"
+)
+
+
+def _document_pending(method: str, responses: dict[str, Any]) -> None:
+    """A command that answers 200/201 once its events are applied answers 202, with the same
+    body, while they are not (`dialogkit.http.answered`)."""
+    done = next((responses[s] for s in ("200", "201") if s in responses), None)
+    if method != "get" and done is not None and "202" not in responses:
+        responses["202"] = {**done, "description": PENDING}
+
+
 # Errors that say the database cannot be reached or is going away, not that a request is wrong.
 DATABASE_OUTAGES: tuple[type[Exception], ...] = (
     DatabaseUnavailable,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from typing import Any
 
 import asyncpg
 
+from campaigns import decision_metrics
 from campaigns.audience import CustomerFacts
 from campaigns.audience_store import FIELD_FOR, contact_points, facts_for
 from campaigns.barrier import ReadBarrier
@@ -142,7 +144,7 @@ class Dispatcher:
 
     async def round(self, pool: asyncpg.Pool) -> int:
         """Decide one batch of due outreach in one transaction (the barrier already passed)."""
-        now = self._clock()
+        now, began = self._clock(), time.perf_counter()
         async with pool.acquire() as connection, connection.transaction():
             rows = await take_due(connection, now, self._batch)
             if not rows:
@@ -172,6 +174,7 @@ class Dispatcher:
                     mine.retry.append((row.outreach_id, now + RETRY_AFTER))
                 decisions.add(mine)
             await record(connection, decisions)
+        decision_metrics.decided(rows, decisions.events, time.perf_counter() - began)
         return len(rows)
 
     def _one(

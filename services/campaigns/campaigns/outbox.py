@@ -27,6 +27,7 @@ import asyncpg
 import orjson
 from pydantic import ValidationError
 
+from campaigns import decision_metrics
 from campaigns.config import SERVICE
 from dialog_schemas import Envelope, Event
 from dialog_schemas.campaigns import CancellationReason, OutreachCancelled, OutreachDispatched
@@ -134,6 +135,7 @@ class OutboxRelay:
         outbox and are tried again once their lease ends, after their decision, which went."""
         keys = await self._keys_of({e.subject for _, _, e, c in rows if c is not None})
         kept: set[int] = set()
+        outcomes: list[tuple[Envelope, str]] = []
         run_topic, run, after = "", list[Envelope](), list[Envelope]()
         for seq, topic, envelope, contact in rows:
             if topic != run_topic:
@@ -152,7 +154,9 @@ class OutboxRelay:
             else:
                 run.append(sealed)
                 after.append(dispatched(sealed, topic))
+            outcomes.append((after[-1], envelope.data["purpose"]))
         await _send(publisher, run_topic, run, after)
+        decision_metrics.relayed(outcomes)
         if kept:
             log.warning("requests kept until the key service answers", extra={"rows": len(kept)})
         return kept
