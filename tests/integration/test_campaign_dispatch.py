@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from campaigns.barrier import KafkaTopicEnds, ReadBarrier
+from campaigns.barrier import ReadBarrier
 from campaigns.bootstrap import CONSENT_VIEW, DEFINITION, projections
 from campaigns.calling_hours import CallingHours, next_open
 from campaigns.config import Settings
@@ -52,6 +52,7 @@ from dialogkit.codec import decode_envelope
 from dialogkit.config import ServiceSettings
 from dialogkit.deadletters import DeadLetters
 from dialogkit.http import ApiRuntime, Probe, create_api
+from dialogkit.offsets import KafkaTopicEnds
 from dialogkit.pii import InMemoryKeyStore, decrypt
 from dialogkit.publishing import KafkaPublisher
 from dialogkit.replay import read_topic_in_batches, replay

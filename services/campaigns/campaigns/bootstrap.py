@@ -2,7 +2,7 @@
 
 from campaigns.api import router
 from campaigns.api_reports import router as reports_router
-from campaigns.barrier import KafkaTopicEnds, ReadBarrier
+from campaigns.barrier import ReadBarrier
 from campaigns.campaign_view import CampaignProjection
 from campaigns.config import SERVICE, Settings
 from campaigns.dispatch import Policy
@@ -33,7 +33,9 @@ from consentledger.projections import (
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, CONSENT_EVENTS, CONTACTS_EVENTS
 from dialogkit.jobs import Periodic
 from dialogkit.journal import EventJournal
+from dialogkit.kafka_security import kafka_client_options
 from dialogkit.lifecycle import CustomerTables
+from dialogkit.offsets import KafkaTopicEnds
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
@@ -66,7 +68,7 @@ def projections(settings: Settings, publisher: EventPublisher) -> list[Projectio
 def periodic(settings: Settings) -> list[Periodic]:
     relay = OutboxRelay(settings.key_store(), batch=settings.dispatch_batch)
     barrier = ReadBarrier(
-        KafkaTopicEnds(settings.kafka_bootstrap),
+        KafkaTopicEnds(settings.kafka_bootstrap, kafka_client_options(settings)),
         CONSENT_VIEW,
         timeout_s=settings.read_barrier_timeout_s,
     )
