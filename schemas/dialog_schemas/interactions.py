@@ -119,6 +119,13 @@ Details = Annotated[
 DETAILS_CHANNEL = {"call": "phone", "letter": "letter", "email": "email", "sms": "sms"}
 
 
+class SurveyAnswer(Part):
+    """A customer's answer to a survey; the touchpoint names the survey campaign and outreach."""
+
+    score: Annotated[int, Field(ge=0, le=10)] | None = None
+    free_text: Personal[FreeText] = ""
+
+
 class TouchpointFacts(Part):
     """What happened on a channel, as reported by whoever saw it."""
 
@@ -134,6 +141,8 @@ class TouchpointFacts(Part):
     campaign_id: ExternalId | None = None
     outreach_id: UUID | None = None
     """The outreach decision this touchpoint carried out, for attribution."""
+    survey: SurveyAnswer | None = None
+    """Set when the touchpoint answers a survey (`campaign_id` names the survey campaign)."""
 
     @field_validator("details")
     @classmethod

@@ -18,6 +18,8 @@ from campaigns.phone_zones import PhoneZones
 from campaigns.planning import Planner, WavesProjection
 from campaigns.projections import CUSTOMER_TABLES as OUTREACH_TABLES
 from campaigns.projections import CustomerMergesProjection, OutreachProjection
+from campaigns.signals import SignalIngress
+from campaigns.triggered import SignalsProjection, TriggerPlanner
 from consentledger.projections import CUSTOMER_TABLES as LEDGER_TABLES
 from consentledger.projections import (
     KEPT_TABLES,
@@ -40,15 +42,17 @@ CONSENT_VIEW = {
 
 
 def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
+    triggers = TriggerPlanner(settings.trigger_cooldown)
     return [
         EventJournal(CAMPAIGNS_EVENTS),
         CampaignProjection(),
         OutreachProjection(),
         CustomerMergesProjection(),
         WavesProjection(),
-        AudienceContactsProjection(),
+        AudienceContactsProjection(triggers),
         AudienceObjectionsProjection(),
-        AudienceTouchesProjection(),
+        AudienceTouchesProjection(triggers),
+        SignalsProjection(triggers),
         ConsentHistoryProjection("campaigns.consent-history"),
         CustomerFactsProjection("campaigns.consent-facts"),
     ]
@@ -84,11 +88,13 @@ DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     projections=projections,
     periodic=periodic,
     description="Campaigns, audiences, outreach decisions and responses.",
+    ingress=[SignalIngress()],
     customer_tables=CustomerTables(
         merged=(*OUTREACH_TABLES, *AUDIENCE_TABLES, *LEDGER_TABLES),
         kept={
             **KEPT_TABLES,
             "audience_facts": "folded into the survivor's row by the facts projection",
+            "trigger_cooldowns": "triggers are planned for the survivor; a duplicate's row stays",
         },
     ),
 )

@@ -71,13 +71,13 @@ async def write_snapshot(connection: asyncpg.Connection, campaign: Campaign) -> 
     definition = campaign.definition
     await connection.execute(
         "INSERT INTO campaigns (campaign_id, name, channel, purpose, product_category,"
-        " created_at, status, definition, waves, ended_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10)"
+        " created_at, status, definition, waves, ended_at, launched_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11)"
         " ON CONFLICT (campaign_id) DO UPDATE SET name = EXCLUDED.name,"
         " channel = EXCLUDED.channel, purpose = EXCLUDED.purpose,"
         " product_category = EXCLUDED.product_category, created_at = EXCLUDED.created_at,"
         " status = EXCLUDED.status, definition = EXCLUDED.definition, waves = EXCLUDED.waves,"
-        " ended_at = EXCLUDED.ended_at",
+        " ended_at = EXCLUDED.ended_at, launched_at = EXCLUDED.launched_at",
         campaign.campaign_id,
         definition.name,
         definition.channel.value,
@@ -93,4 +93,5 @@ async def write_snapshot(connection: asyncpg.Connection, campaign: Campaign) -> 
             ]
         ).decode(),
         campaign.ended_at,
+        campaign.launched_at,
     )

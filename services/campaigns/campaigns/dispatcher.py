@@ -55,6 +55,8 @@ from campaigns.outbox import (
     outreach_envelope,
     request_row,
 )
+from campaigns.triggered import holdings_of
+from campaigns.triggers import Holding, reason_gone
 from consentledger.domain import ConsentState
 from consentledger.store import load_states
 from dialog_schemas import Envelope, Event
@@ -92,6 +94,8 @@ class Known:
     points: dict[str, dict[str, Any]]
     zones: dict[str, list[str]]
     """The zones each customer's phone number implies, where read."""
+    holdings: dict[str, list[Holding]]
+    """Products and contracts of the customers of triggered outreach (is the reason gone?)."""
 
 
 class Dispatcher:
@@ -160,6 +164,7 @@ class Dispatcher:
                 contacts,
                 await contact_points(connection, customers),
                 await phone_zones(connection, customers),
+                await holdings_of(connection, sorted({r.customer_id for r in rows if r.origin})),
             )
             decisions = Decisions.empty()
             for row in rows:
@@ -183,9 +188,13 @@ class Dispatcher:
         out: Decisions,
     ) -> None:
         customer, definition = row.customer_id, row.definition
+        ended: CancellationReason | None = None
         if row.status in ("stopped", "completed"):
-            reason = CancellationReason(f"campaign_{row.status}")
-            out.events.append(_event(row, _cancelled(row, now, reason), "cancelled"))
+            ended = CancellationReason(f"campaign_{row.status}")
+        elif row.origin is not None:  # a triggered outreach whose reason may be gone
+            ended = reason_gone(row.origin, lookups.holdings.get(customer, []))
+        if ended is not None:
+            out.events.append(_event(row, _cancelled(row, now, ended), "cancelled"))
             out.done.append(row.outreach_id)
             return
         known = lookups.facts.get(customer)
