@@ -19,7 +19,7 @@ from campaigns.planning import Planner, WavesProjection
 from campaigns.projections import CUSTOMER_TABLES as OUTREACH_TABLES
 from campaigns.projections import CustomerMergesProjection, OutreachProjection
 from campaigns.signals import SignalIngress
-from campaigns.triggered import SignalsProjection, TriggerPlanner
+from campaigns.triggered import TriggerPlanner
 from consentledger.projections import CUSTOMER_TABLES as LEDGER_TABLES
 from consentledger.projections import (
     KEPT_TABLES,
@@ -45,14 +45,13 @@ def projections(settings: Settings, publisher: EventPublisher) -> list[Projectio
     triggers = TriggerPlanner(settings.trigger_cooldown)
     return [
         EventJournal(CAMPAIGNS_EVENTS),
-        CampaignProjection(),
+        CampaignProjection(triggers),
         OutreachProjection(),
         CustomerMergesProjection(),
         WavesProjection(),
         AudienceContactsProjection(triggers),
         AudienceObjectionsProjection(),
         AudienceTouchesProjection(triggers),
-        SignalsProjection(triggers),
         ConsentHistoryProjection("campaigns.consent-history"),
         CustomerFactsProjection("campaigns.consent-facts"),
     ]

@@ -13,6 +13,7 @@ import asyncpg
 import orjson
 
 from campaigns.domain import Campaign, fold
+from campaigns.triggered import TriggerPlanner, signals_fired
 from dialog_schemas import Event
 from dialog_schemas.campaigns import CAMPAIGN_EVENTS as CAMPAIGN_EVENT_TYPES
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS
@@ -37,12 +38,20 @@ async def load_campaign(db: Any, campaign_id: str) -> Campaign | None:
 
 
 class CampaignProjection:
-    """The campaign events of `campaigns.events.v1`, and each campaign's state folded from them."""
+    """The campaign events of `campaigns.events.v1`, and each campaign's state folded from them;
+    then the behavioural signals of the batch, as triggers of the campaigns as they now stand."""
 
     name = "campaigns.campaigns"
     source = CAMPAIGNS_EVENTS
 
+    def __init__(self, triggers: TriggerPlanner | None = None) -> None:
+        self._triggers = triggers or TriggerPlanner()
+
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        await self._campaigns(connection, events)
+        await self._triggers.plan(connection, signals_fired(events))
+
+    async def _campaigns(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         mine = [d for d in events if isinstance(d.event, CAMPAIGN_EVENT_TYPES)]
         if not mine:
             return

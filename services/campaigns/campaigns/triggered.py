@@ -1,9 +1,10 @@
 """Triggered outreach planned in the transaction of the projection that saw the trigger.
 
-The facts projections (contacts and interactions topics) and the signals projection (campaigns
-topic) hand the events that may trigger outreach to `TriggerPlanner.plan`, in their own
-transaction, which also stores their position: a restart or rebalance neither loses a trigger
-nor plans it twice. For each running (or paused) triggered campaign the event fires, the planner
+The facts projections (contacts and interactions topics) and the campaign projection (signals
+on the campaigns topic, after the campaign events of the same batch) hand the events that may
+trigger outreach to `TriggerPlanner.plan`, in their own transaction, which also stores their
+position: a restart or rebalance neither loses a trigger nor plans it twice. For each running
+(or paused) triggered campaign the event fires, the planner
 
 1. claims the cool-down (`trigger_cooldowns`, one row per campaign and customer) with one upsert
    that succeeds only if the last planning trigger is at least the cool-down earlier; PostgreSQL
@@ -163,26 +164,17 @@ async def holdings_of(db: Any, customers: list[str]) -> dict[str, list[Holding]]
     return found
 
 
-class SignalsProjection:
-    """Behavioural signals (`BehaviouralSignalRecorded` on the campaigns topic) as triggers."""
-
-    name = "campaigns.signals"
-    source = CAMPAIGNS_EVENTS
-
-    def __init__(self, triggers: TriggerPlanner | None = None) -> None:
-        self._triggers = triggers or TriggerPlanner()
-
-    async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        fired = [
-            Fired(
-                customer_id=d.envelope.subject,
-                kind=TriggerKind.BEHAVIOURAL_SIGNAL,
-                event_id=d.envelope.id,
-                at=e.occurred_at,
-                category=e.category,
-                signal=e.signal,
-            )
-            for d in events
-            if isinstance(e := d.event, BehaviouralSignalRecorded)
-        ]
-        await self._triggers.plan(connection, fired)
+def signals_fired(events: Sequence[Decoded]) -> list[Fired]:
+    """The behavioural signals among `events` (campaigns topic), as triggers."""
+    return [
+        Fired(
+            customer_id=d.envelope.subject,
+            kind=TriggerKind.BEHAVIOURAL_SIGNAL,
+            event_id=d.envelope.id,
+            at=e.occurred_at,
+            category=e.category,
+            signal=e.signal,
+        )
+        for d in events
+        if isinstance(e := d.event, BehaviouralSignalRecorded)
+    ]
