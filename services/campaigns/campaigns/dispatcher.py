@@ -9,7 +9,9 @@ and channel requests into the outbox and removes decided outreach from `outreach
 outreach gets its new due time); (3) after the commit the outbox relay publishes (while the next
 round is decided). No network call happens inside the transaction.
 
-Outreach of a paused campaign waits; of a stopped or completed campaign it is cancelled.
+Outreach of a paused campaign waits; of a stopped or completed campaign it is cancelled, as is
+triggered outreach whose reason is gone (`triggers.reason_gone`: the cancellation withdrawn, the
+offered category bought since).
 """
 
 from __future__ import annotations
