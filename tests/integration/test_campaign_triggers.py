@@ -192,8 +192,8 @@ class Stack:
         return campaign
 
     async def dispatch(self, at: datetime) -> None:
-        """Apply everything published, decide what is due `at`, and apply the decisions."""
-        await self.catch_up()
+        """Decide what is due `at` (what was published is applied: `catch_up`), and apply the
+        decisions."""
         settings = Settings()
         dispatcher = Dispatcher(
             self.barrier,
@@ -258,6 +258,7 @@ async def test_a_cancellation_plans_one_retention_call_in_calling_hours_unless_w
 
     retracted = CancellationRetracted(contract_id="k-4", withdrawn_at=NOW + timedelta(minutes=5))
     await stack.publish(CONTACTS_EVENTS.name, wrap(retracted, withdrawn))
+    await stack.catch_up()
     await stack.dispatch(NIGHT)
     assert await stack.outcomes(retention) == {
         kim: ("phone", "deferred", "outside_calling_hours"),
