@@ -153,6 +153,8 @@ def _planned(campaign: Running, customer: str, event: Fired, planned: Plan) -> t
 async def holdings_of(db: Any, customers: list[str]) -> dict[str, list[Holding]]:
     """Each customer's products and contracts, for `triggers.reason_gone`."""
     found: dict[str, list[Holding]] = {}
+    if not customers:  # a round of wave outreach only
+        return found
     for r in await db.fetch(
         "SELECT customer_id, item_id, category, started_at, cancelled_at FROM audience_holdings"
         " WHERE customer_id = ANY($1::text[])",
