@@ -6,6 +6,9 @@ value, holdings are keyed by purchase or contract, touches keep the latest time.
 duplicate's facts are folded into its survivor (objection and erasure stay in force, holdings
 and touches move) and the duplicate's row is dropped, so a person counts once. Erasure keeps only
 the fact that the customer was erased (and objected, if so).
+
+Purchases, cancellations and survey answers are also triggers: the projection that sees one
+hands it to `triggered.TriggerPlanner` in its own transaction (see `triggered.py`).
 """
 
 from __future__ import annotations
