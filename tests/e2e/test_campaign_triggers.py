@@ -45,7 +45,7 @@ from dialogkit.publishing import KafkaPublisher
 from tests.support import AUTH, eventually, read_topic, service_process
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-DELAY_S = 8
+DELAY_S = 12
 """The cross-sell's delay, shortened for the test (days in practice)."""
 
 
