@@ -24,6 +24,8 @@ from campaigns.responses import (
     DispatchedOutreachProjection,
     InteractionResponsesProjection,
 )
+from campaigns.signals import SignalIngress
+from campaigns.triggered import TriggerPlanner
 from consentledger.projections import CUSTOMER_TABLES as LEDGER_TABLES
 from consentledger.projections import (
     KEPT_TABLES,
@@ -48,18 +50,19 @@ CONSENT_VIEW = {
 
 
 def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
+    triggers = TriggerPlanner(settings.trigger_cooldown)
     return [
         EventJournal(CAMPAIGNS_EVENTS),
-        CampaignProjection(),
+        CampaignProjection(triggers),
         OutreachProjection(),
         CustomerMergesProjection(),
         WavesProjection(),
         DispatchedOutreachProjection(),
         InteractionResponsesProjection(settings.response_windows),
         ContactResponsesProjection(settings.response_windows),
-        AudienceContactsProjection(),
+        AudienceContactsProjection(triggers),
         AudienceObjectionsProjection(),
-        AudienceTouchesProjection(),
+        AudienceTouchesProjection(triggers),
         ConsentHistoryProjection("campaigns.consent-history"),
         CustomerFactsProjection("campaigns.consent-facts"),
     ]
@@ -95,11 +98,13 @@ DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     projections=projections,
     periodic=periodic,
     description="Campaigns, audiences, outreach decisions and responses.",
+    ingress=[SignalIngress()],
     customer_tables=CustomerTables(
         merged=(*OUTREACH_TABLES, *AUDIENCE_TABLES, *RESPONSE_TABLES, *LEDGER_TABLES),
         kept={
             **KEPT_TABLES,
             "audience_facts": "folded into the survivor's row by the facts projection",
+            "trigger_cooldowns": "triggers are planned for the survivor; a duplicate's row stays",
         },
     ),
 )
