@@ -320,12 +320,14 @@ async def test_the_api_lists_a_customers_outreach_in_order_of_plan(
                 "kind": "interested",
                 "channel": "phone",
                 "received_at": "2026-03-02T09:05:00Z",
+                "attributed_by": None,  # recorded without attribution (as v1 responses were)
             },
             {
                 "response_id": "r-2",
                 "kind": "purchased",
                 "channel": "phone",
                 "received_at": "2026-03-04T09:00:00Z",
+                "attributed_by": None,  # recorded without attribution (as v1 responses were)
             },
         ],
     }
