@@ -53,7 +53,10 @@ async def profile(requests: int) -> None:
             yield ApiRuntime(service, settings, pool, FakePublisher()), {}
 
         app = create_api(
-            DEFINITION.name, DEFINITION.settings(), DEFINITION.routers, runtime_factory=on_pool
+            DEFINITION.name,
+            DEFINITION.settings(log_level="WARNING"),
+            DEFINITION.routers,
+            runtime_factory=on_pool,
         )
         transport = httpx.ASGITransport(app=app)
         async with (

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import orjson
 from fastapi import FastAPI
 
 from dialog_schemas import Envelope
@@ -111,6 +112,11 @@ class FakePool:
                     "kinds_since": [REGISTERED],
                     "purchases": None,
                     "snapshot": None,
+                    "history": orjson.dumps(
+                        [[0, 0, REGISTERED, "ConsentGranted", 1, orjson.loads(GRANTED["data"])]]
+                    ).decode()
+                    if c in self.profiles
+                    else None,
                 }
                 for c in args[0]
                 if c not in self.unknown

@@ -27,7 +27,7 @@ async def decide(
     db: Connection, questions: Sequence[Question], expiry: timedelta
 ) -> list[Decision | None]:
     """Each question's decision (`consentledger.eligibility`: UWG §7, GDPR Art. 7(3), 17, 21),
-    in the order asked; None where the customer was never registered. Two queries for the whole
+    in the order asked; None where the customer was never registered. One query for the whole
     batch, whatever its size (`consentledger.store.states_at`); `expiry` is the configured
     period after which an unused consent lapses."""
     states = await states_at(db, [(q.customer_id, q.at) for q in questions])

@@ -15,6 +15,7 @@ and for a snapshot written in another `FORMAT`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,8 +72,10 @@ def encode(state: ConsentState) -> bytes:
     )
 
 
-def decode(data: bytes | str) -> ConsentState:
-    """The state `encode` wrote."""
+@functools.lru_cache(maxsize=8192)
+def decode(data: str) -> ConsentState:
+    """The state `encode` wrote (as text). The same text gives the same state, which is
+    immutable: decoded states are kept for the customers asked about most recently."""
     raw = orjson.loads(data)
     consents = [_consent_of(c) for c in raw["consents"]]
     objection = raw["objection"]

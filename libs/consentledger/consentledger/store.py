@@ -28,8 +28,10 @@ Connection = Any
 
 
 def event_of(type_: str, version: int, data: Any) -> Event:
+    """The event of a history row: `data` as stored (JSON text) or already parsed, upcast."""
     event_class = CONSENT_EVENTS.events[type_]
-    current = upcast(type_, version, orjson.loads(data), event_class.schema_version)
+    raw = orjson.loads(data) if isinstance(data, str | bytes) else data
+    current = upcast(type_, version, raw, event_class.schema_version)
     return event_class.model_validate(current)
 
 
@@ -70,16 +72,31 @@ async def _rows_since(
         [since[c][0] for c in wanted],
         [since[c][1] for c in wanted],
     )
-    streams: dict[str, dict[int, list[tuple[datetime, _Row]]]] = {}
+    streams: dict[str, list[tuple[int, int, datetime, Event]]] = {}
     for row in rows:
         event = event_of(row["type"], row["schema_version"], row["data"])
-        by_partition = streams.setdefault(row["customer_id"], {})
-        found = _Row(row["partition"], row["kafka_offset"], event)
-        by_partition.setdefault(row["partition"], []).append((row["recorded_at"], found))
-    return {
-        customer: [row for _, row in heapq.merge(*parts.values(), key=lambda e: e[0])]
-        for customer, parts in streams.items()
-    }
+        streams.setdefault(row["customer_id"], []).append(
+            (row["partition"], row["kafka_offset"], row["recorded_at"], event)
+        )
+    return {customer: _in_order(found) for customer, found in streams.items()}
+
+
+def _in_order(rows: Iterable[tuple[int, int, datetime, Event]]) -> list[_Row]:
+    """Rows in (partition, offset) order, the partitions interleaved by recording time."""
+    parts: dict[int, list[tuple[datetime, _Row]]] = {}
+    for partition, offset, recorded_at, event in rows:
+        parts.setdefault(partition, []).append((recorded_at, _Row(partition, offset, event)))
+    if len(parts) == 1:
+        return [row for _, row in next(iter(parts.values()))]
+    return [row for _, row in heapq.merge(*parts.values(), key=lambda e: e[0])]
+
+
+def _history(data: str | None) -> list[_Row]:
+    """The rows `FACTS` aggregates as JSON, in the order of `histories`."""
+    return _in_order(
+        (p, o, datetime.fromisoformat(t), event_of(type_, v, d))
+        for p, o, t, type_, v, d in (orjson.loads(data) if data else [])
+    )
 
 
 async def load_state(
@@ -102,7 +119,11 @@ FACTS = (
     "  p.email_obtained, p.objection_notice_given) ORDER BY p.purchased_at)"
     "  FROM customer_purchases p WHERE p.customer_id = f.customer_id) AS purchases,"
     " s.state AS snapshot, s.partition AS snapshot_partition,"
-    " s.kafka_offset AS snapshot_offset, s.through AS snapshot_through"
+    " s.kafka_offset AS snapshot_offset, s.through AS snapshot_through,"
+    " (SELECT json_agg(json_build_array(h.partition, h.kafka_offset, h.recorded_at, h.type,"
+    "  h.schema_version, h.data) ORDER BY h.partition, h.kafka_offset) FROM consent_history h"
+    "  WHERE h.customer_id = f.customer_id AND (h.partition, h.kafka_offset)"
+    "  > (coalesce(s.partition, -1), coalesce(s.kafka_offset, -1))) AS history"
     " FROM unnest($1::text[], $3::timestamptz[]) AS w(customer_id, at)"
     " JOIN customer_facts f ON f.customer_id = w.customer_id"
     " LEFT JOIN consent_snapshots s ON s.customer_id = f.customer_id"
@@ -111,8 +132,8 @@ FACTS = (
     "  AND NOT EXISTS (SELECT 1 FROM customer_merges m"
     "   WHERE m.duplicate = f.customer_id OR m.survivor = f.customer_id)"
 )
-"""Each customer's facts, kinds and purchases, and the snapshot usable for questions about
-times from `at` on (see `consentledger.snapshots`), in one query."""
+"""Each customer's facts, kinds and purchases, the snapshot usable for questions about times
+from `at` on (see `consentledger.snapshots`) and the history rows after it, in one query."""
 
 Question = tuple[str, datetime | None]
 """A customer and the time asked about (None: now, every event)."""
@@ -121,7 +142,7 @@ Question = tuple[str, datetime | None]
 async def load_states(
     db: Connection, customers: Iterable[str], at: datetime | None = None
 ) -> dict[str, ConsentState]:
-    """`load_state` for many customers in two queries (three if a history moved partition);
+    """`load_state` for many customers in one query (two if a history moved partition);
     customers never registered are left out."""
     found = await states_at(db, [(c, at) for c in customers])
     return {customer: state for (customer, _), state in found.items()}
@@ -129,7 +150,7 @@ async def load_states(
 
 async def states_at(db: Connection, questions: Iterable[Question]) -> dict[Question, ConsentState]:
     """Each (customer, time)'s state as `load_state` gives it, for any mix of customers and
-    times, in two queries (three if a history moved partition); customers never registered are
+    times, in one query (two if a history moved partition); customers never registered are
     left out.
 
     A customer's consent history is folded from its snapshot where one answers for the
@@ -150,7 +171,13 @@ async def states_at(db: Connection, questions: Iterable[Question]) -> dict[Quest
             FACTS, customers, snapshots.FORMAT, [earliest[c] for c in customers]
         )
     }
-    since = await _since(db, {c: _snapshot(f) for c, f in facts.items()})
+    since = {c: (_snapshot(f), _history(f["history"])) for c, f in facts.items()}
+    moved = [
+        c for c, (s, rows) in since.items() if s and any(r.partition != s.partition for r in rows)
+    ]
+    if moved:  # the customer's events are no longer in one partition: fold them all
+        whole = await _rows_since(db, {c: NO_POSITION for c in moved})
+        since |= {c: (None, whole.get(c, [])) for c in moved}
     states = {}
     for customer, at in wanted:
         f = facts.get(customer)

@@ -75,7 +75,7 @@ async def answer(
     now: datetime,
     expiry: timedelta,
 ) -> list[EligibilityAnswer]:
-    """The answers in order: three queries whatever the number of questions."""
+    """The answers in order: two queries whatever the number of questions."""
     owners = await survivors(db, (q.customer_id for q in questions))
     asked = [
         Question(q.customer_id, q.channel, q.purpose, q.at or now, q.product_category)
