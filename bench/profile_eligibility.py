@@ -3,7 +3,8 @@
 `python -m bench.profile_eligibility [requests]` starts an embedded PostgreSQL, seeds customers
 as the eligibility figure does (and one with 3,000 events), runs the consent API in this
 process on it (no broker: the route publishes nothing) and asks `requests` questions one after
-another through HTTP in process; prints the mean per request and pyinstrument's report.
+another through HTTP in process, then batches of 1,000 through the batch route; prints the
+mean per request (decisions per second for the batches) and pyinstrument's reports.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import asyncpg
 import httpx
 from pyinstrument import Profiler
 
-from bench.eligibility import history, seed
+from bench.eligibility import BATCH, history, questions, seed
 from bench.tokens import AUTH
 from consent.bootstrap import DEFINITION
 from devstack.postgres import start_postgres
@@ -79,6 +80,16 @@ async def profile(requests: int) -> None:
                 mean = (time.perf_counter() - began) / requests * 1000
                 print(f"== {name}: {requests} requests, {mean:.2f} ms each (profiled)")
                 print(profiler.output_text(unicode=False, color=False, show_all=False))
+            bodies = [{"questions": questions(customers, BATCH)} for _ in range(requests // 50)]
+            await c.post("/v1/eligibility/batch", json=bodies[0])  # warm-up
+            profiler = Profiler(interval=0.0005, async_mode="enabled")
+            began = time.perf_counter()
+            with profiler:
+                for body in bodies:
+                    (await c.post("/v1/eligibility/batch", json=body)).raise_for_status()
+            rate = len(bodies) * BATCH / (time.perf_counter() - began)
+            print(f"== batch: {len(bodies)} batches of {BATCH}, {rate:,.0f} decisions/s (profiled)")
+            print(profiler.output_text(unicode=False, color=False, show_all=False))
         await pool.close()
     finally:
         server.stop()
