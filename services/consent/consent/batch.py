@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from consent import views
@@ -59,14 +59,16 @@ class EligibilityAnswers(BaseModel):
     answers: list[EligibilityAnswer]
 
 
-@router.post("/batch", dependencies=[scope("consent:read")])
-async def batch_eligibility(batch: EligibilityQuestions, runtime: Runtime) -> EligibilityAnswers:
+@router.post("/batch", dependencies=[scope("consent:read")], response_model=EligibilityAnswers)
+async def batch_eligibility(batch: EligibilityQuestions, runtime: Runtime) -> Response:
     """Up to 1,000 questions "may we contact this customer on this channel for this purpose, now
     or at `at`, and why?", answered in order as the single eligibility route answers each."""
     answers = await answer(
         runtime.pool, batch.questions, datetime.now(UTC), runtime.settings.expiry
     )
-    return EligibilityAnswers(answers=answers)
+    # serialized once, as built: validating the answers again would cost a third of the time
+    body = EligibilityAnswers.model_construct(answers=answers).model_dump_json()
+    return Response(body, media_type="application/json")
 
 
 async def answer(
@@ -87,16 +89,6 @@ async def answer(
     for q in asked:
         survivor = owners[q.customer_id]
         decision = decided.get(q)
-        view = views.EligibilityView(
-            customer_id=q.customer_id,
-            channel=q.channel,
-            purpose=q.purpose,
-            at=q.at,
-            allowed=decision is not None and decision.allowed,
-            legal_basis=decision.legal_basis if decision else None,
-            blocking_reason=decision.reason if decision else None,
-            consent_id=decision.consent_id if decision else None,
-        )
         problem = None
         if survivor != q.customer_id:
             merged = merged_problem(q.customer_id, survivor)
@@ -110,5 +102,17 @@ async def answer(
             problem = ProblemDocument(
                 title="Not found", status=404, detail=views.unknown(q.customer_id)
             )
-        found.append(EligibilityAnswer(**view.model_dump(), problem=problem))
+        found.append(
+            EligibilityAnswer(
+                customer_id=q.customer_id,
+                channel=q.channel,
+                purpose=q.purpose,
+                at=q.at,
+                allowed=decision is not None and decision.allowed,
+                legal_basis=decision.legal_basis if decision else None,
+                blocking_reason=decision.reason if decision else None,
+                consent_id=decision.consent_id if decision else None,
+                problem=problem,
+            )
+        )
     return found
