@@ -104,6 +104,11 @@ async def population(pool: asyncpg.Pool) -> list[str]:
 async def test_every_batch_answer_is_the_single_routes_answer(new_database, pool_for) -> None:
     pool = await pool_for(await new_database("consent"))
     customers = await population(pool)
+    kept = await pool.fetch("SELECT customer_id FROM consent_snapshots ORDER BY 1")
+    assert sorted(r["customer_id"] for r in kept) == sorted(
+        customers[n]
+        for n in (2, 3)  # withdrawn, objection: not erased, in no merge
+    ), "no snapshot of an erased customer (contact points) or of one in a merge"
     times: list[str | None] = [None, *((T0 + n * DAY).isoformat() for n in (0, 2, 4))]
     questions: list[dict[str, Any]] = [
         {"customer_id": c, "channel": ch.value, "purpose": p.value} | ({"at": at} if at else {})
