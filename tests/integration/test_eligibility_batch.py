@@ -45,9 +45,11 @@ class Feed:
         self.merges = ProjectionRunner(pool, MergedConsentState(FakePublisher(), EXPIRY), dead)
         self.offsets = itertools.count()
 
-    async def send(self, topic: str, customer: str, events: list[Event], at: datetime) -> None:
+    async def send(
+        self, topic: str, customer: str, events: list[Event], at: datetime, partition: int = 0
+    ) -> None:
         records = [
-            SourceRecord(topic, 0, next(self.offsets), customer.encode(), encode(e))
+            SourceRecord(topic, partition, next(self.offsets), customer.encode(), encode(e))
             for e in wrap(customer, events, at)
         ]
         await self.by_topic[topic].handle(records)
@@ -175,3 +177,19 @@ async def test_the_snapshot_answers_as_folding_the_whole_history(new_database, p
     await pool.execute("DELETE FROM consent_snapshots")
     for (customer, at), state in with_snapshot.items():
         assert state == await load_state(pool, customer, at), (customer, at)
+
+
+async def test_a_history_in_two_partitions_is_folded_whole(new_database, pool_for) -> None:
+    """Rows after a snapshot's position would miss another partition's: no snapshot is kept."""
+    pool = await pool_for(await new_database("consent"))
+    feed = Feed(pool)
+    customer = f"moved-{uuid.uuid4().hex[:6]}"
+    await feed.send(CONTACTS_EVENTS.name, customer, [registered()], T0)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    await feed.send(CONSENT_EVENTS.name, customer, [phone_grant(first, T0 + DAY)], T0 + DAY, 3)
+    assert await pool.fetchval("SELECT partition FROM consent_snapshots") == 3
+    await feed.send(CONSENT_EVENTS.name, customer, [phone_grant(second, T0 + DAY)], T0, 1)
+    assert await pool.fetchval("SELECT count(*) FROM consent_snapshots") == 0
+    state = await load_state(pool, customer)
+    assert state is not None
+    assert set(state.consents) == {first, second}

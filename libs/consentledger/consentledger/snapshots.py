@@ -39,6 +39,9 @@ class Snapshot:
     partition: int
     kafka_offset: int
     through: datetime | None
+    kept: bool = True
+    """False for the fold of a history in several partitions: "after its position" would miss
+    rows of the other partitions, so it is not kept."""
 
 
 def encode(state: ConsentState) -> bytes:
@@ -137,7 +140,9 @@ def _time(value: str | None) -> datetime | None:
 
 async def save(connection: asyncpg.Connection, snapshots: Mapping[str, Snapshot]) -> None:
     """Keep these customers' snapshots, in the caller's transaction (the projection's that
-    recorded the events they fold); customers in a merge or erased are left without one."""
+    recorded the events they fold); customers in a merge or erased, and histories in several
+    partitions (`kept` false, their earlier snapshot dropped), are left without one."""
+    await forget(connection, [c for c, s in snapshots.items() if not s.kept])
     await connection.executemany(
         "INSERT INTO consent_snapshots (customer_id, format, state, partition, kafka_offset,"
         " through) SELECT $1, $2, $3::jsonb, $4, $5, $6"
@@ -150,6 +155,7 @@ async def save(connection: asyncpg.Connection, snapshots: Mapping[str, Snapshot]
         [
             (c, FORMAT, encode(s.state).decode(), s.partition, s.kafka_offset, s.through)
             for c, s in snapshots.items()
+            if s.kept
         ],
     )
 

@@ -59,14 +59,16 @@ NO_POSITION = (-1, -1)
 async def _rows_since(
     db: Connection, since: Mapping[str, tuple[int, int]]
 ) -> dict[str, list[_Row]]:
-    """Each customer's history rows after (partition, offset), in the order of `histories`."""
+    """Each customer's history rows after (partition, offset), and any in another partition
+    (which make the snapshot at that position unusable), in the order of `histories`."""
     wanted = sorted(since)
     rows = await db.fetch(
         "SELECT h.customer_id, h.partition, h.kafka_offset, h.recorded_at, h.type,"
         " h.schema_version, h.data FROM unnest($1::text[], $2::int[], $3::bigint[])"
         " AS w(customer_id, partition, kafka_offset)"
         " JOIN consent_history h ON h.customer_id = w.customer_id"
-        " AND (h.partition, h.kafka_offset) > (w.partition, w.kafka_offset)"
+        " AND ((h.partition, h.kafka_offset) > (w.partition, w.kafka_offset)"
+        "  OR h.partition < w.partition)"
         " ORDER BY h.customer_id, h.partition, h.kafka_offset",
         wanted,
         [since[c][0] for c in wanted],
@@ -122,8 +124,9 @@ FACTS = (
     " s.kafka_offset AS snapshot_offset, s.through AS snapshot_through,"
     " (SELECT json_agg(json_build_array(h.partition, h.kafka_offset, h.recorded_at, h.type,"
     "  h.schema_version, h.data) ORDER BY h.partition, h.kafka_offset) FROM consent_history h"
-    "  WHERE h.customer_id = f.customer_id AND (h.partition, h.kafka_offset)"
-    "  > (coalesce(s.partition, -1), coalesce(s.kafka_offset, -1))) AS history"
+    "  WHERE h.customer_id = f.customer_id AND ((h.partition, h.kafka_offset)"
+    "  > (coalesce(s.partition, -1), coalesce(s.kafka_offset, -1)) OR h.partition < s.partition))"
+    " AS history"
     " FROM unnest($1::text[], $3::timestamptz[]) AS w(customer_id, at)"
     " JOIN customer_facts f ON f.customer_id = w.customer_id"
     " LEFT JOIN consent_snapshots s ON s.customer_id = f.customer_id"
@@ -234,7 +237,10 @@ async def fold(
             (found[-1].partition, found[-1].kafka_offset) if found else _position(snapshot)
         )
         state = state_as_of(events, None, snapshot.state if snapshot else None)
-        folded[customer] = snapshots.Snapshot(state, partition, offset, max(times, default=None))
+        partitions = {r.partition for r in found} | ({snapshot.partition} if snapshot else set())
+        folded[customer] = snapshots.Snapshot(
+            state, partition, offset, max(times, default=None), kept=len(partitions) <= 1
+        )
     return folded
 
 
