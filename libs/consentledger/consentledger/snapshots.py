@@ -9,8 +9,9 @@ time drops none of them. Earlier questions (§7a proof of what held then) fold t
 
 It is not used, and the history is folded instead, for a customer in a merge (survivor or
 duplicate: the duplicate's rows join the survivor's history out of offset order), for an erased
-customer (erasure removes contact points from the history; the snapshot is deleted with them)
-and for a snapshot written in another `FORMAT`.
+customer (erasure removes contact points from the history; the snapshot is deleted with them),
+for a history in several partitions (no snapshot is kept of it; see `Snapshot.kept`) and for a
+snapshot written in another `FORMAT`.
 """
 
 from __future__ import annotations
