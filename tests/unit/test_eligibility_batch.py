@@ -103,3 +103,20 @@ async def test_the_batch_needs_the_read_scope_as_the_single_route_does() -> None
             "/v1/eligibility/batch", json=body, headers=token("consent:read")
         )
         assert allowed.status_code == 200
+
+
+async def test_a_full_batch_of_the_longest_questions_fits_the_body_limit() -> None:
+    app, fakes = fake_app(DEFINITION)
+    longest = {
+        "customer_id": "c" * 64,
+        "channel": "email",
+        "purpose": "cross_sell",
+        "at": "2026-02-01T10:00:00.123456+01:00",
+        "product_category": "p" * 200,
+    }
+    fakes.pool.register(longest["customer_id"])
+    async with client_of(app) as client:
+        body = {"questions": [longest] * MAX_QUESTIONS}
+        response = await client.post("/v1/eligibility/batch", json=body)
+    assert response.status_code == 200
+    assert len(response.json()["answers"]) == MAX_QUESTIONS
