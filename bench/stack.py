@@ -42,6 +42,8 @@ class Sizes:
     eligibility_s: float = 10
     eligibility_customers: int = 2000
     long_history: int = 3000
+    batches: int = 30
+    """Batches of `BATCH` eligibility questions sent one after another."""
     commands: int = 200
     startup_runs: int = 3
     trigger_rate: float = 20
@@ -62,6 +64,7 @@ SMOKE = Sizes(
     eligibility_s=1,
     eligibility_customers=20,
     long_history=30,
+    batches=2,
     commands=5,
     startup_runs=1,
     trigger_rate=5,

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import orjson
 from fastapi import FastAPI
 
 from dialog_schemas import Envelope
@@ -61,6 +62,10 @@ class FakePool:
 
     def __init__(self) -> None:
         self.profiles: dict[str, dict[str, Any]] = {}
+        self.merges: dict[str, str] = {}
+        """Duplicate -> survivor, as `customer_merges` holds them."""
+        self.unknown: set[str] = set()
+        """Customers consent's read model has no facts of (every other one is known)."""
 
     def register(self, customer_id: str) -> None:
         self.profiles[customer_id] = {
@@ -86,21 +91,41 @@ class FakePool:
         return None
 
     async def fetch(self, sql: str, *args: Any, **_: Any) -> list[Any]:
-        if "FROM consent_history WHERE customer_id" in sql:
-            return [GRANTED | {"customer_id": c} for c in args[0] if c in self.profiles]
-        if "FROM customer_facts" in sql:
+        if "FROM customer_merges WHERE duplicate = ANY" in sql:
+            return [
+                {"duplicate": c, "survivor": self.merges[c]} for c in args[0] if c in self.merges
+            ]
+        if "JOIN consent_history" in sql:
+            return [
+                GRANTED | {"customer_id": c, "kafka_offset": 0}
+                for c in args[0]
+                if c in self.profiles
+            ]
+        if "JOIN customer_facts" in sql:
             return [
                 {
                     "customer_id": c,
                     "registered_at": REGISTERED,
                     "suppressed_channels": [],
                     "erased_at": None,
+                    "kinds": ["consumer"],
+                    "kinds_since": [REGISTERED],
+                    "purchases": None,
+                    "snapshot": None,
+                    "history": orjson.dumps(
+                        [[0, 0, REGISTERED, "ConsentGranted", 1, orjson.loads(GRANTED["data"])]]
+                    ).decode()
+                    if c in self.profiles
+                    else None,
                 }
                 for c in args[0]
+                if c not in self.unknown
             ]
         return []
 
     async def fetchval(self, sql: str, *args: Any, **_: Any) -> Any:
+        if "FROM customer_merges WHERE duplicate = $1" in sql:
+            return self.merges.get(args[0])
         return 1 if sql.strip() == "SELECT 1" else None
 
     async def execute(self, sql: str, *args: Any, **_: Any) -> str:

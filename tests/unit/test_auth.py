@@ -303,3 +303,40 @@ def test_the_token_is_checked_before_anything_is_said_about_a_merged_customer() 
         allowed = client.get("/v1/customers/dup-1", headers=token("contacts:read"))
         assert allowed.status_code == 410
         assert allowed.json()["merged_into"] == "c-1"
+
+
+async def test_a_verified_token_is_kept_only_until_it_expires() -> None:
+    """A token seen before is not checked again within a minute, and never past its expiry."""
+    private = Ed25519PrivateKey.generate()
+    looked_up: list[dict[str, Any]] = []
+
+    class CountingKeys:
+        async def key_for(self, header: dict[str, Any]) -> Any:
+            looked_up.append(header)
+            return private.public_key()
+
+    now = [time.time()]
+    verifier = TokenVerifier(
+        CountingKeys(), issuer="iss", audience="aud", leeway_s=30, clock=lambda: now[0]
+    )
+    claims = {"iss": "iss", "aud": "aud", "sub": "crm", "scope": "consent:read"}
+    lasting = jwt.encode(claims | {"exp": int(time.time()) + 3600}, private, algorithm="EdDSA")
+    for _ in range(3):
+        assert (await verifier.verify(lasting)).scopes == frozenset({"consent:read"})
+    assert len(looked_up) == 1
+    now[0] += 61  # a minute on, the token is checked again
+    await verifier.verify(lasting)
+    assert len(looked_up) == 2
+    short = jwt.encode(claims | {"exp": int(time.time()) + 5}, private, algorithm="EdDSA")
+    now[0] = time.time()
+    await verifier.verify(short)
+    now[0] += 5 + 30 + 1  # past its expiry and the leeway: never answered from what was kept
+    await verifier.verify(short)  # the clock of jwt itself is real time: still valid there
+    assert len(looked_up) == 4
+    forged = jwt.encode(
+        claims | {"exp": int(time.time()) + 3600}, Ed25519PrivateKey.generate(), algorithm="EdDSA"
+    )
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            await verifier.verify(forged)
+    assert len(looked_up) == 6, "a token that failed is checked every time"

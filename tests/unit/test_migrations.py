@@ -12,4 +12,5 @@ def test_migration_names_carry_their_package() -> None:
         "consentledger/002_suppressed_channels.sql",
         "consentledger/003_customer_kinds.sql",
         "consentledger/004_erased_at.sql",
+        "consentledger/005_snapshots.sql",
     ]

@@ -291,9 +291,12 @@ def with_customer_facts(
     return replace(state, purchases=(*state.purchases, *bought))
 
 
-def state_as_of(history: Iterable[Event], at: datetime | None = None) -> ConsentState:
-    """Fold a customer's history; with `at`, only what had taken effect by then."""
-    state = ConsentState()
+def state_as_of(
+    history: Iterable[Event], at: datetime | None = None, start: ConsentState | None = None
+) -> ConsentState:
+    """Fold a customer's history; with `at`, only what had taken effect by then. `start` is the
+    fold of the events before `history` (a snapshot), which must all have taken effect by `at`."""
+    state = start or ConsentState()
     for event in history:
         when = effective_at(event)
         if at is None or when is None or when <= at:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from consentledger import snapshots
 from consentledger.domain import effective_at
 from dialog_schemas import personal_fields
 from dialog_schemas.catalog import CONSENT_EVENTS, CONTACTS_EVENTS
@@ -25,6 +26,8 @@ KEPT_TABLES = {
     "customer_facts": "the survivor keeps its own facts; a duplicate's suppressed channels are"
     " united into them",
     "customer_kinds": "the survivor's own consumer or business history holds",
+    "consent_snapshots": "never used for a survivor or a duplicate (their history is folded);"
+    " the consent service drops both on a merge",
 }
 """The ledger's customer-keyed tables that stay under their own id on a merge, and why."""
 # events that give a customer contact points, with the channels suppression found on them
@@ -145,6 +148,7 @@ async def forget_personal_data(connection: asyncpg.Connection, customers: list[s
     """Erasure: the consent history keeps its facts and evidence, not the contact points."""
     if not customers:
         return
+    await snapshots.forget(connection, customers)
     for name, event in CONSENT_EVENTS.events.items():
         for path in personal_fields(event):
             await connection.execute(

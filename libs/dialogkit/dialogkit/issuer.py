@@ -4,7 +4,8 @@ expiry and not-before; the caller and scopes it names."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -98,8 +99,19 @@ class JwksKeys:
         raise Unauthorized("token signed with an unknown key")
 
 
+VERIFIED_KEPT_S = 60
+"""How long a verified token is taken on its word (at most until it expires)."""
+VERIFIED_KEPT = 4096
+"""Verified tokens kept; the least recently verified go first."""
+
+
 class TokenVerifier:
-    """Checks a JWT's signature, issuer, audience, expiry and not-before; returns its caller."""
+    """Checks a JWT's signature, issuer, audience, expiry and not-before; returns its caller.
+
+    A token that verified is kept for `VERIFIED_KEPT_S` seconds, never past its expiry (with
+    the leeway): the same token string always names the same caller and scopes, and checking
+    its signature on every request was the largest single cost of a small read. A key the
+    issuer withdraws therefore stops verifying tokens already seen within that minute."""
 
     def __init__(
         self,
@@ -109,15 +121,31 @@ class TokenVerifier:
         audience: str,
         algorithms: Sequence[str] = ("EdDSA", "ES256", "RS256"),
         leeway_s: float = 30,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.algorithms = list(algorithms)
         self.leeway_s = leeway_s
+        self._clock = clock
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
         """The caller a token names; Unauthorized with the reason when it is not valid."""
+        now = self._clock()
+        kept = self._verified.get(token)
+        if kept is not None and now < kept[1]:
+            self._verified.move_to_end(token)
+            return kept[0]
+        self._verified.pop(token, None)
+        principal, expires = await self._check(token)
+        self._verified[token] = (principal, min(expires + self.leeway_s, now + VERIFIED_KEPT_S))
+        if len(self._verified) > VERIFIED_KEPT:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _check(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -137,7 +165,7 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as error:
             raise Unauthorized(type(error).__name__) from None
-        return Principal(str(claims["sub"]), granted_scopes(claims))
+        return Principal(str(claims["sub"]), granted_scopes(claims)), float(claims["exp"])
 
 
 def granted_scopes(claims: dict[str, Any]) -> frozenset[str]:

@@ -1,6 +1,7 @@
 """Composition root of the consent service."""
 
 from consent.api import router
+from consent.batch import router as batch_router
 from consent.config import SERVICE, Settings
 from consent.expiry import ExpiryJob
 from consent.policies import ConsentUsePolicy, OptOutPolicy
@@ -32,7 +33,7 @@ def periodic(settings: Settings) -> list[Periodic]:
 DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
-    routers=[router, signing_router],
+    routers=[router, batch_router, signing_router],
     projections=projections,
     description="Permission to contact: consents, evidence, objections, eligibility, proof.",
     periodic=periodic,

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID, uuid5
 
 import asyncpg
 
 from consent import ledger
 from consent.config import SERVICE
-from consentledger.domain import effective_at, state_as_of
+from consentledger import snapshots
+from consentledger.domain import ConsentState
 from consentledger.projections import CUSTOMER_TABLES, record_history
-from consentledger.store import histories
-from dialog_schemas import Envelope, Event
+from consentledger.store import fold
+from dialog_schemas import Envelope
 from dialog_schemas.catalog import CONSENT_EVENTS, CONSENT_STATE, CONTACTS_EVENTS
 from dialog_schemas.consent import ConsentStateChanged, ConsentSummary
 from dialog_schemas.contacts import ContactsMerged
@@ -27,11 +28,9 @@ SNAPSHOT_NAMESPACE = UUID("c1d0a4f3-2b6e-4e55-9f0c-5a8d7e3b2c19")
 WORKER = Emitter(SERVICE, "worker")
 
 
-def snapshot(history: Sequence[Event], expiry: timedelta) -> ConsentStateChanged:
-    """The customer's consent state after the last event of `history`."""
-    times = [t for t in map(effective_at, history) if t is not None]
-    as_of = max(times)
-    state = state_as_of(history)
+def snapshot(state: ConsentState, as_of: datetime, expiry: timedelta) -> ConsentStateChanged:
+    """The customer's consent state (the fold of its whole history) at `as_of`, the latest
+    effective time in it."""
     return ConsentStateChanged(
         as_of=as_of,
         objection=state.objecting,
@@ -107,6 +106,7 @@ class MergedConsentState:
             or d.envelope.subject: d.envelope
             for d in merges
         }
+        await snapshots.forget(connection, [*duplicates, *survivors])
         await publish_states(connection, self._publisher, self._expiry, survivors)
 
 
@@ -118,13 +118,15 @@ async def publish_states(
 ) -> None:
     """Recompute these customers' states, keep them and publish them; `last` is the event each
     state follows (its id makes the snapshot's, so a retried batch publishes the same)."""
-    states = await histories(connection, last)
-    snapshots = {c: snapshot(history, expiry) for c, history in states.items()}
+    before = await snapshots.usable(connection, list(last))
+    folded = await fold(connection, {c: before.get(c) for c in last})
+    await snapshots.save(connection, folded)
+    published = {c: snapshot(s.state, s.through, expiry) for c, s in folded.items() if s.through}
     await connection.executemany(
         "INSERT INTO consent_state (customer_id, as_of, state) VALUES ($1, $2, $3::jsonb)"
         " ON CONFLICT (customer_id)"
         " DO UPDATE SET as_of = excluded.as_of, state = excluded.state",
-        [(c, s.as_of, s.model_dump_json()) for c, s in snapshots.items()],
+        [(c, s.as_of, s.model_dump_json()) for c, s in published.items()],
     )
     await publisher.publish(
         CONSENT_STATE.name,
@@ -132,6 +134,6 @@ async def publish_states(
             WORKER.caused_by(
                 last[c], s, id=uuid5(SNAPSHOT_NAMESPACE, str(last[c].id)), time=s.as_of, subject=c
             )
-            for c, s in snapshots.items()
+            for c, s in published.items()
         ],
     )

@@ -59,11 +59,15 @@ async def known_state(db: Connection, customer_id: str, at: datetime | None = No
     """The customer's consent state (as of `at`); NotFound for a customer never registered."""
     state = await load_state(db, customer_id, at)
     if state is None:
-        raise NotFound(
-            f"customer {customer_id} is not known; customers become known when contacts"
-            " registers them"
-        )
+        raise NotFound(unknown(customer_id))
     return state
+
+
+def unknown(customer_id: str) -> str:
+    """What a 404 for a customer never registered says."""
+    return (
+        f"customer {customer_id} is not known; customers become known when contacts registers them"
+    )
 
 
 async def consents(
