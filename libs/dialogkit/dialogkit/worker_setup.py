@@ -33,8 +33,8 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
         # first event; these bring a fresh worker's first event down to a few seconds.
         "stream_wait_empty": False,
         "broker_rebalance_timeout": 5,
-        "broker_session_timeout": 10,
-        "broker_heartbeat_interval": 1,
+        "broker_session_timeout": settings.consumer_session_timeout_s,
+        "broker_heartbeat_interval": settings.consumer_heartbeat_interval_s,
         "broker_commit_interval": 1.0,
         "topic_disable_leader": True,
         "consumer_auto_offset_reset": "earliest",
