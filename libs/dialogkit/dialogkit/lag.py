@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from kafka import KafkaConsumer, TopicPartition
 
 from dialogkit import metrics
 from dialogkit.config import ServiceSettings
@@ -48,6 +47,8 @@ def end_offsets(
 ) -> dict[tuple[str, int], int]:
     """The log end offset of every partition of `topics` (blocking; run it in a thread).
     A broker that does not answer raises within about `timeout_s` (at least 1 s)."""
+    from kafka import KafkaConsumer, TopicPartition  # (a third of a second: not at worker start)
+
     timeout_ms = max(1000, int(timeout_s * 1000))
     consumer = KafkaConsumer(
         bootstrap_servers=[b.strip() for b in bootstrap.split(",")],

@@ -26,6 +26,7 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
         "broker_credentials": faust_credentials(settings),
         "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
         "store": "memory://",
+        "TableManager": faust_transport.TableManager,
         # faust wants a data folder even when its tables live in memory
         "datadir": str(worker_data_dir(service, settings)),
         "autodiscover": False,
