@@ -119,7 +119,10 @@ async def measure(bench: Bench) -> list[Figure]:
             unit="s",
             value=worker,
             ceiling=join,
-            ceiling_name="plain aiokafka consumer, new group: start → first record",
+            ceiling_name=(
+                "plain aiokafka consumer, new group, the workers' session"
+                f" ({GROUP_SETTINGS['consumer_session_timeout_s']:g} s): start → first record"
+            ),
             higher_is_better=False,
             detail=", ".join(f"{w:.2f} s (group join {j:.2f} s)" for w, j in runs),
         ),
