@@ -12,7 +12,8 @@ GROUP_SETTINGS = {"consumer_session_timeout_s": 2.0, "consumer_heartbeat_interva
 """The consumer group settings of workers on the embedded broker. tansu holds every JoinGroup
 until half the group's session timeout has passed (in steps of 1 s), and a worker killed
 without leaving keeps its partitions for the whole session timeout; with Kafka's usual 10 s that
-is 5 s per join and ~10 s per restart. 2 s makes both 1 s and 2 s (docs/benchmarks.md)."""
+is 5 s per join and ~10 s per restart. With 2 s a join takes 1 s, and a killed worker is gone
+before its restarted process asks to join (docs/benchmarks.md, "Where worker start goes")."""
 
 
 def group_env(prefixes: Iterable[str]) -> dict[str, str]:

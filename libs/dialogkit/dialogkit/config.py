@@ -89,7 +89,8 @@ class ServiceSettings(BaseSettings):
     """How long the group waits for a silent worker before giving its partitions to the others:
     a worker killed without leaving holds its partitions this long, also from its own restart.
     Kafka refuses sessions shorter than its `group.min.session.timeout.ms` (6 s by default); the
-    embedded broker holds every join for half of it (docs/benchmarks.md), so it runs with 2 s."""
+    embedded broker holds every join for half of it, so workers there get 2 s
+    (`devstack.broker.GROUP_SETTINGS`, docs/benchmarks.md)."""
     consumer_heartbeat_interval_s: Annotated[float, Field(gt=0, le=100)] = 1.0
     """How often a worker tells the group it is alive; at most a third of the session timeout."""
     publish_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
