@@ -58,7 +58,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         try:
             with pytest.MonkeyPatch.context() as env:  # workers use the broker's group settings
                 for name, value in group_env(f"{s.upper()}_" for s in SERVICES).items():
-                    env.setenv(name, value)
+                    env.setenv(name, os.environ.get(name, value))  # unless set otherwise
                 yield f"127.0.0.1:{port}"
         finally:
             broker.stop()
