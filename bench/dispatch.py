@@ -22,7 +22,7 @@ from pathlib import Path
 import asyncpg
 import orjson
 
-from campaigns.barrier import KafkaTopicEnds, ReadBarrier
+from campaigns.barrier import ReadBarrier
 from campaigns.bootstrap import CONSENT_VIEW
 from campaigns.config import Settings
 from campaigns.dispatch import Policy
@@ -37,6 +37,7 @@ from dialog_schemas.campaigns import Audience, AudienceRule, CampaignDefinition
 from dialog_schemas.common import Channel, Purpose
 from dialog_schemas.consent import CaptureMedium, ConsentGranted, Evidence
 from dialogkit.db import ensure_database, migrate
+from dialogkit.offsets import KafkaTopicEnds
 from dialogkit.pii import InMemoryKeyStore
 from dialogkit.publishing import Headers, KafkaPublisher
 from dialogkit.topics import ensure_topics, platform_topics

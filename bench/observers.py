@@ -19,7 +19,15 @@ class Tap:
         self.bootstrap = bootstrap
         self.topic = topic
         self.seen: dict[str, float] = {}
+        self._waiting: dict[str, asyncio.Event] = {}
         self._task: asyncio.Task[None] | None = None
+
+    def expect(self, event_id: str) -> asyncio.Event:
+        """Set once the event id has reached the tap (at once if it has already)."""
+        arrived = self._waiting.setdefault(event_id, asyncio.Event())
+        if event_id in self.seen:
+            arrived.set()
+        return arrived
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -46,6 +54,8 @@ class Tap:
                         for name, value in record.headers:
                             if name == "ce_id":
                                 self.seen.setdefault(value.decode(), now)
+                                if (arrived := self._waiting.get(value.decode())) is not None:
+                                    arrived.set()
         finally:
             await consumer.stop()
 

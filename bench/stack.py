@@ -45,6 +45,8 @@ class Sizes:
     long_history: int = 3000
     commands: int = 200
     startup_runs: int = 3
+    trigger_rate: float = 20
+    trigger_s: float = 10
 
 
 SMOKE = Sizes(
@@ -63,6 +65,8 @@ SMOKE = Sizes(
     long_history=30,
     commands=5,
     startup_runs=1,
+    trigger_rate=5,
+    trigger_s=1,
 )
 
 

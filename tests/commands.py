@@ -107,6 +107,12 @@ COMMANDS = [
             "reason": "too expensive",
         },
     ),
+    Command(
+        CONTACTS,
+        "POST",
+        f"/v1/customers/{KNOWN}/cancellation-withdrawals",
+        {"contract_id": "k-1", "withdrawn_at": "2026-01-04T10:00:00Z"},
+    ),
     Command(CONTACTS, "POST", f"/v1/customers/{KNOWN}/merge", {"merged_customer_id": "c-2"}),
     Command(
         CONSENT,

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dialog_schemas.common import (
     BlockReason,
@@ -93,6 +93,56 @@ class FrequencyCaps(Part):
     across_channels: FrequencyCap | None = None
 
 
+class TriggerKind(StrEnum):
+    """The event that starts a triggered campaign's outreach to one customer."""
+
+    CONTRACT_CANCELLED = "contract_cancelled"
+    PRODUCT_PURCHASED = "product_purchased"
+    BEHAVIOURAL_SIGNAL = "behavioural_signal"
+    SURVEY_ANSWERED = "survey_answered"
+
+
+class SignalKind(StrEnum):
+    """What an outside system (the web shop) saw the customer do."""
+
+    PRODUCT_PAGE_VISIT = "product_page_visit"
+    CART_ABANDONED = "cart_abandoned"
+
+
+DelaySeconds = Annotated[int, Field(ge=0, le=365 * 24 * 3600)]
+
+
+class Trigger(Part):
+    """When a running campaign plans one outreach to a customer: on each event of kind `on`
+    that meets the conditions, due `delay_s` after the event happened, at most once per
+    customer within the cool-down."""
+
+    on: TriggerKind
+    categories: list[Label] = []
+    """The cancelled contract's, purchased product's or signal's category is one of these
+    (any when empty)."""
+    signals: list[SignalKind] = []
+    """For `behavioural_signal`: the signal is one of these (any when empty)."""
+    survey_campaign_id: ExternalId | None = None
+    """For `survey_answered` (required): the survey campaign whose answers are thanked for."""
+    delay_s: DelaySeconds = 0
+    """How long after the event the outreach falls due."""
+    cooldown_days: Days | None = None
+    """Overrides the service's cool-down (CAMPAIGNS_TRIGGER_COOLDOWN_DAYS) for this campaign."""
+
+    @model_validator(mode="after")
+    def _conditions_fit_the_event(self) -> Trigger:
+        if self.on is TriggerKind.SURVEY_ANSWERED and self.survey_campaign_id is None:
+            raise ValueError("survey_campaign_id: a survey_answered trigger names the survey")
+        if self.on is not TriggerKind.SURVEY_ANSWERED and self.survey_campaign_id is not None:
+            raise ValueError("survey_campaign_id: only a survey_answered trigger names one")
+        if self.signals and self.on is not TriggerKind.BEHAVIOURAL_SIGNAL:
+            raise ValueError("signals: only a behavioural_signal trigger names signals")
+        if self.categories and self.on is TriggerKind.SURVEY_ANSWERED:
+            raise ValueError("categories: a survey answer has no category")
+        return self
+
+
 class CampaignDefinition(Part):
     """What a campaign is: everything its owner sets while it is a draft."""
 
@@ -112,6 +162,9 @@ class CampaignDefinition(Part):
     """Overrides the service's default caps for this campaign's outreach."""
     deadline_hours: Annotated[int, Field(ge=1, le=24 * 90)] = 72
     """How long a channel system has to carry out a dispatched outreach."""
+    trigger: Trigger | None = None
+    """A triggered campaign: once running, it plans one outreach per qualifying event instead
+    of waves over an audience."""
 
 
 class CampaignCreated(Event):
@@ -181,8 +234,17 @@ class CampaignCompleted(Event):
     completed_at: Instant
 
 
+class TriggerRef(Part):
+    """The event that started a triggered outreach."""
+
+    kind: TriggerKind
+    event_id: UUID
+    """The id of the triggering event (its envelope id)."""
+    occurred_at: Instant
+
+
 class OutreachPlanned(Event):
-    """A customer is in a campaign's audience and due to be contacted."""
+    """A customer is in a campaign's audience (or met its trigger) and due to be contacted."""
 
     outreach_id: UUID
     campaign_id: ExternalId
@@ -190,6 +252,8 @@ class OutreachPlanned(Event):
     purpose: Purpose
     planned_for: Instant
     wave: WaveNumber | None = None
+    trigger: TriggerRef | None = None
+    """Set for the outreach of a triggered campaign (which has no waves)."""
 
 
 class DeferralReason(StrEnum):
@@ -213,10 +277,20 @@ class CancellationReason(StrEnum):
     CAMPAIGN_STOPPED = "campaign_stopped"
     CAMPAIGN_COMPLETED = "campaign_completed"
     NO_CONTACT_POINT = "no_contact_point"
+    TRIGGER_WITHDRAWN = "trigger_withdrawn"
+    """The cancellation that triggered the outreach was withdrawn before it fell due."""
+    ALREADY_PURCHASED = "already_purchased"
+    """The customer bought the offered category between the trigger and the due time."""
 
 
 class OutreachCancelled(Event):
-    """A planned outreach will not be decided: its campaign ended or it has nowhere to go."""
+    """A planned outreach will not be decided: its campaign ended, it has nowhere to go, or the
+    reason for its trigger is gone.
+
+    Version 2 added the reasons `trigger_withdrawn` and `already_purchased`.
+    """
+
+    schema_version = 2
 
     outreach_id: UUID
     campaign_id: ExternalId
@@ -255,6 +329,24 @@ class OutreachDispatched(Event):
     campaign_id: ExternalId
     channel: Channel
     dispatched_at: Instant
+
+
+class SignalFacts(Part):
+    signal_id: ExternalId
+    """Unique per customer in the reporting system; the same id reported twice is one signal."""
+    signal: SignalKind
+    category: Label
+    """The category of the product the signal is about."""
+    product_id: ExternalId | None = None
+    occurred_at: Instant
+
+
+class BehaviouralSignalReported(SignalFacts, Event):
+    """Ingress: an outside system (the web shop) saw the customer show an interest."""
+
+
+class BehaviouralSignalRecorded(SignalFacts, Event):
+    """A behavioural signal about the customer, validated from the campaigns ingress topic."""
 
 
 class ResponseKind(StrEnum):
@@ -315,3 +407,8 @@ CAMPAIGN_EVENTS: tuple[type[Event], ...] = (
     CampaignCompleted,
 )
 """The events about a campaign as a whole: keyed by campaign id, not by customer."""
+
+
+def upcast_outreach_cancelled_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had fewer reasons; its data is valid version 2 data."""
+    return data

@@ -81,6 +81,7 @@ CONTACTS_EVENTS = TopicContract.of(
         contacts.ProductPurchased,
         contacts.ContractStarted,
         contacts.ContractCancelled,
+        contacts.CancellationRetracted,
         contacts.ContactErased,
     ],
     description="Customer profiles, purchases and contracts; personal fields are encrypted.",
@@ -118,6 +119,7 @@ CAMPAIGNS_EVENTS = TopicContract.of(
         campaigns.OutreachCancelled,
         campaigns.OutreachDispatched,
         campaigns.ResponseReceived,
+        campaigns.BehaviouralSignalRecorded,
     ],
     description="Campaigns, outreach decisions made at dispatch time, and responses.",
     key="customer id (campaign id for the Campaign* and WaveLaunched events)",
@@ -165,10 +167,23 @@ INTERACTIONS_INGRESS = TopicContract.of(
 )
 CONTACTS_INGRESS = TopicContract.of(
     "contacts.ingress.v1",
-    [contacts.PurchaseReported, contacts.CancellationReported],
-    description="Purchases and cancellations reported by the shop and billing.",
+    [
+        contacts.PurchaseReported,
+        contacts.CancellationReported,
+        contacts.CancellationWithdrawalReported,
+    ],
+    description="Purchases, cancellations and their withdrawals reported by the shop and billing.",
     producers=("external: web shop", "external: billing"),
     consumers=("contacts",),
+    retention_ms=14 * DAY_MS,
+)
+CAMPAIGNS_INGRESS = TopicContract.of(
+    "campaigns.ingress.v1",
+    [campaigns.BehaviouralSignalReported],
+    description="Behavioural signals (product page visits, carts left behind) from outside"
+    " systems; validated into BehaviouralSignalRecorded, the trigger of personalised letters.",
+    producers=("external: web shop",),
+    consumers=("campaigns",),
     retention_ms=14 * DAY_MS,
 )
 AUDIT_RETENTION_MS = 400 * DAY_MS
@@ -190,7 +205,11 @@ EVENT_TOPICS: tuple[TopicContract, ...] = (
     INTERACTIONS_EVENTS,
     CAMPAIGNS_EVENTS,
 )
-INGRESS_TOPICS: tuple[TopicContract, ...] = (INTERACTIONS_INGRESS, CONTACTS_INGRESS)
+INGRESS_TOPICS: tuple[TopicContract, ...] = (
+    INTERACTIONS_INGRESS,
+    CONTACTS_INGRESS,
+    CAMPAIGNS_INGRESS,
+)
 
 
 def dead_letter_topic(service: str) -> str:
@@ -224,6 +243,7 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 UPCASTERS: Mapping[tuple[str, int], Upcaster] = {
     ("TouchpointRecorded", 1): interactions.upcast_touchpoint_recorded_v1,
     ("ResponseReceived", 1): campaigns.upcast_response_received_v1,
+    ("OutreachCancelled", 1): campaigns.upcast_outreach_cancelled_v1,
 }
 """(event type, version) -> a function turning that version's data into the next version's."""
 

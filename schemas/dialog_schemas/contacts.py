@@ -124,6 +124,11 @@ class CancellationFacts(Part):
     """In the customer's words, when they gave one."""
 
 
+class WithdrawalFacts(Part):
+    contract_id: ExternalId
+    withdrawn_at: Instant
+
+
 class ProductPurchased(PurchaseFacts, Event):
     """The customer bought a product."""
 
@@ -146,6 +151,10 @@ class ContractCancelled(CancellationFacts, Event):
     """The customer cancelled a contract: the trigger for a retention campaign."""
 
 
+class CancellationRetracted(WithdrawalFacts, Event):
+    """The customer withdrew (retracted) a cancellation: the contract runs on."""
+
+
 class ContactErased(Event):
     """The customer's personal data was erased (GDPR Art. 17); their data key is destroyed."""
 
@@ -161,3 +170,7 @@ class PurchaseReported(PurchaseFacts, Event):
 
 class CancellationReported(CancellationFacts, Event):
     """Ingress: the billing system reports a contract cancellation."""
+
+
+class CancellationWithdrawalReported(WithdrawalFacts, Event):
+    """Ingress: the billing system reports that a cancellation was withdrawn."""

@@ -104,6 +104,13 @@ REQUEST = dict(
     deadline=datetime(2026, 3, 5, 9, 30, tzinfo=UTC),
 )
 
+SIGNAL = dict(
+    signal_id="visit-55102",
+    signal=cp.SignalKind.CART_ABANDONED,
+    category="mobile",
+    product_id="phone-x12",
+    occurred_at=AT,
+)
 EXAMPLES: tuple[Event, ...] = (
     cs.ConsentGranted(
         consent_id=CONSENT,
@@ -190,6 +197,7 @@ EXAMPLES: tuple[Event, ...] = (
         sales_channel=ct.SalesChannel.PHONE,
     ),
     ct.ContractCancelled(**CANCELLATION),
+    ct.CancellationRetracted(contract_id="contract-3301", withdrawn_at=AT),
     ct.ContactErased(
         erased_at=AT,
         request_id=uuid5(NAMESPACE, "erasure"),
@@ -197,6 +205,7 @@ EXAMPLES: tuple[Event, ...] = (
     ),
     ct.PurchaseReported(**PURCHASE),
     ct.CancellationReported(**CANCELLATION),
+    ct.CancellationWithdrawalReported(contract_id="contract-3301", withdrawn_at=AT),
     ia.TouchpointRecorded(**TOUCHPOINT, reported_by="telephony"),
     ia.TouchpointReported(**TOUCHPOINT),
     ia.OptOutReceived(touchpoint_id="call-88214", channel=Channel.PHONE, received_at=AT),
@@ -240,6 +249,11 @@ EXAMPLES: tuple[Event, ...] = (
         channel=Channel.PHONE,
         purpose=Purpose.RETENTION,
         planned_for=AT,
+        trigger=cp.TriggerRef(
+            kind=cp.TriggerKind.CONTRACT_CANCELLED,
+            event_id=uuid5(NAMESPACE, "cancellation"),
+            occurred_at=AT,
+        ),
     ),
     cp.OutreachAuthorized(
         outreach_id=OUTREACH,
@@ -294,6 +308,8 @@ EXAMPLES: tuple[Event, ...] = (
         attributed_by=cp.AttributionMethod.OUTREACH_ID,
         source_event_id=UUID("5b0f3c2e-8a4d-5e71-9c3b-0d2e4f6a8b1c"),
     ),
+    cp.BehaviouralSignalRecorded(**SIGNAL),
+    cp.BehaviouralSignalReported(**SIGNAL),
     au.PersonalDataAccessed(
         actor="dpo@example.com",
         action="proof",

@@ -120,6 +120,8 @@ DETAILS_CHANNEL = {"call": "phone", "letter": "letter", "email": "email", "sms":
 
 
 class SurveyAnswer(Part):
+    """A customer's answer to a survey; the touchpoint names the survey campaign and outreach."""
+
     score: Annotated[int, Field(ge=0, le=10)] | None = None
     free_text: Personal[FreeText] = ""
 
@@ -140,6 +142,7 @@ class TouchpointFacts(Part):
     outreach_id: UUID | None = None
     """The outreach decision this touchpoint carried out, for attribution."""
     survey: SurveyAnswer | None = None
+    """Set when the touchpoint answers a survey (`campaign_id` names the survey campaign)."""
 
     @field_validator("details")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from devstack.processes import free_port
@@ -23,3 +24,30 @@ async def test_contacts_that_cannot_be_asked_is_a_503_problem_naming_it() -> Non
         await erased.matches("erika@example.org")
     assert raised.value.status == 503
     assert raised.value.title == "Contacts unavailable"
+
+
+async def test_the_http_adapter_keeps_one_client_and_every_call_is_observed() -> None:
+    from prometheus_client import REGISTRY
+
+    asked: list[tuple[str, str | None, bytes]] = []
+
+    def contacts(request: httpx.Request) -> httpx.Response:
+        asked.append((request.url.path, request.headers.get("authorization"), request.content))
+        found = [MATCH] if b"+4915177482508" in request.content else []
+        return httpx.Response(200, json={"matches": found})
+
+    labels = {"target": "contacts", "operation": "POST suppression", "outcome": "2xx"}
+    before = REGISTRY.get_sample_value("dialog_service_call_duration_seconds_count", labels) or 0
+    erased = HttpErasedContactPoints(
+        "http://contacts", "t0ken", transport=httpx.MockTransport(contacts)
+    )
+    assert await erased.matches("+4915177482508") == [MATCH]
+    assert await erased.matches("erika@example.org") == []
+    client = erased._peer.client()
+    assert erased._peer.client() is client, "one client, its connections reused"
+    assert [(path, auth) for path, auth, _ in asked] == [
+        ("/v1/contact-points/suppression", "Bearer t0ken")
+    ] * 2
+    assert b'"email_addresses"' in asked[1][2]
+    after = REGISTRY.get_sample_value("dialog_service_call_duration_seconds_count", labels)
+    assert after == before + 2

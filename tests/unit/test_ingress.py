@@ -10,14 +10,20 @@ from uuid import UUID, uuid4
 import orjson
 import pytest
 
+from campaigns.signals import SignalIngress, signal_event_id
 from contacts.config import Settings as ContactsSettings
-from contacts.domain import cancellation_event_id, purchase_event_id
+from contacts.domain import cancellation_event_id, purchase_event_id, withdrawal_event_id
 from contacts.ingress import ShopIngress
 from contacts.profiles import contact_point_hash
 from dialog_schemas import Envelope
-from dialog_schemas.catalog import CONTACTS_INGRESS, INTERACTIONS_INGRESS
+from dialog_schemas.campaigns import (
+    BehaviouralSignalRecorded,
+    BehaviouralSignalReported,
+    SignalKind,
+)
+from dialog_schemas.catalog import CAMPAIGNS_INGRESS, CONTACTS_INGRESS, INTERACTIONS_INGRESS
 from dialog_schemas.common import Channel
-from dialog_schemas.contacts import ContractCancelled, ProductPurchased
+from dialog_schemas.contacts import CancellationRetracted, ContractCancelled, ProductPurchased
 from dialog_schemas.examples import EXAMPLES
 from dialog_schemas.interactions import (
     CallDetails,
@@ -281,3 +287,75 @@ async def test_a_binary_report_is_recorded_and_one_without_ce_id_dead_lettered_n
         [{"field": "ce_id", "problem": "Field required", "kind": "missing"}],
     )
     assert (outcome.applied, outcome.dead_lettered) == (1, 1)
+
+
+async def test_a_withdrawn_cancellation_reported_by_billing_becomes_retracted_once() -> None:
+    ingress, publisher = processor(ShopIngress())
+    withdrawal = next(e for e in EXAMPLES if e.event_type == "CancellationWithdrawalReported")
+    records = [
+        SourceRecord(
+            CONTACTS_INGRESS.name,
+            0,
+            offset,
+            b"c-9",
+            encode(
+                Envelope.wrap(withdrawal, id=uuid4(), source="/billing", subject="c-9", time=PAST)
+            ),
+        )
+        for offset in range(2)
+    ]
+    await ingress.handle(records)
+    first, again = publisher.sent["contacts.events.v1"]
+    assert first.id == again.id == withdrawal_event_id("c-9", "contract-3301")
+    assert CancellationRetracted.model_validate(first.data).contract_id == "contract-3301"
+
+
+def signal_record(offset: int, document: dict[str, Any] | None = None) -> SourceRecord:
+    signal = next(e for e in EXAMPLES if isinstance(e, BehaviouralSignalReported))
+    envelope = Envelope.wrap(signal, id=uuid4(), source="/shop", subject="c-3", time=PAST)
+    if document is None:
+        return SourceRecord(CAMPAIGNS_INGRESS.name, 0, offset, b"c-3", encode(envelope))
+    return raw_record(offset, document, CAMPAIGNS_INGRESS.name)
+
+
+async def test_a_behavioural_signal_becomes_a_campaign_event_once() -> None:
+    ingress, publisher = processor(SignalIngress())
+    await ingress.handle([signal_record(0), signal_record(1)])
+    first, again = publisher.sent["campaigns.events.v1"]
+    assert first.id == again.id == signal_event_id("c-3", "visit-55102")
+    assert first.type == "BehaviouralSignalRecorded"
+    recorded = BehaviouralSignalRecorded.model_validate(first.data)
+    assert (recorded.signal, recorded.category) == (SignalKind.CART_ABANDONED, "mobile")
+    assert dead_letter_reasons(publisher) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "kind"),
+    [
+        ({"signal": "shop_lifted"}, "signal", "enum"),
+        ({"category": ""}, "category", "string_too_short"),
+        ({"surprise": 1}, "surprise", "extra_forbidden"),
+        ({"occurred_at": "2026-03-02T09:30:00"}, "occurred_at", "timezone_aware"),
+    ],
+)
+async def test_a_broken_signal_is_dead_lettered_with_field_and_reason(
+    change: dict[str, Any], field: str, kind: str
+) -> None:
+    ingress, publisher = processor(SignalIngress())
+    document = orjson.loads(signal_record(0).value or b"")
+    document["data"] |= change
+    await ingress.handle([signal_record(0, document)])
+    [(reason, detail)] = dead_letter_reasons(publisher)
+    assert reason == "invalid_data"
+    assert (detail[0]["field"], detail[0]["kind"]) == (field, kind)
+    assert publisher.sent.get("campaigns.events.v1", []) == []
+
+
+async def test_a_signal_from_the_future_is_rejected_with_the_field() -> None:
+    ingress, publisher = processor(SignalIngress())
+    document = orjson.loads(signal_record(0).value or b"")
+    document["data"]["occurred_at"] = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    await ingress.handle([signal_record(0, document)])
+    [(reason, detail)] = dead_letter_reasons(publisher)
+    assert reason == "rejected"
+    assert detail[0]["field"] == "occurred_at"

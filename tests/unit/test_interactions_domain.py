@@ -192,6 +192,8 @@ def test_every_customer_event_type_has_a_timeline_entry() -> None:
         "TouchpointReported",
         "PurchaseReported",
         "CancellationReported",
+        "CancellationWithdrawalReported",
+        "BehaviouralSignalReported",  # ingress: the timeline reads what it becomes
         "PersonalDataAccessed",  # the audit trail: who looked, not what happened to the customer
     }
     for example in EXAMPLES:

@@ -83,3 +83,39 @@ async def test_the_bulk_consumer_and_the_admin_client_get_the_same_connection(
         assert kwargs["security_protocol"] == "SASL_SSL"
         assert kwargs["sasl_plain_username"] == "campaigns"
         assert isinstance(kwargs["ssl_context"], ssl.SSLContext)
+
+
+def test_the_read_barrier_and_the_lag_read_topic_ends_on_the_same_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from campaigns.bootstrap import periodic
+    from campaigns.planning import Planner
+    from dialogkit import offsets
+
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_USERNAME", "campaigns")
+    monkeypatch.setenv("CAMPAIGNS_KAFKA_PASSWORD", "s3cret")
+    settings = load_settings(DEFINITION)
+    seen: list[dict[str, object]] = []
+
+    class Refused(Exception):
+        pass
+
+    def recorder(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs)
+        raise Refused
+
+    monkeypatch.setattr(offsets, "KafkaConsumer", recorder)
+    [planner] = [job for job in periodic(settings) if isinstance(job, Planner)]
+    ends = planner._barrier._ends  # the worker's read barrier, as composed for the settings
+    assert isinstance(ends, offsets.KafkaTopicEnds)
+    with pytest.raises(Refused):
+        ends.read(["consent.events.v1"])
+    with pytest.raises(Refused):
+        offsets.end_offsets("kafka:9093", ["t"], kafka_client_options(settings))
+    for options in seen:
+        assert options["security_protocol"] == "SASL_SSL"
+        assert (options["sasl_plain_username"], options["sasl_plain_password"]) == (
+            "campaigns",
+            "s3cret",
+        )

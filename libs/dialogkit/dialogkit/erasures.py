@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from dialogkit.http_metrics import PeerClient
 from dialogkit.problems import Problem
 from dialogkit.tokens import BearerAuth, StaticToken, TokenSource
 
@@ -31,23 +32,30 @@ class ErasedContactPoints(Protocol):
 class HttpErasedContactPoints:
     """The contacts service's answer, over HTTP with a token of the `contacts:suppression` scope."""
 
-    def __init__(self, base_url: str, token: TokenSource | str, timeout_s: float = 10) -> None:
-        self._base_url = base_url
-        self._auth = BearerAuth(StaticToken(token) if isinstance(token, str) else token)
-        self._timeout_s = timeout_s
+    def __init__(
+        self,
+        base_url: str,
+        token: TokenSource | str,
+        timeout_s: float = 10,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._peer = PeerClient(
+            base_url,
+            BearerAuth(StaticToken(token) if isinstance(token, str) else token),
+            target="contacts",
+            operation="suppression",
+            timeout_s=timeout_s,
+            transport=transport,
+        )
 
     async def matches(self, contact_point: str) -> list[Match]:
         field_name = "email_addresses" if "@" in contact_point else "phone_numbers"
         try:
-            async with httpx.AsyncClient(
-                base_url=self._base_url,
-                auth=self._auth,
-                timeout=self._timeout_s,
-            ) as client:
-                response = await client.post(
-                    "/v1/contact-points/suppression", json={field_name: [contact_point]}
-                )
-                response.raise_for_status()
+            response = await self._peer.client().post(
+                "/v1/contact-points/suppression", json={field_name: [contact_point]}
+            )
+            response.raise_for_status()
         except httpx.HTTPError as error:
             raise Problem(
                 503,

@@ -80,3 +80,35 @@ class TimedTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+class PeerClient:
+    """One httpx client to another service for the life of the adapter that holds it: its
+    connections are kept and reused, every call is observed as `target`/`operation`
+    (`TimedTransport`), and requests carry the bearer token `auth` adds."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: httpx.Auth,
+        *,
+        target: str,
+        operation: str,
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._options: dict[str, Any] = {
+            "base_url": base_url.rstrip("/"),
+            "auth": auth,
+            "timeout": timeout_s,
+        }
+        self._observed = (transport, target, operation)
+        self._client: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        """The client, made on first use (inside the event loop that uses it)."""
+        if self._client is None:
+            transport, target, operation = self._observed
+            timed = TimedTransport(transport or httpx.AsyncHTTPTransport(), target, operation)
+            self._client = httpx.AsyncClient(transport=timed, **self._options)
+        return self._client

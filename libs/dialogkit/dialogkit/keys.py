@@ -17,7 +17,7 @@ import httpx
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dialogkit import metrics
-from dialogkit.http_metrics import TimedTransport
+from dialogkit.http_metrics import PeerClient
 from dialogkit.tokens import BearerAuth, StaticToken, TokenSource
 
 KEY_REQUEST_SECONDS = "dialog_data_key_request_seconds"  # asking the key service, by purpose
@@ -138,33 +138,23 @@ class HttpKeyStore:
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._transport = transport
-        self._base_url = base_url.rstrip("/")
-        self._auth = BearerAuth(StaticToken(token) if isinstance(token, str) else token)
-        self._timeout_s = timeout_s
+        self._peer = PeerClient(
+            base_url,
+            BearerAuth(StaticToken(token) if isinstance(token, str) else token),
+            target="contacts",
+            operation="data-key",
+            timeout_s=timeout_s,
+            transport=transport,
+        )
         self._cache_s = cache_s
         self._cached: dict[str, tuple[float, DataKey | None]] = {}
-        self._client: httpx.AsyncClient | None = None
-
-    def _connection(self) -> httpx.AsyncClient:
-        """One client for the store's life: its connections are kept and reused."""
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                base_url=self._base_url,
-                auth=self._auth,
-                timeout=self._timeout_s,
-                transport=TimedTransport(
-                    self._transport or httpx.AsyncHTTPTransport(), "contacts", "data-key"
-                ),
-            )
-        return self._client
 
     async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
         hit = self._cached.get(customer_id)
         if hit is not None and not create and time.monotonic() - hit[0] < self._cache_s:
             return hit[1]
         path = f"/v1/data-keys/{customer_id}"
-        client = self._connection()
+        client = self._peer.client()
         try:
             with metrics.timed(KEY_REQUEST_SECONDS, purpose="seal" if create else "open"):
                 response = await (client.post(path) if create else client.get(path))

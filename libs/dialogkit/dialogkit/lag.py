@@ -1,9 +1,8 @@
 """Projection lag: the broker's log end offset minus the position stored with the read model.
 
-End offsets come from kafka-python's consumer (a ListOffsets request, no consumer group); the
+End offsets come from the platform's one end reader (`dialogkit.offsets`: kafka-python, no
+consumer group, true ends also where a broker reports the start of the last batch); the
 positions from `projection_positions`, the database being the truth about what was applied.
-The embedded broker (tansu) reports the start of a partition's last batch as its end offset,
-so there lag reads up to one producer batch short and is never shown below 0.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import asyncpg
 from dialogkit import metrics
 from dialogkit.config import ServiceSettings
 from dialogkit.kafka_security import kafka_client_options
+from dialogkit.offsets import end_offsets
 from dialogkit.projection import Projection, stored_positions
 
 log = logging.getLogger(__name__)
@@ -37,38 +37,6 @@ class Lag:
     @property
     def records(self) -> int:
         return max(0, self.end_offset - self.position)
-
-
-def end_offsets(
-    bootstrap: str,
-    topics: Sequence[str],
-    security: Mapping[str, Any] | None = None,
-    timeout_s: float = 10.0,
-) -> dict[tuple[str, int], int]:
-    """The log end offset of every partition of `topics` (blocking; run it in a thread).
-    A broker that does not answer raises within about `timeout_s` (at least 1 s)."""
-    from kafka import KafkaConsumer, TopicPartition  # (a third of a second: not at worker start)
-
-    timeout_ms = max(1000, int(timeout_s * 1000))
-    consumer = KafkaConsumer(
-        bootstrap_servers=[b.strip() for b in bootstrap.split(",")],
-        group_id=None,
-        enable_auto_commit=False,
-        client_id="dialog-lag",
-        bootstrap_timeout_ms=timeout_ms,
-        request_timeout_ms=timeout_ms,
-        **(security or {}),
-    )
-    try:
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in sorted(set(topics))
-            for partition in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        ends = consumer.end_offsets(partitions) if partitions else {}
-        return {(tp.topic, tp.partition): int(offset) for tp, offset in ends.items()}
-    finally:
-        consumer.close()
 
 
 async def projection_lag(

@@ -2,7 +2,7 @@
 
 from campaigns.api import router
 from campaigns.api_reports import router as reports_router
-from campaigns.barrier import KafkaTopicEnds, ReadBarrier
+from campaigns.barrier import ReadBarrier
 from campaigns.campaign_view import CampaignProjection
 from campaigns.config import SERVICE, Settings
 from campaigns.dispatch import Policy
@@ -24,6 +24,8 @@ from campaigns.responses import (
     DispatchedOutreachProjection,
     InteractionResponsesProjection,
 )
+from campaigns.signals import SignalIngress
+from campaigns.triggered import TriggerPlanner
 from consentledger.projections import CUSTOMER_TABLES as LEDGER_TABLES
 from consentledger.projections import (
     KEPT_TABLES,
@@ -33,7 +35,9 @@ from consentledger.projections import (
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, CONSENT_EVENTS, CONTACTS_EVENTS
 from dialogkit.jobs import Periodic
 from dialogkit.journal import EventJournal
+from dialogkit.kafka_security import kafka_client_options
 from dialogkit.lifecycle import CustomerTables
+from dialogkit.offsets import KafkaTopicEnds
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
@@ -46,18 +50,19 @@ CONSENT_VIEW = {
 
 
 def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
+    triggers = TriggerPlanner(settings.trigger_cooldown)
     return [
         EventJournal(CAMPAIGNS_EVENTS),
-        CampaignProjection(),
+        CampaignProjection(triggers),
         OutreachProjection(),
         CustomerMergesProjection(),
         WavesProjection(),
         DispatchedOutreachProjection(),
         InteractionResponsesProjection(settings.response_windows),
         ContactResponsesProjection(settings.response_windows),
-        AudienceContactsProjection(),
+        AudienceContactsProjection(triggers),
         AudienceObjectionsProjection(),
-        AudienceTouchesProjection(),
+        AudienceTouchesProjection(triggers),
         ConsentHistoryProjection("campaigns.consent-history"),
         CustomerFactsProjection("campaigns.consent-facts"),
     ]
@@ -66,7 +71,7 @@ def projections(settings: Settings, publisher: EventPublisher) -> list[Projectio
 def periodic(settings: Settings) -> list[Periodic]:
     relay = OutboxRelay(settings.key_store(), batch=settings.dispatch_batch)
     barrier = ReadBarrier(
-        KafkaTopicEnds(settings.kafka_bootstrap),
+        KafkaTopicEnds(settings.kafka_bootstrap, kafka_client_options(settings)),
         CONSENT_VIEW,
         timeout_s=settings.read_barrier_timeout_s,
     )
@@ -93,11 +98,13 @@ DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     projections=projections,
     periodic=periodic,
     description="Campaigns, audiences, outreach decisions and responses.",
+    ingress=[SignalIngress()],
     customer_tables=CustomerTables(
         merged=(*OUTREACH_TABLES, *AUDIENCE_TABLES, *RESPONSE_TABLES, *LEDGER_TABLES),
         kept={
             **KEPT_TABLES,
             "audience_facts": "folded into the survivor's row by the facts projection",
+            "trigger_cooldowns": "triggers are planned for the survivor; a duplicate's row stays",
         },
     ),
 )

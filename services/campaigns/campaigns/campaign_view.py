@@ -13,6 +13,7 @@ import asyncpg
 import orjson
 
 from campaigns.domain import Campaign, fold
+from campaigns.triggered import TriggerPlanner, signals_fired
 from dialog_schemas import Event
 from dialog_schemas.campaigns import CAMPAIGN_EVENTS as CAMPAIGN_EVENT_TYPES
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS
@@ -37,12 +38,20 @@ async def load_campaign(db: Any, campaign_id: str) -> Campaign | None:
 
 
 class CampaignProjection:
-    """The campaign events of `campaigns.events.v1`, and each campaign's state folded from them."""
+    """The campaign events of `campaigns.events.v1`, and each campaign's state folded from them;
+    then the behavioural signals of the batch, as triggers of the campaigns as they now stand."""
 
     name = "campaigns.campaigns"
     source = CAMPAIGNS_EVENTS
 
+    def __init__(self, triggers: TriggerPlanner | None = None) -> None:
+        self._triggers = triggers or TriggerPlanner()
+
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        await self._campaigns(connection, events)
+        await self._triggers.plan(connection, signals_fired(events))
+
+    async def _campaigns(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         mine = [d for d in events if isinstance(d.event, CAMPAIGN_EVENT_TYPES)]
         if not mine:
             return
@@ -71,13 +80,13 @@ async def write_snapshot(connection: asyncpg.Connection, campaign: Campaign) -> 
     definition = campaign.definition
     await connection.execute(
         "INSERT INTO campaigns (campaign_id, name, channel, purpose, product_category,"
-        " created_at, status, definition, waves, ended_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10)"
+        " created_at, status, definition, waves, ended_at, launched_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11)"
         " ON CONFLICT (campaign_id) DO UPDATE SET name = EXCLUDED.name,"
         " channel = EXCLUDED.channel, purpose = EXCLUDED.purpose,"
         " product_category = EXCLUDED.product_category, created_at = EXCLUDED.created_at,"
         " status = EXCLUDED.status, definition = EXCLUDED.definition, waves = EXCLUDED.waves,"
-        " ended_at = EXCLUDED.ended_at",
+        " ended_at = EXCLUDED.ended_at, launched_at = EXCLUDED.launched_at",
         campaign.campaign_id,
         definition.name,
         definition.channel.value,
@@ -93,4 +102,5 @@ async def write_snapshot(connection: asyncpg.Connection, campaign: Campaign) -> 
             ]
         ).decode(),
         campaign.ended_at,
+        campaign.launched_at,
     )

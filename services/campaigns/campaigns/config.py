@@ -48,6 +48,9 @@ class Settings(PersonalDataReaderSettings):
     read_barrier_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     """How long a round waits for the consent view to reach the topics' ends before giving up
     (it is tried again at the next interval; nothing is decided on a stale view)."""
+    trigger_cooldown_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    """A triggered campaign plans at most one outreach per customer within this many days
+    (a campaign's trigger may override it)."""
 
     @property
     def calling_hours(self) -> CallingHours:
@@ -82,6 +85,10 @@ class Settings(PersonalDataReaderSettings):
             Channel.LETTER: self.response_window_letter_days,
         }
         return {channel: timedelta(days=n) for channel, n in days.items()}
+
+    @property
+    def trigger_cooldown(self) -> timedelta:
+        return timedelta(days=self.trigger_cooldown_days)
 
     @property
     def consent_expiry(self) -> timedelta:

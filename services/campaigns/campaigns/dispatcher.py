@@ -9,7 +9,9 @@ and channel requests into the outbox and removes decided outreach from `outreach
 outreach gets its new due time); (3) after the commit the outbox relay publishes (while the next
 round is decided). No network call happens inside the transaction.
 
-Outreach of a paused campaign waits; of a stopped or completed campaign it is cancelled.
+Outreach of a paused campaign waits; of a stopped or completed campaign it is cancelled, as is
+triggered outreach whose reason is gone (`triggers.reason_gone`: the cancellation withdrawn, the
+offered category bought since).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ from campaigns.outbox import (
     outreach_envelope,
     request_row,
 )
+from campaigns.triggered import holdings_of
+from campaigns.triggers import Holding, reason_gone
 from consentledger.domain import ConsentState
 from consentledger.store import load_states
 from dialog_schemas import Envelope, Event
@@ -94,6 +98,8 @@ class Known:
     points: dict[str, dict[str, Any]]
     zones: dict[str, list[str]]
     """The zones each customer's phone number implies, where read."""
+    holdings: dict[str, list[Holding]]
+    """Products and contracts of the customers of triggered outreach (is the reason gone?)."""
 
 
 class Dispatcher:
@@ -162,6 +168,7 @@ class Dispatcher:
                 contacts,
                 await contact_points(connection, customers),
                 await phone_zones(connection, customers),
+                await holdings_of(connection, sorted({r.customer_id for r in rows if r.origin})),
             )
             decisions = Decisions.empty()
             for row in rows:
@@ -186,9 +193,13 @@ class Dispatcher:
         out: Decisions,
     ) -> None:
         customer, definition = row.customer_id, row.definition
+        ended: CancellationReason | None = None
         if row.status in ("stopped", "completed"):
-            reason = CancellationReason(f"campaign_{row.status}")
-            out.events.append(_event(row, _cancelled(row, now, reason), "cancelled"))
+            ended = CancellationReason(f"campaign_{row.status}")
+        elif row.origin is not None:  # a triggered outreach whose reason may be gone
+            ended = reason_gone(row.origin, lookups.holdings.get(customer, []))
+        if ended is not None:
+            out.events.append(_event(row, _cancelled(row, now, ended), "cancelled"))
             out.done.append(row.outreach_id)
             return
         known = lookups.facts.get(customer)

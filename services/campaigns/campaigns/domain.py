@@ -25,9 +25,10 @@ from dialog_schemas.campaigns import (
     CampaignResumed,
     CampaignStopped,
     CampaignUpdated,
+    TriggerKind,
     WaveLaunched,
 )
-from dialog_schemas.common import Channel, ExternalId, Instant
+from dialog_schemas.common import Channel, ExternalId, Instant, Purpose
 from dialogkit.rules import Conflict, NotFound, RuleViolation
 
 
@@ -57,6 +58,7 @@ class Campaign:
     created_at: datetime
     waves: tuple[Wave, ...] = ()
     ended_at: datetime | None = None
+    launched_at: datetime | None = None
 
 
 class Command(BaseModel):
@@ -138,6 +140,8 @@ def launch(state: Campaign | None, command: LaunchWave, now: datetime) -> list[E
         raise Conflict(f"campaign {campaign.campaign_id} is {campaign.status}; cannot launch")
     if definition.ends_at is not None and definition.ends_at <= now:
         raise RuleViolation("ends_at", "the campaign has ended; nothing can be launched")
+    if definition.trigger is not None:
+        return _launch_triggered(campaign, now)
     if definition.audience.rule is None and not definition.audience.include_ids:
         raise RuleViolation("audience", "name a rule or include_ids; the audience is empty")
     due_from = max(t for t in (now, definition.starts_at, command.due_from) if t is not None)
@@ -155,6 +159,15 @@ def launch(state: Campaign | None, command: LaunchWave, now: datetime) -> list[E
         )
     )
     return events
+
+
+def _launch_triggered(campaign: Campaign, now: datetime) -> list[Event]:
+    """A triggered campaign has no waves: launching starts it, and it plans per event."""
+    if campaign.status is Status.RUNNING:
+        raise Conflict(
+            f"campaign {campaign.campaign_id} is triggered and running; it has no waves to launch"
+        )
+    return [CampaignLaunched(campaign_id=campaign.campaign_id, launched_at=now)]
 
 
 def pause(state: Campaign | None, command: PauseCampaign, now: datetime) -> list[Event]:
@@ -194,6 +207,9 @@ def _check(definition: CampaignDefinition) -> None:
     starts, ends = definition.starts_at, definition.ends_at
     if starts is not None and ends is not None and ends <= starts:
         raise RuleViolation("ends_at", "is not after starts_at")
+    thanks = definition.trigger is not None and definition.trigger.on is TriggerKind.SURVEY_ANSWERED
+    if thanks and definition.purpose is not Purpose.SERVICE:
+        raise RuleViolation("purpose", "a thank-you for a survey answer is a service contact")
 
 
 def _known(state: Campaign | None) -> Campaign:
@@ -237,7 +253,7 @@ def _updated(event: CampaignUpdated, state: Campaign | None) -> Campaign | None:
 
 @_apply.register
 def _launched(event: CampaignLaunched, state: Campaign | None) -> Campaign | None:
-    return replace(state, status=Status.RUNNING) if state else None
+    return replace(state, status=Status.RUNNING, launched_at=event.launched_at) if state else None
 
 
 @_apply.register

@@ -12,7 +12,8 @@ import asyncpg
 from campaigns.dispatch import Contact
 from campaigns.outbox import write
 from campaigns.phone_zones import UNREAD
-from dialog_schemas.campaigns import CampaignDefinition, FrequencyCaps
+from campaigns.triggers import Origin
+from dialog_schemas.campaigns import CampaignDefinition, FrequencyCaps, TriggerKind
 from dialog_schemas.common import Channel, Purpose
 
 
@@ -26,6 +27,8 @@ class Row:
     deferrals: int
     status: str
     definition: CampaignDefinition
+    origin: Origin | None = None
+    """The trigger of a triggered outreach."""
 
 
 @dataclass
@@ -72,6 +75,7 @@ async def take_due(connection: asyncpg.Connection, now: datetime, limit: int) ->
     transaction (rows other transactions hold are skipped)."""
     records = await connection.fetch(
         "SELECT d.outreach_id, d.campaign_id, d.customer_id, d.channel, d.purpose, d.deferrals,"
+        " d.trigger_kind, d.trigger_item, d.triggered_at, d.offer_category,"
         f" c.status, c.definition{DUE} ORDER BY d.due_at, d.outreach_id"
         " LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
         now,
@@ -93,9 +97,17 @@ async def take_due(connection: asyncpg.Connection, now: datetime, limit: int) ->
                 r["deferrals"],
                 r["status"],
                 definitions[campaign],
+                _origin(r),
             )
         )
     return rows
+
+
+def _origin(r: Any) -> Origin | None:
+    if r["trigger_kind"] is None:
+        return None
+    kind = TriggerKind(r["trigger_kind"])
+    return Origin(kind, r["trigger_item"], r["triggered_at"], r["offer_category"])
 
 
 async def recent_contacts(

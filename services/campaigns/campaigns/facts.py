@@ -6,6 +6,9 @@ value, holdings are keyed by purchase or contract, touches keep the latest time.
 duplicate's facts are folded into its survivor (objection and erasure stay in force, holdings
 and touches move) and the duplicate's row is dropped, so a person counts once. Erasure keeps only
 the fact that the customer was erased (and objected, if so).
+
+Purchases, cancellations and survey answers are also triggers: the projection that sees one
+hands it to `triggered.TriggerPlanner` in its own transaction (see `triggered.py`).
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ from typing import Any
 import asyncpg
 import orjson
 
+from campaigns.triggered import TriggerPlanner
+from campaigns.triggers import Fired
+from dialog_schemas.campaigns import TriggerKind
 from dialog_schemas.catalog import CONSENT_EVENTS, CONTACTS_EVENTS, INTERACTIONS_EVENTS
 from dialog_schemas.consent import ObjectionLifted, ObjectionRecorded
 from dialog_schemas.contacts import (
+    CancellationRetracted,
     ContactErased,
     ContactRegistered,
     ContactUpdated,
@@ -98,18 +105,24 @@ def _update(d: Decoded) -> tuple[Any, ...]:
 
 
 class AudienceContactsProjection:
-    """From the contacts topic: kind, tenure, interests, zone, contact points, holdings, erasure."""
+    """From the contacts topic: kind, tenure, interests, zone, contact points, holdings, erasure;
+    purchases and cancellations trigger outreach of triggered campaigns."""
 
     name = "campaigns.audience-facts"
     source = CONTACTS_EVENTS
 
+    def __init__(self, triggers: TriggerPlanner | None = None) -> None:
+        self._triggers = triggers or TriggerPlanner()
+
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        fired: list[Fired] = []
         for d in events:
-            await self._one(connection, d)
+            await self._one(connection, d, fired)
         customers = await follow_merges(connection, events, CUSTOMER_TABLES)
         await fold_duplicates(connection, customers)
+        await self._triggers.plan(connection, fired)
 
-    async def _one(self, connection: asyncpg.Connection, d: Decoded) -> None:
+    async def _one(self, connection: asyncpg.Connection, d: Decoded, fired: list[Fired]) -> None:
         event, customer = d.event, d.envelope.subject
         if isinstance(event, ContactRegistered):
             await connection.execute(
@@ -139,6 +152,15 @@ class AudienceContactsProjection:
                 event.category,
                 event.purchased_at,
             )
+            fired.append(
+                Fired(
+                    customer,
+                    TriggerKind.PRODUCT_PURCHASED,
+                    d.envelope.id,
+                    event.purchased_at,
+                    category=event.category,
+                )
+            )
         elif isinstance(event, ContractStarted):
             await _hold(
                 connection,
@@ -148,13 +170,23 @@ class AudienceContactsProjection:
                 event.started_at,
             )
         elif isinstance(event, ContractCancelled):
-            await connection.execute(
+            item = f"contract:{event.contract_id}"
+            category = await connection.fetchval(
                 "INSERT INTO audience_holdings (customer_id, item_id, cancelled_at)"
                 " VALUES ($1, $2, $3) ON CONFLICT (customer_id, item_id) DO UPDATE SET"
-                " cancelled_at = EXCLUDED.cancelled_at",
+                " cancelled_at = EXCLUDED.cancelled_at RETURNING category",
+                customer,
+                item,
+                event.cancelled_at,
+            )
+            kind, at = TriggerKind.CONTRACT_CANCELLED, event.cancelled_at
+            fired.append(Fired(customer, kind, d.envelope.id, at, category, item_id=item))
+        elif isinstance(event, CancellationRetracted):
+            await connection.execute(
+                "UPDATE audience_holdings SET cancelled_at = NULL"
+                " WHERE customer_id = $1 AND item_id = $2",
                 customer,
                 f"contract:{event.contract_id}",
-                event.cancelled_at,
             )
         elif isinstance(event, ContactErased):
             await erase(connection, customer)
@@ -208,10 +240,13 @@ class AudienceObjectionsProjection:
 
 class AudienceTouchesProjection:
     """From the interactions topic: the last contact (outbound) and response (inbound) per
-    channel."""
+    channel; a survey answer triggers the thank-you of a triggered campaign."""
 
     name = "campaigns.audience-touches"
     source = INTERACTIONS_EVENTS
+
+    def __init__(self, triggers: TriggerPlanner | None = None) -> None:
+        self._triggers = triggers or TriggerPlanner()
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         rows = [
@@ -231,3 +266,21 @@ class AudienceTouchesProjection:
         )
         customers = await follow_merges(connection, events, CUSTOMER_TABLES)
         await fold_duplicates(connection, customers)
+        await self._triggers.plan(connection, [s for d in events if (s := _survey(d))])
+
+
+def _survey(d: Decoded) -> Fired | None:
+    """A touchpoint answering a survey campaign, as a trigger of its thank-you."""
+    event = d.event
+    if not isinstance(event, TouchpointRecorded) or event.survey is None:
+        return None
+    if event.campaign_id is None:
+        return None
+    return Fired(
+        d.envelope.subject,
+        TriggerKind.SURVEY_ANSWERED,
+        d.envelope.id,
+        event.occurred_at,
+        channel=event.channel,
+        survey_campaign_id=event.campaign_id,
+    )

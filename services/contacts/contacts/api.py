@@ -16,7 +16,7 @@ from contacts.domain import StartContract
 from contacts.export import gather_export
 from contacts.profiles import MergeContacts, RegisterContact, UpdateContact
 from dialog_schemas import CustomerId
-from dialog_schemas.contacts import CancellationFacts, PurchaseFacts
+from dialog_schemas.contacts import CancellationFacts, PurchaseFacts, WithdrawalFacts
 from dialogkit.auth import scope
 from dialogkit.config import DATA_KEYS_SCOPE
 from dialogkit.customers import serves_merged_customers
@@ -96,6 +96,17 @@ async def cancel_contract(
     customer_id: CustomerId, facts: CancellationFacts, runtime: Runtime, response: Response
 ) -> Accepted:
     """Record a cancellation: the trigger for a retention campaign."""
+    return await run(runtime, response, customer_id, facts)
+
+
+@router.post(
+    "/customers/{customer_id}/cancellation-withdrawals", status_code=202, dependencies=[WRITE]
+)
+async def withdraw_cancellation(
+    customer_id: CustomerId, facts: WithdrawalFacts, runtime: Runtime, response: Response
+) -> Accepted:
+    """Record that a cancellation was withdrawn (the contract runs on): a retention outreach it
+    triggered and not yet decided is cancelled. Recorded once per contract."""
     return await run(runtime, response, customer_id, facts)
 
 

@@ -26,7 +26,7 @@ from contacts.suppression import suppressed
 from dialog_schemas import Event
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialog_schemas.common import Channel
-from dialog_schemas.contacts import CancellationFacts, PurchaseFacts
+from dialog_schemas.contacts import CancellationFacts, PurchaseFacts, WithdrawalFacts
 from dialogkit.commands import CommandTable, Context, Handler, Ids, Outcome, Ports, execute
 from dialogkit.http import answered
 from dialogkit.keys import PostgresKeyStore
@@ -246,6 +246,11 @@ COMMANDS: CommandTable[Settings] = CommandTable(
             active,
             lambda row, command, ctx: [domain.record_cancellation(command, ctx.now)],
             by(lambda customer_id, c: domain.cancellation_event_id(customer_id, c.contract_id)),
+        ),
+        WithdrawalFacts: Handler(
+            active,
+            lambda row, command, ctx: [domain.record_withdrawal(command, ctx.now)],
+            by(lambda customer_id, c: domain.withdrawal_event_id(customer_id, c.contract_id)),
         ),
         profiles.MergeContacts: Handler(
             pair,

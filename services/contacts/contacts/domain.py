@@ -10,12 +10,14 @@ from pydantic import BaseModel
 from dialog_schemas.common import ExternalId, Instant, Label
 from dialog_schemas.contacts import (
     CancellationFacts,
+    CancellationRetracted,
     ContactErased,
     ContractCancelled,
     ContractStarted,
     ProductPurchased,
     PurchaseFacts,
     SalesChannel,
+    WithdrawalFacts,
 )
 from dialogkit.rules import RuleViolation, not_in_future
 
@@ -30,6 +32,19 @@ def purchase_event_id(customer_id: str, purchase_id: str) -> UUID:
 def cancellation_event_id(customer_id: str, contract_id: str) -> UUID:
     """A contract is cancelled once, however often it is reported."""
     return uuid5(CONTACTS_NAMESPACE, f"{customer_id}/cancellation/{contract_id}")
+
+
+def withdrawal_event_id(customer_id: str, contract_id: str) -> UUID:
+    """A cancellation is withdrawn once, however often it is reported."""
+    return uuid5(CONTACTS_NAMESPACE, f"{customer_id}/withdrawal/{contract_id}")
+
+
+def record_withdrawal(facts: WithdrawalFacts, now: datetime) -> CancellationRetracted:
+    """A cancellation was withdrawn: the contract runs on; it cannot be withdrawn in the future.
+
+    A withdrawal of a contract never cancelled changes nothing downstream."""
+    not_in_future("withdrawn_at", facts.withdrawn_at, now)
+    return CancellationRetracted(contract_id=facts.contract_id, withdrawn_at=facts.withdrawn_at)
 
 
 def record_purchase(facts: PurchaseFacts, now: datetime) -> ProductPurchased:

@@ -1,4 +1,5 @@
-"""Purchases and cancellations reported by the shop and billing become contact events."""
+"""Purchases, cancellations and their withdrawals reported by the shop and billing become
+contact events."""
 
 from __future__ import annotations
 
@@ -12,11 +13,17 @@ from contacts.domain import (
     purchase_event_id,
     record_cancellation,
     record_purchase,
+    record_withdrawal,
+    withdrawal_event_id,
 )
 from contacts.suppression import purchase_emails, suppressed
 from dialog_schemas import Envelope, Event
 from dialog_schemas.catalog import CONTACTS_EVENTS, CONTACTS_INGRESS
-from dialog_schemas.contacts import CancellationReported, PurchaseReported
+from dialog_schemas.contacts import (
+    CancellationReported,
+    CancellationWithdrawalReported,
+    PurchaseReported,
+)
 from dialogkit.emitter import Emitter
 from dialogkit.ingress import IngressContext
 from dialogkit.projection import Decoded
@@ -44,10 +51,18 @@ async def _cancellation(
     return cancellation_event_id(subject, report.contract_id), record_cancellation(report, now)
 
 
+async def _withdrawal(
+    subject: str, report: Event, now: datetime, context: IngressContext
+) -> tuple[UUID, Event]:
+    assert isinstance(report, CancellationWithdrawalReported)
+    return withdrawal_event_id(subject, report.contract_id), record_withdrawal(report, now)
+
+
 Handler = Callable[[str, Event, datetime, IngressContext], Awaitable[tuple[UUID, Event]]]
 HANDLERS: dict[type[Event], Handler] = {
     PurchaseReported: _purchase,
     CancellationReported: _cancellation,
+    CancellationWithdrawalReported: _withdrawal,
 }
 
 

@@ -16,6 +16,7 @@ import orjson
 
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialog_schemas.contacts import (
+    CancellationRetracted,
     ContactErased,
     ContactRegistered,
     ContactsMerged,
@@ -29,7 +30,7 @@ from dialogkit.merges import record_merges, rekey, survivor_of
 from dialogkit.pii import PersonalDataCipher
 from dialogkit.projection import Decoded
 
-PRODUCTS = (ProductPurchased, ContractStarted, ContractCancelled)
+PRODUCTS = (ProductPurchased, ContractStarted, ContractCancelled, CancellationRetracted)
 PRODUCT_TABLES = ("customer_products",)
 """Tables of this read model whose rows follow a merged customer to the survivor."""
 # lists a merge unites; of the other fields the survivor keeps its own and takes what it lacks
@@ -70,7 +71,8 @@ class ProfileProjection:
                     decoded.envelope.type,
                     getattr(event, "purchased_at", None)
                     or getattr(event, "started_at", None)
-                    or getattr(event, "cancelled_at", None),
+                    or getattr(event, "cancelled_at", None)
+                    or getattr(event, "withdrawn_at", None),
                     orjson.dumps(data).decode(),
                 )
         await rekey(connection, sorted(customers), PRODUCT_TABLES)

@@ -210,7 +210,21 @@ DESCRIPTIONS: dict[type[Event], Callable[[Any], Entry]] = {
     ct.ContractCancelled: lambda e: Entry(
         e.cancelled_at, f"Contract {e.contract_id} cancelled", None, None, e.contract_id
     ),
+    ct.CancellationRetracted: lambda e: Entry(
+        e.withdrawn_at,
+        f"Cancellation of contract {e.contract_id} withdrawn",
+        None,
+        None,
+        e.contract_id,
+    ),
     ct.ContactErased: lambda e: Entry(e.erased_at, "Personal data erased"),
+    cp.BehaviouralSignalRecorded: lambda e: Entry(
+        e.occurred_at,
+        f"Signal: {e.signal.value.replace('_', ' ')} ({e.category})",
+        None,
+        Direction.INBOUND,
+        e.signal_id,
+    ),
 }
 
 
