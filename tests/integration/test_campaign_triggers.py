@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from campaigns.barrier import KafkaTopicEnds, ReadBarrier
+from campaigns.barrier import ReadBarrier
 from campaigns.bootstrap import CONSENT_VIEW, projections
 from campaigns.calling_hours import CallingHours, next_open
 from campaigns.config import Settings
@@ -55,6 +55,7 @@ from dialog_schemas.contacts import (
 from dialog_schemas.interactions import SurveyAnswer, TouchpointRecorded
 from dialogkit.codec import decode_envelope
 from dialogkit.deadletters import DeadLetters
+from dialogkit.offsets import KafkaTopicEnds
 from dialogkit.pii import InMemoryKeyStore
 from dialogkit.publishing import KafkaPublisher
 from dialogkit.replay import replay

@@ -280,7 +280,7 @@ def test_each_service_calls_others_with_only_the_scopes_it_needs() -> None:
         settings = definition.settings()
         if definition.name != "contacts":
             keys = settings.key_store(None)
-            assert keys._auth.source._scopes == [DATA_KEYS_SCOPE]  # type: ignore[attr-defined]
+            assert keys.peer.auth.source._scopes == [DATA_KEYS_SCOPE]  # type: ignore[attr-defined]
 
 
 class MergedPool(FakePool):

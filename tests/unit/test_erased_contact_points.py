@@ -43,8 +43,8 @@ async def test_the_http_adapter_keeps_one_client_and_every_call_is_observed() ->
     )
     assert await erased.matches("+4915177482508") == [MATCH]
     assert await erased.matches("erika@example.org") == []
-    client = erased._peer.client()
-    assert erased._peer.client() is client, "one client, its connections reused"
+    client = erased.peer.client()
+    assert erased.peer.client() is client, "one client, its connections reused"
     assert [(path, auth) for path, auth, _ in asked] == [
         ("/v1/contact-points/suppression", "Bearer t0ken")
     ] * 2

@@ -40,7 +40,7 @@ class HttpErasedContactPoints:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._peer = PeerClient(
+        self.peer = PeerClient(
             base_url,
             BearerAuth(StaticToken(token) if isinstance(token, str) else token),
             target="contacts",
@@ -52,7 +52,7 @@ class HttpErasedContactPoints:
     async def matches(self, contact_point: str) -> list[Match]:
         field_name = "email_addresses" if "@" in contact_point else "phone_numbers"
         try:
-            response = await self._peer.client().post(
+            response = await self.peer.client().post(
                 "/v1/contact-points/suppression", json={field_name: [contact_point]}
             )
             response.raise_for_status()

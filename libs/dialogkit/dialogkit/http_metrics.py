@@ -105,6 +105,12 @@ class PeerClient:
         self._observed = (transport, target, operation)
         self._client: httpx.AsyncClient | None = None
 
+    @property
+    def auth(self) -> httpx.Auth:
+        """What authenticates every request (a bearer token of the adapter's scopes)."""
+        auth: httpx.Auth = self._options["auth"]
+        return auth
+
     def client(self) -> httpx.AsyncClient:
         """The client, made on first use (inside the event loop that uses it)."""
         if self._client is None:

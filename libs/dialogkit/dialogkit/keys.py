@@ -138,7 +138,7 @@ class HttpKeyStore:
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._peer = PeerClient(
+        self.peer = PeerClient(
             base_url,
             BearerAuth(StaticToken(token) if isinstance(token, str) else token),
             target="contacts",
@@ -154,7 +154,7 @@ class HttpKeyStore:
         if hit is not None and not create and time.monotonic() - hit[0] < self._cache_s:
             return hit[1]
         path = f"/v1/data-keys/{customer_id}"
-        client = self._peer.client()
+        client = self.peer.client()
         try:
             with metrics.timed(KEY_REQUEST_SECONDS, purpose="seal" if create else "open"):
                 response = await (client.post(path) if create else client.get(path))
