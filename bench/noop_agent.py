@@ -16,6 +16,7 @@ from pathlib import Path
 import faust
 from faust.types import StreamT
 
+from devstack.broker import GROUP_SETTINGS
 from devstack.processes import free_port
 from dialogkit import faust_transport
 from dialogkit.batching import idle_batches
@@ -24,7 +25,9 @@ from dialogkit.worker import faust_settings
 
 
 def main(bootstrap: str, topic_name: str, count: int, out: Path) -> None:
-    settings = ServiceSettings(kafka_bootstrap=bootstrap, worker_web_port=free_port())
+    settings = ServiceSettings(
+        kafka_bootstrap=bootstrap, worker_web_port=free_port(), **GROUP_SETTINGS
+    )
     options = faust_settings("bench", settings) | {"id": f"bench-noop-{uuid.uuid4().hex[:8]}"}
     app = faust_transport.App(**options)
     topic = app.topic(

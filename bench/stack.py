@@ -17,6 +17,7 @@ import httpx
 
 from bench.table import Progress
 from bench.tokens import AUTH
+from devstack.broker import group_env
 from devstack.processes import Child, free_port, spawn, wait_until
 from devstack.stack import database_dsn, ready
 from dialog_schemas import Envelope
@@ -109,6 +110,7 @@ class Bench:
             f"{prefix}_HTTP_PORT": str(port if role == "api" else free_port()),
             f"{prefix}_WORKER_WEB_PORT": str(port if role == "worker" else free_port()),
             f"{prefix}_LOG_LEVEL": "WARNING",
+            **group_env([f"{prefix}_"]),  # every measurement runs on the embedded broker
         }
         if self.contacts_url and service != "contacts":
             settings[f"{prefix}_CONTACTS_URL"] = self.contacts_url

@@ -15,12 +15,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from devstack.broker import start_broker
+from devstack.broker import group_env, start_broker
 from devstack.postgres import start_postgres
 from devstack.processes import free_port
 from dialogkit.db import ensure_database, migrate
 from dialogkit.publishing import KafkaPublisher
-from dialogkit.topics import ensure_topics, platform_topics
+from dialogkit.topics import SERVICES, ensure_topics, platform_topics
 from tests import support  # (trust the tests' signing key before settings are read)
 
 
@@ -56,7 +56,10 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log = tmp_path_factory.mktemp("broker") / "broker.log"
         broker = start_broker(port, log)
         try:
-            yield f"127.0.0.1:{port}"
+            with pytest.MonkeyPatch.context() as env:  # workers use the broker's group settings
+                for name, value in group_env(f"{s.upper()}_" for s in SERVICES).items():
+                    env.setenv(name, os.environ.get(name, value))  # unless set otherwise
+                yield f"127.0.0.1:{port}"
         finally:
             broker.stop()
 

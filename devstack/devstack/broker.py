@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 from devstack.processes import Child, StartError, port_in_use, spawn, wait_until
+
+GROUP_SETTINGS = {"consumer_session_timeout_s": 2.0, "consumer_heartbeat_interval_s": 0.5}
+"""The consumer group settings of workers on the embedded broker. tansu holds every JoinGroup
+until half the group's session timeout has passed (in steps of 1 s), and a worker killed
+without leaving keeps its partitions for the whole session timeout; with Kafka's usual 10 s that
+is 5 s per join and ~10 s per restart. With 2 s a join takes 1 s, and a killed worker is gone
+before its restarted process asks to join (docs/benchmarks.md, "Where worker start goes")."""
+
+
+def group_env(prefixes: Iterable[str]) -> dict[str, str]:
+    """`<PREFIX><SETTING>` of `GROUP_SETTINGS` for each settings prefix (e.g. `INTERACTIONS_`)."""
+    return {
+        f"{prefix}{name.upper()}": str(value)
+        for prefix in prefixes
+        for name, value in GROUP_SETTINGS.items()
+    }
 
 
 def broker_binary() -> Path:

@@ -21,7 +21,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devstack.auth import auth_env, local_key_file
-from devstack.broker import start_broker
+from devstack.broker import group_env, start_broker
 from devstack.postgres import start_postgres
 from devstack.processes import Child, StartError, port_in_use, spawn, wait_until
 from devstack.supervisor import Supervisor
@@ -63,14 +63,21 @@ def database_dsn(admin_dsn: str, database: str) -> str:
 
 
 def service_env(
-    definition: ServiceDefinition, bootstrap: str, dsn: str, state_dir: Path
+    definition: ServiceDefinition,
+    bootstrap: str,
+    dsn: str,
+    state_dir: Path,
+    *,
+    embedded_broker: bool = False,
 ) -> dict[str, str]:
     """A service's environment: its broker and database, peers, the local signing key, and its
-    worker's data folder under the run's state folder (so two platforms never share one)."""
+    worker's data folder under the run's state folder (so two platforms never share one); on
+    the embedded broker also the worker's group settings for it (`devstack.broker.group_env`)."""
     prefix = definition.settings.model_config.get("env_prefix", "")
     return {
         **peer_urls(definition),  # where the other services run, unless set otherwise
         **auth_env(local_key_file(state_dir)),  # the local signing key, unless set otherwise
+        **(group_env([prefix]) if embedded_broker else {}),  # unless set otherwise
         f"{prefix}WORKER_DATA_DIR": str((state_dir / "faust" / definition.name).absolute()),
         **os.environ,
         f"{prefix}KAFKA_BOOTSTRAP": bootstrap,
@@ -125,7 +132,9 @@ class Stack:
         for definition in definitions():
             dsn = database_dsn(admin_dsn, f"dialog_{definition.name}")
             asyncio.run(_prepare(admin_dsn, dsn, definition))
-            env = service_env(definition, bootstrap, dsn, self.settings.state_dir)
+            env = service_env(
+                definition, bootstrap, dsn, self.settings.state_dir, embedded_broker=embedded
+            )
             settings = load_settings(definition, kafka_bootstrap=bootstrap, database_url=dsn)
             started.append((definition, settings))
             self._start_service(definition, settings, env)

@@ -88,6 +88,8 @@ async def test_the_bulk_consumer_and_the_admin_client_get_the_same_connection(
 def test_the_read_barrier_and_the_lag_read_topic_ends_on_the_same_connection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import kafka
+
     from campaigns.bootstrap import periodic
     from campaigns.planning import Planner
     from dialogkit import offsets
@@ -105,7 +107,7 @@ def test_the_read_barrier_and_the_lag_read_topic_ends_on_the_same_connection(
         seen.append(kwargs)
         raise Refused
 
-    monkeypatch.setattr(offsets, "KafkaConsumer", recorder)
+    monkeypatch.setattr(kafka, "KafkaConsumer", recorder)  # offsets imports it on first use
     [planner] = [job for job in periodic(settings) if isinstance(job, Planner)]
     ends = planner._barrier._ends  # the worker's read barrier, as composed for the settings
     assert isinstance(ends, offsets.KafkaTopicEnds)

@@ -142,3 +142,48 @@ def test_make_run_puts_each_workers_faust_data_folder_under_its_state_folder(
             assert datadir.is_relative_to(state.absolute())
             folders.add(datadir)
     assert len(folders) == 8  # no two workers share one
+
+
+def test_a_heartbeat_longer_than_a_third_of_the_session_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INTERACTIONS_CONSUMER_SESSION_TIMEOUT_S", "3")
+    monkeypatch.setenv("INTERACTIONS_CONSUMER_HEARTBEAT_INTERVAL_S", "1.5")
+    with pytest.raises(SettingsError, match="at most a third of consumer_session_timeout_s=3"):
+        load_settings(INTERACTIONS)
+    monkeypatch.setenv("INTERACTIONS_CONSUMER_SESSION_TIMEOUT_S", "0.5")
+    with pytest.raises(SettingsError, match="CONSUMER_SESSION_TIMEOUT_S: Input should be greater"):
+        load_settings(INTERACTIONS)
+
+
+def test_the_worker_joins_its_group_with_the_session_and_heartbeat_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dialogkit.worker import faust_settings
+
+    monkeypatch.setenv("INTERACTIONS_CONSUMER_SESSION_TIMEOUT_S", "4")
+    monkeypatch.setenv("INTERACTIONS_CONSUMER_HEARTBEAT_INTERVAL_S", "0.25")
+    options = faust_settings("interactions", load_settings(INTERACTIONS))
+    assert (options["broker_session_timeout"], options["broker_heartbeat_interval"]) == (4, 0.25)
+    monkeypatch.delenv("INTERACTIONS_CONSUMER_SESSION_TIMEOUT_S")
+    monkeypatch.delenv(
+        "INTERACTIONS_CONSUMER_HEARTBEAT_INTERVAL_S"
+    )  # (the tests' broker sets them)
+    defaults = faust_settings("interactions", load_settings(INTERACTIONS))
+    assert defaults["broker_session_timeout"] == 10  # what Kafka's own minimum (6 s) allows
+
+
+def test_make_run_gives_workers_the_embedded_brokers_group_settings_only_on_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from devstack.stack import definitions, service_env
+
+    definition = definitions()[0]
+    prefix = definition.settings.model_config.get("env_prefix", "")
+    monkeypatch.delenv(f"{prefix}CONSUMER_SESSION_TIMEOUT_S", raising=False)
+    on_it = service_env(
+        definition, "127.0.0.1:9092", "postgresql://db/x", tmp_path, embedded_broker=True
+    )
+    elsewhere = service_env(definition, "kafka:9093", "postgresql://db/x", tmp_path)
+    assert on_it[f"{prefix}CONSUMER_SESSION_TIMEOUT_S"] == "2.0"
+    assert f"{prefix}CONSUMER_SESSION_TIMEOUT_S" not in elsewhere

@@ -85,6 +85,14 @@ class ServiceSettings(BaseSettings):
     than this, while under a backlog batches grow to `batch_max`."""
     consumer_fetch_max_wait_ms: Annotated[int, Field(ge=0, le=30_000)] = 20
     """How long the broker may hold a worker's fetch that finds no new records."""
+    consumer_session_timeout_s: Annotated[float, Field(ge=1, le=300)] = 10.0
+    """How long the group waits for a silent worker before giving its partitions to the others:
+    a worker killed without leaving holds its partitions this long, also from its own restart.
+    Kafka refuses sessions shorter than its `group.min.session.timeout.ms` (6 s by default); the
+    embedded broker holds every join for half of it, so workers there get 2 s
+    (`devstack.broker.GROUP_SETTINGS`, docs/benchmarks.md)."""
+    consumer_heartbeat_interval_s: Annotated[float, Field(gt=0, le=100)] = 1.0
+    """How often a worker tells the group it is alive; at most a third of the session timeout."""
     publish_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
     """How long a command waits for the broker to confirm its events; then 504, outcome unknown."""
     readiness_timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
@@ -206,6 +214,16 @@ class ServiceSettings(BaseSettings):
         from dialogkit.keys import PostgresKeyStore
 
         return PostgresKeyStore(pool)
+
+    @model_validator(mode="after")
+    def _heartbeats_fit_in_a_session(self) -> Self:
+        if self.consumer_heartbeat_interval_s * 3 > self.consumer_session_timeout_s:
+            raise ValueError(
+                f"consumer_heartbeat_interval_s={self.consumer_heartbeat_interval_s} must be at"
+                f" most a third of consumer_session_timeout_s={self.consumer_session_timeout_s}:"
+                " a worker that misses one heartbeat must not lose its partitions"
+            )
+        return self
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> Self:

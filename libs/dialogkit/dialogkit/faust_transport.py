@@ -7,6 +7,11 @@ its transports by URL scheme through the `faust.transports` entry point group, i
 extension point: this package registers the scheme `dialogkafka` there (see
 libs/dialogkit/pyproject.toml), and the worker names it in its broker URL. The transport is
 faust's own aiokafka transport; only the fetch wait of the consumer it builds differs.
+
+faust's table manager also waits a fixed second when it starts, for tables defined after the app
+started, and the consumer subscribes only after it: a second of every worker start. A worker
+defines all its tables before it starts, so its table manager (the `TableManager` setting) goes
+on at once.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import asyncio
 from typing import Any, ClassVar
 
 import faust
+from faust.tables import manager as faust_tables
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 SCHEME = "dialogkafka"
@@ -51,3 +57,14 @@ class Consumer(faust_aiokafka.Consumer):
 
 class Transport(faust_aiokafka.Transport):
     Consumer: ClassVar[type[Consumer]] = Consumer
+
+
+class TableManager(faust_tables.TableManager):
+    """faust's table manager without its fixed wait of a second before the consumer subscribes."""
+
+    async def on_start(self) -> None:
+        # faust's own on_start, less its `await self.sleep(1.0)`: every table of a worker is
+        # defined before the app starts (a later one is refused: "Too late to add tables")
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()

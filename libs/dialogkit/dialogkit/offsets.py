@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import OffsetOutOfRangeError
+if TYPE_CHECKING:  # kafka-python loads on the first reading: a third of a second of start-up
+    from kafka import KafkaConsumer, TopicPartition
 
 Ends = dict[tuple[str, int], int]
 """The next offset to be written, per (topic, partition)."""
@@ -51,6 +51,8 @@ class KafkaTopicEnds:
 
     def read(self, topics: Sequence[str]) -> Ends:
         """`ends`, blocking: for a thread, or a command that has no event loop."""
+        from kafka import TopicPartition
+
         consumer = self._started()
         consumer.topics()  # fresh metadata: topics or partitions may have been added
         partitions = [
@@ -62,6 +64,8 @@ class KafkaTopicEnds:
         return self._confirmed(consumer, {tp: int(end) for tp, end in reported.items()})
 
     def _confirmed(self, consumer: KafkaConsumer, reported: dict[TopicPartition, int]) -> Ends:
+        from kafka.errors import OffsetOutOfRangeError
+
         ends = {(tp.topic, tp.partition): end for tp, end in reported.items()}
         waiting = {tp for tp, end in reported.items() if end > 0}
         deadline = time.monotonic() + self._timeout_s
@@ -97,6 +101,8 @@ class KafkaTopicEnds:
 
     def _started(self) -> KafkaConsumer:
         if self._consumer is None:
+            from kafka import KafkaConsumer
+
             timeout_ms = max(1000, int(self._timeout_s * 1000))
             self._consumer = KafkaConsumer(
                 bootstrap_servers=self._bootstrap,

@@ -26,6 +26,7 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
         "broker_credentials": faust_credentials(settings),
         "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
         "store": "memory://",
+        "TableManager": faust_transport.TableManager,
         # faust wants a data folder even when its tables live in memory
         "datadir": str(worker_data_dir(service, settings)),
         "autodiscover": False,
@@ -33,8 +34,8 @@ def faust_settings(service: str, settings: ServiceSettings) -> dict[str, Any]:
         # first event; these bring a fresh worker's first event down to a few seconds.
         "stream_wait_empty": False,
         "broker_rebalance_timeout": 5,
-        "broker_session_timeout": 10,
-        "broker_heartbeat_interval": 1,
+        "broker_session_timeout": settings.consumer_session_timeout_s,
+        "broker_heartbeat_interval": settings.consumer_heartbeat_interval_s,
         "broker_commit_interval": 1.0,
         "topic_disable_leader": True,
         "consumer_auto_offset_reset": "earliest",
