@@ -70,9 +70,15 @@ async def anything_due(db: Any, now: datetime) -> bool:
     return found
 
 
+CUSTOMER_DECISIONS = 7301
+"""The advisory-lock class of one customer's outreach decisions (the key is the hash of the
+customer id): while a round holds it, no other round decides about that customer."""
+
+
 async def take_due(connection: asyncpg.Connection, now: datetime, limit: int) -> list[Row]:
     """Up to `limit` outreach due at `now` of campaigns not paused, locked for this
-    transaction (rows other transactions hold are skipped)."""
+    transaction (rows other transactions hold are skipped), of customers this transaction
+    may decide about (`claim_customers`)."""
     records = await connection.fetch(
         "SELECT d.outreach_id, d.campaign_id, d.customer_id, d.channel, d.purpose, d.deferrals,"
         " d.trigger_kind, d.trigger_item, d.triggered_at, d.offer_category,"
@@ -81,9 +87,10 @@ async def take_due(connection: asyncpg.Connection, now: datetime, limit: int) ->
         now,
         limit,
     )
+    claimed = await claim_customers(connection, sorted({r["customer_id"] for r in records}))
     definitions: dict[str, CampaignDefinition] = {}
     rows = []
-    for r in records:
+    for r in (r for r in records if r["customer_id"] in claimed):
         campaign = r["campaign_id"]
         if campaign not in definitions:
             definitions[campaign] = CampaignDefinition.model_validate_json(r["definition"])
@@ -101,6 +108,20 @@ async def take_due(connection: asyncpg.Connection, now: datetime, limit: int) ->
             )
         )
     return rows
+
+
+async def claim_customers(connection: asyncpg.Connection, customers: list[str]) -> set[str]:
+    """The customers whose outreach this transaction decides: for each, the advisory lock of
+    `CUSTOMER_DECISIONS` taken without waiting and held until commit. A customer another
+    replica's round holds is left: their outreach stays due for a later round, which then sees
+    that round's contacts, so a frequency cap holds across replicas as within one round."""
+    rows = await connection.fetch(
+        "SELECT c FROM unnest($1::text[]) AS c"
+        " WHERE pg_try_advisory_xact_lock($2, hashtext(c)) ORDER BY c",
+        customers,
+        CUSTOMER_DECISIONS,
+    )
+    return {r["c"] for r in rows}
 
 
 def _origin(r: Any) -> Origin | None:
