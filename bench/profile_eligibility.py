@@ -10,6 +10,7 @@ mean per request (decisions per second for the batches) and pyinstrument's repor
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sys
 import tempfile
@@ -23,7 +24,7 @@ import httpx
 from pyinstrument import Profiler
 
 from bench.eligibility import BATCH, history, questions, seed
-from bench.tokens import AUTH
+from bench.tokens import AUTH, ENV
 from consent.bootstrap import DEFINITION
 from devstack.postgres import start_postgres
 from devstack.processes import free_port
@@ -35,6 +36,7 @@ from dialogkit.publishing import FakePublisher
 
 
 async def profile(requests: int) -> None:
+    os.environ.update(ENV)  # the API built below trusts the bench's key
     work = Path(tempfile.mkdtemp(prefix="eligibility-profile-"))
     port = free_port()
     server = start_postgres(work / "pg", port, work / "postgres.log")

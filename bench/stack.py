@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from bench.table import Progress
-from bench.tokens import AUTH
+from bench.tokens import AUTH, ENV
 from devstack.broker import group_env
 from devstack.processes import Child, free_port, spawn, wait_until
 from devstack.stack import database_dsn, ready
@@ -119,7 +119,7 @@ class Bench:
             f"{service}-{role}",
             [sys.executable, "-m", service, role],
             log,
-            env={**os.environ, **settings, **(env or {})},
+            env={**os.environ, **ENV, **settings, **(env or {})},
         )
         self.children.append(child)
         base = f"http://127.0.0.1:{port}"
