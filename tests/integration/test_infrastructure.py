@@ -40,6 +40,7 @@ async def test_migrations_apply_once_even_when_run_concurrently(postgres_admin_d
         "consentledger/002_suppressed_channels.sql",
         "consentledger/003_customer_kinds.sql",
         "consentledger/004_erased_at.sql",
+        "consentledger/005_snapshots.sql",
         "interactions/001_timeline.sql",
         "interactions/002_compliance.sql",
         "interactions/003_timeline_note.sql",
@@ -50,7 +51,7 @@ async def test_migrations_apply_once_even_when_run_concurrently(postgres_admin_d
     ]
     connection = await asyncpg.connect(dsn)
     try:
-        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 15
+        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 16
     finally:
         await connection.close()
 
