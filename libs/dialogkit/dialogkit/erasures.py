@@ -15,7 +15,7 @@ import httpx
 
 from dialogkit.http_metrics import PeerClient
 from dialogkit.problems import Problem
-from dialogkit.tokens import BearerAuth, StaticToken, TokenSource
+from dialogkit.tokens import TokenSource
 
 Match = dict[str, Any]
 """`{"contact_point_hash": str, "channels": [channel, ...], "erased_at": ISO 8601 time}`"""
@@ -42,7 +42,7 @@ class HttpErasedContactPoints:
     ) -> None:
         self.peer = PeerClient(
             base_url,
-            BearerAuth(StaticToken(token) if isinstance(token, str) else token),
+            token,
             target="contacts",
             operation="suppression",
             timeout_s=timeout_s,

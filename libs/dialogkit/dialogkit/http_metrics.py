@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from dialogkit import metrics
+from dialogkit.tokens import BearerAuth, StaticToken, TokenSource
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -85,12 +86,12 @@ class TimedTransport(httpx.AsyncBaseTransport):
 class PeerClient:
     """One httpx client to another service for the life of the adapter that holds it: its
     connections are kept and reused, every call is observed as `target`/`operation`
-    (`TimedTransport`), and requests carry the bearer token `auth` adds."""
+    (`TimedTransport`), and requests carry `token` (a fixed one, or a source that renews it)."""
 
     def __init__(
         self,
         base_url: str,
-        auth: httpx.Auth,
+        token: TokenSource | str,
         *,
         target: str,
         operation: str,
@@ -99,7 +100,7 @@ class PeerClient:
     ) -> None:
         self._options: dict[str, Any] = {
             "base_url": base_url.rstrip("/"),
-            "auth": auth,
+            "auth": BearerAuth(StaticToken(token) if isinstance(token, str) else token),
             "timeout": timeout_s,
         }
         self._observed = (transport, target, operation)

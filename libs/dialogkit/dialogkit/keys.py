@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dialogkit import metrics
 from dialogkit.http_metrics import PeerClient
-from dialogkit.tokens import BearerAuth, StaticToken, TokenSource
+from dialogkit.tokens import TokenSource
 
 KEY_REQUEST_SECONDS = "dialog_data_key_request_seconds"  # asking the key service, by purpose
 
@@ -140,7 +140,7 @@ class HttpKeyStore:
     ) -> None:
         self.peer = PeerClient(
             base_url,
-            BearerAuth(StaticToken(token) if isinstance(token, str) else token),
+            token,
             target="contacts",
             operation="data-key",
             timeout_s=timeout_s,
