@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.stack import Bench, touchpoints
 from bench.table import Figure
+from bench.tokens import ENV
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialog_schemas.envelope import CONTENT_TYPE
 from dialogkit.codec import encode
@@ -76,6 +77,7 @@ def run_rebuild(bench: Bench, dsn: str, profile: bool) -> tuple[float, int, str]
     """`python -m interactions rebuild` as its own process: (seconds, peak RSS in kB, output)."""
     env = {
         **os.environ,
+        **ENV,
         "INTERACTIONS_KAFKA_BOOTSTRAP": bench.bootstrap,
         "INTERACTIONS_DATABASE_URL": dsn,
         "INTERACTIONS_LOG_LEVEL": "WARNING",
