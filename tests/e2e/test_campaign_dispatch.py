@@ -23,11 +23,11 @@ import pytest
 from devstack.processes import free_port
 from dialogkit.codec import decode_envelope
 from dialogkit.pii import HttpKeyStore, decrypt
+from tests.campaign_hours import FAR, NOON, NOW, campaigns_env, zone
 from tests.support import AUTH, TOKEN, eventually, read_topic, service_process
 
 SERVICES = ("contacts", "consent", "interactions", "campaigns")
 AUDIENCE = 500
-NOW = datetime.now(UTC).replace(microsecond=0)
 EVIDENCE = {
     "medium": "phone_call",
     "wording_version": "calls-v3",
@@ -38,24 +38,7 @@ EVIDENCE = {
 }
 
 
-def zone(offset: int) -> str:
-    """The fixed-offset zone `offset` hours east of UTC (the Etc names count the other way)."""
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
-
-
-# calling hours 08:00-20:00 every day without holidays, in a default zone where it is now about
-# noon; the far zone is twelve hours away, where it is about midnight
-NOON = 12 - NOW.hour
-FAR = NOON + 12 if NOON + 12 <= 14 else NOON - 12
-CAMPAIGNS_ENV = {
-    "CAMPAIGNS_DEFAULT_TIME_ZONE": zone(NOON),
-    "CAMPAIGNS_CALLING_HOURS_START": "08:00",
-    "CAMPAIGNS_CALLING_HOURS_END": "20:00",
-    "CAMPAIGNS_CALLING_WEEKDAYS": "[0,1,2,3,4,5,6]",
-    "CAMPAIGNS_HOLIDAY_COUNTRY": "",
-    "CAMPAIGNS_DISPATCH_INTERVAL_S": "0.25",
-    "CAMPAIGNS_PLAN_INTERVAL_S": "0.25",
-}
+CAMPAIGNS_ENV = campaigns_env(0.25)
 GROUPS = {  # group -> how many customers; the rest of the audience has an express consent
     "none": 20,  # no consent: blocked no_consent
     "withdrawn": 20,  # consent withdrawn between planning and dispatch: blocked revoked

@@ -42,31 +42,14 @@ from dialog_schemas.catalog import (
 from dialog_schemas.interactions import SurveyAnswer, TouchpointRecorded
 from dialogkit.codec import decode_envelope
 from dialogkit.publishing import KafkaPublisher
+from tests.campaign_hours import FAR, NOON, NOW, campaigns_env, zone
 from tests.support import AUTH, eventually, read_topic, service_process
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 DELAY_S = 12
 """The cross-sell's delay, shortened for the test (days in practice)."""
 
 
-def zone(offset: int) -> str:
-    """The fixed-offset zone `offset` hours east of UTC (the Etc names count the other way)."""
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
-
-
-# calling hours 08:00-20:00 every day without holidays; where it is about noon, and twelve hours
-# away, where it is about midnight
-NOON = 12 - NOW.hour
-FAR = NOON + 12 if NOON + 12 <= 14 else NOON - 12
-CAMPAIGNS_ENV = {
-    "CAMPAIGNS_DEFAULT_TIME_ZONE": zone(NOON),
-    "CAMPAIGNS_CALLING_HOURS_START": "08:00",
-    "CAMPAIGNS_CALLING_HOURS_END": "20:00",
-    "CAMPAIGNS_CALLING_WEEKDAYS": "[0,1,2,3,4,5,6]",
-    "CAMPAIGNS_HOLIDAY_COUNTRY": "",
-    "CAMPAIGNS_DISPATCH_INTERVAL_S": "0.2",
-    "CAMPAIGNS_PLAN_INTERVAL_S": "0.2",
-}
+CAMPAIGNS_ENV = campaigns_env(0.2)
 
 
 class Platform:
