@@ -54,3 +54,26 @@ async def test_a_service_token_without_the_data_key_scope_reads_no_key(
     made = await allowed.key_for("c-keys-1", create=True)
     assert made is not None
     assert await allowed.key_for("c-keys-1") == made
+    many = await HttpKeyStore(contacts, TOKEN, cache_s=0).keys_for(
+        ["c-keys-1", "c-keys-2"], create=True
+    )
+    assert many["c-keys-1"] == made
+    assert many["c-keys-2"] is not None
+    with pytest.raises(KeyServiceUnavailable, match="403"):
+        await refused.keys_for(["c-keys-1"], create=True)
+
+
+async def test_keys_of_many_customers_are_made_and_read_in_one_go(key_store: KeyStore) -> None:
+    await key_store.key_for("c-2", create=True)
+    await key_store.destroy("c-3")
+    assert await key_store.keys_for(["c-1", "c-2", "c-3"]) == {
+        "c-1": None,
+        "c-2": await key_store.key_for("c-2"),
+        "c-3": None,
+    }
+    made = await key_store.keys_for(["c-1", "c-2", "c-3", "c-1"], create=True)
+    assert made["c-1"] is not None
+    assert made["c-1"] == await key_store.key_for("c-1")
+    assert made["c-2"] == await key_store.key_for("c-2"), "an existing key is kept"
+    assert made["c-3"] is None, "erasure is not undone"
+    assert await key_store.keys_for([]) == {}

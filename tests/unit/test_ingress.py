@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -359,3 +360,45 @@ async def test_a_signal_from_the_future_is_rejected_with_the_field() -> None:
     [(reason, detail)] = dead_letter_reasons(publisher)
     assert reason == "rejected"
     assert detail[0]["field"] == "occurred_at"
+
+
+async def test_a_batch_of_reports_asks_for_its_customers_keys_in_one_request() -> None:
+    from dialogkit.keys import DataKey, InMemoryKeyStore
+
+    class CountingKeys(InMemoryKeyStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.requests: list[list[str]] = []
+
+        async def keys_for(
+            self, customer_ids: Sequence[str], *, create: bool = False
+        ) -> dict[str, DataKey | None]:
+            self.requests.append(list(customer_ids))
+            return await super().keys_for(customer_ids, create=create)
+
+    keys = CountingKeys()
+    await keys.destroy("c-erased")
+    publisher = FakePublisher()
+    dead = DeadLetters(publisher, "test.deadletter.v1", "interactions.ingress")
+    ingress = IngressProcessor(TouchpointIngress(), publisher, dead, keys)
+    customers = [f"c-{n}" for n in range(20)] + ["c-erased"]
+    records = [
+        replace(
+            report_record(n), key=c.encode(), value=encode(replace_subject(report_record(n), c))
+        )
+        for n, c in enumerate(customers)
+    ]
+
+    outcome = await ingress.handle(records)
+
+    assert keys.requests == [sorted(customers)], "one request for the batch, not one per record"
+    assert (outcome.applied, outcome.dead_lettered) == (20, 1), "the erased one alone refused"
+    assert all(
+        e.data["details"]["phone_number"].startswith("pii:v1:")
+        for e in publisher.sent["interactions.events.v1"]
+    )
+
+
+def replace_subject(record: SourceRecord, customer: str) -> Envelope:
+    envelope = Envelope.model_validate_json(record.value or b"")
+    return envelope.model_copy(update={"subject": customer})

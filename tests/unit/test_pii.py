@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -294,3 +295,31 @@ async def test_an_event_is_sealed_when_any_personal_field_is_even_inside_a_value
     only_nested = TOUCHPOINT.model_dump(mode="json")
     only_nested["details"]["phone_number"] = "pii:v1:k1:c2VhbGVk"
     assert is_sealed(type(TOUCHPOINT).model_validate(only_nested))
+
+
+async def test_the_key_client_asks_for_many_keys_in_one_request() -> None:
+    from dialogkit.keys import BATCH_LIMIT, HttpKeyStore, KeyServiceUnavailable, new_key
+
+    key = new_key()
+    found = {"customer_id": "c-1", "key_id": key.key_id, "secret": b64encode(key.secret).decode()}
+    bodies: list[dict[str, object]] = []
+
+    def contacts(request: httpx.Request) -> httpx.Response:
+        body = orjson.loads(request.content)
+        bodies.append(body)
+        if body["customer_ids"] == ["down"]:
+            return httpx.Response(503)
+        return httpx.Response(200, json={"keys": [found], "erased": ["c-2"], "missing": ["c-3"]})
+
+    store = HttpKeyStore("http://contacts", "t", transport=httpx.MockTransport(contacts))
+    answers = await store.keys_for(["c-1", "c-2", "c-3"], create=True)
+    assert answers == {"c-1": key, "c-2": None, "c-3": None}
+    assert bodies == [{"customer_ids": ["c-1", "c-2", "c-3"], "create": True}]
+    assert await store.keys_for(["c-1", "c-2"]) == {"c-1": key, "c-2": None}
+    assert len(bodies) == 1, "readers take found and erased answers from the cache"
+    await store.keys_for(["c-1"], create=True)
+    assert len(bodies) == 2, "sealing always asks"
+    await store.keys_for([f"n-{n}" for n in range(BATCH_LIMIT + 1)])
+    assert [len(b["customer_ids"]) for b in bodies[2:]] == [BATCH_LIMIT, 1]  # type: ignore[arg-type]
+    with pytest.raises(KeyServiceUnavailable, match="answered 503"):
+        await store.keys_for(["down"])

@@ -9,7 +9,8 @@ producer's retry, yields the same event, which every projection applies once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -62,6 +63,23 @@ class Rejected(DecodeError):
         super().__init__("rejected", [{"field": field, "problem": problem, "kind": "rule"}])
 
 
+@contextmanager
+def _refusals(
+    record: SourceRecord, rejected: list[tuple[SourceRecord, DecodeError]]
+) -> Iterator[None]:
+    """Turn what refuses one record into its dead-letter reason; the batch goes on."""
+    try:
+        yield
+    except DecodeError as refused:
+        rejected.append((record, refused))
+    except RuleViolation as violation:
+        rejected.append((record, Rejected(violation.field, violation.problem)))
+    except ValidationError as invalid:  # what the record says breaks a canonical event
+        rejected.append((record, DecodeError("invalid_data", validation_detail(invalid))))
+    except KeyDestroyed as erased:  # dead-lettered without its value: no fresh copy
+        rejected.append((replace(record, value=None), Rejected("subject", str(erased))))
+
+
 class IngressProcessor:
     """Validates a batch of ingress records and publishes what they become."""
 
@@ -86,22 +104,24 @@ class IngressProcessor:
 
     async def _handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
         now = datetime.now(UTC)
-        cipher = self._cipher.batch() if self._cipher is not None else None
-        canonical: list[Envelope] = []
         rejected: list[tuple[SourceRecord, DecodeError]] = []
+        translated: list[tuple[SourceRecord, Sequence[Envelope]]] = []
         for record in records:
-            try:
+            with _refusals(record, rejected):
                 incoming = decode(record, self._route.source, strict=True)
-                translated = await self._route.translate(incoming, now, self._context)
-                canonical += await self._sealed(cipher, translated)
-            except DecodeError as refused:
-                rejected.append((record, refused))
-            except RuleViolation as violation:
-                rejected.append((record, Rejected(violation.field, violation.problem)))
-            except ValidationError as invalid:  # what the record says breaks a canonical event
-                rejected.append((record, DecodeError("invalid_data", validation_detail(invalid))))
-            except KeyDestroyed as erased:  # dead-lettered without its value: no fresh copy
-                rejected.append((replace(record, value=None), Rejected("subject", str(erased))))
+                translated.append(
+                    (record, await self._route.translate(incoming, now, self._context))
+                )
+        canonical: list[Envelope] = []
+        cipher = self._cipher.batch() if self._cipher is not None else None
+        if cipher is not None:  # the batch's keys asked for at once, not one record at a time
+            batch = [e for _, some in translated for e in some]
+            await retry_transient(
+                lambda: cipher.warm_for_sealing(batch), what=f"ingress {self._route.name} keys"
+            )
+        for record, envelopes in translated:
+            with _refusals(record, rejected):
+                canonical += await self._sealed(cipher, envelopes)
         what = f"ingress {self._route.name}"
         target = self._route.target.name
         await retry_transient(lambda: self._publisher.publish(target, canonical), what=what)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 import httpx
@@ -33,8 +34,17 @@ class KeyStore(Protocol):
     async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
         """The customer's data key; a new one when `create` and none exists; None once destroyed."""
 
+    async def keys_for(
+        self, customer_ids: Sequence[str], *, create: bool = False
+    ) -> dict[str, DataKey | None]:
+        """Each customer's data key, as `key_for` answers it, asked for in one go."""
+
     async def destroy(self, customer_id: str) -> bool:
         """Destroy the customer's key for good; True if there was one to destroy."""
+
+
+BATCH_LIMIT = 1000
+"""Customers per request for keys (the key service's limit)."""
 
 
 class KeyDestroyed(LookupError):
@@ -51,6 +61,11 @@ class InMemoryKeyStore:
         if customer_id not in self._keys and create:
             self._keys[customer_id] = new_key()
         return self._keys.get(customer_id)
+
+    async def keys_for(
+        self, customer_ids: Sequence[str], *, create: bool = False
+    ) -> dict[str, DataKey | None]:
+        return {c: await self.key_for(c, create=create) for c in customer_ids}
 
     async def destroy(self, customer_id: str) -> bool:
         existed = self._keys.get(customer_id) is not None
@@ -80,6 +95,32 @@ class PostgresKeyStore:
         if row is None or row["secret"] is None:
             return None
         return DataKey(row["key_id"], bytes(row["secret"]))
+
+    async def keys_for(
+        self, customer_ids: Sequence[str], *, create: bool = False
+    ) -> dict[str, DataKey | None]:
+        """One statement to make the missing keys (with `create`), one to read them all."""
+        ids = list(dict.fromkeys(customer_ids))
+        if create and ids:
+            fresh = [new_key() for _ in ids]
+            await self._pool.execute(
+                "INSERT INTO data_keys (customer_id, key_id, secret)"
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])"
+                " ON CONFLICT (customer_id) DO NOTHING",
+                ids,
+                [k.key_id for k in fresh],
+                [k.secret for k in fresh],
+            )
+        rows = await self._pool.fetch(
+            "SELECT customer_id, key_id, secret FROM data_keys WHERE customer_id = ANY($1::text[])",
+            ids,
+        )
+        found = {
+            r["customer_id"]: DataKey(r["key_id"], bytes(r["secret"]))
+            for r in rows
+            if r["secret"] is not None
+        }
+        return {c: found.get(c) for c in ids}
 
     async def destroy(self, customer_id: str) -> bool:
         result: str = await self._pool.execute(
@@ -111,6 +152,15 @@ class OncePerCall:
                 customer_id, create=create
             )
         return self._answers[customer_id, create]
+
+    async def keys_for(
+        self, customer_ids: Sequence[str], *, create: bool = False
+    ) -> dict[str, DataKey | None]:
+        missing = [c for c in dict.fromkeys(customer_ids) if (c, create) not in self._answers]
+        if missing:
+            for customer_id, key in (await self._keys.keys_for(missing, create=create)).items():
+                self._answers[customer_id, create] = key
+        return {c: self._answers[c, create] for c in customer_ids}
 
     async def destroy(self, customer_id: str) -> bool:
         return await self._keys.destroy(customer_id)
@@ -171,6 +221,44 @@ class HttpKeyStore:
             raise KeyServiceUnavailable(f"data key service answered {response.status_code}")
         self._cached[customer_id] = (time.monotonic(), key)
         return key
+
+    async def keys_for(
+        self, customer_ids: Sequence[str], *, create: bool = False
+    ) -> dict[str, DataKey | None]:
+        """Keys found in the cache (not when sealing), the rest in requests of up to
+        `BATCH_LIMIT` customers to `POST /v1/data-keys`. Raises KeyServiceUnavailable."""
+        now, answers = time.monotonic(), dict[str, DataKey | None]()
+        for customer_id in dict.fromkeys(customer_ids):
+            hit = self._cached.get(customer_id)
+            if hit is not None and not create and now - hit[0] < self._cache_s:
+                answers[customer_id] = hit[1]
+        asked = [c for c in dict.fromkeys(customer_ids) if c not in answers]
+        for start in range(0, len(asked), BATCH_LIMIT):
+            chunk = asked[start : start + BATCH_LIMIT]
+            body = await self._ask(
+                "/v1/data-keys", {"customer_ids": chunk, "create": create}, create
+            )
+            stamp = time.monotonic()
+            for found in body["keys"]:
+                key = DataKey(found["key_id"], base64.b64decode(found["secret"]))
+                self._cached[found["customer_id"]] = (stamp, key)
+                answers[found["customer_id"]] = key
+            for erased in body["erased"]:
+                self._cached[erased] = (stamp, None)
+                answers[erased] = None
+        return {c: answers.get(c) for c in customer_ids}
+
+    async def _ask(self, path: str, body: dict[str, object], create: bool) -> dict[str, Any]:
+        client = self.peer.client()
+        try:
+            with metrics.timed(KEY_REQUEST_SECONDS, purpose="seal" if create else "open"):
+                response = await client.post(path, json=body)
+        except httpx.HTTPError as error:
+            raise KeyServiceUnavailable(f"data key service: {type(error).__name__}") from error
+        if response.status_code != 200:
+            raise KeyServiceUnavailable(f"data key service answered {response.status_code}")
+        answer: dict[str, Any] = response.json()
+        return answer
 
     async def destroy(self, customer_id: str) -> bool:
         raise PermissionError("data keys are destroyed by an erasure in the contacts service")

@@ -13,7 +13,6 @@ KMS-backed store can replace either without touching the cipher.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import os
@@ -81,6 +80,7 @@ class PersonalDataCipher:
         """Envelopes with their personal fields sealed for their subject; each subject's key is
         asked for once per call."""
         batch = self.batch()
+        await batch.warm_for_sealing(envelopes)
         sealed = []
         for envelope in envelopes:
             kind = event_class(envelope.type)
@@ -92,15 +92,16 @@ class PersonalDataCipher:
         """A cipher for one batch: it asks for each customer's key once."""
         return PersonalDataCipher(OncePerCall(self._keys))
 
-    async def warm(self, customer_ids: Iterable[str], *, parallel: int = 8) -> None:
-        """Ask for these customers' keys at once, `parallel` at a time, before opening a batch."""
-        gate = asyncio.Semaphore(parallel)
+    async def warm(self, customer_ids: Iterable[str], *, create: bool = False) -> None:
+        """Ask for these customers' keys in one go before opening a batch (or, with `create`,
+        before sealing one); a batch cipher then has them. Raises KeyServiceUnavailable."""
+        if ids := sorted(set(customer_ids)):
+            await self._keys.keys_for(ids, create=create)
 
-        async def ask(customer_id: str) -> None:
-            async with gate:
-                await self._keys.key_for(customer_id)
-
-        await asyncio.gather(*(ask(c) for c in set(customer_ids)))
+    async def warm_for_sealing(self, envelopes: Iterable[Envelope]) -> None:
+        """Ask at once for the keys that sealing these envelopes needs: the subjects of those
+        with a personal field present (an event without personal data needs no key)."""
+        await self.warm([e.subject for e in envelopes if _has_personal_data(e)], create=True)
 
     async def seal_data(
         self, customer_id: str, kind: type[Event], data: dict[str, Any]
@@ -143,6 +144,11 @@ class PersonalDataCipher:
         for path in sealed:
             _set(opened, path, decrypt(key, customer_id, path, _get(opened, path)))
         return opened
+
+
+def _has_personal_data(envelope: Envelope) -> bool:
+    kind = event_class(envelope.type)
+    return any(_get(envelope.data, p) not in EMPTY for p in personal_fields(kind))
 
 
 def is_sealed(event: Event) -> bool:

@@ -1,4 +1,4 @@
-"""HTTP API of the contacts service: profiles, purchases and contracts, erasure, search, keys.
+"""HTTP API of the contacts service: profiles, purchases and contracts, erasure, search.
 
 Commands go through the shared command path (`contacts.commands`), reads through `views`.
 """
@@ -18,15 +18,11 @@ from contacts.profiles import MergeContacts, RegisterContact, UpdateContact
 from dialog_schemas import CustomerId
 from dialog_schemas.contacts import CancellationFacts, PurchaseFacts, WithdrawalFacts
 from dialogkit.auth import scope
-from dialogkit.config import DATA_KEYS_SCOPE
-from dialogkit.customers import serves_merged_customers
 from dialogkit.http import ApiRuntime, IdempotencyKey, get_runtime
 
 router = APIRouter(prefix="/v1", tags=["contacts"])
 WRITE = scope("contacts:write")
 PROFILE = scope("contacts:read", personal=views.PROFILE_PERSONAL, audit="profile")
-DATA_KEYS = scope(DATA_KEYS_SCOPE)
-"""Only the services that seal or open personal data hold it."""
 Runtime = Annotated[ApiRuntime[Settings], Depends(get_runtime)]
 
 
@@ -133,20 +129,6 @@ async def erase_customer(customer_id: CustomerId, runtime: Runtime, response: Re
     """Erase (GDPR Art. 17): keep contact points only as salted hashes, then destroy the data
     keys (the customer's and those of duplicates merged into them)."""
     return await run(runtime, response, customer_id, Erase())
-
-
-@router.get("/data-keys/{customer_id}", dependencies=[DATA_KEYS])
-@serves_merged_customers  # a duplicate's events stay sealed with its own key
-async def get_data_key(customer_id: CustomerId, runtime: Runtime) -> views.DataKeyView:
-    """The customer's data key, for services that read personal data; 410 once erased."""
-    return await views.data_key(runtime.pool, customer_id, create=False)
-
-
-@router.post("/data-keys/{customer_id}", dependencies=[DATA_KEYS])
-@serves_merged_customers
-async def get_or_create_data_key(customer_id: CustomerId, runtime: Runtime) -> views.DataKeyView:
-    """The customer's data key, made on first use, for services that seal personal data."""
-    return await views.data_key(runtime.pool, customer_id, create=True)
 
 
 @router.get("/contact-points", dependencies=[scope("contacts:read")])

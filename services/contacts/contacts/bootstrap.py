@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from contacts import audit
+from contacts import audit, data_keys
 from contacts.api import router
 from contacts.config import SERVICE, Settings
 from contacts.ingress import ShopIngress
@@ -28,7 +28,7 @@ def periodic(settings: Settings) -> list[Periodic]:
 DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     name=SERVICE,
     settings=Settings,
-    routers=[router, suppression_router, audit.router],
+    routers=[router, data_keys.router, suppression_router, audit.router],
     projections=projections,
     description="Customer profiles, contact points, products and contracts.",
     ingress=[ShopIngress()],

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from dialogkit.contactpoints import normalize_email, normalize_phone
 from dialogkit.customers import merged_problem
-from dialogkit.keys import PostgresKeyStore
+from dialogkit.keys import DataKey, PostgresKeyStore
 from dialogkit.problems import Problem
 from dialogkit.rules import NotFound
 
@@ -109,5 +109,19 @@ async def data_key(db: Any, customer_id: str, *, create: bool) -> DataKeyView:
                 410, "Erased", f"the data key of {customer_id} was destroyed by an erasure"
             )
         raise NotFound(f"customer {customer_id} has no data key")
-    secret = base64.b64encode(key.secret).decode()
-    return DataKeyView(customer_id=customer_id, key_id=key.key_id, secret=secret)
+    return key_view(customer_id, key)
+
+
+def key_view(customer_id: str, key: DataKey) -> DataKeyView:
+    return DataKeyView(
+        customer_id=customer_id, key_id=key.key_id, secret=base64.b64encode(key.secret).decode()
+    )
+
+
+async def erased_keys(db: Any, customer_ids: list[str]) -> list[str]:
+    """Those of these customers whose data key an erasure destroyed."""
+    rows = await db.fetch(
+        "SELECT customer_id FROM data_keys WHERE customer_id = ANY($1::text[]) AND secret IS NULL",
+        customer_ids,
+    )
+    return [r["customer_id"] for r in rows]
