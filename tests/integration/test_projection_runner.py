@@ -171,3 +171,35 @@ async def test_stored_v1_touchpoints_are_projected_by_v2_code(
     outcome = await runner.handle(records)
     assert (outcome.applied, outcome.dead_lettered) == (2, 0)
     assert await entries(pool, "c-v1") == ["call-1", "mail-7"]
+
+
+async def test_projections_of_one_topic_side_by_side_decode_once_and_apply_each(
+    new_database, pool_for, publisher, platform_topics_ready, customer_id, monkeypatch
+) -> None:
+    from dialogkit import side_by_side
+    from dialogkit.side_by_side import SideBySide
+    from interactions.compliance import ComplianceProjection
+
+    pool = await pool_for(await new_database("interactions"))
+    dead = DeadLetters(publisher, "interactions.deadletter.v1", "side-by-side-test")
+    timeline = TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline")
+    compliance = ComplianceProjection()
+    both = SideBySide(
+        INTERACTIONS_EVENTS,
+        {p.name: ProjectionRunner(pool, p, dead) for p in (timeline, compliance)},
+    )
+    decoded: list[int] = []
+    decode_all = side_by_side.decode_all
+    monkeypatch.setattr(
+        side_by_side, "decode_all", lambda r, *a: decoded.append(len(r)) or decode_all(r, *a)
+    )
+    batch = [touchpoint_record(customer_id, o) for o in range(4)]
+
+    first = await both.handle(batch)
+    again = await both.handle(batch)
+
+    assert decoded == [4, 4], "each batch decoded once for both projections"
+    assert (first.applied, again.applied, again.skipped) == (8, 0, 8)
+    assert await entries(pool, customer_id) == [f"tp-{o}" for o in range(4)]
+    for name in ("interactions.timeline", "interactions.compliance"):
+        assert (await stored_positions(pool, name))[(TOPIC, 0)] == 4, name

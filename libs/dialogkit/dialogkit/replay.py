@@ -29,10 +29,10 @@ from dialogkit.projection import (
     Item,
     Projection,
     ProjectionRunner,
-    decode_all,
     stored_positions,
 )
 from dialogkit.records import SourceRecord
+from dialogkit.side_by_side import SideBySide
 
 IDLE_MS = 500
 
@@ -84,7 +84,11 @@ async def replay(
         by_topic[projection.source.name].append(projection)
     results = []
     for topic, readers in by_topic.items():
-        runners = {p.name: ProjectionRunner(pool, p, dead_letters, verifier) for p in readers}
+        runners = SideBySide(
+            readers[0].source,
+            {p.name: ProjectionRunner(pool, p, dead_letters, verifier) for p in readers},
+            verifier,
+        )
         starts: dict[int, int] = {}
         for projection in readers:
             stored = await stored_positions(pool, projection.name)
@@ -96,7 +100,7 @@ async def replay(
         applying: asyncio.Task[None] | None = None
         async for records in replaying.reader.batches():
             # decoded (and signatures checked) while the database applies the last batch
-            items = decode_all(records, readers[0].source, verifier)
+            items = runners.decode(records)
             if applying is not None:
                 await applying
             applying = asyncio.create_task(replaying.apply(items))
@@ -109,22 +113,20 @@ async def replay(
 class _TopicReplay:
     def __init__(
         self,
-        runners: dict[str, ProjectionRunner],
+        runners: SideBySide,
         reader: TopicReader,
         progress: Callable[[ReplayProgress], None] | None,
     ) -> None:
         self.runners = runners
         self.reader = reader
         self.progress = progress
-        self.totals = {name: BatchOutcome(0, 0, 0) for name in runners}
+        self.totals = {name: BatchOutcome(0, 0, 0) for name in runners.runners}
         self.read = 0
         self.began = time.monotonic()
 
     async def apply(self, items: list[Item]) -> None:
         """Every projection of the topic at once, each in its own transaction."""
-        runners = self.runners.values()
-        outcomes = await asyncio.gather(*(r.handle_decoded(items) for r in runners))
-        for name, outcome in zip(self.runners, outcomes, strict=True):
+        for name, outcome in (await self.runners.apply(items)).items():
             self.totals[name] = self.totals[name] + outcome
         self.read += len(items)
         if self.progress is not None:

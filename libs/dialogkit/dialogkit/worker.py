@@ -40,6 +40,7 @@ from dialogkit.projection import (
 from dialogkit.readiness import check_all
 from dialogkit.records import SourceRecord
 from dialogkit.resume import resume_at_stored_positions
+from dialogkit.side_by_side import SideBySide
 from dialogkit.tracing import instrument_libraries
 from dialogkit.worker_setup import WorkerResources, faust_settings
 
@@ -89,20 +90,29 @@ class StreamWorker:
         self.rebalanced = False
         self.read_scope = f"{service}:read"
         self._verifier: TokenVerifier | None = None
-        for projection in self.projections:
-            self._add_agent(
-                projection.name, projection.source.name, self._projection_runner(projection)
-            )
+        by_topic: dict[str, list[Projection]] = {}
+        for projection in self.projections:  # one agent per topic: decoded once, applied by each
+            by_topic.setdefault(projection.source.name, []).append(projection)
+        for topic, readers in by_topic.items():
+            name = "+".join(p.name.removeprefix(f"{service}.") for p in readers)
+            self._add_agent(name, topic, self._projection_runners(readers))
         for route in ingress:
             self._add_agent(route.name, route.source.name, self._ingress_processor(route))
         self.app.on_rebalance_complete.connect(self._seek_to_stored_positions)  # type: ignore[arg-type]
         self._add_pages()
 
-    def _projection_runner(self, projection: Projection) -> Callable[[], BatchHandler]:
+    def _projection_runners(self, readers: Sequence[Projection]) -> Callable[[], BatchHandler]:
         resources = self.resources
-        verifier = ledger_verifier(self.settings, [projection])
-        return lambda: ProjectionRunner(
-            resources.pool, projection, resources.dead_letters(projection.name), verifier
+        verifier = ledger_verifier(self.settings, readers)
+        return lambda: SideBySide(
+            readers[0].source,
+            {
+                p.name: ProjectionRunner(
+                    resources.pool, p, resources.dead_letters(p.name), verifier
+                )
+                for p in readers
+            },
+            verifier,
         )
 
     def _ingress_processor(self, route: IngressRoute) -> Callable[[], BatchHandler]:
