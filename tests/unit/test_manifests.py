@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from devstack.kube.common import called_services, port_of, settings_of
 from devstack.kube.kustomize import build
 from devstack.kube.overlays import worker_replicas
 from devstack.manifests import render
+from devstack.postgres import POSTGRES_MAJOR, postgres_bin
 from devstack.stack import definitions
 from dialog_schemas.catalog import SERVICES
 
@@ -71,6 +73,28 @@ def test_schema_validation_rejects_unknown_fields_and_wrong_types(overlays: Any)
     assert "'Everything' is not one of" in " ".join(schema_problems(user))
     unknown = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     assert "no schema" in " ".join(schema_problems(unknown))
+
+
+def test_schema_validation_rejects_a_spread_key_in_both_match_label_keys_and_the_selector(
+    overlays: Any,
+) -> None:
+    deployment = copy.deepcopy(of_kind(overlays["prod"], "Deployment")["consent-worker"])
+    constraints = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert schema_problems(deployment) == []
+    constraints[0]["labelSelector"] = {
+        "matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "Exists"}]
+    }
+    constraints[1]["labelSelector"] = {"matchLabels": {"pod-template-hash": "abc"}}
+    problems = " ".join(schema_problems(deployment))
+    assert (
+        "topologySpreadConstraints.0.matchLabelKeys.0: 'app.kubernetes.io/name' exists in both"
+        " matchLabelKeys and labelSelector" in problems
+    )
+    assert "topologySpreadConstraints.1.matchLabelKeys.1: 'pod-template-hash' exists" in problems
+    del constraints[1]["labelSelector"]
+    assert "must not be specified when labelSelector is not set" in " ".join(
+        schema_problems(deployment)
+    )
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
@@ -162,6 +186,13 @@ def test_prod_workers_match_the_partition_count_and_spread_across_zones(overlays
     for name, spec in pod_specs(overlays["prod"]):
         keys = {c["topologyKey"] for c in spec["topologySpreadConstraints"]}
         assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}, name
+        pod_labels = of_kind(overlays["prod"], "Deployment")[name]["spec"]["template"]["metadata"][
+            "labels"
+        ]
+        for constraint in spec["topologySpreadConstraints"]:
+            selected = constraint["labelSelector"]["matchLabels"]
+            assert selected.items() <= pod_labels.items(), f"{name} would not count its own pods"
+            assert constraint["matchLabelKeys"] == ["app.kubernetes.io/name", "pod-template-hash"]
     assert all("topologySpreadConstraints" not in s for _, s in pod_specs(overlays["dev"]))
     assert all(
         d["spec"]["replicas"] == 1
@@ -186,6 +217,18 @@ def test_each_service_has_its_own_database_and_role_from_a_secret(overlays: Any)
         assert config[f"{service.upper()}_DATABASE_URL"].endswith(
             f"/dialog_{service}?sslmode=require"
         )
+
+
+def test_the_database_cluster_runs_the_major_version_the_tests_run_on(overlays: Any) -> None:
+    version = subprocess.run(
+        [str(postgres_bin() / "postgres"), "--version"], capture_output=True, text=True, check=True
+    ).stdout  # "postgres (PostgreSQL) 18.6"
+    embedded_major = version.split()[-1].split(".")[0]
+    assert embedded_major == str(POSTGRES_MAJOR)  # which the tests' container image uses too
+    for overlay in ("dev", "prod"):
+        [cluster] = of_kind(overlays[overlay], "Cluster").values()
+        tag = cluster["spec"]["imageName"].rsplit(":", 1)[1]
+        assert tag.split(".")[0] == embedded_major, f"{overlay} runs PostgreSQL {tag}"
 
 
 def test_the_call_graph_of_the_settings_is_what_the_platform_does() -> None:
