@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,13 @@ from typing import Any
 import pytest
 
 from devstack.kube.check import check, schema_problems
-from devstack.kube.common import called_services, port_of, settings_of
+from devstack.kube.common import (
+    ISSUER_NAMESPACE,
+    ISSUER_PORT,
+    called_services,
+    port_of,
+    settings_of,
+)
 from devstack.kube.kustomize import build
 from devstack.kube.overlays import worker_replicas
 from devstack.manifests import render
@@ -249,3 +256,37 @@ def test_the_operations_page_names_every_secret_ops_must_create() -> None:
             variable = f"{prefix}{name.upper()}"
             generic = f"<SERVICE>_{name.upper()}"
             assert variable in page or generic in page, f"{variable} is not in operations.md"
+
+
+def _section(page: str, title: str) -> str:
+    start = page.index(f"### {title}\n")
+    return page[start : page.index("\n### ", start + 1)]
+
+
+def test_the_operations_page_says_what_the_cluster_must_have(overlays: Any) -> None:
+    page = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    needs = _section(page, "What the cluster must have")
+    versions = {d["apiVersion"] for d in overlays["prod"] if d["kind"].startswith("Kafka")}
+    assert versions == {"kafka.strimzi.io/v1"}  # served from Strimzi 0.49 on
+    assert "Strimzi 0.49 or newer" in needs
+    assert "CloudNativePG 1.28 or newer" in needs
+    assert "`Database`" in needs
+    assert "metrics-server" in needs  # the autoscalers read CPU from it
+    assert f"namespace\n  `{ISSUER_NAMESPACE}` on port {ISSUER_PORT}" in needs
+    assert "ISSUER_CIDR" in needs
+    assert "ISSUER_CIDR" in _section(page, "Network")
+    assert "its database `dialog_<service>`" in needs
+    assert "shared cluster" in needs
+
+
+def test_the_operations_page_reads_lag_from_the_metrics_the_services_serve() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    lag = _section(page, "Read lag metrics")
+    root = Path(__file__).parents[2]
+    sources = [*root.glob("libs/**/*.py"), *root.glob("services/**/*.py")]
+    code = "".join(path.read_text() for path in sources)
+    named = set(re.findall(r"\b(dialog_[a-z_]+)", lag))
+    assert {"dialog_projection_lag_records", "dialog_projection_freshness_seconds"} <= named
+    for metric in named:
+        assert f'"{metric}"' in code, f"{metric} is named in operations.md but served by nothing"
+    assert "-c worker -- python -m interactions status" in lag
