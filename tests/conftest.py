@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from devstack.broker import group_env, start_broker
-from devstack.postgres import start_postgres
+from devstack.postgres import POSTGRES_MAJOR, start_postgres
 from devstack.processes import free_port
 from dialogkit.db import ensure_database, migrate
 from dialogkit.publishing import KafkaPublisher
@@ -72,7 +72,7 @@ def postgres_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     elif _docker_answers():
         from testcontainers.postgres import PostgresContainer
 
-        with PostgresContainer("postgres:17", driver=None) as postgres:
+        with PostgresContainer(f"postgres:{POSTGRES_MAJOR}", driver=None) as postgres:
             yield postgres.get_connection_url()
     else:
         port = free_port()

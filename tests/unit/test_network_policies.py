@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from devstack.kube.common import port_of
+from devstack.kube.check import schema_problems
+from devstack.kube.common import ISSUER_NAMESPACE, ISSUER_POD_LABELS, ISSUER_PORT, port_of
 from devstack.kube.kustomize import build
+from devstack.kube.network import issuer_egress, service_policies
 from devstack.stack import definitions
 
 K8S = Path(__file__).parents[2] / "deploy" / "k8s"
@@ -60,12 +62,12 @@ def test_apis_take_traffic_from_ingress_their_callers_and_monitoring(
         assert _namespaces(worker) == {"monitoring"}
 
 
-def test_processes_reach_only_dns_kafka_their_database_callees_and_the_collector(
+def test_processes_reach_only_dns_kafka_their_database_the_issuer_callees_and_the_collector(
     policies: dict[str, Any],
 ) -> None:
     for definition in definitions():
         egress = policies[f"{definition.name}-egress"]["egress"]
-        assert _namespaces(egress) == {"kube-system", "kafka", "observability"}
+        assert _namespaces(egress) == {"kube-system", "kafka", ISSUER_NAMESPACE, "observability"}
         ports = sorted(p["port"] for rule in egress for p in rule["ports"])
         peers = sorted(
             peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
@@ -81,5 +83,38 @@ def test_processes_reach_only_dns_kafka_their_database_callees_and_the_collector
             "campaigns": ["contacts-api"],
         }[definition.name]
         assert peers == called
-        assert {53, 9093, 5432, 4318} <= set(ports)
+        assert {53, 9093, 5432, ISSUER_PORT, 4318} <= set(ports)
         assert all(rule.get("to") for rule in egress), "an egress rule without `to` allows all"
+
+
+def test_every_process_reaches_the_token_issuer_for_its_keys_and_tokens(
+    policies: dict[str, Any],
+) -> None:
+    issuer = {
+        "to": [
+            {
+                "namespaceSelector": {
+                    "matchLabels": {"kubernetes.io/metadata.name": ISSUER_NAMESPACE}
+                },
+                "podSelector": {"matchLabels": ISSUER_POD_LABELS},
+            }
+        ],
+        "ports": [{"protocol": "TCP", "port": ISSUER_PORT}],
+    }
+    for definition in definitions():
+        # the API checks tokens against the JWKS, the worker and the API get tokens for calls
+        assert issuer in policies[f"{definition.name}-egress"]["egress"], definition.name
+        selected = policies[f"{definition.name}-egress"]["podSelector"]["matchLabels"]
+        assert selected == {"dialog-platform/service": definition.name}
+
+
+def test_an_issuer_outside_the_cluster_is_allowed_by_its_addresses_and_port() -> None:
+    rule = issuer_egress("203.0.113.0/24", 443)
+    assert rule == {
+        "to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}],
+        "ports": [{"protocol": "TCP", "port": 443}],
+    }
+    services = definitions()
+    [egress] = [p for p in service_policies(services[0], services) if p["spec"].get("egress")]
+    egress["spec"]["egress"].append(rule)
+    assert schema_problems(egress) == []

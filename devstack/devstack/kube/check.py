@@ -85,7 +85,43 @@ def schema_problems(document: dict[str, Any]) -> list[str]:
         return [f"{describe(document)}: {place}: {error.message}"]
     except kubernetes_validate.SchemaNotFoundError:
         return [f"{describe(document)}: no schema for {key} in Kubernetes {KUBERNETES_VERSION}"]
-    return []
+    return [f"{describe(document)}: {p}" for p in spread_problems(document)]
+
+
+def _pod_spec(document: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The pod spec of a Pod or of a workload's pod template, with its path."""
+    spec = document.get("spec") or {}
+    if document.get("kind") == "Pod":
+        return "spec", spec
+    if document.get("kind") == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+        return "spec.jobTemplate.spec.template.spec", (spec.get("template") or {}).get("spec") or {}
+    return "spec.template.spec", (spec.get("template") or {}).get("spec") or {}
+
+
+def spread_problems(document: dict[str, Any]) -> list[str]:
+    """What the API server's validation refuses in topology spread constraints and the JSON
+    schemas cannot say: `matchLabelKeys` without a `labelSelector`, and a key both in
+    `matchLabelKeys` and in the `labelSelector` ("exists in both matchLabelKeys and
+    labelSelector", Kubernetes `validateMatchLabelKeysInTopologySpread`)."""
+    place, spec = _pod_spec(document)
+    problems = []
+    for i, constraint in enumerate(spec.get("topologySpreadConstraints") or []):
+        keys = constraint.get("matchLabelKeys") or []
+        here = f"{place}.topologySpreadConstraints.{i}.matchLabelKeys"
+        selector = constraint.get("labelSelector")
+        if keys and selector is None:
+            problems.append(f"{here}: must not be specified when labelSelector is not set")
+            continue
+        selected = set((selector or {}).get("matchLabels") or {}) | {
+            e.get("key") for e in (selector or {}).get("matchExpressions") or []
+        }
+        problems += [
+            f"{here}.{j}: {k!r} exists in both matchLabelKeys and labelSelector"
+            for j, k in enumerate(keys)
+            if k in selected
+        ]
+    return problems
 
 
 def _of_kind(documents: Iterable[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

@@ -27,6 +27,12 @@ MONITORING_NAMESPACE = "monitoring"
 OTEL_NAMESPACE = "observability"
 OTEL_COLLECTOR = "otel-collector"
 OTEL_PORT = 4318
+ISSUER_NAMESPACE = "auth"  # the OAuth2 token issuer in the cluster (e.g. Keycloak)
+ISSUER_POD_LABELS = {"app.kubernetes.io/name": "keycloak"}
+ISSUER_PORT = 8443  # the port its pods serve HTTPS on (the issuer's JWKS and token endpoint)
+ISSUER_CIDR: str | None = None
+"""An issuer outside the cluster: its addresses (e.g. "203.0.113.0/24"); then the policy allows
+ISSUER_PORT (set it to 443) there instead of the pods of ISSUER_NAMESPACE."""
 ROLES = ("api", "worker")
 
 

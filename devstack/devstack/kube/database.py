@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from devstack.kube.common import POSTGRES_CLUSTER, database_name, metadata
+from devstack.postgres import POSTGRES_MAJOR
 
 CNPG_API = "postgresql.cnpg.io/v1"
-POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:17.5"  # the major version the tests use
+POSTGRES_IMAGE = f"ghcr.io/cloudnative-pg/postgresql:{POSTGRES_MAJOR}.3-system-bookworm"
+"""The major version the tests run on (the embedded server's); `system`: with Barman Cloud."""
 
 
 def cluster(services: Sequence[str]) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 Each API takes traffic from the ingress controller's namespace, from the services that call it
 (their `<peer>_url` settings) and from the monitoring namespace (metrics); each worker only from
-monitoring. Each process may reach DNS, the Kafka brokers, the PostgreSQL cluster, the APIs its
-service calls and the OpenTelemetry collector, and nothing else.
+monitoring. Each process may reach DNS, the Kafka brokers, the PostgreSQL cluster, the OAuth2
+token issuer (its JWKS, to check tokens, and its token endpoint, for tokens of the service's own
+calls), the APIs its service calls and the OpenTelemetry collector, and nothing else.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from typing import Any
 
 from devstack.kube.common import (
     INGRESS_NAMESPACE,
+    ISSUER_CIDR,
+    ISSUER_NAMESPACE,
+    ISSUER_POD_LABELS,
+    ISSUER_PORT,
     KAFKA_CLUSTER,
     KAFKA_NAMESPACE,
     KAFKA_PORT,
@@ -63,6 +68,15 @@ DNS = {
 }
 
 
+def issuer_egress(cidr: str | None = ISSUER_CIDR, port: int = ISSUER_PORT) -> dict[str, Any]:
+    """The egress rule to the OAuth2 token issuer: every API fetches its JWKS (`AUTH_JWKS_URL`)
+    to check tokens and every service gets tokens for its calls at `AUTH_TOKEN_URL`. The issuer's
+    pods in ISSUER_NAMESPACE, or the addresses `cidr` of an issuer outside the cluster."""
+    if cidr:
+        return {"to": [{"ipBlock": {"cidr": cidr}}], "ports": _tcp(port)}
+    return {"to": [_in_namespace(ISSUER_NAMESPACE, ISSUER_POD_LABELS)], "ports": _tcp(port)}
+
+
 def default_deny() -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -100,6 +114,7 @@ def service_policies(
             "to": [{"podSelector": {"matchLabels": {CNPG_LABEL: POSTGRES_CLUSTER}}}],
             "ports": _tcp(POSTGRES_PORT),
         },
+        issuer_egress(),
         {
             "to": [_in_namespace(OTEL_NAMESPACE, {"app.kubernetes.io/name": OTEL_COLLECTOR})],
             "ports": _tcp(OTEL_PORT),

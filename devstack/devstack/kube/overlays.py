@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from devstack.kube.common import POSTGRES_CLUSTER, env_prefix, settings_of
+from devstack.kube.common import PART_OF, POSTGRES_CLUSTER, env_prefix, settings_of
 from dialogkit.service import ServiceDefinition
 
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
@@ -42,10 +42,10 @@ def _spread(key: str, when: str) -> dict[str, Any]:
         "maxSkew": 1,
         "topologyKey": key,
         "whenUnsatisfiable": when,
-        "labelSelector": {
-            "matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "Exists"}]
-        },
-        # each Deployment's pods, of the current ReplicaSet, spread among themselves
+        "labelSelector": {"matchLabels": {"app.kubernetes.io/part-of": PART_OF}},
+        # each Deployment's pods, of the current ReplicaSet, spread among themselves: the API
+        # server ANDs these keys, with the incoming pod's values, into the selector (a key may
+        # not be in both, so the selector names only what every platform pod carries)
         "matchLabelKeys": ["app.kubernetes.io/name", "pod-template-hash"],
     }
 
