@@ -120,16 +120,9 @@ async def get_eligibility(
     product_category: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> Response:
     """May we contact the customer on this channel for this purpose, now or at `at`, and why?"""
-    when = at or datetime.now(UTC)
-    expiry = runtime.settings.expiry
+    when, expiry = at or datetime.now(UTC), runtime.settings.expiry
     view = await views.may_contact(
-        runtime.pool,
-        customer_id,
-        channel,
-        purpose,
-        when,
-        product_category=product_category,
-        expiry=expiry,
+        runtime.pool, customer_id, channel, purpose, when, product_category, expiry=expiry
     )
     # serialized once, as built (the route is on every dispatcher's hot path)
     return Response(view.model_dump_json(), media_type="application/json")
