@@ -106,18 +106,17 @@ class AudienceContactsProjection:
 
     def __init__(self, triggers: TriggerPlanner | None = None) -> None:
         self._triggers = triggers or TriggerPlanner()
-        self._fired: list[Fired] = []
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        self._fired = []
+        fired: list[Fired] = []
         for d in events:
-            await self._one(connection, d, self._fired)
+            await self._one(connection, d, fired)
+        await self._triggers.plan(connection, fired)  # for survivors: merges are recorded
 
     async def after_merges(
         self, connection: asyncpg.Connection, events: Sequence[Decoded], customers: list[str]
     ) -> None:
         await fold_duplicates(connection, customers)
-        await self._triggers.plan(connection, self._fired)
 
     async def _one(self, connection: asyncpg.Connection, d: Decoded, fired: list[Fired]) -> None:
         event, customer = d.event, d.envelope.subject
@@ -266,12 +265,12 @@ class AudienceTouchesProjection:
             " last_at = GREATEST(audience_touches.last_at, EXCLUDED.last_at)",
             rows,
         )
+        await self._triggers.plan(connection, [s for d in events if (s := _survey(d))])
 
     async def after_merges(
         self, connection: asyncpg.Connection, events: Sequence[Decoded], customers: list[str]
     ) -> None:
         await fold_duplicates(connection, customers)
-        await self._triggers.plan(connection, [s for d in events if (s := _survey(d))])
 
 
 def _survey(d: Decoded) -> Fired | None:
