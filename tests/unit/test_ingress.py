@@ -43,6 +43,7 @@ from dialogkit.ingress import (
 )
 from dialogkit.publishing import FakePublisher, envelope_headers
 from dialogkit.records import SourceRecord
+from interactions.config import Settings as InteractionsSettings
 from interactions.domain import touchpoint_event_id
 from interactions.ingress import TouchpointIngress
 
@@ -252,7 +253,8 @@ async def test_personal_data_from_ingress_is_sealed_and_an_erased_customer_refus
     keys = InMemoryKeyStore()
     publisher = FakePublisher()
     dead = DeadLetters(publisher, "test.deadletter.v1", "interactions.ingress")
-    ingress = IngressProcessor(TouchpointIngress(), publisher, dead, keys)
+    context = IngressContext(None, InteractionsSettings())
+    ingress = IngressProcessor(TouchpointIngress(), publisher, dead, keys, context=context)
     await ingress.handle([report_record(0)])
     [published] = publisher.sent["interactions.events.v1"]
     assert published.data["details"]["phone_number"].startswith("pii:v1:")
