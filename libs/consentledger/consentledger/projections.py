@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from consentledger import snapshots
-from consentledger.domain import effective_at
+from consentledger.effective import effective_at
 from dialog_schemas import personal_fields
 from dialog_schemas.catalog import CONSENT_EVENTS, CONTACTS_EVENTS
 from dialog_schemas.contacts import (

@@ -38,11 +38,8 @@ from dialogkit.keys import KeyStore
 from dialogkit.limits import BodyLimits
 from dialogkit.logs import configure_logging
 from dialogkit.pii import PersonalDataCipher
-from dialogkit.problems import (
-    document_problems,
-    install_outage_handlers,
-    install_problem_handlers,
-)
+from dialogkit.problem_docs import document_problems
+from dialogkit.problems import install_outage_handlers, install_problem_handlers
 from dialogkit.publishing import EventPublisher, KafkaPublisher
 from dialogkit.readiness import Probe, check_all
 from dialogkit.tracing import instrument_app
