@@ -64,3 +64,17 @@ def test_the_runner_follows_merges_in_every_declared_table_for_each_customer_pro
         for name, tables in keeping.items()
         if tables is not None and tables != definition.customer_tables
     } == {}
+
+
+@pytest.mark.parametrize("definition", definitions(), ids=lambda d: d.name)
+def test_personal_columns_and_the_erasures_table_are_declared_tables(
+    definition: ServiceDefinition,  # type: ignore[type-arg]
+) -> None:
+    tables = definition.customer_tables
+    assert set(tables.personal) <= tables.names()
+    assert tables.erasures is None or tables.erasures in tables.kept
+
+
+def test_personal_columns_need_a_table_of_erasures() -> None:
+    with pytest.raises(ValueError, match="erasures"):
+        CustomerTables(merged=("notes",), personal={"notes": ("text",)})
