@@ -11,6 +11,7 @@ from typing import Annotated, Any, Generic
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from typing_extensions import TypeVar
 
 from dialogkit import metrics
@@ -197,7 +198,8 @@ def create_api(
             router, dependencies=[Depends(authorize_route), Depends(refuse_merged_customers)]
         )
     check_declarations(app)
-    document_problems(app, {route.path for router in routers for route in router.routes})  # type: ignore[attr-defined]
+    paths = {r.path for router in routers for r in router.routes if isinstance(r, APIRoute)}
+    document_problems(app, paths)
     app.add_middleware(
         BodyLimits, max_bytes=settings.http_max_body_bytes, max_depth=settings.http_max_json_depth
     )
