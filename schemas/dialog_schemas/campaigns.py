@@ -9,7 +9,7 @@ systems are in `dialog_schemas.outbound`.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeAlias, get_args
 from uuid import UUID
 
 from pydantic import Field, model_validator
@@ -396,17 +396,19 @@ def upcast_response_received_v1(data: dict[str, Any]) -> dict[str, Any]:
     return dict(data)
 
 
-CAMPAIGN_EVENTS: tuple[type[Event], ...] = (
-    CampaignCreated,
-    CampaignUpdated,
-    CampaignLaunched,
-    WaveLaunched,
-    CampaignPaused,
-    CampaignResumed,
-    CampaignStopped,
-    CampaignCompleted,
+CampaignEvent: TypeAlias = (
+    CampaignCreated
+    | CampaignUpdated
+    | CampaignLaunched
+    | WaveLaunched
+    | CampaignPaused
+    | CampaignResumed
+    | CampaignStopped
+    | CampaignCompleted
 )
-"""The events about a campaign as a whole: keyed by campaign id, not by customer."""
+"""An event about a campaign as a whole: keyed by campaign id, not by customer."""
+CAMPAIGN_EVENTS: tuple[type[Event], ...] = get_args(CampaignEvent)
+"""The types of `CampaignEvent`, for `isinstance`."""
 
 
 def upcast_outreach_cancelled_v1(data: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,8 @@ from consent.domain import (
 )
 from consent.expiry import ExpiryJob
 from consent.projections import ConsentStateProjection, snapshot
-from consentledger.domain import effective_at, state_as_of
+from consentledger.domain import state_as_of
+from consentledger.effective import effective_at
 from consentledger.eligibility import eligibility
 from consentledger.projections import CustomerFactsProjection
 from consentledger.store import histories, load_state

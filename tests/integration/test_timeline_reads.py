@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -10,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
+import uvicorn
 
+from contacts.bootstrap import DEFINITION as CONTACTS
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import CONTACTS_EVENTS, INTERACTIONS_EVENTS
 from dialog_schemas.common import Channel, Direction
@@ -27,7 +30,7 @@ from dialogkit.publishing import FakePublisher
 from dialogkit.records import SourceRecord
 from interactions.bootstrap import DEFINITION
 from interactions.projections import TimelineProjection
-from tests.support import AUTH, token
+from tests.support import AUTH, TOKEN, token
 
 
 async def project_sealed(pool: asyncpg.Pool, keys: KeyStore, customer: str, said: str) -> None:
@@ -66,6 +69,32 @@ async def reader(pool: asyncpg.Pool, keys: KeyStore) -> AsyncIterator[httpx.Asyn
         httpx.AsyncClient(transport=transport, base_url="http://i", headers=AUTH) as client,
     ):
         yield client
+
+
+@asynccontextmanager
+async def contacts_api(pool: asyncpg.Pool, port: int = 0) -> AsyncIterator[int]:
+    """The contacts API serving data keys from `pool` over HTTP on `port` (any free one with 0),
+    until the block ends: then it stops and its port refuses connections."""
+
+    @asynccontextmanager
+    async def on_contacts_database(
+        service: str, settings: ServiceSettings
+    ) -> AsyncIterator[tuple[ApiRuntime, dict[str, Probe]]]:
+        yield ApiRuntime(service, settings, pool, FakePublisher()), {}
+
+    app = create_api(
+        CONTACTS.name, CONTACTS.settings(), CONTACTS.routers, runtime_factory=on_contacts_database
+    )
+    # listening before the server starts: a request waits in the backlog until it serves
+    listening = socket.create_server(("127.0.0.1", port))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
+    try:
+        yield listening.getsockname()[1]
+    finally:
+        server.should_exit = True
+        await serving
+        listening.close()
 
 
 def closed_port() -> int:
@@ -116,10 +145,12 @@ async def test_a_timeline_read_while_the_key_service_is_away_is_503_with_retry_a
 async def test_a_backlog_of_sealed_touchpoints_is_projected_with_no_key_service_at_all(
     new_database, pool_for
 ) -> None:
-    """The projection keeps its pace while contacts is away; reads that must open a note wait
-    for it (503 with Retry-After); once it is back nothing is lost or repeated."""
+    """The contacts API is stopped while the worker projects a backlog of touchpoints sealed
+    with its keys: the projection keeps its pace, reads that must open a note wait for it (503
+    with Retry-After); once it is back nothing is lost or repeated."""
     pool = await pool_for(await new_database("interactions"))
-    keys, customer = InMemoryKeyStore(), f"c-{uuid.uuid4().hex[:8]}"
+    contacts = await pool_for(await new_database("contacts"))
+    customer = f"c-{uuid.uuid4().hex[:8]}"
     at = datetime.now(UTC) - timedelta(days=1)
     envelopes = [
         Envelope.wrap(
@@ -138,25 +169,27 @@ async def test_a_backlog_of_sealed_touchpoints_is_projected_with_no_key_service_
         )
         for n in range(600)
     ]
-    sealed = await PersonalDataCipher(keys).seal_envelopes(envelopes)
+    async with contacts_api(contacts) as port:  # sealed with the key contacts keeps
+        url = f"http://127.0.0.1:{port}"
+        sealed = await PersonalDataCipher(HttpKeyStore(url, TOKEN)).seal_envelopes(envelopes)
+    # contacts is stopped now: its port refuses connections
+    keys = HttpKeyStore(url, TOKEN, timeout_s=1)  # the interactions API's
     records = [
         SourceRecord(INTERACTIONS_EVENTS.name, 0, n, b"k", encode(e)) for n, e in enumerate(sealed)
     ]
     projection = TimelineProjection(INTERACTIONS_EVENTS, "interactions.timeline")
     runner = ProjectionRunner(pool, projection, DeadLetters(FakePublisher(), "dl", "t"))
     applied = 0
-    for start in range(0, len(records), 200):  # batches, as the worker takes them
-        applied += (await runner.handle(records[start : start + 200])).applied
+    async with reader(pool, keys) as client:
+        for start in range(0, len(records), 200):  # batches, as the worker takes them
+            applied += (await runner.handle(records[start : start + 200])).applied
+            meanwhile = await client.get(f"/v1/customers/{customer}/timeline")
+            assert (meanwhile.status_code, meanwhile.headers["Retry-After"]) == (503, "5")
     assert applied == 600, "projected without any key: contacts being away stops nothing"
     again = await runner.handle(records[:200])
     assert (again.applied, again.skipped) == (0, 200), "a batch read again is applied once"
 
-    away = HttpKeyStore(f"http://127.0.0.1:{closed_port()}", "token", timeout_s=1)
-    async with reader(pool, away) as client:
-        meanwhile = await client.get(f"/v1/customers/{customer}/timeline")
-    assert (meanwhile.status_code, meanwhile.headers["Retry-After"]) == (503, "5")
-
-    async with reader(pool, keys) as client:
+    async with contacts_api(contacts, port), reader(pool, keys) as client:  # contacts is back
         said = []
         cursor = None
         while True:

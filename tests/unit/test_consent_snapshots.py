@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentledger import snapshots
-from consentledger.domain import effective_at, state_as_of
+from consentledger.domain import state_as_of
+from consentledger.effective import effective_at
 from consentledger.eligibility import eligibility
 from dialog_schemas import Event
 from dialog_schemas.common import Channel, Purpose

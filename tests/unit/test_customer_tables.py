@@ -9,6 +9,7 @@ import pytest
 from devstack.stack import definitions
 from dialogkit.db import migration_files, with_requirements
 from dialogkit.lifecycle import CustomerTables
+from dialogkit.publishing import FakePublisher
 from dialogkit.service import ServiceDefinition
 
 CREATE = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)\s*\((.*?)\n\);", re.S | re.I)
@@ -47,3 +48,33 @@ def test_every_customer_keyed_table_of_a_service_is_declared(
         " add each to the ServiceDefinition's customer_tables, as merged or kept with a reason"
     )
     assert all(reason for reason in definition.customer_tables.kept.values())
+
+
+@pytest.mark.parametrize("definition", definitions(), ids=lambda d: d.name)
+def test_the_runner_follows_merges_in_every_declared_table_for_each_customer_projection(
+    definition: ServiceDefinition,  # type: ignore[type-arg]
+) -> None:
+    """A projection keeping customer-keyed rows names its service's one declaration, so the
+    runner re-keys every merged table of the service whichever projection reads a merge."""
+    projections = definition.projections(definition.settings(), FakePublisher())
+    keeping = {p.name: getattr(p, "customer_tables", None) for p in projections}
+    assert any(tables is not None for tables in keeping.values())
+    assert {
+        name: tables
+        for name, tables in keeping.items()
+        if tables is not None and tables != definition.customer_tables
+    } == {}
+
+
+@pytest.mark.parametrize("definition", definitions(), ids=lambda d: d.name)
+def test_personal_columns_and_the_erasures_table_are_declared_tables(
+    definition: ServiceDefinition,  # type: ignore[type-arg]
+) -> None:
+    tables = definition.customer_tables
+    assert set(tables.personal) <= tables.names()
+    assert tables.erasures is None or tables.erasures in tables.kept
+
+
+def test_personal_columns_need_a_table_of_erasures() -> None:
+    with pytest.raises(ValueError, match="erasures"):
+        CustomerTables(merged=("notes",), personal={"notes": ("text",)})

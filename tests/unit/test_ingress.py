@@ -44,6 +44,7 @@ from dialogkit.ingress import (
 )
 from dialogkit.publishing import FakePublisher, envelope_headers
 from dialogkit.records import SourceRecord
+from interactions.config import Settings as InteractionsSettings
 from interactions.domain import touchpoint_event_id
 from interactions.ingress import TouchpointIngress
 
@@ -253,7 +254,8 @@ async def test_personal_data_from_ingress_is_sealed_and_an_erased_customer_refus
     keys = InMemoryKeyStore()
     publisher = FakePublisher()
     dead = DeadLetters(publisher, "test.deadletter.v1", "interactions.ingress")
-    ingress = IngressProcessor(TouchpointIngress(), publisher, dead, keys)
+    context = IngressContext(None, InteractionsSettings())
+    ingress = IngressProcessor(TouchpointIngress(), publisher, dead, keys, context=context)
     await ingress.handle([report_record(0)])
     [published] = publisher.sent["interactions.events.v1"]
     assert published.data["details"]["phone_number"].startswith("pii:v1:")
@@ -380,7 +382,8 @@ async def test_a_batch_of_reports_asks_for_its_customers_keys_in_one_request() -
     await keys.destroy("c-erased")
     publisher = FakePublisher()
     dead = DeadLetters(publisher, "test.deadletter.v1", "interactions.ingress")
-    ingress = IngressProcessor(TouchpointIngress(), publisher, dead, keys)
+    context = IngressContext(None, InteractionsSettings())
+    ingress = IngressProcessor(TouchpointIngress(), publisher, dead, keys, context=context)
     customers = [f"c-{n}" for n in range(20)] + ["c-erased"]
     records = [
         replace(

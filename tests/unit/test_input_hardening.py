@@ -129,7 +129,9 @@ def report(**data: Any) -> SourceRecord:
 
 def ingest(route: Any, record: SourceRecord) -> list[tuple[str, Any]]:
     publisher = FakePublisher()
-    processor = IngressProcessor(route, publisher, DeadLetters(publisher, "dl", route.name))
+    dead = DeadLetters(publisher, "dl", route.name)
+    context = IngressContext(None, INTERACTIONS.settings())
+    processor = IngressProcessor(route, publisher, dead, context=context)
     asyncio.run(processor.handle([record]))
     return [
         (dict(h)["dlq_reason"].decode(), orjson.loads(dict(h)["dlq_detail"]))

@@ -16,6 +16,7 @@ from functools import singledispatch
 from typing import Any
 from uuid import UUID
 
+from consentledger.effective import effective_at
 from dialog_schemas import Event
 from dialog_schemas.common import Channel, CustomerKind, Purpose
 from dialog_schemas.consent import (
@@ -252,27 +253,6 @@ def _purchased(event: ProductPurchased, state: ConsentState) -> ConsentState:
 def _erased(event: ContactErased, state: ConsentState) -> ConsentState:
     earlier = state.erased_at
     return replace(state, erased_at=min(filter(None, (earlier, event.erased_at))))
-
-
-@singledispatch
-def effective_at(event: Event) -> datetime | None:
-    """When an event takes effect; None for events without a time of their own."""
-    return None
-
-
-effective_at.register(ConsentGranted, lambda e: e.evidence.captured_at)
-effective_at.register(ConsentConfirmed, lambda e: e.confirmed_at)
-effective_at.register(ConsentRevoked, lambda e: e.revoked_at)
-effective_at.register(ConsentUsed, lambda e: e.used_at)
-effective_at.register(ConsentExpired, lambda e: e.expired_at)
-effective_at.register(ObjectionRecorded, lambda e: e.objected_at)
-effective_at.register(ObjectionLifted, lambda e: e.lifted_at)
-effective_at.register(ChannelObjectionRecorded, lambda e: e.objected_at)
-effective_at.register(ContactPointSuppressed, lambda e: e.matched_at)
-effective_at.register(ContactRegistered, lambda e: e.registered_at)
-effective_at.register(ContactUpdated, lambda e: e.updated_at)
-effective_at.register(ProductPurchased, lambda e: e.purchased_at)
-effective_at.register(ContactErased, lambda e: e.erased_at)
 
 
 def with_customer_facts(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from consentledger import snapshots
-from consentledger.domain import effective_at
+from consentledger.effective import effective_at
 from dialog_schemas import personal_fields
 from dialog_schemas.catalog import CONSENT_EVENTS, CONTACTS_EVENTS
 from dialog_schemas.contacts import (
@@ -17,19 +17,21 @@ from dialog_schemas.contacts import (
     ContactUpdated,
     ProductPurchased,
 )
-from dialogkit.merges import follow_merges, rekey
+from dialogkit.lifecycle import CustomerTables
 from dialogkit.projection import Decoded, of_type
 
-# the ledger's tables keyed by customer: a merged duplicate's rows follow the survivor
-CUSTOMER_TABLES = ("consent_history", "customer_purchases")
-KEPT_TABLES = {
-    "customer_facts": "the survivor keeps its own facts; a duplicate's suppressed channels are"
-    " united into them",
-    "customer_kinds": "the survivor's own consumer or business history holds",
-    "consent_snapshots": "never used for a survivor or a duplicate (their history is folded);"
-    " the consent service drops both on a merge",
-}
-"""The ledger's customer-keyed tables that stay under their own id on a merge, and why."""
+LEDGER_TABLES = CustomerTables(
+    merged=("consent_history", "customer_purchases"),
+    kept={
+        "customer_facts": "the survivor keeps its own facts; a duplicate's suppressed channels"
+        " are united into them",
+        "customer_kinds": "the survivor's own consumer or business history holds",
+        "consent_snapshots": "never used for a survivor or a duplicate (their history is"
+        " folded); the consent service drops both on a merge",
+    },
+)
+"""The ledger's customer-keyed tables: those that follow a merge, and those kept, and why.
+A service holding the ledger adds this to its own declaration."""
 # events that give a customer contact points, with the channels suppression found on them
 SUPPRESSING = (ContactUpdated, ContactsMerged, ProductPurchased)
 
@@ -59,7 +61,6 @@ async def record_history(connection: asyncpg.Connection, events: Sequence[Decode
             for d in events
         ],
     )
-    await follow_merges(connection, events, CUSTOMER_TABLES)
 
 
 class ConsentHistoryProjection:
@@ -67,8 +68,10 @@ class ConsentHistoryProjection:
 
     source = CONSENT_EVENTS
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, customer_tables: CustomerTables = LEDGER_TABLES) -> None:
+        """`customer_tables`: the holding service's declaration, which includes the ledger's."""
         self.name = name
+        self.customer_tables = customer_tables
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         await record_history(connection, events)
@@ -80,14 +83,12 @@ class CustomerFactsProjection:
 
     source = CONTACTS_EVENTS
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, customer_tables: CustomerTables = LEDGER_TABLES) -> None:
+        """`customer_tables`: the holding service's declaration, which includes the ledger's."""
         self.name = name
+        self.customer_tables = customer_tables
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        customers = await follow_merges(connection, events, CUSTOMER_TABLES)  # before erasing
-        await forget_personal_data(
-            connection, [d.envelope.subject for d in events if isinstance(d.event, ContactErased)]
-        )
         registered = of_type(events, ContactRegistered)
         purchased = of_type(events, ProductPurchased)
         await connection.executemany(
@@ -133,8 +134,16 @@ class CustomerFactsProjection:
             " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
             [_purchase_row(d) for d in purchased],
         )
-        await rekey(connection, customers, CUSTOMER_TABLES)  # rows of duplicates just inserted
-        await connection.execute(  # suppression from a duplicate's registration stays in force
+
+    async def after_merges(
+        self, connection: asyncpg.Connection, events: Sequence[Decoded], customers: list[str]
+    ) -> None:
+        """Erasure once a duplicate's history has moved to its survivor; suppression from a
+        duplicate's registration stays in force for its survivor."""
+        await forget_personal_data(
+            connection, [d.envelope.subject for d in events if isinstance(d.event, ContactErased)]
+        )
+        await connection.execute(
             "UPDATE customer_facts s SET suppressed_channels = ARRAY("
             "  SELECT DISTINCT c FROM unnest(s.suppressed_channels || d.suppressed_channels) c"
             "  ORDER BY c)"

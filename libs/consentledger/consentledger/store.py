@@ -15,10 +15,10 @@ from consentledger import snapshots
 from consentledger.domain import (
     ConsentState,
     Purchase,
-    effective_at,
     state_as_of,
     with_customer_facts,
 )
+from consentledger.effective import effective_at
 from dialog_schemas import Event
 from dialog_schemas.catalog import CONSENT_EVENTS, upcast
 from dialog_schemas.common import Channel, CustomerKind

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Generic
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from typing_extensions import TypeVar
 
 from dialogkit import metrics
@@ -38,11 +39,8 @@ from dialogkit.keys import KeyStore
 from dialogkit.limits import BodyLimits
 from dialogkit.logs import configure_logging
 from dialogkit.pii import PersonalDataCipher
-from dialogkit.problems import (
-    document_problems,
-    install_outage_handlers,
-    install_problem_handlers,
-)
+from dialogkit.problem_docs import document_problems
+from dialogkit.problems import install_outage_handlers, install_problem_handlers
 from dialogkit.publishing import EventPublisher, KafkaPublisher
 from dialogkit.readiness import Probe, check_all
 from dialogkit.tracing import instrument_app
@@ -200,7 +198,8 @@ def create_api(
             router, dependencies=[Depends(authorize_route), Depends(refuse_merged_customers)]
         )
     check_declarations(app)
-    document_problems(app, {route.path for router in routers for route in router.routes})  # type: ignore[attr-defined]
+    paths = {r.path for router in routers for r in router.routes if isinstance(r, APIRoute)}
+    document_problems(app, paths)
     app.add_middleware(
         BodyLimits, max_bytes=settings.http_max_body_bytes, max_depth=settings.http_max_json_depth
     )

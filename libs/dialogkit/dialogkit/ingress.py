@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol
 
 from pydantic import ValidationError
+from typing_extensions import TypeVar
 
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import TopicContract
@@ -34,23 +35,29 @@ from dialogkit.rules import RuleViolation
 from dialogkit.tracing import batch_span
 
 INGRESS_RECORDS_TOTAL = "dialog_ingress_records_total"
+S = TypeVar("S", bound=ServiceSettings, default=ServiceSettings)
+S_co = TypeVar("S_co", bound=ServiceSettings, default=ServiceSettings, covariant=True)
+S_contra = TypeVar("S_contra", bound=ServiceSettings, default=ServiceSettings, contravariant=True)
 
 
 @dataclass(frozen=True)
-class IngressContext:
-    """What a route may consult while translating: the service's database and settings."""
+class IngressContext(Generic[S_co]):
+    """What a route may consult while translating: the service's database and its own settings
+    (`IngressContext[Settings]` in a route that reads them)."""
 
-    db: Any = None
-    settings: ServiceSettings | None = None
+    db: Any
+    settings: S_co
 
 
-class IngressRoute(Protocol):
+class IngressRoute(Protocol[S_contra]):
+    """A service's ingress topic; `IngressRoute[Settings]` when it reads the service's settings."""
+
     name: str
     source: TopicContract
     target: TopicContract
 
     async def translate(
-        self, incoming: Decoded, now: datetime, context: IngressContext
+        self, incoming: Decoded, now: datetime, context: IngressContext[S_contra]
     ) -> Sequence[Envelope]:
         """The canonical events for one valid record, each built by the service's ingress
         `Emitter` as caused by the record; a `RuleViolation` rejects it."""
@@ -80,19 +87,21 @@ def _refusals(
         rejected.append((replace(record, value=None), Rejected("subject", str(erased))))
 
 
-class IngressProcessor:
+class IngressProcessor(Generic[S]):
     """Validates a batch of ingress records and publishes what they become."""
 
     def __init__(
         self,
-        route: IngressRoute,
+        route: IngressRoute[S],
         publisher: EventPublisher,
         dead_letters: DeadLetters,
         keys: KeyStore | None = None,
-        context: IngressContext | None = None,
+        *,
+        context: IngressContext[S],
     ) -> None:
+        """`context` is what the route's `translate` may read: the service's pool and settings."""
         self._route = route
-        self._context = context or IngressContext()
+        self._context = context
         self._publisher = publisher
         self._dead_letters = dead_letters
         self._cipher = PersonalDataCipher(keys) if keys is not None else None

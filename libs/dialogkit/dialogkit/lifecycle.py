@@ -1,17 +1,40 @@
-"""A service's tables keyed by customer, declared once on its definition.
+"""A service's tables keyed by customer, declared once, and the runner's step that keeps them.
 
-Every table with a customer id column is named here: either it follows a merge (its rows are
-re-keyed to the survivor) or it deliberately stays, with the reason. A test reads every
-migration and fails when a table with a customer id column is named nowhere, so a new
-customer-keyed table cannot be forgotten silently.
+Every table with a customer id column is named in the service's `CustomerTables`: either it
+follows a merge (its rows are re-keyed to the survivor) or it deliberately stays, with the
+reason. A test reads every migration and fails when a table with a customer id column is named
+nowhere, so a new customer-keyed table cannot be forgotten silently.
+
+A projection that keeps customer-keyed rows names its service's declaration as its
+`customer_tables`; the projection runner then does, in the batch's transaction (`apply_batch`):
+
+1. record the batch's merges (`ContactsMerged`), so `apply` already sees every survivor;
+2. `apply` the batch (rows are written under the subject the events name);
+3. re-key every `merged` table for the batch's customers (its subjects and the duplicates it
+   merged), which moves a duplicate's rows whether the merge came first or its events did;
+4. where the service declares `personal` columns: record the batch's erasures (`ContactErased`)
+   in its `erasures` table and empty those columns in the rows of every erased customer among
+   the batch's customers or their survivors, so a duplicate's rows that reach an erased
+   survivor, and rows read after the erasure, are emptied too;
+5. call the projection's `after_merges(connection, events, customers)`, if it has one: what
+   depends on the rows being where they end up (folding a duplicate's facts into the
+   survivor's, forgetting what an erasure took from rows that just moved to an erased
+   survivor, recomputing a survivor's state).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from dialogkit.merges import Table
+import asyncpg
+
+from dialog_schemas.contacts import ContactErased
+from dialogkit.merges import Table, record_merges, rekey
+
+if TYPE_CHECKING:
+    from dialogkit.projection import Decoded, Projection
 
 PLATFORM_KEPT: Mapping[str, str] = {
     "event_journal": "events as they arrived, under the subject they were published for",
@@ -28,8 +51,85 @@ class CustomerTables:
     """Rows re-keyed to the survivor when their customer is merged into another."""
     kept: Mapping[str, str] = field(default_factory=dict)
     """Customer-keyed tables whose rows stay under their own id, each with the reason."""
+    personal: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Columns of personal data by table, emptied (NULL) once their customer is erased."""
+    erasures: str | None = None
+    """The table (`customer_id`) recording which customers were erased; needed with `personal`."""
+
+    def __post_init__(self) -> None:
+        if self.personal and self.erasures is None:
+            raise ValueError("personal columns are forgotten only with an `erasures` table")
 
     def names(self) -> set[str]:
         """Every table declared, merged or kept (the platform's shared ones too)."""
-        merged = {t if isinstance(t, str) else t[0] for t in self.merged}
-        return merged | set(self.kept) | set(PLATFORM_KEPT)
+        return self.merged_names() | set(self.kept) | set(PLATFORM_KEPT)
+
+    def merged_names(self) -> set[str]:
+        """The names of the tables that follow a merge."""
+        return {t if isinstance(t, str) else t[0] for t in self.merged}
+
+    def __add__(self, other: CustomerTables) -> CustomerTables:
+        """Both declarations, as one service holding both sets of tables declares them."""
+        return CustomerTables(
+            (*self.merged, *other.merged),
+            {**self.kept, **other.kept},
+            {**self.personal, **other.personal},
+            self.erasures or other.erasures,
+        )
+
+
+@runtime_checkable
+class AfterMerges(Protocol):
+    async def after_merges(
+        self, connection: asyncpg.Connection, events: Sequence[Decoded], customers: list[str]
+    ) -> None:
+        """What must follow the re-keying of the batch's `customers` (subjects, duplicates)."""
+
+
+async def apply_batch(
+    connection: asyncpg.Connection, projection: Projection, events: Sequence[Decoded]
+) -> None:
+    """Apply `events` to `projection`'s read model with its customers' merges (module doc)."""
+    tables: CustomerTables | None = getattr(projection, "customer_tables", None)
+    if tables is None:
+        await projection.apply(connection, events)
+        return
+    duplicates = await record_merges(connection, events)
+    await projection.apply(connection, events)
+    customers = sorted({d.envelope.subject for d in events} | set(duplicates))
+    await rekey(connection, customers, tables.merged)
+    if tables.personal:
+        await forget_erased(connection, tables, events, customers)
+    if isinstance(projection, AfterMerges):
+        await projection.after_merges(connection, events, customers)
+
+
+async def forget_erased(
+    connection: asyncpg.Connection,
+    tables: CustomerTables,
+    events: Sequence[Decoded],
+    customers: list[str],
+) -> None:
+    """Record the batch's erasures; empty the personal columns of the erased among `customers`
+    (already re-keyed) and of the erased survivors of those merged (GDPR Art. 17)."""
+    erased = [(d.envelope.subject,) for d in events if isinstance(d.event, ContactErased)]
+    await connection.executemany(
+        f"INSERT INTO {tables.erasures} (customer_id) VALUES ($1) ON CONFLICT DO NOTHING", erased
+    )
+    # the erased among them first (usually none): an update joined to the whole table per
+    # batch grows with the table and slowed a rebuild down as it went
+    targets = await connection.fetchval(
+        f"SELECT array_agg(customer_id) FROM {tables.erasures}"
+        " WHERE customer_id = ANY($1::text[]) OR customer_id IN"
+        " (SELECT survivor FROM customer_merges WHERE duplicate = ANY($1::text[]))",
+        customers,
+    )
+    if not targets:
+        return
+    for table, columns in tables.personal.items():
+        emptied = ", ".join(f"{c} = NULL" for c in columns)
+        present = " OR ".join(f"{c} IS NOT NULL" for c in columns)
+        await connection.execute(
+            f"UPDATE {table} SET {emptied} WHERE customer_id = ANY($1::text[]) AND ({present})",
+            targets,
+        )

@@ -2,19 +2,22 @@
 
 Contacts publishes `ContactsMerged` on the survivor's key; the duplicate's own events sit on
 other partitions and may be read before or after it (live, the duplicate's come first; on a
-rebuild, either). Every read model keyed by customer therefore records the merge and, at the end
-of each batch, re-keys the rows of any merged customer that batch touched.
+rebuild, either). The projection runner therefore records each batch's merges and, at the end
+of the batch, re-keys the rows of any merged customer that batch touched (`lifecycle`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from dialog_schemas.contacts import ContactsMerged
-from dialogkit.projection import Decoded
+
+if TYPE_CHECKING:
+    from dialogkit.projection import Decoded
 
 log = logging.getLogger(__name__)
 
@@ -74,18 +77,6 @@ async def survivor_of(connection: asyncpg.Connection, customer: str) -> str | No
 Table = str | tuple[str, str]
 """A table keyed by customer, or (table, column) where the column is unique per customer: a
 duplicate's row whose column value the survivor already has is the same row, and is dropped."""
-
-
-async def follow_merges(
-    connection: asyncpg.Connection, events: Sequence[Decoded], tables: Iterable[Table]
-) -> list[str]:
-    """Record the batch's merges and move merged customers' rows in `tables` to the survivor.
-
-    Returns the customers looked at (the batch's subjects and new duplicates)."""
-    customers = {d.envelope.subject for d in events}
-    customers.update(await record_merges(connection, events))
-    await rekey(connection, sorted(customers), tables)
-    return sorted(customers)
 
 
 async def rekey(

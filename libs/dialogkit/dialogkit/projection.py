@@ -16,6 +16,7 @@ from dialogkit import metrics
 from dialogkit.codec import DecodeError, decode_envelope, decode_event
 from dialogkit.deadletters import DeadLetters
 from dialogkit.ledger import LedgerVerifier
+from dialogkit.lifecycle import apply_batch
 from dialogkit.logs import handling_event
 from dialogkit.records import SourceRecord
 from dialogkit.retry import retry_transient
@@ -45,6 +46,12 @@ def of_type(events: Iterable[Decoded], kind: type[K]) -> list[Decoded[K]]:
 
 
 class Projection(Protocol):
+    """A read model of one topic.
+
+    One that keeps customer-keyed rows also has `customer_tables` (its service's
+    `CustomerTables`) and may have `after_merges`: the runner then records merges and re-keys
+    those tables around `apply` (see `dialogkit.lifecycle`)."""
+
     name: str
     source: TopicContract
 
@@ -106,7 +113,8 @@ class ProjectionRunner:
 
     Records are decoded before the transaction opens, and a projection with a `prepare(events)`
     coroutine (fetching data keys, say) gets it called there too, so no network call waits
-    inside an open transaction.
+    inside an open transaction. Merged customers' rows are moved in the batch's transaction for
+    a projection that declares `customer_tables` (`dialogkit.lifecycle.apply_batch`).
     """
 
     def __init__(
@@ -186,7 +194,7 @@ class ProjectionRunner:
             for item in rejected:
                 await self._dead_letters.send(item.record, item.error)
             if decoded:
-                await self._projection.apply(connection, decoded)
+                await apply_batch(connection, self._projection, decoded)
             await _advance_positions(connection, name, [i.record for i in fresh])
         for item in rejected:  # counted once the transaction that sent them committed
             reason = item.error.reason

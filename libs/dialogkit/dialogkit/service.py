@@ -48,7 +48,7 @@ class ServiceDefinition(Generic[S]):
     projections: Callable[[S, EventPublisher], Sequence[Projection]]
     """Made when the worker starts; the publisher is for projections that publish (state)."""
     description: str = ""
-    ingress: Sequence[IngressRoute] = ()
+    ingress: Sequence[IngressRoute[S]] = ()
     periodic: Callable[[S], Sequence[Periodic]] = no_jobs
     """Jobs the worker runs at intervals (e.g. recording expiries)."""
     state_tables: Mapping[str, TopicContract] = field(default_factory=dict)

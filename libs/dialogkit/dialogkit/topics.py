@@ -49,5 +49,6 @@ async def ensure_topics(
         await admin.close()
 
 
-def _topic_errors(response: object) -> list[tuple[str, int, str | None]]:
-    return [(e[0], e[1], e[2] if len(e) > 2 else None) for e in response.topic_errors]  # type: ignore[attr-defined]
+def _topic_errors(response: Any) -> list[tuple[str, int, str | None]]:
+    """(topic, error code, message) of aiokafka's CreateTopicsResponse, of any version."""
+    return [(e[0], e[1], e[2] if len(e) > 2 else None) for e in response.topic_errors]

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol
 
 import faust
 import orjson
 from faust.types import EventT, StreamT
+from typing_extensions import TypeVar
 
 from dialog_schemas.catalog import TopicContract
 from dialogkit import faust_transport, metrics
@@ -44,6 +45,7 @@ from dialogkit.side_by_side import SideBySide
 from dialogkit.tracing import instrument_libraries
 from dialogkit.worker_setup import WorkerResources, faust_settings
 
+S = TypeVar("S", bound=ServiceSettings, default=ServiceSettings)
 log = logging.getLogger(__name__)
 BATCH_SECONDS = "dialog_batch_seconds"  # handing a batch to its handler until it is durable
 BATCH_RECORDS = "dialog_batch_records_total"
@@ -68,15 +70,15 @@ class BatchHandler(Protocol):
         """Process a batch; return only once its effects are durable."""
 
 
-class StreamWorker:
+class StreamWorker(Generic[S]):
     """A faust app that runs a service's projections and reports its readiness."""
 
     def __init__(
         self,
         service: str,
-        settings: ServiceSettings,
+        settings: S,
         projections: Sequence[Projection],
-        ingress: Sequence[IngressRoute] = (),
+        ingress: Sequence[IngressRoute[S]] = (),
         resources: WorkerResources | None = None,
     ) -> None:
         instrument_libraries()  # spans for asyncpg and aiokafka; exported once the SDK is set up
@@ -115,14 +117,14 @@ class StreamWorker:
             verifier,
         )
 
-    def _ingress_processor(self, route: IngressRoute) -> Callable[[], BatchHandler]:
-        resources = self.resources
+    def _ingress_processor(self, route: IngressRoute[S]) -> Callable[[], BatchHandler]:
+        resources, settings = self.resources, self.settings
         return lambda: IngressProcessor(
             route,
             resources.publisher,
             resources.dead_letters(route.name),
-            resources.settings.key_store(resources.pool),
-            IngressContext(resources.pool, resources.settings),
+            settings.key_store(resources.pool),
+            context=IngressContext(resources.pool, settings),
         )
 
     def _add_agent(self, name: str, topic_name: str, make: Callable[[], BatchHandler]) -> None:

@@ -7,7 +7,6 @@ from campaigns.campaign_view import CampaignProjection
 from campaigns.config import SERVICE, Settings
 from campaigns.dispatch import Policy
 from campaigns.dispatcher import Dispatcher
-from campaigns.facts import CUSTOMER_TABLES as AUDIENCE_TABLES
 from campaigns.facts import (
     AudienceContactsProjection,
     AudienceObjectionsProjection,
@@ -16,27 +15,20 @@ from campaigns.facts import (
 from campaigns.outbox import OutboxRelay
 from campaigns.phone_zones import PhoneZones
 from campaigns.planning import Planner, WavesProjection
-from campaigns.projections import CUSTOMER_TABLES as OUTREACH_TABLES
 from campaigns.projections import CustomerMergesProjection, OutreachProjection
-from campaigns.responses import CUSTOMER_TABLES as RESPONSE_TABLES
 from campaigns.responses import (
     ContactResponsesProjection,
     DispatchedOutreachProjection,
     InteractionResponsesProjection,
 )
 from campaigns.signals import SignalIngress
+from campaigns.tables import CUSTOMER_TABLES
 from campaigns.triggered import TriggerPlanner
-from consentledger.projections import CUSTOMER_TABLES as LEDGER_TABLES
-from consentledger.projections import (
-    KEPT_TABLES,
-    ConsentHistoryProjection,
-    CustomerFactsProjection,
-)
+from consentledger.projections import ConsentHistoryProjection, CustomerFactsProjection
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, CONSENT_EVENTS, CONTACTS_EVENTS
 from dialogkit.jobs import Periodic
 from dialogkit.journal import EventJournal
 from dialogkit.kafka_security import kafka_client_options
-from dialogkit.lifecycle import CustomerTables
 from dialogkit.offsets import KafkaTopicEnds
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
@@ -63,8 +55,8 @@ def projections(settings: Settings, publisher: EventPublisher) -> list[Projectio
         AudienceContactsProjection(triggers),
         AudienceObjectionsProjection(),
         AudienceTouchesProjection(triggers),
-        ConsentHistoryProjection("campaigns.consent-history"),
-        CustomerFactsProjection("campaigns.consent-facts"),
+        ConsentHistoryProjection("campaigns.consent-history", CUSTOMER_TABLES),
+        CustomerFactsProjection("campaigns.consent-facts", CUSTOMER_TABLES),
     ]
 
 
@@ -99,12 +91,5 @@ DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     periodic=periodic,
     description="Campaigns, audiences, outreach decisions and responses.",
     ingress=[SignalIngress()],
-    customer_tables=CustomerTables(
-        merged=(*OUTREACH_TABLES, *AUDIENCE_TABLES, *RESPONSE_TABLES, *LEDGER_TABLES),
-        kept={
-            **KEPT_TABLES,
-            "audience_facts": "folded into the survivor's row by the facts projection",
-            "trigger_cooldowns": "triggers are planned for the survivor; a duplicate's row stays",
-        },
-    ),
+    customer_tables=CUSTOMER_TABLES,
 )

@@ -11,15 +11,27 @@ from typing import Any
 
 import asyncpg
 import orjson
+from typing_extensions import TypeIs
 
 from campaigns.domain import Campaign, fold
 from campaigns.triggered import TriggerPlanner, signals_fired
 from dialog_schemas import Event
 from dialog_schemas.campaigns import CAMPAIGN_EVENTS as CAMPAIGN_EVENT_TYPES
+from dialog_schemas.campaigns import CampaignEvent
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS
 from dialogkit.projection import Decoded
 
 CAMPAIGN_TYPES = {e.event_type: e for e in CAMPAIGN_EVENT_TYPES}
+
+
+def is_campaign_event(event: Event) -> TypeIs[CampaignEvent]:
+    """Whether `event` is about a campaign as a whole (not about one customer)."""
+    return isinstance(event, CAMPAIGN_EVENT_TYPES)
+
+
+def of_campaigns(events: Sequence[Decoded]) -> list[tuple[Decoded, CampaignEvent]]:
+    """The batch's events about campaigns as a whole, each with its event typed as such."""
+    return [(d, d.event) for d in events if is_campaign_event(d.event)]
 
 
 async def campaign_events(db: Any, campaign_id: str) -> list[Event]:
@@ -52,7 +64,7 @@ class CampaignProjection:
         await self._triggers.plan(connection, signals_fired(events))
 
     async def _campaigns(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        mine = [d for d in events if isinstance(d.event, CAMPAIGN_EVENT_TYPES)]
+        mine = of_campaigns(events)
         if not mine:
             return
         await connection.executemany(
@@ -61,16 +73,16 @@ class CampaignProjection:
             [
                 (
                     d.envelope.id,
-                    d.event.campaign_id,  # type: ignore[attr-defined]
+                    event.campaign_id,
                     d.envelope.type,
-                    d.event.model_dump_json(),
+                    event.model_dump_json(),
                     d.record.partition,
                     d.record.offset,
                 )
-                for d in mine
+                for d, event in mine
             ],
         )
-        for campaign_id in sorted({d.event.campaign_id for d in mine}):  # type: ignore[attr-defined]
+        for campaign_id in sorted({event.campaign_id for _, event in mine}):
             campaign = await load_campaign(connection, campaign_id)
             if campaign is not None:
                 await write_snapshot(connection, campaign)

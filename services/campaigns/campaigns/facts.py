@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from campaigns.tables import CUSTOMER_TABLES
 from campaigns.triggered import TriggerPlanner
 from campaigns.triggers import Fired
 from dialog_schemas.campaigns import TriggerKind
@@ -34,17 +35,8 @@ from dialog_schemas.contacts import (
     ProductPurchased,
 )
 from dialog_schemas.interactions import TouchpointRecorded
-from dialogkit.merges import follow_merges
 from dialogkit.projection import Decoded
 
-# tables keyed by customer with a column unique per customer: a duplicate's row the survivor
-# already has is the same row
-CUSTOMER_TABLES = (
-    ("audience_holdings", "item_id"),
-    ("audience_touches", "touch"),
-    "customer_contacts",
-    "outreach_due",
-)
 CONTACT_FIELDS = ("phone_numbers", "email_addresses", "addresses")
 """The profile fields that hold contact points (sealed on the topic)."""
 
@@ -110,6 +102,7 @@ class AudienceContactsProjection:
 
     name = "campaigns.audience-facts"
     source = CONTACTS_EVENTS
+    customer_tables = CUSTOMER_TABLES
 
     def __init__(self, triggers: TriggerPlanner | None = None) -> None:
         self._triggers = triggers or TriggerPlanner()
@@ -118,9 +111,12 @@ class AudienceContactsProjection:
         fired: list[Fired] = []
         for d in events:
             await self._one(connection, d, fired)
-        customers = await follow_merges(connection, events, CUSTOMER_TABLES)
+        await self._triggers.plan(connection, fired)  # for survivors: merges are recorded
+
+    async def after_merges(
+        self, connection: asyncpg.Connection, events: Sequence[Decoded], customers: list[str]
+    ) -> None:
         await fold_duplicates(connection, customers)
-        await self._triggers.plan(connection, fired)
 
     async def _one(self, connection: asyncpg.Connection, d: Decoded, fired: list[Fired]) -> None:
         event, customer = d.event, d.envelope.subject
@@ -224,6 +220,7 @@ class AudienceObjectionsProjection:
 
     name = "campaigns.audience-objections"
     source = CONSENT_EVENTS
+    customer_tables = CUSTOMER_TABLES
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         for d in events:
@@ -234,7 +231,10 @@ class AudienceObjectionsProjection:
                     d.envelope.subject,
                     isinstance(d.event, ObjectionRecorded),
                 )
-        customers = await follow_merges(connection, events, CUSTOMER_TABLES)
+
+    async def after_merges(
+        self, connection: asyncpg.Connection, events: Sequence[Decoded], customers: list[str]
+    ) -> None:
         await fold_duplicates(connection, customers)
 
 
@@ -244,6 +244,7 @@ class AudienceTouchesProjection:
 
     name = "campaigns.audience-touches"
     source = INTERACTIONS_EVENTS
+    customer_tables = CUSTOMER_TABLES
 
     def __init__(self, triggers: TriggerPlanner | None = None) -> None:
         self._triggers = triggers or TriggerPlanner()
@@ -264,9 +265,12 @@ class AudienceTouchesProjection:
             " last_at = GREATEST(audience_touches.last_at, EXCLUDED.last_at)",
             rows,
         )
-        customers = await follow_merges(connection, events, CUSTOMER_TABLES)
-        await fold_duplicates(connection, customers)
         await self._triggers.plan(connection, [s for d in events if (s := _survey(d))])
+
+    async def after_merges(
+        self, connection: asyncpg.Connection, events: Sequence[Decoded], customers: list[str]
+    ) -> None:
+        await fold_duplicates(connection, customers)
 
 
 def _survey(d: Decoded) -> Fired | None:

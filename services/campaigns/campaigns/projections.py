@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from campaigns.tables import CUSTOMER_TABLES
 from dialog_schemas import Event
 from dialog_schemas.campaigns import (
     CampaignCreated,
@@ -25,11 +26,8 @@ from dialog_schemas.campaigns import (
     ResponseReceived,
 )
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, CONTACTS_EVENTS
-from dialogkit.merges import follow_merges
 from dialogkit.projection import Decoded
 
-# every table of this read model keyed by customer: a merged duplicate's rows follow the survivor
-CUSTOMER_TABLES = ("outreach",)
 Outreach = (
     OutreachPlanned
     | OutreachAuthorized
@@ -204,6 +202,7 @@ class OutreachProjection:
 
     name = "campaigns.outreach"
     source = CAMPAIGNS_EVENTS
+    customer_tables = CUSTOMER_TABLES
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         for decoded in events:
@@ -214,14 +213,15 @@ class OutreachProjection:
             handler = HANDLERS.get(type(event))
             if handler is not None:  # the campaign's lifecycle is CampaignProjection's
                 await handler(connection, customer, event)
-        await follow_merges(connection, events, CUSTOMER_TABLES)
 
 
 class CustomerMergesProjection:
-    """Merges read from the contacts topic: a merged duplicate's outreach moves to its survivor."""
+    """Merges read from the contacts topic: the runner moves a merged duplicate's outreach (and
+    every other table the service declares) to its survivor."""
 
     name = "campaigns.customer-merges"
     source = CONTACTS_EVENTS
+    customer_tables = CUSTOMER_TABLES
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        await follow_merges(connection, events, CUSTOMER_TABLES)
+        """Nothing of its own to write."""

@@ -27,16 +27,15 @@ import asyncpg
 
 from campaigns.attribution import Answer, Attribution, Sent, attribute, touchpoint_kind
 from campaigns.outbox import WORKER, event_id, event_row, write
+from campaigns.tables import CUSTOMER_TABLES
 from dialog_schemas.campaigns import OutreachDispatched, ResponseKind, ResponseReceived
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS, CONTACTS_EVENTS, INTERACTIONS_EVENTS
 from dialog_schemas.common import Channel, Direction
 from dialog_schemas.contacts import ContractStarted, ProductPurchased
 from dialog_schemas.interactions import OptOutReceived, TouchpointRecorded
-from dialogkit.merges import follow_merges, survivors
+from dialogkit.merges import survivors
 from dialogkit.projection import Decoded
 
-# keyed by customer: a merged duplicate's dispatched outreach counts for its survivor
-CUSTOMER_TABLES = ("dispatched_outreach",)
 NAMESPACE = UUID("3d5e1f7a-9b2c-4e6d-8a10-c4b7e2f95d03")
 Windows = Mapping[Channel, timedelta]
 
@@ -51,6 +50,7 @@ class DispatchedOutreachProjection:
 
     name = "campaigns.responses-sent"
     source = CAMPAIGNS_EVENTS
+    customer_tables = CUSTOMER_TABLES
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         await connection.executemany(
@@ -71,7 +71,6 @@ class DispatchedOutreachProjection:
                 if isinstance(e := d.event, OutreachDispatched)
             ],
         )
-        await follow_merges(connection, events, CUSTOMER_TABLES)
 
 
 class InteractionResponsesProjection:
@@ -93,12 +92,18 @@ class ContactResponsesProjection:
 
     name = "campaigns.responses-contacts"
     source = CONTACTS_EVENTS
+    customer_tables = CUSTOMER_TABLES
 
     def __init__(self, windows: Windows) -> None:
         self._windows = windows
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        await follow_merges(connection, events, CUSTOMER_TABLES)
+        """Nothing before merges are followed: a conversion is attributed after them."""
+
+    async def after_merges(
+        self, connection: asyncpg.Connection, events: Sequence[Decoded], customers: list[str]
+    ) -> None:
+        """Conversions, attributed once a merge in the batch has moved the outreach sent."""
         found = [(d, *a) for d in events if (a := _from_contacts(d)) is not None]
         await record(connection, found, self._windows)
 

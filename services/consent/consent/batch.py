@@ -25,7 +25,7 @@ from dialogkit.auth import scope
 from dialogkit.customers import merged_problem
 from dialogkit.http import ApiRuntime, get_runtime
 from dialogkit.merges import survivors
-from dialogkit.problems import ProblemDocument
+from dialogkit.problem_docs import ProblemDocument
 
 router = APIRouter(prefix="/v1/eligibility", tags=["consent"])
 Runtime = Annotated[ApiRuntime[Settings], Depends(get_runtime)]

@@ -7,10 +7,10 @@ from consent.expiry import ExpiryJob
 from consent.policies import ConsentUsePolicy, OptOutPolicy
 from consent.projections import ConsentStateProjection, MergedConsentState
 from consent.signing import router as signing_router
-from consentledger.projections import CUSTOMER_TABLES, KEPT_TABLES, CustomerFactsProjection
+from consent.tables import CUSTOMER_TABLES
+from consentledger.projections import CustomerFactsProjection
 from dialog_schemas.catalog import CONSENT_STATE
 from dialogkit.jobs import Periodic
-from dialogkit.lifecycle import CustomerTables
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
@@ -19,7 +19,7 @@ from dialogkit.service import ServiceDefinition
 def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
     return [
         ConsentStateProjection(publisher, settings.expiry, settings.ledger_signer()),
-        CustomerFactsProjection("consent.customer-facts"),
+        CustomerFactsProjection("consent.customer-facts", CUSTOMER_TABLES),
         MergedConsentState(publisher, settings.expiry),
         OptOutPolicy(publisher),
         ConsentUsePolicy(publisher, settings.expiry),
@@ -38,14 +38,5 @@ DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     description="Permission to contact: consents, evidence, objections, eligibility, proof.",
     periodic=periodic,
     state_tables={"consent-state": CONSENT_STATE},
-    customer_tables=CustomerTables(
-        merged=CUSTOMER_TABLES,
-        kept={
-            "consent_state": "recomputed for the survivor and dropped for the duplicate on a merge",
-            "consent_ledger": "each customer's signed chain stays as signed; the survivor's proof"
-            " bundle carries its duplicates' chains",
-            "consent_ledger_heads": "the signed head of each customer's own chain",
-            **KEPT_TABLES,
-        },
-    ),
+    customer_tables=CUSTOMER_TABLES,
 )

@@ -10,9 +10,10 @@ import asyncpg
 
 from consent import ledger
 from consent.config import SERVICE
+from consent.tables import CUSTOMER_TABLES
 from consentledger import snapshots
 from consentledger.domain import ConsentState
-from consentledger.projections import CUSTOMER_TABLES, record_history
+from consentledger.projections import record_history
 from consentledger.store import fold
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import CONSENT_EVENTS, CONSENT_STATE, CONTACTS_EVENTS
@@ -20,7 +21,7 @@ from dialog_schemas.consent import ConsentStateChanged, ConsentSummary
 from dialog_schemas.contacts import ContactsMerged
 from dialogkit.emitter import Emitter
 from dialogkit.ledger import LedgerSigner
-from dialogkit.merges import follow_merges, survivor_of, survivors
+from dialogkit.merges import survivor_of, survivors
 from dialogkit.projection import Decoded, of_type
 from dialogkit.publishing import EventPublisher
 
@@ -60,6 +61,7 @@ class ConsentStateProjection:
 
     name = "consent.history"
     source = CONSENT_EVENTS
+    customer_tables = CUSTOMER_TABLES
 
     def __init__(
         self, publisher: EventPublisher, expiry: timedelta, signer: LedgerSigner | None = None
@@ -72,6 +74,11 @@ class ConsentStateProjection:
         await record_history(connection, events)
         if self._signer is not None:
             await ledger.append(connection, events, self._signer)
+
+    async def after_merges(
+        self, connection: asyncpg.Connection, events: Sequence[Decoded], customers: list[str]
+    ) -> None:
+        """Each touched customer's state, from the history as merges left it, is published."""
         owners = await survivors(connection, (d.envelope.subject for d in events))
         last = {owners[d.envelope.subject]: d.envelope for d in events}
         await publish_states(connection, self._publisher, self._expiry, last)
@@ -80,23 +87,29 @@ class ConsentStateProjection:
 class MergedConsentState:
     """After a merge the survivor's state includes the duplicate's consents: published anew.
 
-    Reads the contacts topic for `ContactsMerged`; moves the duplicate's history to the survivor
-    itself (in its own transaction, whichever projection of the topic comes first), recomputes
-    and publishes the survivor's state and drops the duplicate's.
+    Reads the contacts topic for `ContactsMerged`; the runner moves the duplicate's history to
+    the survivor in this projection's own transaction too (whichever projection of the topic
+    comes first), then this recomputes and publishes the survivor's state and drops the
+    duplicate's.
     """
 
     name = "consent.merged-state"
     source = CONTACTS_EVENTS
+    customer_tables = CUSTOMER_TABLES
 
     def __init__(self, publisher: EventPublisher, expiry: timedelta) -> None:
         self._publisher = publisher
         self._expiry = expiry
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
+        """Nothing of its own to write: merges are recorded and followed by the runner."""
+
+    async def after_merges(
+        self, connection: asyncpg.Connection, events: Sequence[Decoded], customers: list[str]
+    ) -> None:
         merges = of_type(events, ContactsMerged)
         if not merges:
             return
-        await follow_merges(connection, merges, CUSTOMER_TABLES)
         duplicates = [d.event.merged_customer_id for d in merges]
         await connection.execute(
             "DELETE FROM consent_state WHERE customer_id = ANY($1::text[])", duplicates

@@ -6,12 +6,12 @@ from contacts import audit, data_keys
 from contacts.api import router
 from contacts.config import SERVICE, Settings
 from contacts.ingress import ShopIngress
-from contacts.projections import PRODUCT_TABLES, ProfileProjection
+from contacts.projections import ProfileProjection
 from contacts.suppression import router as suppression_router
+from contacts.tables import CUSTOMER_TABLES
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialogkit.jobs import Periodic
 from dialogkit.journal import EventJournal
-from dialogkit.lifecycle import CustomerTables
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
@@ -33,13 +33,5 @@ DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     description="Customer profiles, contact points, products and contracts.",
     ingress=[ShopIngress()],
     periodic=periodic,
-    customer_tables=CustomerTables(
-        merged=PRODUCT_TABLES,
-        kept={
-            "profiles": "the duplicate's row stays, emptied, naming its survivor (410 Merged)",
-            "contact_points": "the survivor's profile takes the duplicate's contact points",
-            "data_keys": "a duplicate's events stay sealed with its own key",
-            "audit_trail": "who accessed which id's data, as it was recorded at the time",
-        },
-    ),
+    customer_tables=CUSTOMER_TABLES,
 )

@@ -32,11 +32,10 @@ INGRESS = Emitter(SERVICE, "ingress")
 
 
 async def _purchase(
-    subject: str, report: Event, now: datetime, context: IngressContext
+    subject: str, report: Event, now: datetime, context: IngressContext[Settings]
 ) -> tuple[UUID, Event]:
     """A purchase's address is checked against erased contact points, as on every path."""
     assert isinstance(report, PurchaseReported)
-    assert isinstance(context.settings, Settings)
     event = record_purchase(report, now)
     salt = context.settings.suppression_salt.get_secret_value()
     found = await suppressed(context.db, salt, emails=purchase_emails(event))
@@ -45,20 +44,20 @@ async def _purchase(
 
 
 async def _cancellation(
-    subject: str, report: Event, now: datetime, context: IngressContext
+    subject: str, report: Event, now: datetime, context: IngressContext[Settings]
 ) -> tuple[UUID, Event]:
     assert isinstance(report, CancellationReported)
     return cancellation_event_id(subject, report.contract_id), record_cancellation(report, now)
 
 
 async def _withdrawal(
-    subject: str, report: Event, now: datetime, context: IngressContext
+    subject: str, report: Event, now: datetime, context: IngressContext[Settings]
 ) -> tuple[UUID, Event]:
     assert isinstance(report, CancellationWithdrawalReported)
     return withdrawal_event_id(subject, report.contract_id), record_withdrawal(report, now)
 
 
-Handler = Callable[[str, Event, datetime, IngressContext], Awaitable[tuple[UUID, Event]]]
+Handler = Callable[[str, Event, datetime, IngressContext[Settings]], Awaitable[tuple[UUID, Event]]]
 HANDLERS: dict[type[Event], Handler] = {
     PurchaseReported: _purchase,
     CancellationReported: _cancellation,
@@ -72,7 +71,7 @@ class ShopIngress:
     target = CONTACTS_EVENTS
 
     async def translate(
-        self, incoming: Decoded, now: datetime, context: IngressContext
+        self, incoming: Decoded, now: datetime, context: IngressContext[Settings]
     ) -> Sequence[Envelope]:
         envelope = incoming.envelope
         handler = HANDLERS[type(incoming.event)]

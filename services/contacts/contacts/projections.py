@@ -14,6 +14,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
+from contacts.tables import CUSTOMER_TABLES
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialog_schemas.contacts import (
     CancellationRetracted,
@@ -26,13 +27,11 @@ from dialog_schemas.contacts import (
     ProductPurchased,
 )
 from dialogkit.keys import KeyDestroyed, PostgresKeyStore
-from dialogkit.merges import record_merges, rekey, survivor_of
+from dialogkit.merges import survivor_of
 from dialogkit.pii import PersonalDataCipher
 from dialogkit.projection import Decoded
 
 PRODUCTS = (ProductPurchased, ContractStarted, ContractCancelled, CancellationRetracted)
-PRODUCT_TABLES = ("customer_products",)
-"""Tables of this read model whose rows follow a merged customer to the survivor."""
 # lists a merge unites; of the other fields the survivor keeps its own and takes what it lacks
 LISTS = ("addresses", "phone_numbers", "email_addresses", "social_handles", "interests")
 
@@ -40,11 +39,10 @@ LISTS = ("addresses", "phone_numbers", "email_addresses", "social_handles", "int
 class ProfileProjection:
     name = "contacts.profiles"
     source = CONTACTS_EVENTS
+    customer_tables = CUSTOMER_TABLES
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         cipher = PersonalDataCipher(PostgresKeyStore(connection))
-        customers = {d.envelope.subject for d in events}
-        customers.update(await record_merges(connection, events))
         for decoded in events:
             event, customer = decoded.event, decoded.envelope.subject
             if isinstance(event, ContactErased):
@@ -75,13 +73,17 @@ class ProfileProjection:
                     or getattr(event, "withdrawn_at", None),
                     orjson.dumps(data).decode(),
                 )
-        await rekey(connection, sorted(customers), PRODUCT_TABLES)
-        await connection.execute(  # products of duplicates that reached an erased survivor
+
+    async def after_merges(
+        self, connection: asyncpg.Connection, events: Sequence[Decoded], customers: list[str]
+    ) -> None:
+        """Products of duplicates that reached an erased survivor are emptied too."""
+        await connection.execute(
             "UPDATE customer_products p SET data = '{}'::jsonb FROM profiles e"
             " WHERE p.customer_id = e.customer_id AND e.erased_at IS NOT NULL"
             " AND p.data <> '{}'::jsonb AND (p.customer_id = ANY($1::text[]) OR p.customer_id IN"
             " (SELECT survivor FROM customer_merges WHERE duplicate = ANY($1::text[])))",
-            sorted(customers),
+            customers,
         )
 
 

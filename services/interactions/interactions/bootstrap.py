@@ -1,7 +1,6 @@
 """Composition root of the interactions service."""
 
-from consentledger.projections import CUSTOMER_TABLES as LEDGER_TABLES
-from consentledger.projections import KEPT_TABLES, ConsentHistoryProjection, CustomerFactsProjection
+from consentledger.projections import ConsentHistoryProjection, CustomerFactsProjection
 from dialog_schemas.catalog import (
     CAMPAIGNS_EVENTS,
     CONSENT_EVENTS,
@@ -9,7 +8,6 @@ from dialog_schemas.catalog import (
     INTERACTIONS_EVENTS,
 )
 from dialogkit.jobs import Periodic
-from dialogkit.lifecycle import CustomerTables
 from dialogkit.projection import Projection
 from dialogkit.publishing import EventPublisher
 from dialogkit.service import ServiceDefinition
@@ -17,7 +15,8 @@ from interactions.api import router
 from interactions.compliance import CampaignCategories, ComplianceCheckJob, ComplianceProjection
 from interactions.config import SERVICE, Settings
 from interactions.ingress import TouchpointIngress
-from interactions.projections import CUSTOMER_TABLES, TimelineProjection
+from interactions.projections import TimelineProjection
+from interactions.tables import CUSTOMER_TABLES
 
 
 def projections(settings: Settings, publisher: EventPublisher) -> list[Projection]:
@@ -27,8 +26,8 @@ def projections(settings: Settings, publisher: EventPublisher) -> list[Projectio
         TimelineProjection(CONTACTS_EVENTS, "interactions.timeline.contacts"),
         TimelineProjection(CAMPAIGNS_EVENTS, "interactions.timeline.campaigns"),
         ComplianceProjection(),
-        ConsentHistoryProjection("interactions.consent-history"),
-        CustomerFactsProjection("interactions.customer-facts"),
+        ConsentHistoryProjection("interactions.consent-history", CUSTOMER_TABLES),
+        CustomerFactsProjection("interactions.customer-facts", CUSTOMER_TABLES),
         CampaignCategories(),
     ]
 
@@ -49,11 +48,5 @@ DEFINITION: ServiceDefinition[Settings] = ServiceDefinition(
     description="Every touchpoint on every channel, each customer's timeline, compliance findings.",
     ingress=[TouchpointIngress()],
     periodic=periodic,
-    customer_tables=CustomerTables(
-        merged=(*CUSTOMER_TABLES, *LEDGER_TABLES),
-        kept={
-            "erased_customers": "the fact that an id was erased, whoever it was merged into",
-            **KEPT_TABLES,
-        },
-    ),
+    customer_tables=CUSTOMER_TABLES,
 )

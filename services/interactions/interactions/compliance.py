@@ -25,11 +25,10 @@ from dialog_schemas.common import Channel, Direction, Purpose
 from dialog_schemas.interactions import ComplianceFindingRecorded, TouchpointRecorded
 from dialogkit.emitter import Emitter
 from dialogkit.jobs import record_failed
-from dialogkit.merges import follow_merges
 from dialogkit.projection import Decoded, of_type
 from dialogkit.publishing import EventPublisher
 from interactions.config import SERVICE
-from interactions.projections import CUSTOMER_TABLES
+from interactions.tables import CUSTOMER_TABLES
 
 WORKER = Emitter(SERVICE, "worker")
 
@@ -51,6 +50,7 @@ class ComplianceProjection:
 
     name = "interactions.compliance"
     source = INTERACTIONS_EVENTS
+    customer_tables = CUSTOMER_TABLES
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         attempts = [
@@ -91,7 +91,6 @@ class ComplianceProjection:
                 for d in findings
             ],
         )
-        await follow_merges(connection, events, CUSTOMER_TABLES)
 
 
 class CampaignCategories:

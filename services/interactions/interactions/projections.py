@@ -1,7 +1,9 @@
 """The per-customer timeline read model: entries from every service's events, once each.
 
 Personal notes are kept sealed as they came, with the customer whose key sealed them; the API
-opens them when it shows a timeline. So projecting needs no data key and no network call.
+opens them when it shows a timeline. So projecting needs no data key and no network call. The
+runner moves a merged duplicate's entries and empties the notes and answers of erased customers
+(`interactions.tables`).
 """
 
 from __future__ import annotations
@@ -12,18 +14,11 @@ import asyncpg
 
 from dialog_schemas import Event
 from dialog_schemas.catalog import TopicContract
-from dialog_schemas.contacts import ContactErased
-from dialogkit.merges import Table, follow_merges
 from dialogkit.projection import Decoded
+from interactions.tables import CUSTOMER_TABLES
 from interactions.timeline import describe
 
 COPY_FROM = 200
-# every table of this read model keyed by customer: a merged duplicate's rows follow the survivor
-CUSTOMER_TABLES: tuple[Table, ...] = (
-    ("timeline_entries", "entry_id"),
-    "compliance_checks",
-    "compliance_findings",
-)
 COLUMNS = [
     "customer_id",
     "entry_id",
@@ -49,19 +44,18 @@ INSERT_ENTRIES = (
 class TimelineProjection:
     """One topic's events become timeline entries, keyed by event id (applied once)."""
 
+    customer_tables = CUSTOMER_TABLES
+
     def __init__(self, source: TopicContract, name: str) -> None:
         self.source = source
         self.name = name
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
         rows = [row for d in events if (row := _row(d, d.event))]
-        erased = [d.envelope.subject for d in events if isinstance(d.event, ContactErased)]
         if len(rows) < COPY_FROM:
             await connection.executemany(INSERT_ENTRIES, rows)
         else:
             await copy_entries(connection, rows)
-        customers = await follow_merges(connection, events, CUSTOMER_TABLES)
-        await forget_notes(connection, erased, customers)
 
 
 async def copy_entries(connection: asyncpg.Connection, rows: list[tuple[object, ...]]) -> None:
@@ -75,34 +69,6 @@ async def copy_entries(connection: asyncpg.Connection, rows: list[tuple[object, 
         f"INSERT INTO timeline_entries ({', '.join(COLUMNS)})"
         f" SELECT {', '.join(COLUMNS)} FROM timeline_incoming ON CONFLICT DO NOTHING"
     )
-
-
-async def forget_notes(
-    connection: asyncpg.Connection, erased: list[str], customers: list[str]
-) -> None:
-    """An erased customer's timeline keeps what happened, not what they said or wrote (notes
-    and survey answers).
-
-    `erased` were erased in this batch; of `customers` (the batch's, and those merged into
-    others) the notes of any erased before, or of their survivor if erased, are dropped too."""
-    await connection.executemany(
-        "INSERT INTO erased_customers (customer_id) VALUES ($1) ON CONFLICT DO NOTHING",
-        [(c,) for c in erased],
-    )
-    # the erased among them first (usually none): an update joined to the whole timeline per
-    # batch grew with the table and slowed a rebuild down as it went
-    targets = await connection.fetchval(
-        "SELECT array_agg(customer_id) FROM erased_customers WHERE customer_id = ANY($1::text[])"
-        " OR customer_id IN (SELECT survivor FROM customer_merges"
-        " WHERE duplicate = ANY($1::text[]))",
-        sorted({*erased, *customers}),
-    )
-    if targets:
-        await connection.execute(
-            "UPDATE timeline_entries SET note = NULL, answer = NULL"
-            " WHERE customer_id = ANY($1::text[]) AND (note IS NOT NULL OR answer IS NOT NULL)",
-            targets,
-        )
 
 
 def _row(decoded: Decoded, event: Event) -> tuple[object, ...] | None:
