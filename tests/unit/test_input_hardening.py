@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ import orjson
 import pytest
 from fastapi import APIRouter
 
+from campaigns.bootstrap import DEFINITION as CAMPAIGNS
 from consent.bootstrap import DEFINITION as CONSENT
 from contacts.bootstrap import DEFINITION as CONTACTS
 from dialog_schemas import Envelope
@@ -38,6 +40,7 @@ from tests.fakes import client_of, fake_app
 
 REGISTRATION = next(c.body for c in COMMANDS if c.method == "POST" and c.path.endswith("c-new"))
 TOUCHPOINT = next(c.body for c in COMMANDS if c.path == "/v1/touchpoints")
+CAMPAIGN = next(c.body for c in COMMANDS if c.path == "/v1/campaigns")
 AMBIGUOUS = "49 151 77482508"
 
 
@@ -291,6 +294,54 @@ def test_every_instant_of_every_event_is_bounded_by_the_calendar() -> None:
             '"format": "date-time", "formatM', ""
         ), name
     assert TouchpointReported.model_json_schema()["properties"]["occurred_at"]["formatMinimum"]
+
+
+def strings_a_column_may_refuse(node: Any, at: str) -> list[str]:
+    """Positions in a JSON schema where a string may hold NUL: no enum, no date format and no
+    pattern that refuses it (PostgreSQL stores no NUL in text or jsonb)."""
+    if isinstance(node, list):
+        return [p for i, item in enumerate(node) for p in strings_a_column_may_refuse(item, at)]
+    if not isinstance(node, dict):
+        return []
+    found = []
+    if (
+        node.get("type") == "string"
+        and not {"enum", "const"} & node.keys()
+        and node.get("format") not in ("date-time", "date", "uuid")
+    ):
+        pattern = node.get("pattern")
+        if pattern is None or any(re.search(pattern, s) for s in ("\x00", "a\x00", "+491\x00")):
+            found.append(at)
+    for key, value in node.items():
+        found += strings_a_column_may_refuse(value, f"{at}.{key}")
+    return found
+
+
+def test_every_string_of_every_event_refuses_what_a_projection_cannot_store() -> None:
+    from dialog_schemas.catalog import event_types
+
+    unstorable = [
+        position
+        for name, event in event_types().items()
+        for position in strings_a_column_may_refuse(event.model_json_schema(), name)
+    ]
+    assert unstorable == []
+
+
+def test_a_campaign_audience_with_nul_in_a_time_zone_is_refused_naming_the_field() -> None:
+    body = CAMPAIGN | {"audience": {"rule": {"time_zones": ["Europe/\u0000"]}}}
+    status, document, publisher = answer(CAMPAIGNS, "POST", "/v1/campaigns", body, command_wait_s=0)
+    assert (status, fields(document)) == (422, {"body.audience.rule.time_zones.0"})
+    assert publisher.sent == {}
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "Mars/", "Europe", "europe/berlin"])
+def test_a_campaign_audience_naming_no_real_zone_is_refused(zone: str) -> None:
+    body = CAMPAIGN | {"audience": {"rule": {"time_zones": ["Europe/Berlin", zone]}}}
+    status, document, publisher = answer(CAMPAIGNS, "POST", "/v1/campaigns", body, command_wait_s=0)
+    assert (status, fields(document)) == (422, {"audience.rule.time_zones"})
+    assert zone in document["errors"][0]["problem"]
+    assert publisher.sent == {}
 
 
 # 15: every route documents its problems
