@@ -21,6 +21,7 @@ from dialogkit.auth import scope
 from dialogkit.config import DATA_KEYS_SCOPE
 from dialogkit.customers import serves_merged_customers
 from dialogkit.http import ApiRuntime, IdempotencyKey, get_runtime
+from dialogkit.problem_docs import PUBLISHES_NOTHING
 
 router = APIRouter(prefix="/v1", tags=["contacts"])
 WRITE = scope("contacts:write")
@@ -142,7 +143,7 @@ async def get_data_key(customer_id: CustomerId, runtime: Runtime) -> views.DataK
     return await views.data_key(runtime.pool, customer_id, create=False)
 
 
-@router.post("/data-keys/{customer_id}", dependencies=[DATA_KEYS])
+@router.post("/data-keys/{customer_id}", dependencies=[DATA_KEYS], openapi_extra=PUBLISHES_NOTHING)
 @serves_merged_customers
 async def get_or_create_data_key(customer_id: CustomerId, runtime: Runtime) -> views.DataKeyView:
     """The customer's data key, made on first use, for services that seal personal data."""
