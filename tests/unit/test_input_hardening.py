@@ -287,6 +287,22 @@ def test_a_touchpoint_in_year_one_on_the_ingress_is_dead_lettered_naming_the_fie
     assert [d["field"] for d in detail] == ["occurred_at"]
 
 
+@pytest.mark.parametrize(
+    ("query", "wrong"),
+    [
+        ("since=0001-01-01&until=0001-02-01", {"query.since", "query.until"}),
+        ("since=9999-01-01&until=9999-02-01", {"query.since", "query.until"}),
+        ("since=2026-02-30&until=2026-03-02", {"query.since"}),
+        ("since=2026-03-01&until=tomorrow", {"query.until"}),
+    ],
+)
+def test_a_channel_comparison_outside_the_calendar_is_refused_naming_the_parameter(
+    query: str, wrong: set[str]
+) -> None:
+    status, document, _ = answer(CAMPAIGNS, "GET", f"/v1/reports/channels?{query}", None)
+    assert (status, fields(document)) == (422, wrong)
+
+
 def test_every_instant_of_every_event_is_bounded_by_the_calendar() -> None:
     from dialog_schemas.catalog import event_types
 
