@@ -13,6 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from campaigns.bootstrap import DEFINITION as CAMPAIGNS
 from consent.bootstrap import DEFINITION as CONSENT
 from contacts.bootstrap import DEFINITION as CONTACTS
 from dialogkit.service import ServiceDefinition
@@ -179,6 +180,51 @@ COMMANDS = [
         f"/v1/customers/{KNOWN}/contract-confirmations",
         {"touchpoint_id": "t-1", "sent_via": "email", "sent_at": "2026-01-03T10:00:00Z"},
     ),
+    Command(
+        CAMPAIGNS,
+        "POST",
+        "/v1/campaigns",
+        {
+            "campaign_id": "cmp-new",
+            "name": "Spring offer",
+            "channel": "phone",
+            "purpose": "marketing",
+            "product_category": "mobile",
+            "message_ref": "script-1",
+            "starts_at": "2026-03-01T09:00:00Z",
+            "ends_at": "2026-03-29T02:30:00+01:00",
+            "audience": {
+                "rule": {
+                    "kinds": ["consumer"],
+                    "customer_for_days": 30,
+                    "holds_any": ["mobile"],
+                    "time_zones": ["Europe/Berlin", "America/"],
+                    "not_contacted": {"channel": "phone", "within_days": 14},
+                },
+                "include_ids": [KNOWN],
+                "exclude_ids": ["c-2"],
+            },
+            "frequency_caps": {"per_channel": {"limit": 2, "window_days": 30}},
+            "deadline_hours": 72,
+        },
+    ),
+    Command(
+        CAMPAIGNS,
+        "PATCH",
+        "/v1/campaigns/cmp-draft",
+        {
+            "name": "Spring offer 2",
+            "ends_at": "2199-12-31T23:00:00Z",
+            "audience": {"rule": {"time_zones": ["Europe/"], "interests_any": ["mobile"]}},
+            "trigger": {"on": "contract_cancelled", "categories": ["mobile"], "delay_s": 3600},
+        },
+    ),
+    Command(
+        CAMPAIGNS, "POST", "/v1/campaigns/cmp-running/launch", {"due_from": "2026-12-01T10:00:00Z"}
+    ),
+    Command(CAMPAIGNS, "POST", "/v1/campaigns/cmp-running/pause", None),
+    Command(CAMPAIGNS, "POST", "/v1/campaigns/cmp-paused/resume", None),
+    Command(CAMPAIGNS, "POST", "/v1/campaigns/cmp-running/stop", None),
 ]
 
 SPECIAL_TEXT = [

@@ -17,7 +17,15 @@ import httpx
 import orjson
 from fastapi import FastAPI
 
-from dialog_schemas import Envelope
+from dialog_schemas import Envelope, Event
+from dialog_schemas.campaigns import (
+    Audience,
+    CampaignCreated,
+    CampaignDefinition,
+    CampaignLaunched,
+    CampaignPaused,
+    WaveLaunched,
+)
 from dialog_schemas.catalog import CONTACTS_EVENTS, TOPICS
 from dialog_schemas.common import Channel, Purpose
 from dialog_schemas.consent import CaptureMedium, ConsentGranted, Evidence
@@ -55,10 +63,36 @@ GRANTED = {
     ).model_dump_json(),
 }
 """The history row of a pending email consent every known customer has."""
+_DEFINITION = CampaignDefinition(
+    name="Spring",
+    channel=Channel.EMAIL,
+    purpose=Purpose.MARKETING,
+    audience=Audience(include_ids=["c-1"]),
+)
+_CREATED = CampaignCreated(
+    campaign_id="cmp-x",
+    name="Spring",
+    channel=Channel.EMAIL,
+    purpose=Purpose.MARKETING,
+    created_at=REGISTERED,
+    definition=_DEFINITION,
+)
+_RUNNING = [
+    _CREATED,
+    CampaignLaunched(campaign_id="cmp-x", launched_at=REGISTERED),
+    WaveLaunched(campaign_id="cmp-x", wave=1, launched_at=REGISTERED, due_from=REGISTERED),
+]
+CAMPAIGNS: dict[str, list[Event]] = {
+    "cmp-draft": [_CREATED],
+    "cmp-running": _RUNNING,
+    "cmp-paused": [*_RUNNING, CampaignPaused(campaign_id="cmp-x", paused_at=REGISTERED)],
+}
+"""The events of the campaigns every fake campaigns read model knows, one of each status."""
 
 
 class FakePool:
-    """The rows the command routes read: profiles (contacts) and customer facts (consent)."""
+    """The rows the command routes read: profiles (contacts), customer facts (consent) and
+    campaigns (`CAMPAIGNS`)."""
 
     def __init__(self) -> None:
         self.profiles: dict[str, dict[str, Any]] = {}
@@ -100,6 +134,14 @@ class FakePool:
                 GRANTED | {"customer_id": c, "kafka_offset": 0}
                 for c in args[0]
                 if c in self.profiles
+            ]
+        if "FROM campaign_events" in sql:
+            return [
+                {
+                    "type": e.event_type,
+                    "data": e.model_copy(update={"campaign_id": args[0]}).model_dump_json(),
+                }
+                for e in CAMPAIGNS.get(args[0], [])
             ]
         if "JOIN customer_facts" in sql:
             return [

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from dialog_schemas.common import Label
+from dialog_schemas.common import NO_NUL, Label
 from dialog_schemas.envelope import Event
 
 
@@ -29,13 +29,13 @@ class AuditOutcome(StrEnum):
 class PersonalDataAccessed(Event):
     """A caller read or changed a customer's personal data through a service's API."""
 
-    actor: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    actor: Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NO_NUL)]
     """The token's subject: a person's or a service's identity at the issuer."""
     action: Label
     """What was done: `profile`, `timeline`, `proof`, `export`, `erasure`, `merge`, ..."""
     service: Label
     method: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3,7}$")]
-    route: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    route: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
     """The route's template, e.g. `/v1/customers/{customer_id}`; never query values."""
     status: Annotated[int, Field(ge=100, le=599)]
     outcome: AuditOutcome

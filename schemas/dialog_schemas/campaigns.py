@@ -12,9 +12,10 @@ from enum import StrEnum
 from typing import Annotated, Any, TypeAlias, get_args
 from uuid import UUID
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from dialog_schemas.common import (
+    NO_NUL,
     BlockReason,
     Channel,
     CustomerKind,
@@ -30,6 +31,8 @@ from dialog_schemas.envelope import CustomerId, Event
 Days = Annotated[int, Field(ge=1, le=3650)]
 Count = Annotated[int, Field(ge=1, le=10_000)]
 WaveNumber = Annotated[int, Field(ge=1, le=1000)]
+ZoneOrRegion = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
+"""An IANA time zone (`Europe/Berlin`) or a region prefix ending in '/' (`Europe/`)."""
 
 
 class RecencyRule(Part):
@@ -58,8 +61,9 @@ class AudienceRule(Part):
     cancelled_within_days: Days | None = None
     """... and the (latest such) cancellation is at most this many days ago."""
     interests_any: list[Label] = []
-    time_zones: list[Annotated[str, Field(min_length=1, max_length=64)]] = []
-    """IANA zones, or a prefix ending in '/' (`Europe/`) for a region."""
+    time_zones: list[ZoneOrRegion] = []
+    """IANA zones, or a prefix ending in '/' (`Europe/`) for a region; a command naming a zone
+    or region the zone database does not know is refused."""
     not_contacted: RecencyRule | None = None
     """Not contacted (outbound touchpoint or dispatched outreach) within the days given."""
     responded: RecencyRule | None = None

@@ -382,6 +382,62 @@ async def test_expiries_that_fell_due_are_recorded_once(
     assert state.consents[fresh].expired_at is None
 
 
+async def test_a_customer_the_expiry_job_cannot_read_does_not_stop_the_others(
+    new_database, pool_for, platform_topics_ready: str
+) -> None:
+    """A state row whose consents hold no readable time is decided from the ledger; a ledger
+    the job cannot fold is recorded with its reason and counted, and the others expire."""
+    from dialogkit import metrics
+    from dialogkit.jobs import JOB_RECORD_FAILURES_TOTAL
+
+    pool = await pool_for(await new_database("consent"))
+    by_topic = runners(pool)
+    run = uuid.uuid4().hex[:8]
+    customers = {name: f"expiry-{name}-{run}" for name in ("fine", "unreadable", "broken")}
+    offset = 0
+    for customer in customers.values():
+        registered = ContactRegistered(kind=CustomerKind.CONSUMER, name="E", registered_at=T0)
+        command = GrantConsent(
+            channel=Channel.PHONE, purpose=Purpose.MARKETING, evidence=evidence(T0)
+        )
+        granted = grant(state_as_of([registered]), command, consent_id=uuid.uuid4(), now=T0)
+        for topic, envelope in [(CONTACTS_EVENTS.name, wrap(customer, [registered], T0)[0])] + [
+            (CONSENT_EVENTS.name, e) for e in wrap(customer, granted, T0)
+        ]:
+            await by_topic[topic].handle(
+                [SourceRecord(topic, 0, offset, customer.encode(), encode(envelope))]
+            )
+            offset += 1
+    await pool.execute(
+        "UPDATE consent_state SET state = jsonb_set(state, '{consents,0,granted_at}',"
+        " '\"no time\"') WHERE customer_id = $1",
+        customers["unreadable"],
+    )
+    await pool.execute(
+        "UPDATE consent_history SET data = '{\"consent_id\": 7}' WHERE customer_id = $1"
+        " AND type = 'ConsentGranted'",
+        customers["broken"],
+    )
+    await pool.execute("DELETE FROM consent_snapshots WHERE customer_id = $1", customers["broken"])
+    before = metrics.totals(JOB_RECORD_FAILURES_TOTAL, "job").get("consent-expiry", 0)
+
+    job = ExpiryJob(EXPIRY, interval_s=60)
+    published = FakePublisher()
+    now = T0 + EXPIRY + timedelta(days=1)
+    assert await job.run(pool, published, now) == 2
+
+    expired = {e.subject for e in published.sent[CONSENT_EVENTS.name]}
+    assert expired == {customers["fine"], customers["unreadable"]}
+    [failure] = await pool.fetch("SELECT customer_id, reason FROM expiry_failures")
+    assert failure["customer_id"] == customers["broken"]
+    assert "ValidationError" in failure["reason"]
+    assert metrics.totals(JOB_RECORD_FAILURES_TOTAL, "job")["consent-expiry"] == before + 1
+    await job.run(pool, FakePublisher(), now)
+    assert metrics.totals(JOB_RECORD_FAILURES_TOTAL, "job")["consent-expiry"] == before + 1, (
+        "a recorded failure is not tried again on the same state"
+    )
+
+
 async def test_an_opt_out_on_a_touchpoint_becomes_an_objection_on_its_channel(
     new_database, pool_for, platform_topics_ready: str
 ) -> None:

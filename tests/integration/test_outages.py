@@ -32,7 +32,7 @@ from dialogkit.service import ServiceDefinition
 from dialogkit.topics import ensure_topics, platform_topics
 from tests.support import AUTH, eventually, read_topic, service_process
 
-# One read per service, and a command for each service whose commands read its database first.
+# One read and one command per service; each command reads its database first.
 READS = {
     "consent": "/v1/customers/c-1/consents",
     "contacts": "/v1/customers/c-1",
@@ -43,6 +43,10 @@ COMMANDS = {
     "consent": ("/v1/customers/c-1/objections", {"via_channel": "email"}),
     "contacts": ("/v1/customers/c-1", {"kind": "consumer", "name": "Kim Doe"}),
     "campaigns": ("/v1/campaigns/spring-1/pause", {}),
+    "interactions": (  # it looks for the sale call the confirmation names
+        "/v1/customers/c-1/contract-confirmations",
+        {"touchpoint_id": "t-1", "sent_via": "email", "sent_at": "2026-11-20T10:05:00Z"},
+    ),
 }
 TOUCHPOINT = {
     "channel": "phone",

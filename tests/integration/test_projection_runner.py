@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from uuid import uuid4
 
 import asyncpg
@@ -13,10 +14,18 @@ import orjson
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS
 from dialog_schemas.interactions import Channel, Direction, TouchpointRecorded
+from dialogkit import metrics
 from dialogkit.codec import encode
 from dialogkit.deadletters import DeadLetters
-from dialogkit.projection import Decoded, ProjectionRunner, stored_positions
+from dialogkit.projection import (
+    PROJECTION_DEAD_LETTERS_TOTAL,
+    Decoded,
+    ProjectionRunner,
+    stored_positions,
+)
 from dialogkit.records import SourceRecord
+from dialogkit.worker import StreamWorker
+from interactions.config import Settings
 from interactions.projections import TimelineProjection
 from tests.support import read_topic
 
@@ -203,3 +212,32 @@ async def test_projections_of_one_topic_side_by_side_decode_once_and_apply_each(
     assert await entries(pool, customer_id) == [f"tp-{o}" for o in range(4)]
     for name in ("interactions.timeline", "interactions.compliance"):
         assert (await stored_positions(pool, name))[(TOPIC, 0)] == 4, name
+
+
+async def test_a_record_a_projection_dead_letters_shows_on_readiness_and_in_the_metrics(
+    new_database, pool_for, publisher, platform_topics_ready, customer_id, tmp_path
+) -> None:
+    """The worker stays ready (one bad record must not stop the rest) and says what is missing
+    from its read models since it started; the dead-letter topic is the durable record."""
+    pool = await pool_for(await new_database("interactions"))
+    name = f"interactions.refusing-{uuid4().hex[:8]}"
+    runner = await runner_for(pool, publisher, RefusesOne(INTERACTIONS_EVENTS, name), name)
+    settings = Settings(worker_data_dir=tmp_path)
+    worker = StreamWorker(
+        "interactions",
+        settings,
+        [],
+        resources=SimpleNamespace(pool=pool, publisher=publisher),  # type: ignore[arg-type]
+    )
+    before = await worker.readiness()
+    assert name not in before["checks"]["projection_dead_letters"]
+
+    outcome = await runner.handle([touchpoint_record(customer_id, o) for o in range(5)])
+
+    assert outcome.dead_lettered == 1
+    after = await worker.readiness()
+    assert after["checks"]["projection_dead_letters"][name] == 1
+    assert after["checks"]["database"] is True
+    labels = {"projection": name, "reason": "projection_failed"}
+    assert metrics.value(PROJECTION_DEAD_LETTERS_TOTAL, **labels) == 1
+    assert f'dialog_projection_dead_letters_total{{projection="{name}"' in metrics.exposition()

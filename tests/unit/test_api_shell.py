@@ -88,8 +88,14 @@ def test_not_ready_names_the_dependency_that_fails(client: TestClient, fake: Fak
     fake.health["broker"] = False
     response = client.get("/readyz")
     assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"]
     assert response.json() == {
-        "status": "not ready",
+        "type": "about:blank",
+        "title": "Not ready",
+        "status": 503,
+        "detail": "broker: unreachable",
+        "instance": "/readyz",
         "checks": {"database": True, "broker": False},
         "failing": {"broker": "unreachable"},
     }

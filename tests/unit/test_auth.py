@@ -113,6 +113,8 @@ def test_a_valid_token_with_the_scope_is_let_through(
         ("no audience", signed(aud=None)),
         ("no expiry", signed(exp=None)),
         ("no subject", signed(sub=None)),
+        ("a subject the audit trail cannot store", signed(sub="agent\u00007")),
+        ("a subject too long to record", signed(sub="a" * 257)),
     ],
 )
 def test_a_request_without_a_valid_token_is_401(

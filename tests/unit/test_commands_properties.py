@@ -20,7 +20,7 @@ from tests.fakes import client_of, fake_app
 JSON = {"content-type": "application/json"}
 APPS = {
     c.service.name: fake_app(c.service, command_wait_s=0)
-    if c.service.name == "consent"
+    if c.service.name in ("consent", "campaigns")
     else fake_app(c.service)
     for c in COMMANDS
 }

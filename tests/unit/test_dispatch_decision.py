@@ -86,6 +86,7 @@ def run(
     at: datetime = NOW,
     erased: bool = False,
     contacts: list[Contact] | None = None,
+    expiry: timedelta = 730 * DAY,
 ) -> object:
     return decide(
         outreach,
@@ -94,8 +95,15 @@ def run(
         zones=BERLIN,
         contacts=contacts or [],
         now=at,
-        policy=Policy(),
+        policy=Policy(consent_expiry=expiry),
     )
+
+
+def test_consent_expires_after_the_period_the_policy_is_given() -> None:
+    """The period is the consent service's setting (CONSENT_EXPIRY_DAYS), never a default."""
+    consent = state(granted(Channel.PHONE))  # granted 30 days ago
+    assert run(due(), consent, expiry=31 * DAY) == Authorized(LegalBasis.EXPRESS_CONSENT, CONSENT)
+    assert run(due(), consent, expiry=29 * DAY) == Blocked(BlockReason.EXPIRED, CONSENT)
 
 
 def test_express_phone_consent_authorizes_a_call_within_hours() -> None:

@@ -5,7 +5,9 @@ that could mean two numbers, datetimes outside the calendar; and OpenAPI names e
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -15,6 +17,7 @@ import orjson
 import pytest
 from fastapi import APIRouter
 
+from campaigns.bootstrap import DEFINITION as CAMPAIGNS
 from consent.bootstrap import DEFINITION as CONSENT
 from contacts.bootstrap import DEFINITION as CONTACTS
 from dialog_schemas import Envelope
@@ -27,17 +30,19 @@ from dialogkit.deadletters import DeadLetters
 from dialogkit.http import create_api
 from dialogkit.ingress import IngressContext, IngressProcessor
 from dialogkit.projection import Decoded
-from dialogkit.publishing import FakePublisher
+from dialogkit.publishing import FakePublisher, Position, PublishOutcomeUnknown
 from dialogkit.records import SourceRecord
 from dialogkit.service import ServiceDefinition, build_api
 from dialogkit.topics import SERVICES
 from interactions.bootstrap import DEFINITION as INTERACTIONS
 from interactions.ingress import TouchpointIngress
-from tests.commands import COMMANDS, EVIDENCE, KNOWN
-from tests.fakes import client_of, fake_app
+from tests.commands import COMMANDS, CONSENT_ID, EVIDENCE, KNOWN
+from tests.fakes import CheckingPublisher, client_of, fake_app
+from tests.support import token
 
 REGISTRATION = next(c.body for c in COMMANDS if c.method == "POST" and c.path.endswith("c-new"))
 TOUCHPOINT = next(c.body for c in COMMANDS if c.path == "/v1/touchpoints")
+CAMPAIGN = next(c.body for c in COMMANDS if c.path == "/v1/campaigns")
 AMBIGUOUS = "49 151 77482508"
 
 
@@ -284,6 +289,22 @@ def test_a_touchpoint_in_year_one_on_the_ingress_is_dead_lettered_naming_the_fie
     assert [d["field"] for d in detail] == ["occurred_at"]
 
 
+@pytest.mark.parametrize(
+    ("query", "wrong"),
+    [
+        ("since=0001-01-01&until=0001-02-01", {"query.since", "query.until"}),
+        ("since=9999-01-01&until=9999-02-01", {"query.since", "query.until"}),
+        ("since=2026-02-30&until=2026-03-02", {"query.since"}),
+        ("since=2026-03-01&until=tomorrow", {"query.until"}),
+    ],
+)
+def test_a_channel_comparison_outside_the_calendar_is_refused_naming_the_parameter(
+    query: str, wrong: set[str]
+) -> None:
+    status, document, _ = answer(CAMPAIGNS, "GET", f"/v1/reports/channels?{query}", None)
+    assert (status, fields(document)) == (422, wrong)
+
+
 def test_every_instant_of_every_event_is_bounded_by_the_calendar() -> None:
     from dialog_schemas.catalog import event_types
 
@@ -295,31 +316,158 @@ def test_every_instant_of_every_event_is_bounded_by_the_calendar() -> None:
     assert TouchpointReported.model_json_schema()["properties"]["occurred_at"]["formatMinimum"]
 
 
+def strings_a_column_may_refuse(node: Any, at: str) -> list[str]:
+    """Positions in a JSON schema where a string may hold NUL: no enum, no date format and no
+    pattern that refuses it (PostgreSQL stores no NUL in text or jsonb)."""
+    if isinstance(node, list):
+        return [p for i, item in enumerate(node) for p in strings_a_column_may_refuse(item, at)]
+    if not isinstance(node, dict):
+        return []
+    found = []
+    if (
+        node.get("type") == "string"
+        and not {"enum", "const"} & node.keys()
+        and node.get("format") not in ("date-time", "date", "uuid")
+    ):
+        pattern = node.get("pattern")
+        if pattern is None or any(re.search(pattern, s) for s in ("\x00", "a\x00", "+491\x00")):
+            found.append(at)
+    for key, value in node.items():
+        found += strings_a_column_may_refuse(value, f"{at}.{key}")
+    return found
+
+
+def test_every_string_of_every_event_refuses_what_a_projection_cannot_store() -> None:
+    from dialog_schemas.catalog import event_types
+
+    unstorable = [
+        position
+        for name, event in event_types().items()
+        for position in strings_a_column_may_refuse(event.model_json_schema(), name)
+    ]
+    assert unstorable == []
+
+
+def test_a_campaign_audience_with_nul_in_a_time_zone_is_refused_naming_the_field() -> None:
+    body = CAMPAIGN | {"audience": {"rule": {"time_zones": ["Europe/\u0000"]}}}
+    status, document, publisher = answer(CAMPAIGNS, "POST", "/v1/campaigns", body, command_wait_s=0)
+    assert (status, fields(document)) == (422, {"body.audience.rule.time_zones.0"})
+    assert publisher.sent == {}
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "Mars/", "Europe", "europe/berlin"])
+def test_a_campaign_audience_naming_no_real_zone_is_refused(zone: str) -> None:
+    body = CAMPAIGN | {"audience": {"rule": {"time_zones": ["Europe/Berlin", zone]}}}
+    status, document, publisher = answer(CAMPAIGNS, "POST", "/v1/campaigns", body, command_wait_s=0)
+    assert (status, fields(document)) == (422, {"audience.rule.time_zones"})
+    assert zone in document["errors"][0]["problem"]
+    assert publisher.sent == {}
+
+
 # 15: every route documents its problems
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_every_route_documents_422_and_503_as_problems(service: str) -> None:
-    import importlib
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
+
+def openapi_of(service: str) -> dict[str, Any]:
     definition = importlib.import_module(f"{service}.bootstrap").DEFINITION
-    schema = build_api(definition, definition.settings()).openapi()
-    routes = [
+    schema: dict[str, Any] = build_api(definition, definition.settings()).openapi()
+    return schema
+
+
+def routes_of(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
         (p, m, op)
         for p, ops in schema["paths"].items()
         if p.startswith("/v1")
         for m, op in ops.items()
     ]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_route_documents_422_and_503_as_problems(service: str) -> None:
+    """Every route takes a token (401, 403), a body limit (413) and input (422) and has
+    dependencies (503); a command (a route that publishes) can also meet a state or a running
+    key (409) and an unconfirmed publish (504); a route that publishes nothing never does."""
+    schema = openapi_of(service)
+    routes = routes_of(schema)
     assert routes
     for path, method, operation in routes:
-        for status in ("401", "422", "503"):
-            content = operation["responses"][status]["content"]
-            assert content == {
-                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-            }, (path, method, status)
-        if method != "get":
-            assert {"404", "409", "410"} <= operation["responses"].keys(), (path, method)
+        responses = operation["responses"]
+        command = method != "get" and not operation.get("x-publishes-nothing")
+        expected = {"401", "403", "413", "422", "503"} | ({"409", "504"} if command else set())
+        for status in expected:
+            assert responses[status]["content"] == PROBLEM, (path, method, status)
+        if not command:
+            assert not {"202", "409", "504"} & responses.keys(), (path, method)
+        if "customer_id" in {p["name"] for p in operation.get("parameters", [])}:
+            assert {"404", "410"} <= responses.keys(), (path, method)
+    assert schema["paths"]["/readyz"]["get"]["responses"]["503"]["content"] == PROBLEM
     assert "errors" in schema["components"]["schemas"]["Problem"]["properties"]
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[a-z_]+\}", lambda m: CONSENT_ID if "consent" in m[0] else KNOWN, path)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_route_answers_401_403_and_413_as_it_documents(service: str) -> None:
+    definition = importlib.import_module(f"{service}.bootstrap").DEFINITION
+    app, fakes = fake_app(definition)
+    routes = routes_of(openapi_of(service))
+    too_large = b"x" * (definition.settings().http_max_body_bytes + 1)
+
+    async def send() -> list[tuple[str, str, int, int, int]]:
+        answers = []
+        async with client_of(app) as client:
+            for path, method, _ in routes:
+                url = concrete(path)
+                none = await client.request(method, url, headers={"Authorization": ""})
+                other = await client.request(method, url, headers=token("nothing:here"))
+                large = await client.request(method, url, content=too_large)
+                statuses = (none.status_code, other.status_code, large.status_code)
+                answers.append((path, method, *statuses))
+        return answers
+
+    for path, method, *statuses in asyncio.run(send()):
+        assert statuses == [401, 403, 413], (path, method)
+    assert set(fakes.publisher.sent) <= {"audit.events.v1"}  # a refused access is audited
+
+
+class Unconfirmed(CheckingPublisher):
+    """A broker that takes the events but does not confirm them in time."""
+
+    async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> list[Position]:
+        raise PublishOutcomeUnknown(topic, [e.id for e in envelopes], "no acknowledgement")
+
+
+async def unconfirmed_answers(definition: ServiceDefinition) -> dict[tuple[str, str], int]:
+    app, fakes = fake_app(definition, command_wait_s=0, sale_wait_s=0)
+    for customer in (KNOWN, "c-2"):
+        fakes.pool.register(customer)
+    fakes.publisher = Unconfirmed(fakes.pool)
+    answered = {}
+    async with client_of(app) as client:
+        for command in (c for c in COMMANDS if c.service is definition):
+            response = await client.request(command.method, command.path, json=command.body)
+            answered[(command.method, command.path)] = response.status_code
+            if response.status_code == 504:
+                assert "Idempotency-Key" in response.json()["detail"]
+    return answered
+
+
+def test_every_command_answers_504_when_its_publish_is_not_confirmed() -> None:
+    answered: dict[tuple[str, str], int] = {}
+    for service in SERVICES:
+        definition = importlib.import_module(f"{service}.bootstrap").DEFINITION
+        answered |= asyncio.run(unconfirmed_answers(definition))
+    decided_before_publishing = {
+        # the fakes' consent is pending confirmation, and they show no sale call
+        ("POST", f"/v1/customers/{KNOWN}/consents/{CONSENT_ID}/uses"): 409,
+        ("POST", f"/v1/customers/{KNOWN}/contract-confirmations"): 409,
+    }
+    assert {k: v for k, v in answered.items() if v != 504} == decided_before_publishing
 
 
 # the compatibility gate and storage limits

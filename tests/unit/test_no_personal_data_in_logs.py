@@ -108,7 +108,7 @@ async def run_flows(apps: Apps) -> None:
         async with client_of(app) as client:
             for command in commands:
                 body = personal(command.body)
-                for sent in (body, *refused(body)):
+                for sent in (body, *refused(body)) if body is not None else (None,):
                     await client.request(command.method, command.path, json=sent)
                 await client.request(command.method, command.path, content=f'{{"x": "{NOTE}"')
             for read in READS:

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from campaigns.bootstrap import DEFINITION as CAMPAIGNS
 from consent.bootstrap import DEFINITION as CONSENT
 from dialogkit.service import SettingsError, load_settings
 from interactions.bootstrap import DEFINITION as INTERACTIONS
@@ -113,6 +114,16 @@ def test_compliance_counts_consent_expiry_with_the_consent_services_setting(
     assert load_settings(INTERACTIONS).consent_expiry_days == 1000  # type: ignore[attr-defined]
     monkeypatch.setenv("INTERACTIONS_CONSENT_EXPIRY_DAYS", "900")
     assert load_settings(INTERACTIONS).consent_expiry_days == 900  # type: ignore[attr-defined]
+
+
+def test_dispatch_counts_consent_expiry_with_the_consent_services_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings(CAMPAIGNS).consent_expiry_days == 730  # type: ignore[attr-defined]
+    monkeypatch.setenv("CONSENT_EXPIRY_DAYS", "1000")
+    assert load_settings(CAMPAIGNS).consent_expiry_days == 1000  # type: ignore[attr-defined]
+    monkeypatch.setenv("CAMPAIGNS_CONSENT_EXPIRY_DAYS", "900")
+    assert load_settings(CAMPAIGNS).consent_expiry_days == 900  # type: ignore[attr-defined]
 
 
 def test_the_double_opt_in_secret_must_be_set_outside_local(

@@ -39,8 +39,12 @@ from dialogkit.keys import KeyStore
 from dialogkit.limits import BodyLimits
 from dialogkit.logs import configure_logging
 from dialogkit.pii import PersonalDataCipher
-from dialogkit.problem_docs import document_problems
-from dialogkit.problems import install_outage_handlers, install_problem_handlers
+from dialogkit.problem_docs import NOT_READY, document_problems
+from dialogkit.problems import (
+    install_outage_handlers,
+    install_problem_handlers,
+    problem_response,
+)
 from dialogkit.publishing import EventPublisher, KafkaPublisher
 from dialogkit.readiness import Probe, check_all
 from dialogkit.tracing import instrument_app
@@ -179,14 +183,17 @@ def create_api(
         """The process is alive."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], responses=NOT_READY)
     async def readyz(request: Request) -> JSONResponse:
-        """Broker and database answer, each within `readiness_timeout_s`; 503 names who does not."""
+        """Broker and database answer, each within `readiness_timeout_s`; else a 503 problem
+        whose `failing` names who does not and why."""
         result = await check_all(request.app.state.probes, settings.readiness_timeout_s)
         if result.ready:
             return JSONResponse({"status": "ready", "checks": result.checks})
-        body = {"status": "not ready", "checks": result.checks, "failing": result.failing}
-        return JSONResponse(body, status_code=503)
+        failing = ", ".join(f"{name}: {why}" for name, why in result.failing.items())
+        return problem_response(
+            request, 503, "Not ready", failing, checks=result.checks, failing=result.failing
+        )
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def metrics_page() -> PlainTextResponse:

@@ -12,6 +12,9 @@ from typing import Any, Protocol
 import httpx
 import jwt
 
+SUBJECT_MAX = 256
+"""The longest token subject the audit trail records (`PersonalDataAccessed.actor`)."""
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -165,7 +168,11 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as error:
             raise Unauthorized(type(error).__name__) from None
-        return Principal(str(claims["sub"]), granted_scopes(claims)), float(claims["exp"])
+        subject = str(claims["sub"])
+        if not 0 < len(subject) <= SUBJECT_MAX or "\x00" in subject:
+            # the audit trail records the subject; one it cannot store names nobody
+            raise Unauthorized(f"the token's subject is empty, over {SUBJECT_MAX} or holds NUL")
+        return Principal(subject, granted_scopes(claims)), float(claims["exp"])
 
 
 def granted_scopes(claims: dict[str, Any]) -> frozenset[str]:

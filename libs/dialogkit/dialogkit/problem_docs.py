@@ -1,9 +1,7 @@
-"""The problems each route can answer, documented in its OpenAPI (RFC 9457 problem details).
-
-One rule (`route_statuses`) names them from what a route is; `document_problems` writes them
-into the app's document with the `Problem` schema. The answers themselves are
-`dialogkit.problems`.
-"""
+"""What the OpenAPI documents say about problems (RFC 9457 problem details): each route names
+every status it can answer, from what the route is (`route_statuses`), each as
+application/problem+json with the `Problem` schema; `/readyz` its 503. The answers themselves
+are `dialogkit.problems`."""
 
 from __future__ import annotations
 
@@ -49,33 +47,64 @@ STATUSES = {
     " same Idempotency-Key",
 }
 EVERY_ROUTE = (401, 403, 413, 422, 503)
-COMMAND = (404, 409, 410, 504)
-ONE_CUSTOMER = (404, 410)
-NOT_FOUND = (404,)
+"""Every route takes a token (401, 403) and input (422), has a body limit (413, even a GET's
+body) and dependencies (503)."""
+COMMAND = (409, 504)
+"""A command can meet a state it does not apply to or a request with its key still running
+(409), and a publish the broker did not confirm (504)."""
+NAMED = (404,)
+CUSTOMER = (404, 410)
 CURSOR = (400,)
 UNREADABLE_BODY = (400,)
+PUBLISHES_NOTHING: dict[str, Any] = {"x-publishes-nothing": True}
+"""`openapi_extra` of a route that takes a body but publishes nothing (a batch of questions, a
+check): it answers the problems of a read, never 409, 504 or 202."""
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {
+        "description": "A dependency does not answer: `failing` names each and why, `checks`"
+        " the result of every check",
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+}
+"""The `responses` of `/readyz`."""
 
 
-def route_statuses(method: str, operation: dict[str, Any]) -> list[int]:
-    """The problems a route can answer, from what it is: every route can meet a bad token, bad
-    input and an unavailable dependency; a command can meet an unknown, erased or merged customer
-    and a state it does not apply to; a read of one customer an unknown, erased or merged one;
-    a read of anything else the path names (a campaign) an unknown one; a route that takes a
-    body one it cannot read as text (FastAPI answers 400 before the JSON is parsed)."""
+def is_command(method: str, operation: dict[str, Any]) -> bool:
+    """A route that publishes events: any but GET, unless it declares `PUBLISHES_NOTHING`."""
+    return method != "get" and not operation.get("x-publishes-nothing", False)
+
+
+def route_statuses(
+    method: str, operation: dict[str, Any], components: dict[str, Any] | None = None
+) -> list[int]:
+    """The problems a route can answer, from what it is: every route those of `EVERY_ROUTE`; a
+    command those of `COMMAND`; a route naming a customer (a `customer_id` in the path, or in a
+    command's body) an unknown (404), erased or merged one (410); one naming anything else in the
+    path (a campaign, a consent) an unknown one; a route that takes a body one it cannot read as
+    text (FastAPI answers 400 before the JSON is parsed), a paged one a foreign cursor (400)."""
     parameters = {p.get("name") for p in operation.get("parameters", [])}
     in_path = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "path"}
-    statuses = [*EVERY_ROUTE]
-    if method != "get":
-        statuses += COMMAND
-    elif "customer_id" in parameters:
-        statuses += ONE_CUSTOMER
-    elif in_path:
-        statuses += NOT_FOUND
+    command = is_command(method, operation)
+    statuses = [*EVERY_ROUTE, *(COMMAND if command else ())]
+    if "customer_id" in parameters:
+        statuses += CUSTOMER
+    elif command and "customer_id" in _body_fields(operation, components or {}):
+        statuses += (410,)  # a merged duplicate's id; an unknown customer is no error here
+    if in_path:
+        statuses += NAMED
     if "cursor" in parameters:
         statuses += CURSOR
     if "requestBody" in operation:
         statuses += UNREADABLE_BODY
     return sorted(set(statuses))
+
+
+def _body_fields(operation: dict[str, Any], components: dict[str, Any]) -> set[str]:
+    content: dict[str, Any] = operation.get("requestBody", {}).get("content", {})
+    media: dict[str, Any] = next(iter(content.values()), {})
+    schema: dict[str, Any] = media.get("schema", {})
+    name = str(schema.get("$ref", "")).rsplit("/", 1)[-1]
+    return set(components.get(name, schema).get("properties", {}))
 
 
 def document_problems(app: FastAPI, protected: set[str]) -> None:
@@ -100,8 +129,9 @@ def document_problems(app: FastAPI, protected: set[str]) -> None:
                 continue
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
-                _document_pending(method, responses)
-                for status in route_statuses(method, operation):
+                if is_command(method, operation):
+                    _document_pending(responses)
+                for status in route_statuses(method, operation, components):
                     responses[str(status)] = {
                         "description": STATUSES[status],
                         "content": {
@@ -121,9 +151,9 @@ PENDING = (
 )
 
 
-def _document_pending(method: str, responses: dict[str, Any]) -> None:
+def _document_pending(responses: dict[str, Any]) -> None:
     """A command that answers 200/201 once its events are applied answers 202, with the same
     body, while they are not (`dialogkit.http.answered`)."""
     done = next((responses[s] for s in ("200", "201") if s in responses), None)
-    if method != "get" and done is not None and "202" not in responses:
+    if done is not None and "202" not in responses:
         responses["202"] = {**done, "description": PENDING}

@@ -44,7 +44,13 @@ CampaignChanges: type[BaseModel] = create_model(
 """Every field of the definition, each optional: what a PATCH may change."""
 
 
-@router.post("/campaigns", status_code=200, tags=["campaigns"], dependencies=[WRITE])
+@router.post(
+    "/campaigns",
+    status_code=200,
+    tags=["campaigns"],
+    dependencies=[WRITE],
+    responses={201: {"model": CommandResult, "description": "Created now"}},
+)
 async def create_campaign(
     command: Annotated[CreateCampaign, FewItems],
     runtime: Runtime,

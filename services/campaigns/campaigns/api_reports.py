@@ -3,7 +3,7 @@ the report (JSON and a page) and the channels compared across campaigns."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -27,6 +27,7 @@ from campaigns.reports import (
     statistics,
 )
 from dialog_schemas.campaigns import CampaignDefinition
+from dialog_schemas.common import CalendarDate
 from dialogkit.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
@@ -129,10 +130,12 @@ async def get_report_page(campaign_id: CampaignId, runtime: Runtime) -> HTMLResp
 
 
 @router.get("/reports/channels", dependencies=[READ])
-async def get_channel_comparison(runtime: Runtime, since: date, until: date) -> ChannelComparison:
+async def get_channel_comparison(
+    runtime: Runtime, since: CalendarDate, until: CalendarDate
+) -> ChannelComparison:
     """Every campaign's outreach dispatched from `since` up to `until` (UTC days, `until`
     exclusive) compared per channel: dispatched, responded, converted, opted out and the rates.
-    422 unless `since` < `until` within 366 days."""
+    422 unless both lie in the platform's calendar and `since` < `until` within 366 days."""
     if not timedelta(0) < until - since <= LONGEST_COMPARISON:
         raise Problem(
             422,

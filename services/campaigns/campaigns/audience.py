@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import cache
+from zoneinfo import available_timezones
 
 from dialog_schemas.campaigns import Audience, AudienceRule, RecencyRule
 from dialog_schemas.common import Channel, CustomerKind, Purpose
@@ -132,6 +134,22 @@ def _cancelled(rule: AudienceRule, facts: CustomerFacts, now: datetime) -> bool:
         return False
     days = rule.cancelled_within_days
     return days is None or max(times) >= now - timedelta(days=days)
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def unknown_zones(wanted: Iterable[str]) -> list[str]:
+    """The entries of a rule's `time_zones` that match no zone of the zone database: neither a
+    zone (`Europe/Berlin`) nor a region prefix ending in '/' that some zone starts with."""
+    zones = _known_zones()
+    return [
+        w
+        for w in wanted
+        if w not in zones and not (w.endswith("/") and any(z.startswith(w) for z in zones))
+    ]
 
 
 def _in_zones(zone: str | None, wanted: Iterable[str]) -> bool:

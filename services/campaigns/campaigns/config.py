@@ -1,7 +1,7 @@
 from datetime import time, timedelta
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from campaigns.calling_hours import DEFAULT_ZONE, CallingHours
@@ -29,7 +29,17 @@ class Settings(PersonalDataReaderSettings):
     """Dispatched outreach per customer on one channel in the window; unset for no cap."""
     cap_across_channels: Annotated[int, Field(ge=1, le=10_000)] | None = 4
     cap_window_days: Annotated[int, Field(ge=1, le=3650)] = 30
-    consent_expiry_days: Annotated[int, Field(ge=1, le=3650)] = 730
+    consent_expiry_days: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=3650,
+            validation_alias=AliasChoices(
+                "CAMPAIGNS_CONSENT_EXPIRY_DAYS", "CONSENT_EXPIRY_DAYS", "consent_expiry_days"
+            ),
+        ),
+    ] = 730
+    """The consent service's expiry period: its own `CONSENT_EXPIRY_DAYS` unless set here."""
     plan_interval_s: Annotated[float, Field(gt=0, le=3600)] = 0.5
     """How often the worker looks for launched waves to plan."""
     plan_batch: Annotated[int, Field(ge=1, le=50_000)] = 2000

@@ -73,7 +73,7 @@ class Contact:
 @dataclass(frozen=True)
 class Policy:
     calling_hours: CallingHours = field(default_factory=CallingHours)
-    consent_expiry: timedelta = timedelta(days=730)
+    consent_expiry: timedelta = field(kw_only=True)
     """As the consent service is configured (CONSENT_EXPIRY_DAYS); CAMPAIGNS_CONSENT_EXPIRY_DAYS."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from campaigns.audience import unknown_zones
 from dialog_schemas import Event
 from dialog_schemas.campaigns import (
     CampaignCompleted,
@@ -210,6 +211,9 @@ def _check(definition: CampaignDefinition) -> None:
     thanks = definition.trigger is not None and definition.trigger.on is TriggerKind.SURVEY_ANSWERED
     if thanks and definition.purpose is not Purpose.SERVICE:
         raise RuleViolation("purpose", "a thank-you for a survey answer is a service contact")
+    rule = definition.audience.rule
+    if rule is not None and (unknown := unknown_zones(rule.time_zones)):
+        raise RuleViolation("audience.rule.time_zones", f"no such zone or region: {unknown}")
 
 
 def _known(state: Campaign | None) -> Campaign:

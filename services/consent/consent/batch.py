@@ -25,7 +25,7 @@ from dialogkit.auth import scope
 from dialogkit.customers import merged_problem
 from dialogkit.http import ApiRuntime, get_runtime
 from dialogkit.merges import survivors
-from dialogkit.problem_docs import ProblemDocument
+from dialogkit.problem_docs import PUBLISHES_NOTHING, ProblemDocument
 
 router = APIRouter(prefix="/v1/eligibility", tags=["consent"])
 Runtime = Annotated[ApiRuntime[Settings], Depends(get_runtime)]
@@ -59,7 +59,12 @@ class EligibilityAnswers(BaseModel):
     answers: list[EligibilityAnswer]
 
 
-@router.post("/batch", dependencies=[scope("consent:read")], response_model=EligibilityAnswers)
+@router.post(
+    "/batch",
+    dependencies=[scope("consent:read")],
+    response_model=EligibilityAnswers,
+    openapi_extra=PUBLISHES_NOTHING,
+)
 async def batch_eligibility(batch: EligibilityQuestions, runtime: Runtime) -> Response:
     """Up to 1,000 questions "may we contact this customer on this channel for this purpose, now
     or at `at`, and why?", answered in order as the single eligibility route answers each."""

@@ -11,5 +11,7 @@ CUSTOMER_TABLES = LEDGER_TABLES + CustomerTables(
         "consent_ledger": "each customer's signed chain stays as signed; the survivor's proof"
         " bundle carries its duplicates' chains",
         "consent_ledger_heads": "the signed head of each customer's own chain",
+        "expiry_failures": "a failure of the duplicate's own state; the survivor's state"
+        " changes on the merge, so the expiry job looks at it again",
     }
 )

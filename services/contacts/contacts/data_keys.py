@@ -19,6 +19,7 @@ from dialogkit.config import DATA_KEYS_SCOPE
 from dialogkit.customers import serves_merged_customers
 from dialogkit.http import ApiRuntime, get_runtime
 from dialogkit.keys import BATCH_LIMIT, PostgresKeyStore
+from dialogkit.problem_docs import PUBLISHES_NOTHING
 
 router = APIRouter(prefix="/v1", tags=["data keys"], dependencies=[scope(DATA_KEYS_SCOPE)])
 Runtime = Annotated[ApiRuntime[Settings], Depends(get_runtime)]
@@ -46,7 +47,7 @@ async def get_data_key(customer_id: CustomerId, runtime: Runtime) -> views.DataK
     return await views.data_key(runtime.pool, customer_id, create=False)
 
 
-@router.post("/data-keys/{customer_id}")
+@router.post("/data-keys/{customer_id}", openapi_extra=PUBLISHES_NOTHING)
 @serves_merged_customers
 async def get_or_create_data_key(customer_id: CustomerId, runtime: Runtime) -> views.DataKeyView:
     """The customer's data key, made on first use, for services that seal personal data; 410
@@ -54,7 +55,7 @@ async def get_or_create_data_key(customer_id: CustomerId, runtime: Runtime) -> v
     return await views.data_key(runtime.pool, customer_id, create=True)
 
 
-@router.post("/data-keys")
+@router.post("/data-keys", openapi_extra=PUBLISHES_NOTHING)
 async def data_keys(request: DataKeysRequest, runtime: Runtime) -> DataKeys:
     """The data keys of up to 1,000 customers in one request (made on first use with
     `create`): one answer per customer, in `keys`, `erased` or `missing`. A batch of a stream

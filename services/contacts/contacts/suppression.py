@@ -27,6 +27,7 @@ from dialogkit.config import SUPPRESSION_SCOPE
 from dialogkit.contactpoints import Email, Phone, normalize_email, normalize_phone
 from dialogkit.http import ApiRuntime, get_runtime
 from dialogkit.pii import PREFIX
+from dialogkit.problem_docs import PUBLISHES_NOTHING
 
 router = APIRouter(prefix="/v1", tags=["contacts"])
 Runtime = Annotated[ApiRuntime[Settings], Depends(get_runtime)]
@@ -111,7 +112,11 @@ class SuppressionAnswer(BaseModel):
     matches: list[SuppressionMatch]
 
 
-@router.post("/contact-points/suppression", dependencies=[scope(SUPPRESSION_SCOPE)])
+@router.post(
+    "/contact-points/suppression",
+    dependencies=[scope(SUPPRESSION_SCOPE)],
+    openapi_extra=PUBLISHES_NOTHING,
+)
 async def check_suppression(query: SuppressionQuery, runtime: Runtime) -> SuppressionAnswer:
     """Which of these contact points belonged to an erased customer (GDPR Art. 17, UWG §7).
 
