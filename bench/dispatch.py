@@ -6,10 +6,15 @@ real broker). Customers' facts and consent histories are written straight into t
 (as the worker's projections would have left them): 90 % have an express phone consent, 10 %
 none. Data keys come from an in-memory key store; what keys over HTTP cost is the `sealed`
 measurement's subject.
+
+The ceiling, in the same run: a bare aiokafka producer (the publisher's settings) sends as many
+records as dispatch published, encoded beforehand (a sample of dispatch's own, cycled), in runs
+of a round's size each confirmed before the next; decisions/s it would allow.
 """
 
 from __future__ import annotations
 
+import asyncio
 import resource
 import time
 import uuid
@@ -18,9 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import orjson
+from aiokafka import AIOKafkaProducer
 
 from campaigns.barrier import ReadBarrier
 from campaigns.bootstrap import CONSENT_VIEW
@@ -36,14 +43,16 @@ from dialog_schemas import Envelope
 from dialog_schemas.campaigns import Audience, AudienceRule, CampaignDefinition
 from dialog_schemas.common import Channel, Purpose
 from dialog_schemas.consent import CaptureMedium, ConsentGranted, Evidence
+from dialogkit.codec import encode
 from dialogkit.db import ensure_database, migrate
 from dialogkit.offsets import KafkaTopicEnds
 from dialogkit.pii import InMemoryKeyStore
-from dialogkit.publishing import Headers, KafkaPublisher
+from dialogkit.publishing import Encoded, Headers, KafkaPublisher, encoded
 from dialogkit.topics import ensure_topics, platform_topics
 
 CHUNK = 10_000
 DECISIONS = ("OutreachAuthorized", "OutreachBlocked", "OutreachDeferred")
+SAMPLE = 10_000
 
 
 @dataclass(frozen=True)
@@ -56,16 +65,25 @@ class DispatchFigures:
     peak_rss_mb: float
     authorized: int
     blocked: int
+    cpu_us_per_decision: float
+    """The process's CPU time (user + system) during dispatch, per decision."""
+    records: int
+    """Records dispatch published (decisions, requests, `OutreachDispatched`)."""
+    ceiling_per_s: float
+    """Decisions/s if publishing as many records with a bare producer were all there was."""
 
     def lines(self) -> list[str]:
         return [
             f"dispatch of a {self.customers:,}-customer campaign (one worker, phone, 90 % consent):"
-            f" {self.decisions_per_s:,.0f} decisions/s (goal 20,000/s)",
+            f" {self.decisions_per_s:,.0f} decisions/s (goal 20,000/s); ceiling"
+            f" {self.ceiling_per_s:,.0f}/s (bare producer, {self.records:,} records),"
+            f" ratio {self.decisions_per_s / self.ceiling_per_s:.0%}",
             f"  launch -> last decision {self.launch_to_last_decision_s:.1f} s"
             f" (planning {self.planning_s:.1f} s), p99 due -> decided"
             f" {self.p99_due_to_decided_s:.1f} s (the whole wave falls due at launch)",
             f"  authorized {self.authorized:,}, blocked {self.blocked:,};"
-            f" worker peak RSS {self.peak_rss_mb:.0f} MB",
+            f" worker peak RSS {self.peak_rss_mb:.0f} MB,"
+            f" CPU {self.cpu_us_per_decision:.0f} us per decision",
         ]
 
 
@@ -76,16 +94,51 @@ class Watching:
         self.publisher = publisher
         self.decided: list[datetime] = []
         self.outcomes: dict[str, int] = {}
+        self.records = 0
+        self.sample: list[tuple[str, Encoded]] = []
 
     async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
         await self.publisher.publish(topic, envelopes)
+        self.records += len(envelopes)
+        self.sample += [(topic, encoded(encode(e))) for e in envelopes[: SAMPLE - len(self.sample)]]
         for e in envelopes:
-            if e.type in DECISIONS:
-                self.decided.append(datetime.fromisoformat(e.data["decided_at"]))
-                self.outcomes[e.type] = self.outcomes.get(e.type, 0) + 1
+            self._note(e.type, e.data)
+
+    async def publish_encoded(self, topic: str, records: Sequence[Encoded]) -> None:
+        await self.publisher.publish_encoded(topic, records)
+        self.records += len(records)
+        self.sample += [(topic, r) for r in records[: SAMPLE - len(self.sample)]]
+        for r in records:
+            event = orjson.loads(r.value)
+            self._note(event["type"], event["data"])
+
+    def _note(self, kind: str, data: dict[str, Any]) -> None:
+        if kind in DECISIONS:
+            self.decided.append(datetime.fromisoformat(data["decided_at"]))
+            self.outcomes[kind] = self.outcomes.get(kind, 0) + 1
 
     async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
         await self.publisher.send_raw(topic, key, value, headers)
+
+
+async def bare_producer_s(
+    bootstrap: str, sample: Sequence[tuple[str, Encoded]], records: int, run: int
+) -> float:
+    """Seconds a bare producer takes for `records` records (`sample` cycled), `run` at a time."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    try:
+        began = time.monotonic()
+        for start in range(0, records, run):
+            picked = (sample[n % len(sample)] for n in range(start, min(start + run, records)))
+            sent = [
+                await producer.send(topic, r.value, key=r.key, headers=list(r.headers))
+                for topic, r in picked
+            ]
+            await asyncio.gather(*sent)
+        return time.monotonic() - began
+    finally:
+        await producer.stop()
 
 
 async def seed(pool: asyncpg.Pool, keys: InMemoryKeyStore, customers: int, tag: str) -> None:
@@ -233,19 +286,27 @@ async def dispatch_measurements(
         due = datetime.now(UTC)
         await launch(pool, "bench", tag, due)
         await planner.run(pool, watching)
-        planned = time.monotonic()
+        planned, cpu = time.monotonic(), time.process_time()
+        watching.records, watching.sample = 0, []
         await dispatcher.run(pool, watching)
-        done = time.monotonic()
+        done, cpu = time.monotonic(), time.process_time() - cpu
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         waits = sorted((d - due).total_seconds() for d in watching.decided)
+        bare_s = await bare_producer_s(
+            bootstrap, watching.sample, watching.records, 3 * settings.dispatch_batch
+        )
         figures = DispatchFigures(
             customers=customers,
             decisions_per_s=len(waits) / (done - planned),
             launch_to_last_decision_s=done - launched,
             planning_s=planned - launched,
             p99_due_to_decided_s=waits[int(len(waits) * 0.99) - 1] if waits else 0.0,
-            peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            peak_rss_mb=peak_rss_mb,
+            cpu_us_per_decision=cpu / max(len(waits), 1) * 1e6,
             authorized=watching.outcomes.get("OutreachAuthorized", 0),
             blocked=watching.outcomes.get("OutreachBlocked", 0),
+            records=watching.records,
+            ceiling_per_s=len(waits) / bare_s,
         )
         print(*figures.lines(), sep="\n")
         return figures
@@ -274,7 +335,6 @@ async def _standalone(customers: int) -> None:
 
 
 if __name__ == "__main__":  # python -m bench.dispatch [customers]
-    import asyncio
     import sys
 
     asyncio.run(_standalone(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000))
