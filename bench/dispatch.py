@@ -5,11 +5,13 @@ The planner and the dispatcher run in this process exactly as the campaigns work
 real broker). Customers' facts and consent histories are written straight into the read model
 (as the worker's projections would have left them): 90 % have an express phone consent, 10 %
 none. Data keys come from an in-memory key store; what keys over HTTP cost is the `sealed`
-measurement's subject.
+measurement's subject. Tracing is set up as in the worker (the SDK without an exporter, asyncpg
+and aiokafka instrumented): its spans are part of what a decision costs.
 
 The ceiling, in the same run: a bare aiokafka producer (the publisher's settings) sends as many
 records as dispatch published, encoded beforehand (a sample of dispatch's own, cycled), in runs
-of a round's size each confirmed before the next; decisions/s it would allow.
+of a round's size each confirmed before the next, without instrumentation; decisions/s it would
+allow.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from dialogkit.offsets import KafkaTopicEnds
 from dialogkit.pii import InMemoryKeyStore
 from dialogkit.publishing import Encoded, Headers, KafkaPublisher, encoded
 from dialogkit.topics import ensure_topics, platform_topics
+from dialogkit.tracing import configure_tracing, instrument_libraries
 
 CHUNK = 10_000
 DECISIONS = ("OutreachAuthorized", "OutreachBlocked", "OutreachDeferred")
@@ -125,6 +128,9 @@ async def bare_producer_s(
     bootstrap: str, sample: Sequence[tuple[str, Encoded]], records: int, run: int
 ) -> float:
     """Seconds a bare producer takes for `records` records (`sample` cycled), `run` at a time."""
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+
+    AIOKafkaInstrumentor().uninstrument()  # bare: no span per record
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     await producer.start()
     try:
@@ -245,6 +251,8 @@ async def dispatch_measurements(
     work: Path, admin_dsn: str, customers: int = 100_000
 ) -> DispatchFigures:
     """Plan and decide a campaign over `customers` in one worker; the figures, also printed."""
+    configure_tracing("campaigns-worker", None)  # as the worker's entrypoint does
+    instrument_libraries()
     port = free_port()
     broker = start_broker(port, work / "broker-dispatch.log")
     bootstrap = f"127.0.0.1:{port}"
