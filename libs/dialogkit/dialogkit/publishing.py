@@ -72,8 +72,8 @@ def encoded(value: bytes) -> Encoded:
     headers come from the value's attributes (one JSON parse, no validation)."""
     document = orjson.loads(value)
     headers = [STRUCTURED]
-    for name, attribute in document.items():
-        if (header := HEADER_OF.get(name)) is not None:
+    for name, attribute in document.items():  # an attribute left out is not null (`encode`)
+        if (header := HEADER_OF.get(name)) is not None and attribute is not None:
             text = attribute if isinstance(attribute, str) else str(attribute)
             headers.append((header, text.encode()))
     return Encoded(document["subject"].encode(), value, headers)
