@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,9 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from bench.dispatch_data import launch, seed
+from bench.stack import Bench
+from bench.table import Figure
 from campaigns.barrier import ReadBarrier
 from campaigns.bootstrap import CONSENT_VIEW
 from campaigns.config import Settings
@@ -42,9 +45,6 @@ from devstack.broker import start_broker
 from devstack.processes import free_port
 from devstack.stack import database_dsn
 from dialog_schemas import Envelope
-from dialog_schemas.campaigns import Audience, AudienceRule, CampaignDefinition
-from dialog_schemas.common import Channel, Purpose
-from dialog_schemas.consent import CaptureMedium, ConsentGranted, Evidence
 from dialogkit.codec import encode
 from dialogkit.db import ensure_database, migrate
 from dialogkit.offsets import KafkaTopicEnds
@@ -53,7 +53,6 @@ from dialogkit.publishing import Encoded, Headers, KafkaPublisher, encoded
 from dialogkit.topics import ensure_topics, platform_topics
 from dialogkit.tracing import configure_tracing, instrument_libraries
 
-CHUNK = 10_000
 DECISIONS = ("OutreachAuthorized", "OutreachBlocked", "OutreachDeferred")
 SAMPLE = 10_000
 
@@ -80,7 +79,7 @@ class DispatchFigures:
             f"dispatch of a {self.customers:,}-customer campaign (one worker, phone, 90 % consent):"
             f" {self.decisions_per_s:,.0f} decisions/s (goal 20,000/s); ceiling"
             f" {self.ceiling_per_s:,.0f}/s (bare producer, {self.records:,} records),"
-            f" ratio {self.decisions_per_s / self.ceiling_per_s:.0%}",
+            f" ratio {self.decisions_per_s / max(self.ceiling_per_s, 1e-9):.0%}",
             f"  launch -> last decision {self.launch_to_last_decision_s:.1f} s"
             f" (planning {self.planning_s:.1f} s), p99 due -> decided"
             f" {self.p99_due_to_decided_s:.1f} s (the whole wave falls due at launch)",
@@ -147,115 +146,38 @@ async def bare_producer_s(
         await producer.stop()
 
 
-async def seed(pool: asyncpg.Pool, keys: InMemoryKeyStore, customers: int, tag: str) -> None:
-    """Facts and consent histories as the worker's projections would have written them."""
-    registered = datetime.now(UTC) - timedelta(days=400)
-    evidence = Evidence(
-        medium=CaptureMedium.PHONE_CALL,
-        wording_version="v1",
-        wording_sha256="ab" * 32,
-        captured_at=registered,
-        source_ref="recording",
-        actor="bench",
+async def measure(bench: Bench) -> list[Figure]:
+    """The `make bench` row: decisions/s against the bare producer's ceiling."""
+    found = await dispatch_measurements(
+        bench.work, bench.admin_dsn, bench.sizes.dispatch_customers, bench.bootstrap
     )
-    points = orjson.dumps({"phone_numbers": ["+493012345678"]}).decode()
-    for start in range(0, customers, CHUNK):
-        ids = [f"b-{n:07d}" for n in range(start, min(start + CHUNK, customers))]
-        for customer in ids:
-            await keys.key_for(customer, create=True)
-        await pool.copy_records_to_table(
-            "audience_facts",
-            records=[(c, "consumer", registered, [tag], points, "Europe/Berlin") for c in ids],
-            columns=[
-                "customer_id",
-                "kind",
-                "registered_at",
-                "interests",
-                "contact_points",
-                "time_zone",
-            ],
+    return [
+        Figure(
+            "dispatch",
+            f"dispatch of a {found.customers:,}-customer campaign, one worker",
+            "20,000 decisions/s",
+            unit="decisions/s",
+            value=found.decisions_per_s,
+            ceiling=found.ceiling_per_s,
+            ceiling_name=f"a bare producer sending as many records ({found.records:,})",
+            detail=" ".join(line.strip() for line in found.lines()[1:]),
+            extra={"cpu_us_per_decision": found.cpu_us_per_decision},
         )
-        await pool.copy_records_to_table(
-            "customer_facts",
-            records=[(c, "consumer", registered) for c in ids],
-            columns=["customer_id", "kind", "registered_at"],
-        )
-        history = []
-        for n, customer in enumerate(ids):
-            if (start + n) % 10 == 9:
-                continue
-            event = ConsentGranted(
-                consent_id=uuid.uuid4(),
-                channel=Channel.PHONE,
-                purpose=Purpose.MARKETING,
-                evidence=evidence,
-                pending_confirmation=False,
-            )
-            history.append(
-                (
-                    uuid.uuid4(),
-                    customer,
-                    "ConsentGranted",
-                    1,
-                    registered,
-                    registered,
-                    "/bench",
-                    uuid.uuid4(),
-                    event.model_dump_json(),
-                    0,
-                    start + n,
-                )
-            )
-        await pool.copy_records_to_table(
-            "consent_history",
-            records=history,
-            columns=[
-                "event_id",
-                "customer_id",
-                "type",
-                "schema_version",
-                "effective_at",
-                "recorded_at",
-                "source",
-                "correlation_id",
-                "data",
-                "partition",
-                "kafka_offset",
-            ],
-        )
-
-
-async def launch(pool: asyncpg.Pool, campaign: str, tag: str, due: datetime) -> None:
-    """A running campaign with wave 1 launched, as the worker's projections record it."""
-    definition = CampaignDefinition(
-        name="Bench",
-        channel=Channel.PHONE,
-        purpose=Purpose.MARKETING,
-        audience=Audience(rule=AudienceRule(interests_any=[tag])),
-    )
-    await pool.execute(
-        "INSERT INTO campaigns (campaign_id, name, channel, purpose, created_at, status,"
-        " definition) VALUES ($1, 'Bench', 'phone', 'marketing', $2, 'running', $3::jsonb)",
-        campaign,
-        due,
-        definition.model_dump_json(),
-    )
-    await pool.execute(
-        "INSERT INTO wave_plans (campaign_id, wave, launched_at, due_from) VALUES ($1, 1, $2, $2)",
-        campaign,
-        due,
-    )
+    ]
 
 
 async def dispatch_measurements(
-    work: Path, admin_dsn: str, customers: int = 100_000
+    work: Path, admin_dsn: str, customers: int = 100_000, bootstrap: str | None = None
 ) -> DispatchFigures:
-    """Plan and decide a campaign over `customers` in one worker; the figures, also printed."""
+    """Plan and decide a campaign over `customers` in one worker, on the broker at `bootstrap`
+    (one of its own if None); the figures, also printed."""
     configure_tracing("campaigns-worker", None)  # as the worker's entrypoint does
     instrument_libraries()
-    port = free_port()
-    broker = start_broker(port, work / "broker-dispatch.log")
-    bootstrap = f"127.0.0.1:{port}"
+    broker = None
+    if bootstrap is None:
+        port = free_port()
+        broker = start_broker(port, work / "broker-dispatch.log")
+        bootstrap = f"127.0.0.1:{port}"
     name = f"bench_dispatch_{uuid.uuid4().hex[:8]}"
     await ensure_database(admin_dsn, name)
     dsn = database_dsn(admin_dsn, name)
@@ -314,7 +236,7 @@ async def dispatch_measurements(
             authorized=watching.outcomes.get("OutreachAuthorized", 0),
             blocked=watching.outcomes.get("OutreachBlocked", 0),
             records=watching.records,
-            ceiling_per_s=len(waits) / bare_s,
+            ceiling_per_s=len(waits) / bare_s if watching.records else 0.0,
         )
         print(*figures.lines(), sep="\n")
         return figures
@@ -322,7 +244,8 @@ async def dispatch_measurements(
         await ends.stop()
         await publisher.stop()
         await pool.close()
-        broker.stop()
+        if broker is not None:
+            broker.stop()
 
 
 async def _standalone(customers: int) -> None:

@@ -25,6 +25,7 @@ FIGURES = {
     "worker_restart",
     "eligibility_history",
     "trigger_latency",
+    "dispatch",
 }
 
 
