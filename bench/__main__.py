@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
-from bench import commands, eligibility, freshness, live, rebuild, startup, triggers
+from bench import commands, dispatch, eligibility, freshness, live, rebuild, startup, triggers
 from bench.stack import SMOKE, Bench, Sizes
 from bench.table import (
     Figure,
@@ -45,6 +45,7 @@ MEASUREMENTS: dict[str, tuple[str, Measurement]] = {
     "commands": ("consent grant that waits for its read model", commands.measure),
     "eligibility": ("eligibility: latency, cost of history, batch", eligibility.measure),
     "triggers": ("cancellation to retention call decision", triggers.measure),
+    "dispatch": ("dispatch of a campaign in one worker", dispatch.measure),
 }
 
 

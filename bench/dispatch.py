@@ -5,23 +5,35 @@ The planner and the dispatcher run in this process exactly as the campaigns work
 real broker). Customers' facts and consent histories are written straight into the read model
 (as the worker's projections would have left them): 90 % have an express phone consent, 10 %
 none. Data keys come from an in-memory key store; what keys over HTTP cost is the `sealed`
-measurement's subject.
+measurement's subject. Tracing is set up as in the worker (the SDK without an exporter, asyncpg
+and aiokafka instrumented): its spans are part of what a decision costs.
+
+The ceiling, in the same run: a bare aiokafka producer (the publisher's settings) sends as many
+records as dispatch published, encoded beforehand (a sample of dispatch's own, cycled), in runs
+of a round's size each confirmed before the next, without instrumentation; decisions/s it would
+allow.
 """
 
 from __future__ import annotations
 
+import asyncio
 import resource
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from datetime import time as time_of_day
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import orjson
+from aiokafka import AIOKafkaProducer
 
+from bench.dispatch_data import launch, seed
+from bench.stack import Bench
+from bench.table import Figure
 from campaigns.barrier import ReadBarrier
 from campaigns.bootstrap import CONSENT_VIEW
 from campaigns.config import Settings
@@ -33,17 +45,16 @@ from devstack.broker import start_broker
 from devstack.processes import free_port
 from devstack.stack import database_dsn
 from dialog_schemas import Envelope
-from dialog_schemas.campaigns import Audience, AudienceRule, CampaignDefinition
-from dialog_schemas.common import Channel, Purpose
-from dialog_schemas.consent import CaptureMedium, ConsentGranted, Evidence
+from dialogkit.codec import encode
 from dialogkit.db import ensure_database, migrate
 from dialogkit.offsets import KafkaTopicEnds
 from dialogkit.pii import InMemoryKeyStore
-from dialogkit.publishing import Headers, KafkaPublisher
+from dialogkit.publishing import Encoded, Headers, KafkaPublisher, encoded
 from dialogkit.topics import ensure_topics, platform_topics
+from dialogkit.tracing import configure_tracing, instrument_libraries
 
-CHUNK = 10_000
 DECISIONS = ("OutreachAuthorized", "OutreachBlocked", "OutreachDeferred")
+SAMPLE = 10_000
 
 
 @dataclass(frozen=True)
@@ -56,16 +67,25 @@ class DispatchFigures:
     peak_rss_mb: float
     authorized: int
     blocked: int
+    cpu_us_per_decision: float
+    """The process's CPU time (user + system) during dispatch, per decision."""
+    records: int
+    """Records dispatch published (decisions, requests, `OutreachDispatched`)."""
+    ceiling_per_s: float
+    """Decisions/s if publishing as many records with a bare producer were all there was."""
 
     def lines(self) -> list[str]:
         return [
             f"dispatch of a {self.customers:,}-customer campaign (one worker, phone, 90 % consent):"
-            f" {self.decisions_per_s:,.0f} decisions/s (goal 20,000/s)",
+            f" {self.decisions_per_s:,.0f} decisions/s (goal 20,000/s); ceiling"
+            f" {self.ceiling_per_s:,.0f}/s (bare producer, {self.records:,} records),"
+            f" ratio {self.decisions_per_s / max(self.ceiling_per_s, 1e-9):.0%}",
             f"  launch -> last decision {self.launch_to_last_decision_s:.1f} s"
             f" (planning {self.planning_s:.1f} s), p99 due -> decided"
             f" {self.p99_due_to_decided_s:.1f} s (the whole wave falls due at launch)",
             f"  authorized {self.authorized:,}, blocked {self.blocked:,};"
-            f" worker peak RSS {self.peak_rss_mb:.0f} MB",
+            f" worker peak RSS {self.peak_rss_mb:.0f} MB,"
+            f" CPU {self.cpu_us_per_decision:.0f} us per decision",
         ]
 
 
@@ -76,125 +96,88 @@ class Watching:
         self.publisher = publisher
         self.decided: list[datetime] = []
         self.outcomes: dict[str, int] = {}
+        self.records = 0
+        self.sample: list[tuple[str, Encoded]] = []
 
     async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
         await self.publisher.publish(topic, envelopes)
+        self.records += len(envelopes)
+        self.sample += [(topic, encoded(encode(e))) for e in envelopes[: SAMPLE - len(self.sample)]]
         for e in envelopes:
-            if e.type in DECISIONS:
-                self.decided.append(datetime.fromisoformat(e.data["decided_at"]))
-                self.outcomes[e.type] = self.outcomes.get(e.type, 0) + 1
+            self._note(e.type, e.data)
+
+    async def publish_encoded(self, topic: str, records: Sequence[Encoded]) -> None:
+        await self.publisher.publish_encoded(topic, records)
+        self.records += len(records)
+        self.sample += [(topic, r) for r in records[: SAMPLE - len(self.sample)]]
+        for r in records:
+            event = orjson.loads(r.value)
+            self._note(event["type"], event["data"])
+
+    def _note(self, kind: str, data: dict[str, Any]) -> None:
+        if kind in DECISIONS:
+            self.decided.append(datetime.fromisoformat(data["decided_at"]))
+            self.outcomes[kind] = self.outcomes.get(kind, 0) + 1
 
     async def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
         await self.publisher.send_raw(topic, key, value, headers)
 
 
-async def seed(pool: asyncpg.Pool, keys: InMemoryKeyStore, customers: int, tag: str) -> None:
-    """Facts and consent histories as the worker's projections would have written them."""
-    registered = datetime.now(UTC) - timedelta(days=400)
-    evidence = Evidence(
-        medium=CaptureMedium.PHONE_CALL,
-        wording_version="v1",
-        wording_sha256="ab" * 32,
-        captured_at=registered,
-        source_ref="recording",
-        actor="bench",
-    )
-    points = orjson.dumps({"phone_numbers": ["+493012345678"]}).decode()
-    for start in range(0, customers, CHUNK):
-        ids = [f"b-{n:07d}" for n in range(start, min(start + CHUNK, customers))]
-        for customer in ids:
-            await keys.key_for(customer, create=True)
-        await pool.copy_records_to_table(
-            "audience_facts",
-            records=[(c, "consumer", registered, [tag], points, "Europe/Berlin") for c in ids],
-            columns=[
-                "customer_id",
-                "kind",
-                "registered_at",
-                "interests",
-                "contact_points",
-                "time_zone",
-            ],
-        )
-        await pool.copy_records_to_table(
-            "customer_facts",
-            records=[(c, "consumer", registered) for c in ids],
-            columns=["customer_id", "kind", "registered_at"],
-        )
-        history = []
-        for n, customer in enumerate(ids):
-            if (start + n) % 10 == 9:
-                continue
-            event = ConsentGranted(
-                consent_id=uuid.uuid4(),
-                channel=Channel.PHONE,
-                purpose=Purpose.MARKETING,
-                evidence=evidence,
-                pending_confirmation=False,
-            )
-            history.append(
-                (
-                    uuid.uuid4(),
-                    customer,
-                    "ConsentGranted",
-                    1,
-                    registered,
-                    registered,
-                    "/bench",
-                    uuid.uuid4(),
-                    event.model_dump_json(),
-                    0,
-                    start + n,
-                )
-            )
-        await pool.copy_records_to_table(
-            "consent_history",
-            records=history,
-            columns=[
-                "event_id",
-                "customer_id",
-                "type",
-                "schema_version",
-                "effective_at",
-                "recorded_at",
-                "source",
-                "correlation_id",
-                "data",
-                "partition",
-                "kafka_offset",
-            ],
-        )
+async def bare_producer_s(
+    bootstrap: str, sample: Sequence[tuple[str, Encoded]], records: int, run: int
+) -> float:
+    """Seconds a bare producer takes for `records` records (`sample` cycled), `run` at a time."""
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+
+    AIOKafkaInstrumentor().uninstrument()  # bare: no span per record
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    try:
+        began = time.monotonic()
+        for start in range(0, records, run):
+            picked = (sample[n % len(sample)] for n in range(start, min(start + run, records)))
+            sent = [
+                await producer.send(topic, r.value, key=r.key, headers=list(r.headers))
+                for topic, r in picked
+            ]
+            await asyncio.gather(*sent)
+        return time.monotonic() - began
+    finally:
+        await producer.stop()
 
 
-async def launch(pool: asyncpg.Pool, campaign: str, tag: str, due: datetime) -> None:
-    """A running campaign with wave 1 launched, as the worker's projections record it."""
-    definition = CampaignDefinition(
-        name="Bench",
-        channel=Channel.PHONE,
-        purpose=Purpose.MARKETING,
-        audience=Audience(rule=AudienceRule(interests_any=[tag])),
+async def measure(bench: Bench) -> list[Figure]:
+    """The `make bench` row: decisions/s against the bare producer's ceiling."""
+    found = await dispatch_measurements(
+        bench.work, bench.admin_dsn, bench.sizes.dispatch_customers, bench.bootstrap
     )
-    await pool.execute(
-        "INSERT INTO campaigns (campaign_id, name, channel, purpose, created_at, status,"
-        " definition) VALUES ($1, 'Bench', 'phone', 'marketing', $2, 'running', $3::jsonb)",
-        campaign,
-        due,
-        definition.model_dump_json(),
-    )
-    await pool.execute(
-        "INSERT INTO wave_plans (campaign_id, wave, launched_at, due_from) VALUES ($1, 1, $2, $2)",
-        campaign,
-        due,
-    )
+    return [
+        Figure(
+            "dispatch",
+            f"dispatch of a {found.customers:,}-customer campaign, one worker",
+            "20,000 decisions/s",
+            unit="decisions/s",
+            value=found.decisions_per_s,
+            ceiling=found.ceiling_per_s,
+            ceiling_name=f"a bare producer sending as many records ({found.records:,})",
+            detail=" ".join(line.strip() for line in found.lines()[1:]),
+            extra={"cpu_us_per_decision": found.cpu_us_per_decision},
+        )
+    ]
 
 
 async def dispatch_measurements(
-    work: Path, admin_dsn: str, customers: int = 100_000
+    work: Path, admin_dsn: str, customers: int = 100_000, bootstrap: str | None = None
 ) -> DispatchFigures:
-    """Plan and decide a campaign over `customers` in one worker; the figures, also printed."""
-    port = free_port()
-    broker = start_broker(port, work / "broker-dispatch.log")
-    bootstrap = f"127.0.0.1:{port}"
+    """Plan and decide a campaign over `customers` in one worker, on the broker at `bootstrap`
+    (one of its own if None); the figures, also printed."""
+    configure_tracing("campaigns-worker", None)  # as the worker's entrypoint does
+    instrument_libraries()
+    broker = None
+    if bootstrap is None:
+        port = free_port()
+        broker = start_broker(port, work / "broker-dispatch.log")
+        bootstrap = f"127.0.0.1:{port}"
     name = f"bench_dispatch_{uuid.uuid4().hex[:8]}"
     await ensure_database(admin_dsn, name)
     dsn = database_dsn(admin_dsn, name)
@@ -233,19 +216,27 @@ async def dispatch_measurements(
         due = datetime.now(UTC)
         await launch(pool, "bench", tag, due)
         await planner.run(pool, watching)
-        planned = time.monotonic()
+        planned, cpu = time.monotonic(), time.process_time()
+        watching.records, watching.sample = 0, []
         await dispatcher.run(pool, watching)
-        done = time.monotonic()
+        done, cpu = time.monotonic(), time.process_time() - cpu
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         waits = sorted((d - due).total_seconds() for d in watching.decided)
+        bare_s = await bare_producer_s(
+            bootstrap, watching.sample, watching.records, 3 * settings.dispatch_batch
+        )
         figures = DispatchFigures(
             customers=customers,
             decisions_per_s=len(waits) / (done - planned),
             launch_to_last_decision_s=done - launched,
             planning_s=planned - launched,
             p99_due_to_decided_s=waits[int(len(waits) * 0.99) - 1] if waits else 0.0,
-            peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            peak_rss_mb=peak_rss_mb,
+            cpu_us_per_decision=cpu / max(len(waits), 1) * 1e6,
             authorized=watching.outcomes.get("OutreachAuthorized", 0),
             blocked=watching.outcomes.get("OutreachBlocked", 0),
+            records=watching.records,
+            ceiling_per_s=len(waits) / bare_s if watching.records else 0.0,
         )
         print(*figures.lines(), sep="\n")
         return figures
@@ -253,7 +244,8 @@ async def dispatch_measurements(
         await ends.stop()
         await publisher.stop()
         await pool.close()
-        broker.stop()
+        if broker is not None:
+            broker.stop()
 
 
 async def _standalone(customers: int) -> None:
@@ -274,7 +266,6 @@ async def _standalone(customers: int) -> None:
 
 
 if __name__ == "__main__":  # python -m bench.dispatch [customers]
-    import asyncio
     import sys
 
     asyncio.run(_standalone(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000))

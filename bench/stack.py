@@ -49,6 +49,7 @@ class Sizes:
     startup_runs: int = 3
     trigger_rate: float = 20
     trigger_s: float = 10
+    dispatch_customers: int = 100_000
 
 
 SMOKE = Sizes(
@@ -70,6 +71,7 @@ SMOKE = Sizes(
     startup_runs=1,
     trigger_rate=5,
     trigger_s=1,
+    dispatch_customers=300,
 )
 
 

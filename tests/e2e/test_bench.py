@@ -25,6 +25,7 @@ FIGURES = {
     "worker_restart",
     "eligibility_history",
     "trigger_latency",
+    "dispatch",
 }
 
 
@@ -55,4 +56,4 @@ def test_a_smoke_run_of_the_bench_produces_every_figure_of_the_table(tmp_path: P
         assert figure["load"] >= 0, key
     assert document["machine"]["cpus"] >= 1
     assert "| figure | value | ceiling (same run) |" in run.stdout
-    assert "[1/7" in run.stderr, "progress is shown while it runs"
+    assert "[1/8" in run.stderr, "progress is shown while it runs"

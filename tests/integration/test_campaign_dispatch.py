@@ -303,6 +303,20 @@ async def test_a_wave_is_planned_once_per_audience_member_however_often_it_runs(
     )
 
 
+async def test_planning_counts_the_wave_into_the_statistics_rounds_are_planned_by(
+    scenario: Scenario,
+) -> None:
+    """A round takes the first due rows off the index (due_at, outreach_id) only if PostgreSQL
+    knows how many are due; without statistics it sorts the whole wave again in every round."""
+    await scenario.planner.run(scenario.pool, scenario.publisher)
+    due = await scenario.pool.fetchval("SELECT count(*) FROM outreach_due")
+    counted = await scenario.pool.fetchval(
+        "SELECT reltuples FROM pg_class WHERE oid = 'outreach_due'::regclass"
+    )
+    assert due > 0
+    assert counted == due
+
+
 async def test_due_outreach_is_decided_at_dispatch_time_with_every_reason(
     scenario: Scenario, api: httpx.AsyncClient
 ) -> None:

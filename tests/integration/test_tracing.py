@@ -1,5 +1,6 @@
 """One trace from an HTTP POST through the event's Kafka headers to the projection's database
-write, on the real broker and PostgreSQL, collected by an in-memory span exporter."""
+write, on the real broker and PostgreSQL, collected by an in-memory span exporter; records
+published in batches carry their batch's producer span."""
 
 from __future__ import annotations
 
@@ -7,22 +8,27 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import httpx
+import orjson
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from dialog_schemas.catalog import INTERACTIONS_EVENTS
+from dialog_schemas import Envelope
+from dialog_schemas.catalog import INTERACTIONS_EVENTS, TopicContract
+from dialogkit.codec import encode
 from dialogkit.config import ServiceSettings
 from dialogkit.deadletters import DeadLetters
 from dialogkit.http import ApiRuntime, Probe, create_api
 from dialogkit.pii import InMemoryKeyStore
 from dialogkit.projection import ProjectionRunner
-from dialogkit.publishing import FakePublisher, KafkaPublisher
+from dialogkit.publishing import FakePublisher, KafkaPublisher, encoded
 from dialogkit.records import SourceRecord
+from dialogkit.topics import ensure_topics
 from dialogkit.tracing import configure_tracing
 from interactions.bootstrap import DEFINITION
 from interactions.projections import TimelineProjection
@@ -143,3 +149,59 @@ def descends_from(span: ReadableSpan, ancestor: ReadableSpan, spans: Any) -> boo
             return True
         current = by_id.get(current.parent.span_id)
     return False
+
+
+async def test_records_published_in_batches_carry_the_batch_span_and_land_as_sent_alone(
+    spans: InMemorySpanExporter, platform_topics_ready: str, publisher: KafkaPublisher
+) -> None:
+    """Encoded records keep their value, key and headers, go to the partition `publish` gives
+    their key, each key's in order, and carry the `traceparent` of one producer span."""
+    topic = f"test.batches.{uuid4().hex[:8]}"
+    await ensure_topics(platform_topics_ready, [TopicContract(topic)], partitions=6, replication=1)
+    customers = [f"batch-{uuid4().hex[:12]}" for _ in range(8)]
+    envelopes = [envelope_for(c, n) for n in range(3) for c in customers]
+    first = envelopes[: len(customers)]
+    alone = await publisher.publish(topic, first)
+    partition_of = {e.subject: p.partition for e, p in zip(first, alone, strict=True)}
+    records = [encoded(encode(e)) for e in envelopes]
+    await publisher.publish_encoded(topic, records)
+
+    [send] = [  # the instrumentation names a record's own span alike, without a count
+        s
+        for s in spans.get_finished_spans()
+        if s.name == f"{topic} send"
+        and (s.attributes or {}).get("messaging.batch.message_count") == len(records)
+    ]
+    assert send.kind == trace.SpanKind.PRODUCER
+    context = send.context
+    carried = f"00-{hex_id(context.trace_id, 32)}-{hex_id(context.span_id, 16)}-"
+    carried += hex_id(context.trace_flags, 2)
+    found = [r for r in await read_topic(platform_topics_ready, topic) if r.key in keys(customers)]
+    batched = [r for r in found if ("traceparent", carried.encode()) in r.headers]
+    assert sorted(r.value for r in batched) == sorted(r.value for r in records)
+    for record in batched:
+        [sent] = [r for r in records if r.value == record.value]
+        assert record.key == sent.key
+        assert list(record.headers) == [*sent.headers, ("traceparent", carried.encode())]
+        assert record.partition == partition_of[record.key.decode()]
+    for customer in customers:
+        mine = [r for r in sorted(batched, key=lambda r: r.offset) if r.key == customer.encode()]
+        assert [orjson.loads(r.value)["data"]["n"] for r in mine] == [0, 1, 2]
+
+
+def keys(customers: list[str]) -> set[bytes]:
+    return {c.encode() for c in customers}
+
+
+def envelope_for(customer: str, n: int) -> Envelope:
+    outreach = uuid4()
+    return Envelope(
+        id=uuid4(),
+        source="/campaigns/worker",
+        type="OutreachDispatched",
+        subject=customer,
+        time=datetime.now(UTC),
+        schemaversion=1,
+        correlationid=outreach,
+        data={"outreach_id": str(outreach), "n": n},
+    )

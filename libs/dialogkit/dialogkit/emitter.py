@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Literal
 from uuid import UUID
 
@@ -17,6 +18,11 @@ from dialog_schemas import Envelope, Event
 from dialogkit.tracing import current_traceparent
 
 Role = Literal["api", "worker", "ingress"]
+
+
+class Trace(Enum):
+    CURRENT = "current"
+    """The trace of the span active when the envelope is made."""
 
 
 @dataclass(frozen=True)
@@ -38,9 +44,13 @@ class Emitter:
         subject: str,
         time: datetime,
         conversation: UUID | None = None,
+        traceparent: str | Trace | None = Trace.CURRENT,
     ) -> Envelope:
         """An event a command or job records; it starts a conversation of its own, or joins
-        `conversation` (an outreach's events share the outreach's); carries the current trace."""
+        `conversation` (an outreach's events share the outreach's); carries the current trace,
+        or `traceparent` where a job that makes many envelopes in one span read it once."""
+        if traceparent is Trace.CURRENT:
+            traceparent = current_traceparent()
         return Envelope.wrap(
             event,
             id=id,
@@ -48,7 +58,7 @@ class Emitter:
             subject=subject,
             time=time,
             correlationid=conversation,
-            traceparent=current_traceparent(),
+            traceparent=traceparent,
         )
 
     def caused_by(

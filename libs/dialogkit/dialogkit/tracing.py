@@ -3,7 +3,8 @@ set up by entrypoints only, and W3C trace context from Kafka headers into projec
 
 The aiokafka instrumentation writes the producer span's `traceparent` into every record's Kafka
 headers; a worker continues that trace in the span around a batch it applies, so the database
-writes of the batch (asyncpg spans) belong to it.
+writes of the batch (asyncpg spans) belong to it. Records published in batches
+(`KafkaPublisher.publish_encoded`) carry the `traceparent` of one producer span per batch.
 """
 
 from __future__ import annotations
@@ -107,6 +108,25 @@ def batch_span(name: str, records: Sequence[SourceRecord], **attributes: str) ->
         attributes={**attributes, "messaging.batch.message_count": len(records)},
     ):
         yield
+
+
+@contextmanager
+def producer_span(topic: str, count: int) -> Iterator[list[tuple[str, bytes]]]:
+    """One producer span around sending `count` records to `topic` in batches; yields the trace
+    headers (W3C `traceparent`) each of them carries, as the aiokafka instrumentation puts them
+    into a record sent alone. None without a tracer provider set up (no trace to continue)."""
+    tracer = trace.get_tracer("dialogkit")
+    attributes: dict[str, str | int] = {
+        "messaging.system": "kafka",
+        "messaging.destination.name": topic,
+        "messaging.batch.message_count": count,
+    }
+    with tracer.start_as_current_span(
+        f"{topic} send", kind=trace.SpanKind.PRODUCER, attributes=attributes
+    ):
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        yield [(name, value.encode()) for name, value in carrier.items()]
 
 
 @contextmanager

@@ -28,7 +28,7 @@ import asyncpg
 
 from campaigns import decision_metrics
 from campaigns.audience import CustomerFacts
-from campaigns.audience_store import FIELD_FOR, contact_points, facts_for
+from campaigns.audience_store import contact_points, facts_for
 from campaigns.barrier import ReadBarrier
 from campaigns.calling_hours import zones_from
 from campaigns.dispatch import (
@@ -49,21 +49,15 @@ from campaigns.due import (
     phone_zones,
     recent_contacts,
     record,
+    request,
     take_due,
 )
-from campaigns.outbox import (
-    WORKER,
-    OutboxRelay,
-    event_id,
-    event_row,
-    outreach_envelope,
-    request_row,
-)
+from campaigns.outbox import OutboxRelay, event_row, outreach_envelope
 from campaigns.triggered import holdings_of
 from campaigns.triggers import Holding, reason_gone
 from consentledger.domain import ConsentState
 from consentledger.store import load_states
-from dialog_schemas import Envelope, Event
+from dialog_schemas import Event
 from dialog_schemas.campaigns import (
     CancellationReason,
     FrequencyCaps,
@@ -72,20 +66,14 @@ from dialog_schemas.campaigns import (
     OutreachCancelled,
     OutreachDeferred,
 )
-from dialog_schemas.catalog import CAMPAIGNS_EVENTS, OUTBOUND_TOPICS
-from dialog_schemas.common import Channel
+from dialog_schemas.catalog import CAMPAIGNS_EVENTS
 from dialogkit.jobs import record_failed
 from dialogkit.publishing import EventPublisher
+from dialogkit.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = timedelta(minutes=1)
 """When an outreach whose decision failed (a defect, counted and logged) is tried again."""
-REQUEST_PATHS = {
-    Channel.PHONE: "phone_number",
-    Channel.SMS: "phone_number",
-    Channel.EMAIL: "email_address",
-    Channel.LETTER: "address",
-}
 
 
 @dataclass(frozen=True)
@@ -100,6 +88,8 @@ class Known:
     """The zones each customer's phone number implies, where read."""
     holdings: dict[str, list[Holding]]
     """Products and contracts of the customers of triggered outreach (is the reason gone?)."""
+    traceparent: str | None
+    """The round's trace, read once, which every event it writes carries."""
 
 
 class Dispatcher:
@@ -169,6 +159,7 @@ class Dispatcher:
                 await contact_points(connection, customers),
                 await phone_zones(connection, customers),
                 await holdings_of(connection, sorted({r.customer_id for r in rows if r.origin})),
+                current_traceparent(),
             )
             decisions = Decisions.empty()
             for row in rows:
@@ -199,7 +190,8 @@ class Dispatcher:
         elif row.origin is not None:  # a triggered outreach whose reason may be gone
             ended = reason_gone(row.origin, lookups.holdings.get(customer, []))
         if ended is not None:
-            out.events.append(_event(row, _cancelled(row, now, ended), "cancelled"))
+            cancelled = _cancelled(row, now, ended)
+            out.events.append(_event(row, cancelled, "cancelled", lookups.traceparent))
             out.done.append(row.outreach_id)
             return
         known = lookups.facts.get(customer)
@@ -222,16 +214,10 @@ class Dispatcher:
             now=now,
             policy=self._policy,
         )
-        self._record_outcome(row, outcome, now, lookups.contacts, lookups.points, out)
+        self._record_outcome(row, outcome, now, lookups, out)
 
     def _record_outcome(
-        self,
-        row: Row,
-        outcome: Outcome,
-        now: datetime,
-        contacts: dict[str, list[Contact]],
-        points: dict[str, dict[str, Any]],
-        out: Decisions,
+        self, row: Row, outcome: Outcome, now: datetime, lookups: Known, out: Decisions
     ) -> None:
         common: dict[str, Any] = {
             "outreach_id": row.outreach_id,
@@ -240,29 +226,30 @@ class Dispatcher:
             "purpose": row.purpose,
             "decided_at": now,
         }
+        trace = lookups.traceparent
         if isinstance(outcome, Deferred):
             event: Event = OutreachDeferred(**common, until=outcome.until, reason=outcome.reason)
-            out.events.append(_event(row, event, f"deferred-{row.deferrals + 1}"))
+            out.events.append(_event(row, event, f"deferred-{row.deferrals + 1}", trace))
             out.deferred.append((row.outreach_id, outcome.until))
             return
         out.done.append(row.outreach_id)
         if isinstance(outcome, Blocked):
             out.events.append(
-                _event(row, OutreachBlocked(**common, reason=outcome.reason), "decided")
+                _event(row, OutreachBlocked(**common, reason=outcome.reason), "decided", trace)
             )
             return
         assert isinstance(outcome, Authorized)
         authorized = OutreachAuthorized(
             **common, legal_basis=outcome.legal_basis, consent_id=outcome.consent_id
         )
-        out.requests.append(_request(row, now, points.get(row.customer_id, {})))
-        out.events.append(_event(row, authorized, "decided"))
+        out.requests.append(request(row, now, lookups.points.get(row.customer_id, {})))
+        out.events.append(_event(row, authorized, "decided", trace))
         out.contacts.append((row.outreach_id, row.customer_id, row.channel.value, now))
-        contacts.setdefault(row.customer_id, []).append(Contact(row.channel, now))
+        lookups.contacts.setdefault(row.customer_id, []).append(Contact(row.channel, now))
 
 
-def _event(row: Row, event: Event, what: str) -> tuple[Any, ...]:
-    envelope = outreach_envelope(event, row.customer_id, row.outreach_id, what)
+def _event(row: Row, event: Event, what: str, traceparent: str | None) -> tuple[Any, ...]:
+    envelope = outreach_envelope(event, row.customer_id, row.outreach_id, what, traceparent)
     return event_row(CAMPAIGNS_EVENTS.name, envelope)
 
 
@@ -274,29 +261,3 @@ def _cancelled(row: Row, now: datetime, reason: CancellationReason) -> OutreachC
         cancelled_at=now,
         reason=reason,
     )
-
-
-def _request(row: Row, now: datetime, points: dict[str, Any]) -> tuple[Any, ...]:
-    """The channel request, its contact point to be opened and sealed by the relay."""
-    topic = OUTBOUND_TOPICS[row.channel.value]
-    kind = next(iter(topic.events.values()))
-    data = {
-        "outreach_id": str(row.outreach_id),
-        "campaign_id": row.campaign_id,
-        "purpose": row.purpose.value,
-        "message_ref": row.definition.message_ref,
-        "requested_at": now.isoformat(),
-        "deadline": (now + timedelta(hours=row.definition.deadline_hours)).isoformat(),
-    }
-    envelope = Envelope(
-        id=event_id(row.outreach_id, "requested"),
-        source=WORKER.source,
-        type=kind.event_type,
-        subject=row.customer_id,
-        time=now,
-        schemaversion=kind.schema_version,
-        correlationid=row.outreach_id,
-        data=data,
-    )
-    field = FIELD_FOR[row.channel]
-    return request_row(topic.name, envelope, field, points.get(field), REQUEST_PATHS[row.channel])

@@ -9,12 +9,22 @@ from uuid import UUID
 
 import asyncpg
 
+from campaigns.audience_store import FIELD_FOR
 from campaigns.dispatch import Contact
-from campaigns.outbox import write
+from campaigns.outbox import WORKER, event_id, request_row, write
 from campaigns.phone_zones import UNREAD
 from campaigns.triggers import Origin
+from dialog_schemas import Envelope
 from dialog_schemas.campaigns import CampaignDefinition, FrequencyCaps, TriggerKind
+from dialog_schemas.catalog import OUTBOUND_TOPICS
 from dialog_schemas.common import Channel, Purpose
+
+REQUEST_PATHS = {
+    Channel.PHONE: "phone_number",
+    Channel.SMS: "phone_number",
+    Channel.EMAIL: "email_address",
+    Channel.LETTER: "address",
+}
 
 
 @dataclass(frozen=True)
@@ -184,3 +194,29 @@ async def phone_zones(db: Any, customers: list[str]) -> dict[str, list[str]]:
         customers,
     )
     return {r["customer_id"]: list(r["phone_zones"]) for r in rows}
+
+
+def request(row: Row, now: datetime, points: dict[str, Any]) -> tuple[Any, ...]:
+    """The channel request, its contact point to be opened and sealed by the relay."""
+    topic = OUTBOUND_TOPICS[row.channel.value]
+    kind = next(iter(topic.events.values()))
+    data = {
+        "outreach_id": str(row.outreach_id),
+        "campaign_id": row.campaign_id,
+        "purpose": row.purpose.value,
+        "message_ref": row.definition.message_ref,
+        "requested_at": now.isoformat(),
+        "deadline": (now + timedelta(hours=row.definition.deadline_hours)).isoformat(),
+    }
+    envelope = Envelope(
+        id=event_id(row.outreach_id, "requested"),
+        source=WORKER.source,
+        type=kind.event_type,
+        subject=row.customer_id,
+        time=now,
+        schemaversion=kind.schema_version,
+        correlationid=row.outreach_id,
+        data=data,
+    )
+    field = FIELD_FOR[row.channel]
+    return request_row(topic.name, envelope, field, points.get(field), REQUEST_PATHS[row.channel])

@@ -7,6 +7,10 @@ broker acknowledged them. A crash between commit and publish leaves the rows for
 network). An event may then be published twice, always with the same id, which every consumer
 on the platform applies once.
 
+A row keeps the event's value as it is published (`codec.encode` of its envelope, stored as
+`json`, which keeps the bytes): the relay sends it as it is, with the binding's headers read from
+it, and never validates or encodes it again.
+
 A channel request is written without its contact point: the relay opens the customer's sealed
 contact points (the data key is asked for outside any transaction), takes the first, seals it as
 the request's field and publishes the request, then `OutreachDispatched`. When the customer's key
@@ -33,7 +37,8 @@ from dialog_schemas import Envelope, Event
 from dialog_schemas.campaigns import CancellationReason, OutreachCancelled, OutreachDispatched
 from dialog_schemas.catalog import CAMPAIGNS_EVENTS
 from dialog_schemas.common import Channel
-from dialogkit.emitter import Emitter
+from dialogkit.codec import encode
+from dialogkit.emitter import Emitter, Trace
 from dialogkit.pii import (
     PREFIX,
     DataKey,
@@ -44,14 +49,15 @@ from dialogkit.pii import (
     encrypt,
     event_class,
 )
-from dialogkit.publishing import EventPublisher
+from dialogkit.publishing import Encoded, EventPublisher, encoded, publish_encoded
+from dialogkit.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
 NAMESPACE = UUID("0b8e3c52-7d7f-4c1e-9a55-2f1d6a9e4b10")
 WORKER = Emitter(SERVICE, "worker")
 LEASE_S = 30
-Row = tuple[int, str, Envelope, Any]
-"""seq, topic, envelope, contact point to seal (requests only)."""
+Row = tuple[int, str, bytes | Envelope, Any]
+"""seq, topic, the event's encoded value (or its envelope), contact point to seal (requests)."""
 
 
 def event_id(outreach_id: UUID, what: str) -> UUID:
@@ -59,19 +65,27 @@ def event_id(outreach_id: UUID, what: str) -> UUID:
     return uuid5(NAMESPACE, f"{outreach_id}/{what}")
 
 
-def outreach_envelope(event: Event, customer: str, outreach_id: UUID, what: str) -> Envelope:
-    """The envelope of an event about one outreach; its conversation is the outreach."""
+def outreach_envelope(
+    event: Event,
+    customer: str,
+    outreach_id: UUID,
+    what: str,
+    traceparent: str | Trace | None = Trace.CURRENT,
+) -> Envelope:
+    """The envelope of an event about one outreach; its conversation is the outreach. A round
+    that makes many passes the `traceparent` it read once (`current_traceparent`)."""
     return WORKER.new(
         event,
         id=event_id(outreach_id, what),
         subject=customer,
         time=datetime.now(UTC),
         conversation=outreach_id,
+        traceparent=traceparent,
     )
 
 
 def event_row(topic: str, envelope: Envelope) -> tuple[Any, ...]:
-    return (topic, envelope.model_dump_json(), None)
+    return (topic, encode(envelope).decode(), None)
 
 
 def request_row(
@@ -79,7 +93,7 @@ def request_row(
 ) -> tuple[Any, ...]:
     """A request whose contact point (`path`) is the first of the customer's `field`."""
     contact = {"field": field, "value": value, "path": path}
-    return (topic, envelope.model_dump_json(), orjson.dumps(contact).decode())
+    return (topic, encode(envelope).decode(), orjson.dumps(contact).decode())
 
 
 async def write(connection: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -121,7 +135,7 @@ class OutboxRelay:
             (
                 r["seq"],
                 r["topic"],
-                Envelope.model_validate_json(r["envelope"]),
+                r["envelope"].encode(),
                 orjson.loads(r["contact"]) if r["contact"] else None,
             )
             for r in records
@@ -133,28 +147,33 @@ class OutboxRelay:
         `OutreachDispatched` (or `OutreachCancelled`) of each. Returns the rows kept: requests
         whose data key could not be asked for (the key service is down); they stay in the
         outbox and are tried again once their lease ends, after their decision, which went."""
-        keys = await self._keys_of({e.subject for _, _, e, c in rows if c is not None})
+        values = [
+            (seq, topic, v, contact, orjson.loads(v) if contact is not None else None)
+            for seq, topic, v, contact in ((s, t, _value(v), c) for s, t, v, c in rows)
+        ]
+        keys = await self._keys_of({r["subject"] for *_, r in values if r is not None})
+        traceparent = current_traceparent()
         kept: set[int] = set()
         outcomes: list[tuple[Envelope, str]] = []
-        run_topic, run, after = "", list[Envelope](), list[Envelope]()
-        for seq, topic, envelope, contact in rows:
+        run_topic, run, after = "", list[Encoded](), list[Envelope]()
+        for seq, topic, value, contact, request in values:
             if topic != run_topic:
                 await _send(publisher, run_topic, run, after)
                 run_topic, run, after = topic, [], []
-            if contact is None:
-                run.append(envelope)
+            if request is None:
+                run.append(encoded(value))
                 continue
-            key = keys.get(envelope.subject)
+            key = keys.get(request["subject"])
             if isinstance(key, KeyServiceUnavailable):
                 kept.add(seq)
                 continue
-            sealed = _sealed_request(key, envelope, contact)
+            sealed = _sealed_request(key, request, contact)
             if sealed is None:
-                after.append(cancelled(envelope, channel_of(topic)))
+                after.append(cancelled(request, channel_of(topic), traceparent))
             else:
-                run.append(sealed)
-                after.append(dispatched(sealed, topic))
-            outcomes.append((after[-1], envelope.data["purpose"]))
+                run.append(encoded(orjson.dumps(sealed)))
+                after.append(dispatched(request, topic, traceparent))
+            outcomes.append((after[-1], request["data"]["purpose"]))
         await _send(publisher, run_topic, run, after)
         decision_metrics.relayed(outcomes)
         if kept:
@@ -178,27 +197,32 @@ class OutboxRelay:
         return dict(await asyncio.gather(*(ask(c) for c in sorted(customers))))
 
 
+def _value(value: bytes | Envelope) -> bytes:
+    return encode(value) if isinstance(value, Envelope) else value
+
+
 def _sealed_request(
-    key: DataKey | None, envelope: Envelope, contact: dict[str, Any]
-) -> Envelope | None:
-    """The request with its first contact point sealed; None without a key or contact point."""
+    key: DataKey | None, request: dict[str, Any], contact: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The request (its encoded envelope, parsed) with its first contact point sealed; None
+    without a key or contact point."""
     if key is None:
         return None
-    customer, value = envelope.subject, contact["value"]
+    customer, value = request["subject"], contact["value"]
     try:
         points = decrypt(key, customer, contact["field"], value) if _sealed(value) else value
     except (KeyDestroyed, ValueError):
         return None
     if not points:
         return None
-    kind = event_class(envelope.type)
+    kind = event_class(request["type"])
     try:
-        kind.model_validate({**envelope.data, contact["path"]: points[0]})
+        kind.model_validate({**request["data"], contact["path"]: points[0]})
     except ValidationError:
-        log.warning("contact point not usable", extra={"outreach": str(envelope.correlationid)})
+        log.warning("contact point not usable", extra={"outreach": request["correlationid"]})
         return None
-    data = {**envelope.data, contact["path"]: encrypt(key, customer, contact["path"], points[0])}
-    return envelope.model_copy(update={"data": data})
+    data = {**request["data"], contact["path"]: encrypt(key, customer, contact["path"], points[0])}
+    return {**request, "data": data}
 
 
 def _sealed(value: Any) -> bool:
@@ -209,35 +233,36 @@ def channel_of(topic: str) -> Channel:
     return Channel(topic.split(".")[2])
 
 
-def dispatched(request: Envelope, topic: str) -> Envelope:
-    """`OutreachDispatched` for a request handed to its channel's topic."""
-    outreach_id = UUID(request.data["outreach_id"])
+def dispatched(request: dict[str, Any], topic: str, traceparent: str | None) -> Envelope:
+    """`OutreachDispatched` for a request (its parsed envelope) handed to its channel's topic."""
+    outreach_id = UUID(request["data"]["outreach_id"])
     event = OutreachDispatched(
         outreach_id=outreach_id,
-        campaign_id=request.data["campaign_id"],
+        campaign_id=request["data"]["campaign_id"],
         channel=channel_of(topic),
         dispatched_at=datetime.now(UTC),
     )
-    return outreach_envelope(event, request.subject, outreach_id, "dispatched")
+    return outreach_envelope(event, request["subject"], outreach_id, "dispatched", traceparent)
 
 
 async def _send(
-    publisher: EventPublisher, topic: str, run: list[Envelope], after: list[Envelope]
+    publisher: EventPublisher, topic: str, run: list[Encoded], after: list[Envelope]
 ) -> None:
     if run:
-        await publisher.publish(topic, run)
+        await publish_encoded(publisher, topic, run)
     if after:
-        await publisher.publish(CAMPAIGNS_EVENTS.name, after)
+        outcomes = [encoded(encode(e)) for e in after]
+        await publish_encoded(publisher, CAMPAIGNS_EVENTS.name, outcomes)
 
 
-def cancelled(request: Envelope, channel: Channel) -> Envelope:
+def cancelled(request: dict[str, Any], channel: Channel, traceparent: str | None) -> Envelope:
     """`OutreachCancelled` (no contact point) for a request that cannot be sealed."""
-    outreach_id = UUID(request.data["outreach_id"])
+    outreach_id = UUID(request["data"]["outreach_id"])
     event = OutreachCancelled(
         outreach_id=outreach_id,
-        campaign_id=request.data["campaign_id"],
+        campaign_id=request["data"]["campaign_id"],
         channel=channel,
         cancelled_at=datetime.now(UTC),
         reason=CancellationReason.NO_CONTACT_POINT,
     )
-    return outreach_envelope(event, request.subject, outreach_id, "cancelled")
+    return outreach_envelope(event, request["subject"], outreach_id, "cancelled", traceparent)
