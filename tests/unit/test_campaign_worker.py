@@ -275,3 +275,34 @@ async def test_a_request_waits_in_the_outbox_while_the_key_service_is_down() -> 
     assert all(
         subject != "down" or kind == "OutreachAuthorized" for _, kind, subject in publisher.order
     )
+
+
+async def test_the_relay_asks_for_a_rounds_keys_in_one_request() -> None:
+    from dialogkit.keys import DataKey
+
+    class Counting(InMemoryKeyStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches: list[list[str]] = []
+
+        async def keys_for(
+            self, customer_ids: Sequence[str], *, create: bool = False
+        ) -> dict[str, DataKey | None]:
+            self.batches.append(list(customer_ids))
+            return await super().keys_for(customer_ids, create=create)
+
+    keys = Counting()
+    customers = [f"c-{n}" for n in range(5)]
+    sealed = {}
+    for customer in customers:
+        key = await keys.key_for(customer, create=True)
+        assert key is not None
+        sealed[customer] = encrypt(key, customer, "phone_numbers", ["+493012345678"])
+    rows = [(n, *request(c, sealed[c])[1:]) for n, c in enumerate(customers)]
+    publisher = Recording()
+
+    kept = await OutboxRelay(keys).publish(rows, publisher)  # type: ignore[arg-type]
+
+    assert keys.batches == [customers], "one request for every request of the round"
+    assert kept == set()
+    assert [s for _, kind, s in publisher.order if kind == "CallRequested"] == customers

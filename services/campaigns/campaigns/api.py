@@ -96,8 +96,7 @@ async def pause_campaign(
     idempotency_key: IdempotencyKey = None,
 ) -> CommandResult:
     """Stop deciding and dispatching the campaign's outreach until it is resumed."""
-    result = await execute(runtime, campaign_id, PauseCampaign(), idempotency_key)
-    return _answer(result, response)
+    return _answer(await execute(runtime, campaign_id, PauseCampaign(), idempotency_key), response)
 
 
 @router.post("/campaigns/{campaign_id}/resume", dependencies=[LAUNCH])
@@ -108,8 +107,7 @@ async def resume_campaign(
     idempotency_key: IdempotencyKey = None,
 ) -> CommandResult:
     """Decide and dispatch again; outreach that fell due meanwhile is decided now."""
-    result = await execute(runtime, campaign_id, ResumeCampaign(), idempotency_key)
-    return _answer(result, response)
+    return _answer(await execute(runtime, campaign_id, ResumeCampaign(), idempotency_key), response)
 
 
 @router.post("/campaigns/{campaign_id}/stop", dependencies=[LAUNCH])
@@ -120,8 +118,7 @@ async def stop_campaign(
     idempotency_key: IdempotencyKey = None,
 ) -> CommandResult:
     """End the campaign for good; outreach not decided yet is cancelled."""
-    result = await execute(runtime, campaign_id, StopCampaign(), idempotency_key)
-    return _answer(result, response)
+    return _answer(await execute(runtime, campaign_id, StopCampaign(), idempotency_key), response)
 
 
 @router.get("/campaigns/{campaign_id}", dependencies=[READ])

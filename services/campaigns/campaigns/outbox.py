@@ -183,8 +183,13 @@ class OutboxRelay:
     async def _keys_of(
         self, customers: set[str]
     ) -> dict[str, DataKey | KeyServiceUnavailable | None]:
-        """The customers' data keys, asked for `parallel` at a time (None once erased; the
-        error where the key service did not answer)."""
+        """The customers' data keys (None once erased), asked for in one go; where the key
+        service does not answer that, asked for one by one, `parallel` at a time, so that only
+        the customers whose key could not be had wait (the error in their place)."""
+        try:
+            return dict(await self._keys.keys_for(sorted(customers)))
+        except KeyServiceUnavailable:
+            pass
         gate = asyncio.Semaphore(self._parallel)
 
         async def ask(customer: str) -> tuple[str, DataKey | KeyServiceUnavailable | None]:
