@@ -15,6 +15,7 @@ from cloudevents.core.bindings import kafka
 from cloudevents.v1 import kafka as legacy_kafka
 from cloudevents.v1.http import CloudEvent as LegacyCloudEvent
 
+from campaigns.config import Settings as CampaignsSettings
 from campaigns.signals import SignalIngress, signal_event_id
 from contacts.domain import purchase_event_id
 from dialog_schemas.catalog import (
@@ -27,7 +28,7 @@ from dialog_schemas.catalog import (
 from dialog_schemas.examples import EXAMPLES
 from dialog_schemas.sdk_example import customer_key, ingress_event, produce
 from dialogkit.deadletters import DeadLetters
-from dialogkit.ingress import IngressProcessor
+from dialogkit.ingress import IngressContext, IngressProcessor
 from dialogkit.publishing import KafkaPublisher
 from dialogkit.records import SourceRecord
 from tests.integration.test_ingress import CASE, dead_letters, report_envelope
@@ -104,7 +105,8 @@ async def signals_ingested(bootstrap: str, publisher: KafkaPublisher, customer: 
     `BehaviouralSignalRecorded` events it publishes to the campaigns events topic."""
     route = SignalIngress()
     dead = DeadLetters(publisher, dead_letter_topic("campaigns"), route.name)
-    outcome = await IngressProcessor(route, publisher, dead).handle(
+    context = IngressContext(None, CampaignsSettings())
+    outcome = await IngressProcessor(route, publisher, dead, context=context).handle(
         await of_customer(bootstrap, CAMPAIGNS_INGRESS.name, customer)
     )
     assert outcome.dead_lettered == 0, "a signal the SDK wrote was refused"
