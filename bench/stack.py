@@ -24,6 +24,7 @@ from dialog_schemas import Envelope
 from dialog_schemas.common import Channel, Direction, Purpose
 from dialog_schemas.interactions import TouchpointRecorded
 from dialogkit.db import ensure_database, migrate
+from dialogkit.http_metrics import CLIENT_KEEPALIVE_S
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,11 @@ class Requests:
     """An HTTP client for load: at most IN_FLIGHT requests open, the rest queued in order."""
 
     def __init__(self, base: str) -> None:
-        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+        limits = httpx.Limits(
+            max_connections=IN_FLIGHT,
+            max_keepalive_connections=IN_FLIGHT,
+            keepalive_expiry=CLIENT_KEEPALIVE_S,  # the API closes idle connections later
+        )
         self.client = httpx.AsyncClient(base_url=base, headers=AUTH, limits=limits, timeout=300)
         self.gate = asyncio.Semaphore(IN_FLIGHT)
 

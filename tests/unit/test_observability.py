@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+from typing import Any
 
 import httpx
 import orjson
@@ -145,3 +146,25 @@ def test_a_worker_instruments_the_database_and_broker_clients() -> None:
 
     assert AIOKafkaInstrumentor().is_instrumented_by_opentelemetry
     assert AsyncPGInstrumentor().is_instrumented_by_opentelemetry
+
+
+def test_clients_drop_idle_connections_before_the_apis_close_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request sent on a connection the server is closing at that moment fails with a read
+    error: for a data key that is a 503 on a healthy platform. Clients expire idle connections
+    well before the APIs do."""
+    from dialogkit import service
+    from dialogkit.http_metrics import CLIENT_KEEPALIVE_S, SERVER_KEEPALIVE_S, PeerClient
+    from interactions.bootstrap import DEFINITION
+    from interactions.config import Settings
+
+    client = PeerClient("http://contacts", "t", target="contacts", operation="x", timeout_s=1)
+    pool = client.client()._transport._inner._pool  # type: ignore[attr-defined]
+    assert pool._keepalive_expiry == CLIENT_KEEPALIVE_S
+    assert CLIENT_KEEPALIVE_S * 2 <= SERVER_KEEPALIVE_S
+
+    ran: dict[str, Any] = {}
+    monkeypatch.setattr(service.uvicorn, "run", lambda app, **options: ran.update(options))
+    service.run_api(DEFINITION, Settings())
+    assert ran["timeout_keep_alive"] == SERVER_KEEPALIVE_S

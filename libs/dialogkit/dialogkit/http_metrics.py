@@ -83,6 +83,20 @@ class TimedTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+SERVER_KEEPALIVE_S = 15
+"""How long an API keeps an idle connection open (uvicorn's `timeout_keep_alive`)."""
+CLIENT_KEEPALIVE_S = 5.0
+"""How long a client of the platform reuses an idle connection: well below the servers' time, so
+a request never goes out on a connection the server is closing at that moment (a read error on a
+healthy service, which for a data key would answer 503)."""
+
+
+def peer_transport() -> httpx.AsyncHTTPTransport:
+    """The transport of the platform's clients to its APIs: idle connections dropped after
+    `CLIENT_KEEPALIVE_S`."""
+    return httpx.AsyncHTTPTransport(limits=httpx.Limits(keepalive_expiry=CLIENT_KEEPALIVE_S))
+
+
 class PeerClient:
     """One httpx client to another service for the life of the adapter that holds it: its
     connections are kept and reused, every call is observed as `target`/`operation`
@@ -116,6 +130,6 @@ class PeerClient:
         """The client, made on first use (inside the event loop that uses it)."""
         if self._client is None:
             transport, target, operation = self._observed
-            timed = TimedTransport(transport or httpx.AsyncHTTPTransport(), target, operation)
+            timed = TimedTransport(transport or peer_transport(), target, operation)
             self._client = httpx.AsyncClient(transport=timed, **self._options)
         return self._client

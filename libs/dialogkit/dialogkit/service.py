@@ -19,6 +19,7 @@ from dialog_schemas.catalog import TopicContract
 from dialogkit.config import ServiceSettings
 from dialogkit.db import migrate
 from dialogkit.http import create_api
+from dialogkit.http_metrics import SERVER_KEEPALIVE_S
 from dialogkit.ingress import IngressRoute
 from dialogkit.jobs import Periodic
 from dialogkit.lifecycle import CustomerTables
@@ -96,6 +97,7 @@ def run_api(definition: ServiceDefinition[S], settings: S) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=SERVER_KEEPALIVE_S,  # longer than any client keeps one idle
     )
 
 
