@@ -38,7 +38,7 @@ class Sizes:
     freshness_s: float = 15
     post_rate: float = 500
     post_s: float = 10
-    rates: tuple[float, ...] = (25, 50, 100, 200, 400, 800, 1600)
+    rates: tuple[float, ...] = (25, 50, 100, 200, 400, 800, 1000, 1200, 1600)
     rate_step_s: float = 5
     eligibility_rate: float = 1000
     eligibility_s: float = 10
