@@ -19,7 +19,7 @@ token: env  ## print a local development token: make token SCOPES="consent:read 
 	@$(RUN) python -m devstack token $(SCOPES)
 
 test: env browser lint typecheck k8s-check  ## every test tier, lint, type check and the manifests
-	$(PYTEST) tests/unit tests/integration tests/e2e
+	$(PYTEST) --durations=15 tests/unit tests/integration tests/e2e
 
 unit: env
 	$(PYTEST) tests/unit
