@@ -63,8 +63,9 @@ async def data_keys(request: DataKeysRequest, runtime: Runtime) -> DataKeys:
     store = PostgresKeyStore(runtime.pool)
     keys = await store.keys_for(request.customer_ids, create=request.create)
     erased = await views.erased_keys(runtime.pool, [c for c, k in keys.items() if k is None])
+    gone = set(erased)
     return DataKeys(
         keys=[views.key_view(c, k) for c, k in keys.items() if k is not None],
         erased=erased,
-        missing=[c for c, k in keys.items() if k is None and c not in set(erased)],
+        missing=[c for c, k in keys.items() if k is None and c not in gone],
     )
