@@ -77,3 +77,33 @@ async def test_keys_of_many_customers_are_made_and_read_in_one_go(key_store: Key
     assert made["c-2"] == await key_store.key_for("c-2"), "an existing key is kept"
     assert made["c-3"] is None, "erasure is not undone"
     assert await key_store.keys_for([]) == {}
+
+
+async def test_concurrent_asks_for_keys_go_to_contacts_in_rounds(
+    data_keys_env: dict[str, str],
+) -> None:
+    """Against a running contacts API: 200 POSTs sealing at once cost one request, and each
+    gets the key contacts keeps for its own customer."""
+    import asyncio
+
+    import httpx
+
+    from dialogkit.pii import HttpKeyStore
+    from tests.support import TOKEN
+
+    sent: list[str] = []
+
+    class Counting(httpx.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(f"{request.method} {request.url.path}")
+            return await super().handle_async_request(request)
+
+    contacts = data_keys_env["CONSENT_CONTACTS_URL"]
+    store = HttpKeyStore(contacts, TOKEN, cache_s=0, transport=Counting())
+    customers = [f"c-rounds-{n}" for n in range(200)]
+    sealing = await asyncio.gather(*(store.key_for(c, create=True) for c in customers))
+    assert sent == ["POST /v1/data-keys"]
+    assert None not in sealing
+    assert len({k.key_id for k in sealing if k}) == 200, "a key of its own for each customer"
+    opening = await HttpKeyStore(contacts, TOKEN, cache_s=0).keys_for(customers)
+    assert [opening[c] for c in customers] == sealing

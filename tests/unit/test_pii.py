@@ -149,44 +149,6 @@ async def test_envelopes_are_sealed_for_their_subject_once() -> None:
     assert (await cipher.open("c-7", again.data))["summary"] == TOUCHPOINT.summary
 
 
-def key_service(answers: list[httpx.Response], asked: list[str]) -> httpx.MockTransport:
-    def answer(request: httpx.Request) -> httpx.Response:
-        asked.append(f"{request.method} {request.url.path} {request.headers['authorization']}")
-        return answers.pop(0)
-
-    return httpx.MockTransport(answer)
-
-
-async def test_the_key_client_asks_contacts_and_keeps_found_keys_briefly() -> None:
-    from dialogkit.keys import HttpKeyStore, new_key
-
-    key = new_key()
-    body = {"customer_id": "c-1", "key_id": key.key_id, "secret": b64encode(key.secret).decode()}
-    asked: list[str] = []
-    answers = [httpx.Response(200, json=body), httpx.Response(200, json=body)]
-    store = HttpKeyStore("http://contacts/", "t0ken", transport=key_service(answers, asked))
-    assert await store.key_for("c-1") == key
-    assert await store.key_for("c-1") == key  # from the cache
-    assert await store.key_for("c-1", create=True) == key  # sealing always asks
-    assert asked == ["GET /v1/data-keys/c-1 Bearer t0ken", "POST /v1/data-keys/c-1 Bearer t0ken"]
-
-
-async def test_the_key_client_tells_erased_from_unavailable() -> None:
-    from dialogkit.keys import HttpKeyStore, KeyServiceUnavailable
-    from dialogkit.retry import TRANSIENT_ERRORS
-
-    asked: list[str] = []
-    answers = [httpx.Response(410), httpx.Response(404), httpx.Response(500)]
-    store = HttpKeyStore("http://contacts", "t", cache_s=0, transport=key_service(answers, asked))
-    assert await store.key_for("erased") is None
-    assert await store.key_for("never-sealed") is None
-    with pytest.raises(KeyServiceUnavailable, match="answered 500"):
-        await store.key_for("c-1")
-    assert issubclass(KeyServiceUnavailable, TRANSIENT_ERRORS), "an outage is retried, not skipped"
-    with pytest.raises(PermissionError, match="erasure in the contacts service"):
-        await store.destroy("c-1")
-
-
 class CountingKeys(InMemoryKeyStore):
     def __init__(self) -> None:
         super().__init__()

@@ -24,11 +24,18 @@ async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
         raise DatabaseUnavailable(f"cannot connect to the database: {error!r}") from error
 
 
-async def create_pool(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(dsn: str, *, max_size: int = 10, keep_session: bool = True) -> asyncpg.Pool:
     """A connection pool; fails fast when the database cannot be reached.
 
     A connection the pool cannot open raises DatabaseUnavailable (after at most
     CONNECT_TIMEOUT_S), so callers can tell a database outage from other network errors.
+
+    With `keep_session` (the platform's pools) a released connection is not reset: asyncpg's
+    reset costs a round trip per release (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL`) and the platform leaves no session state behind (no session-level SET, LISTEN,
+    session advisory lock or WITH HOLD cursor; tests/unit/test_session_state.py scans for
+    them). A transaction still open at release is rolled back either way. Pass
+    `keep_session=False` for code that does leave session state.
     """
     return await asyncpg.create_pool(
         dsn,
@@ -37,7 +44,12 @@ async def create_pool(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
         command_timeout=30,
         timeout=CONNECT_TIMEOUT_S,
         connect=_connect,
+        reset=_keep_session if keep_session else None,
     )
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Release without a reset query (asyncpg still rolls back an open transaction first)."""
 
 
 def migration_files(package: str) -> list[tuple[str, str]]:

@@ -11,14 +11,18 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import asyncpg
 import httpx
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import TypeAdapter
 
+from dialog_schemas import CustomerId
 from dialogkit import metrics
 from dialogkit.http_metrics import PeerClient
+from dialogkit.rounds import Rounds
 from dialogkit.tokens import TokenSource
 
 KEY_REQUEST_SECONDS = "dialog_data_key_request_seconds"  # asking the key service, by purpose
@@ -45,6 +49,7 @@ class KeyStore(Protocol):
 
 BATCH_LIMIT = 1000
 """Customers per request for keys (the key service's limit)."""
+_CUSTOMER_ID = TypeAdapter(CustomerId)
 
 
 class KeyDestroyed(LookupError):
@@ -177,6 +182,10 @@ class HttpKeyStore:
     always asked for afresh, so nothing new is sealed with a key destroyed meanwhile. Readers
     may open values with a cached key for up to `cache_s` after an erasure; the erasure event
     makes every read model drop the customer's personal data regardless.
+
+    Concurrent `key_for` calls go in rounds (`dialogkit.rounds`), one `POST /v1/data-keys` per
+    round for sealing and one for opening: calls made while a round is in flight wait for the
+    next, which starts when it ends. A round answers only calls made before it began.
     """
 
     def __init__(
@@ -198,29 +207,23 @@ class HttpKeyStore:
         )
         self._cache_s = cache_s
         self._cached: dict[str, tuple[float, DataKey | None]] = {}
+        self._rounds = {
+            create: Rounds[str, DataKey | None](
+                partial(self._ask_chunk, create=create), max_keys=BATCH_LIMIT
+            )
+            for create in (False, True)
+        }
 
     async def key_for(self, customer_id: str, *, create: bool = False) -> DataKey | None:
+        """The customer's key (None if none was made, or once destroyed), from the next round
+        to begin. Raises KeyServiceUnavailable; ValueError (pydantic's ValidationError) for an
+        id that is not a customer id, without asking."""
         hit = self._cached.get(customer_id)
         if hit is not None and not create and time.monotonic() - hit[0] < self._cache_s:
             return hit[1]
-        path = f"/v1/data-keys/{customer_id}"
-        client = self.peer.client()
-        try:
-            with metrics.timed(KEY_REQUEST_SECONDS, purpose="seal" if create else "open"):
-                response = await (client.post(path) if create else client.get(path))
-        except httpx.HTTPError as error:
-            raise KeyServiceUnavailable(f"data key service: {type(error).__name__}") from error
-        if response.status_code == 404:
-            return None  # none yet: nothing was ever sealed for this customer
-        if response.status_code == 410:
-            key = None
-        elif response.status_code == 200:
-            body = response.json()
-            key = DataKey(body["key_id"], base64.b64decode(body["secret"]))
-        else:
-            raise KeyServiceUnavailable(f"data key service answered {response.status_code}")
-        self._cached[customer_id] = (time.monotonic(), key)
-        return key
+        _CUSTOMER_ID.validate_python(customer_id)  # a malformed one would fail its whole round
+        with metrics.timed(KEY_REQUEST_SECONDS, purpose="seal" if create else "open"):
+            return await self._rounds[create].get(customer_id)
 
     async def keys_for(
         self, customer_ids: Sequence[str], *, create: bool = False
@@ -235,24 +238,29 @@ class HttpKeyStore:
         asked = [c for c in dict.fromkeys(customer_ids) if c not in answers]
         for start in range(0, len(asked), BATCH_LIMIT):
             chunk = asked[start : start + BATCH_LIMIT]
-            body = await self._ask(
-                "/v1/data-keys", {"customer_ids": chunk, "create": create}, create
-            )
-            stamp = time.monotonic()
-            for found in body["keys"]:
-                key = DataKey(found["key_id"], base64.b64decode(found["secret"]))
-                self._cached[found["customer_id"]] = (stamp, key)
-                answers[found["customer_id"]] = key
-            for erased in body["erased"]:
-                self._cached[erased] = (stamp, None)
-                answers[erased] = None
+            with metrics.timed(KEY_REQUEST_SECONDS, purpose="seal" if create else "open"):
+                answers.update(await self._ask_chunk(chunk, create))
         return {c: answers.get(c) for c in customer_ids}
 
-    async def _ask(self, path: str, body: dict[str, object], create: bool) -> dict[str, Any]:
+    async def _ask_chunk(self, chunk: list[str], create: bool) -> dict[str, DataKey | None]:
+        """Each customer's key (None if erased, or none was made), kept in the cache."""
+        body = await self._ask("/v1/data-keys", {"customer_ids": chunk, "create": create})
+        stamp, answers = time.monotonic(), dict[str, DataKey | None]()
+        for found in body["keys"]:
+            key = DataKey(found["key_id"], base64.b64decode(found["secret"]))
+            self._cached[found["customer_id"]] = (stamp, key)
+            answers[found["customer_id"]] = key
+        for erased in body["erased"]:
+            self._cached[erased] = (stamp, None)
+            answers[erased] = None
+        for missing in body["missing"]:
+            answers[missing] = None  # none yet: nothing was ever sealed for this customer
+        return answers
+
+    async def _ask(self, path: str, body: dict[str, object]) -> dict[str, Any]:
         client = self.peer.client()
         try:
-            with metrics.timed(KEY_REQUEST_SECONDS, purpose="seal" if create else "open"):
-                response = await client.post(path, json=body)
+            response = await client.post(path, json=body)
         except httpx.HTTPError as error:
             raise KeyServiceUnavailable(f"data key service: {type(error).__name__}") from error
         if response.status_code != 200:
