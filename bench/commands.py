@@ -6,9 +6,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import httpx
 
-from bench.stack import AUTH, Bench, percentile
+from bench.load import Requests, percentile
+from bench.stack import Bench
 from bench.table import Figure
 
 EVIDENCE = {
@@ -44,7 +44,7 @@ async def measure(bench: Bench) -> list[Figure]:
     _, api = await bench.start("consent", "api", dsn)
     round_trips: list[float] = []
     answered: dict[int, int] = {}
-    async with httpx.AsyncClient(base_url=api, headers=AUTH, timeout=60) as client:
+    async with Requests(api) as client:
         for n, customer in enumerate(customers):  # one after another, as a web shop would
             body = {
                 "channel": "email",

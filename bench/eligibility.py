@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from bench.stack import Bench, Requests, open_loop, percentile
+from bench.cpu import cost
+from bench.load import Requests, open_loop, percentile
+from bench.stack import Bench
 from bench.table import Figure
 from consent.domain import ConfirmConsent, GrantConsent, RecordUse, confirm, grant, record_use
 from consent.projections import ConsentStateProjection
@@ -197,13 +199,18 @@ async def measure(bench: Bench) -> list[Figure]:
     bench.progress.say(f"seeding {len(histories):,} customers' consent histories")
     dsn = await bench.database("consent")
     await seed(dsn, histories)
-    _, api = await bench.start("consent", "api", dsn)
+    api_child, api = await bench.start("consent", "api", dsn)
+    meter = bench.meter({"consent API": api_child})
     async with Requests(api) as client:
         await latencies(client, customers, 50, 2)  # warm-up
         rate, seconds = sizes.eligibility_rate, sizes.eligibility_s
         bench.progress.say(f"eligibility at {rate:.0f} req/s for {seconds:.0f} s, then /healthz")
+        meter.start()
         answered, errors = await latencies(client, customers, rate, seconds)
+        answered_cpu, _ = cost(meter.stop(), len(answered), "question")
+        meter.start()
         ceiling = await health(client, rate, seconds)
+        ceiling_cpu, _ = cost(meter.stop(), len(ceiling), "request")
         bench.progress.say("eligibility against history length")
         short = await sequential(client, "short", 50)
         long = await sequential(client, "long", 50)
@@ -222,7 +229,8 @@ async def measure(bench: Bench) -> list[Figure]:
             ceiling_name="GET /healthz p99, same rate",
             higher_is_better=False,
             detail=f"p50 {percentile(answered, 0.5) * 1000:.1f} ms, {len(answered)} requests,"
-            f" {errors} errors, {len(customers):,} customers of 13 events",
+            f" {errors} errors, {len(customers):,} customers of 13 events; {answered_cpu};"
+            f" GET /healthz at the same rate: {ceiling_cpu}",
         ),
         Figure(
             "eligibility_history",

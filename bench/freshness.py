@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
+from bench.cpu import cost
+from bench.load import Requests, mean_seconds, open_loop, percentile, scrape
 from bench.observers import Tap, Watcher
-from bench.stack import Bench, Requests, mean_seconds, open_loop, percentile, scrape
+from bench.stack import Bench
 from bench.table import Figure
 from dialog_schemas import Envelope
 from dialog_schemas.catalog import INTERACTIONS_EVENTS, INTERACTIONS_INGRESS
@@ -211,8 +213,9 @@ async def measure(bench: Bench) -> list[Figure]:
     sizes = bench.sizes
     await bench.key_service()
     dsn = await bench.database("interactions")
-    _, worker = await bench.start("interactions", "worker", dsn)
-    _, api = await bench.start("interactions", "api", dsn)
+    worker_child, worker = await bench.start("interactions", "worker", dsn)
+    api_child, api = await bench.start("interactions", "api", dsn)
+    meter = bench.meter({"interactions API": api_child, "worker": worker_child})
     api_names = {"seal": f"{KEY_REQUEST_SECONDS}", "publish": PUBLISH_SECONDS}
     worker_names = {"batch": BATCH_SECONDS, "open": KEY_REQUEST_SECONDS}
     async with Freshness(bench, api, dsn) as probe:
@@ -220,7 +223,9 @@ async def measure(bench: Bench) -> list[Figure]:
         api_before, worker_before = await scrape(api), await scrape(worker)
         rate, seconds = sizes.freshness_rate, sizes.freshness_s
         bench.progress.say(f"freshness at {rate:.0f} touchpoints/s for {seconds:.0f} s")
+        meter.start()
         trips = await probe.run(rate, seconds)
+        trips_cpu, _ = cost(meter.stop(), len(trips) + probe.errors, "touchpoint")
         api_means = await means(api, api_before, api_names)
         worker_means = await means(worker, worker_before, worker_names)
         bench.progress.say("highest rate with freshness p99 < 1 s, via the API")
@@ -237,8 +242,12 @@ async def measure(bench: Bench) -> list[Figure]:
 
         best_ingress, ingress_notes = await highest_rate(bench, ingress_step)
     bench.progress.say(f"POST latency at {sizes.post_rate:.0f}/s, and /healthz as its ceiling")
+    meter.start()
     posts, post_errors = await request_latencies(api, sizes.post_rate, sizes.post_s, post=True)
+    posts_cpu, _ = cost(meter.stop(), len(posts), "POST")
+    meter.start()
     health, _ = await request_latencies(api, sizes.post_rate, sizes.post_s, post=False)
+    health_cpu, _ = cost(meter.stop(), len(health), "request")
     freshness = [t.visible - t.accepted for t in trips]
     tapped = [max(t.tapped - t.accepted, 0) for t in trips]
     return [
@@ -252,7 +261,8 @@ async def measure(bench: Bench) -> list[Figure]:
             ceiling_name="p99 until a plain consumer has the event",
             higher_is_better=False,
             detail=f"{len(trips)} touchpoints, {probe.errors} errors; "
-            + breakdown(trips, api_means, worker_means),
+            + breakdown(trips, api_means, worker_means)
+            + f"; {trips_cpu} (a touchpoint: its POST and the GETs until it shows)",
             extra={"p50_ms": percentile(freshness, 0.5) * MS},
         ),
         Figure(
@@ -283,6 +293,7 @@ async def measure(bench: Bench) -> list[Figure]:
             ceiling_name="GET /healthz p99, same rate",
             higher_is_better=False,
             detail=f"p50 {percentile(posts, 0.5) * MS:.1f} ms, {post_errors} errors;"
-            " each POST asks the contacts API for the customer's data key",
+            f" each POST asks the contacts API for the customer's data key; {posts_cpu};"
+            f" GET /healthz at the same rate: {health_cpu}",
         ),
     ]

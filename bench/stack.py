@@ -5,18 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
-
+from bench.cpu import CLIENT, CpuMeter, CpuSource, child_serving, process_cpu, tree_cpu
 from bench.table import Progress
-from bench.tokens import AUTH, ENV
+from bench.tokens import ENV
 from devstack.broker import group_env
 from devstack.processes import Child, free_port, spawn, wait_until
 from devstack.stack import database_dsn, ready
@@ -24,7 +21,6 @@ from dialog_schemas import Envelope
 from dialog_schemas.common import Channel, Direction, Purpose
 from dialog_schemas.interactions import TouchpointRecorded
 from dialogkit.db import ensure_database, migrate
-from dialogkit.http_metrics import CLIENT_KEEPALIVE_S
 
 
 @dataclass(frozen=True)
@@ -85,6 +81,7 @@ class Bench:
     progress: Progress
     children: list[Child] = field(default_factory=list)
     contacts_url: str = ""
+    contacts: Child | None = None
 
     async def database(self, package: str) -> str:
         """A fresh database with the package's migrations applied; returns its DSN."""
@@ -139,10 +136,22 @@ class Bench:
     async def key_service(self) -> str:
         """A contacts API keeping data keys; services started afterwards ask it for theirs."""
         if not self.contacts_url:
-            _, self.contacts_url = await self.start(
+            self.contacts, self.contacts_url = await self.start(
                 "contacts", "api", await self.database("contacts")
             )
         return self.contacts_url
+
+    def meter(self, processes: dict[str, Child]) -> CpuMeter:
+        """A CPU meter on these processes (Python, one core each), the contacts API if it runs,
+        PostgreSQL with its backends, the broker, and this process (the load generator, CLIENT)."""
+        sources: dict[str, CpuSource] = {n: process_cpu(c.pid) for n, c in processes.items()}
+        if self.contacts is not None:
+            sources["contacts API"] = process_cpu(self.contacts.pid)
+        port = urlsplit(self.admin_dsn).port or 5432
+        sources["PostgreSQL"] = tree_cpu(child_serving(port))
+        sources["broker"] = process_cpu(child_serving(int(self.bootstrap.rpartition(":")[2])))
+        sources[CLIENT] = process_cpu(os.getpid())
+        return CpuMeter(sources, one_core={*processes, "contacts API"})
 
     def stop_all(self) -> None:
         for child in reversed(self.children):
@@ -172,82 +181,3 @@ def touchpoints(count: int, customers: int, prefix: str = "c") -> list[Envelope]
         )
         for n in range(count)
     ]
-
-
-IN_FLIGHT = 64
-"""Requests a load generator has open at once; more wait in its own queue (a FIFO), since
-httpx's connection pool slows down quadratically with thousands of waiting requests."""
-
-
-class Requests:
-    """An HTTP client for load: at most IN_FLIGHT requests open, the rest queued in order."""
-
-    def __init__(self, base: str) -> None:
-        limits = httpx.Limits(
-            max_connections=IN_FLIGHT,
-            max_keepalive_connections=IN_FLIGHT,
-            keepalive_expiry=CLIENT_KEEPALIVE_S,  # the API closes idle connections later
-        )
-        self.client = httpx.AsyncClient(base_url=base, headers=AUTH, limits=limits, timeout=300)
-        self.gate = asyncio.Semaphore(IN_FLIGHT)
-
-    async def get(self, path: str, **options: Any) -> httpx.Response:
-        async with self.gate:
-            return await self.client.get(path, **options)
-
-    async def post(self, path: str, **options: Any) -> httpx.Response:
-        async with self.gate:
-            return await self.client.post(path, **options)
-
-    async def __aenter__(self) -> Requests:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
-
-async def open_loop(
-    rate: float, seconds: float, one: Callable[[int, float], Awaitable[None]]
-) -> None:
-    """Start `one(n, scheduled)` at `scheduled` = every 1/rate s (perf_counter), however long
-    earlier ones take, and wait for all; latencies count from `scheduled`, so time spent queued
-    in the generator is counted, not hidden."""
-    tasks = []
-    start = time.perf_counter()
-    for n in range(max(int(rate * seconds), 1)):
-        scheduled = start + n / rate
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(n, scheduled)))
-    await asyncio.gather(*tasks)
-
-
-def percentile(values: list[float], share: float) -> float:
-    """The `share` (0-1) percentile, nearest rank; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
-
-
-async def scrape(url: str) -> dict[str, float]:
-    """A process's /metrics as {'name{labels}': value}."""
-    async with httpx.AsyncClient(timeout=10) as client:
-        text = (await client.get(f"{url}/metrics", headers=AUTH)).text
-    found = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, number = line.rpartition(" ")
-            found[name] = float(number)
-    return found
-
-
-def mean_seconds(before: dict[str, float], after: dict[str, float], prefix: str) -> float | None:
-    """Mean of a summary's observations between two scrapes, over every label set it has."""
-    total = sum(v - before.get(k, 0) for k, v in after.items() if k.startswith(prefix + "_sum"))
-    count = sum(v - before.get(k, 0) for k, v in after.items() if k.startswith(prefix + "_count"))
-    return total / count if count else None

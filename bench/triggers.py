@@ -24,8 +24,9 @@ from pathlib import Path
 
 import asyncpg
 
+from bench.load import open_loop, percentile
 from bench.observers import Tap
-from bench.stack import Bench, open_loop, percentile
+from bench.stack import Bench
 from bench.table import Figure
 from campaigns.outbox import event_id
 from campaigns.triggers import triggered_outreach_id
