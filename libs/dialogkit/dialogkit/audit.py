@@ -11,13 +11,13 @@ personal data does not leave without a trace.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import uuid4
 
 import orjson
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 
 from dialog_schemas.audit import AuditOutcome, PersonalDataAccessed
 from dialog_schemas.catalog import AUDIT_EVENTS
@@ -64,38 +64,75 @@ def without(document: Any, fields: frozenset[str]) -> Any:
     return document
 
 
-async def _body(response: Response) -> bytes:
-    iterator = getattr(response, "body_iterator", None)
-    if iterator is None:
-        return bytes(response.body)
-    chunks = [chunk async for chunk in iterator]
-    return b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
 
-def _redacted(response: Response, body: bytes, fields: Sequence[str]) -> Response:
-    document = without(orjson.loads(body), frozenset(fields))
-    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-    return Response(orjson.dumps(document), response.status_code, headers=headers)
+def _redacted(body: bytes, fields: Sequence[str]) -> bytes:
+    return orjson.dumps(without(orjson.loads(body), frozenset(fields)))
 
 
-def install_personal_data_guard(app: FastAPI, trail: Callable[[Request], AuditTrail]) -> None:
-    """Apply the routes' `personal` and `audit` declarations to every answer."""
+class PersonalDataGuard:
+    """ASGI middleware: applies the routes' `personal` and `audit` declarations to each answer.
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Any:
-        response = await call_next(request)
-        redact: Sequence[str] | None = request.scope.get(REDACT)
-        mark: AuditMark | None = request.scope.get(AUDIT)
-        if redact is None and mark is None:
-            return response
-        body = await _body(response)
-        json = response.headers.get("content-type", "").startswith("application/json")
-        if redact and json and response.status_code < 300:
-            response = _redacted(response, body, redact)
-        else:
-            response = Response(body, response.status_code, headers=dict(response.headers))
-        if mark is None:
-            return response
+    An answer without either declaration passes through as the route sends it; one with a
+    declaration is held until its last byte, then redacted and audited, and sent whole."""
+
+    def __init__(self, app: Any, trail: Callable[[Request], AuditTrail]) -> None:
+        self.app = app
+        self.trail = trail
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        held: Message | None = None
+        """The answer's start, once a declaration says the answer is to be held."""
+        chunks: list[bytes] = []
+
+        async def guarded(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                if scope.get(REDACT) is None and scope.get(AUDIT) is None:
+                    await send(message)
+                else:
+                    held = message
+                return
+            if held is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                await self._answer(scope, receive, send, held, b"".join(chunks))
+
+        await self.app(scope, receive, guarded)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, start: Message, body: bytes
+    ) -> None:
+        status: int = start["status"]
+        headers: list[tuple[bytes, bytes]] = list(start.get("headers", ()))
+        redact: Sequence[str] | None = scope.get(REDACT)
+        content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+        if redact and content_type.startswith(b"application/json") and status < 300:
+            body = _redacted(body, redact)
+            headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+        mark: AuditMark | None = scope.get(AUDIT)
+        recorded = mark is None or await self._recorded(Request(scope), mark, status)
+        if not recorded and status < 400:  # personal data does not leave without a trace
+            refusal = problem_response(
+                Request(scope, receive), 503, "Audit trail unavailable", "try again shortly"
+            )
+            await refusal(scope, receive, send)
+            return
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _recorded(self, request: Request, mark: AuditMark, status: int) -> bool:
+        """Whether the access is on the audit trail (False, logged, when it cannot be kept)."""
         route = request.scope.get("route")
         access = PersonalDataAccessed(
             actor=mark.subject,
@@ -103,16 +140,19 @@ def install_personal_data_guard(app: FastAPI, trail: Callable[[Request], AuditTr
             service=request.app.state.service,
             method=request.method,
             route=getattr(route, "path", request.url.path),
-            status=response.status_code,
-            outcome=outcome_of(response.status_code),
+            status=status,
+            outcome=outcome_of(status),
             personal_fields_shown=mark.personal_shown,
         )
         try:
-            await trail(request).record(str(request.path_params["customer_id"]), access)
+            await self.trail(request).record(str(request.path_params["customer_id"]), access)
         except Exception:
             log.exception("audit record not written", extra={"route": access.route})
-            if response.status_code < 400:
-                return problem_response(
-                    request, 503, "Audit trail unavailable", "try again shortly"
-                )
-        return response
+            return False
+        return True
+
+
+def install_personal_data_guard(app: FastAPI, trail: Callable[[Request], AuditTrail]) -> None:
+    """Apply the routes' `personal` and `audit` declarations to every answer
+    (`PersonalDataGuard`, a pure ASGI middleware: no task or stream per request)."""
+    app.add_middleware(PersonalDataGuard, trail=trail)

@@ -94,7 +94,7 @@ def scope(*required: str, personal: Sequence[str] = (), audit: str | None = None
     return Security(Authorize(personal, audit), scopes=list(required))
 
 
-def caller(request: Request) -> Principal:
+async def caller(request: Request) -> Principal:
     principal: Principal = request.scope[PRINCIPAL]
     return principal
 
@@ -114,6 +114,18 @@ def _declarations(route: Any) -> list[tuple[Authorize, list[str]]]:
     return found
 
 
+_declared: dict[int, tuple[Any, list[tuple[Authorize, list[str]]]]] = {}
+"""Each route's declarations by the route's id, with the route (routes compare by value)."""
+
+
+def _declarations_of(route: Any) -> list[tuple[Authorize, list[str]]]:
+    """`_declarations`, found once per route (they do not change once the app is built)."""
+    kept = _declared.get(id(route))
+    if kept is None or kept[0] is not route:
+        kept = _declared[id(route)] = (route, _declarations(route))
+    return kept[1]
+
+
 def declared_scopes(route: Any) -> list[str]:
     """The scopes a route declares through `scope(...)`; empty when it declares none."""
     return [s for _, scopes in _declarations(route) for s in scopes]
@@ -125,7 +137,7 @@ async def authorize_route(
 ) -> None:
     """Router-level: the route's declaration checked before any other dependency looks at the
     resource (a merged customer's 410, say), so a refusal says nothing about it."""
-    for authorize, scopes in _declarations(request.scope["route"]):
+    for authorize, scopes in _declarations_of(request.scope["route"]):
         await authorize.check(request, scopes, credentials)
 
 

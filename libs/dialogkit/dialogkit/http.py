@@ -12,6 +12,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 from typing_extensions import TypeVar
 
 from dialogkit import metrics
@@ -122,9 +123,14 @@ async def kafka_postgres_runtime(
 
 
 RuntimeFactory = Callable[[str, ServiceSettings], Any]
+NATIVE_TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's own OpenTelemetry support stays off: spans come from the OpenTelemetry
+instrumentation (`dialogkit.tracing`), metrics from `RequestMetrics`; with it on, every request
+would still pay for checking whether it is needed."""
 
 
-def get_runtime(request: Request) -> ApiRuntime[Any]:
+async def get_runtime(request: Request) -> ApiRuntime[Any]:
+    """The app's runtime (`async`: FastAPI runs a plain `def` dependency in a worker thread)."""
     runtime: ApiRuntime[Any] = request.app.state.runtime
     return runtime
 
@@ -168,7 +174,13 @@ def create_api(
             app.state.probes = probes
             yield
 
-    app = FastAPI(title=f"{service} API", version="1", description=description, lifespan=lifespan)
+    app = FastAPI(
+        title=f"{service} API",
+        version="1",
+        description=description,
+        lifespan=lifespan,
+        telemetry=NATIVE_TELEMETRY_OFF,
+    )
     app.state.settings = settings
     app.state.service = service
     install_problem_handlers(app)

@@ -22,12 +22,39 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
+Series = tuple[Any, Any]
+"""The request counter's and the latency histogram's child of one label set."""
+SERIES_KEPT = 1024
+"""Label sets whose children `RequestMetrics` keeps at hand (methods come from clients)."""
+
+
 class RequestMetrics:
     """Counts every HTTP request and observes its latency, including refused ones (413, 401)."""
 
     def __init__(self, app: Any, service: str) -> None:
         self.app = app
         self.service = service
+        self._series: dict[tuple[str, str, int], Series] = {}
+
+    def series(self, method: str, route: str, status: int) -> Series:
+        """The counter and histogram of one label set; prometheus_client's `labels()` checks
+        and locks on every call, so the children are looked up once per label set."""
+        key = (method, route, status)
+        found = self._series.get(key)
+        if found is None:
+            labels = {
+                "service": self.service,
+                "method": method,
+                "route": route,
+                "status": str(status),
+            }
+            found = (
+                metrics.HTTP_REQUESTS.labels(**labels),
+                metrics.HTTP_LATENCY.labels(**labels),
+            )
+            if len(self._series) < SERIES_KEPT:
+                self._series[key] = found
+        return found
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -45,14 +72,9 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, record_status)
         finally:
-            labels = {
-                "service": self.service,
-                "method": scope.get("method", ""),
-                "route": route_template(scope),
-                "status": str(status),
-            }
-            metrics.HTTP_REQUESTS.labels(**labels).inc()
-            metrics.HTTP_LATENCY.labels(**labels).observe(time.perf_counter() - started)
+            requests, latency = self.series(scope.get("method", ""), route_template(scope), status)
+            requests.inc()
+            latency.observe(time.perf_counter() - started)
 
 
 class TimedTransport(httpx.AsyncBaseTransport):

@@ -60,19 +60,39 @@ def instrument_libraries() -> None:
     _instrumented = True
 
 
-def instrument_app(app: FastAPI) -> None:
-    """A server span per request, continuing the caller's `traceparent`; probes excluded."""
+UNTRACED_PATHS = ("/healthz", "/readyz", "/metrics")
+"""Probes and scrapes: asked every few seconds, they would fill the traces and cost a span each."""
+
+
+def instrument_app(app: FastAPI, tracer_provider: TracerProvider | None = None) -> None:
+    """One server span per request, continuing the caller's `traceparent`; none for the probes
+    and metrics (`UNTRACED_PATHS`), and none of the instrumentation's per-message spans (one
+    for each ASGI `receive` and `send`: three or more per request, with nothing a trace needs).
+
+    `tracer_provider`: the SDK provider the spans go to; the process's global one when None."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     instrument_libraries()
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app,
+        excluded_urls=",".join(f"{path}$" for path in UNTRACED_PATHS),
+        exclude_spans=["receive", "send"],
+        tracer_provider=tracer_provider,
+    )
 
 
 def current_traceparent() -> str | None:
-    """The W3C traceparent of the active span, to put into an outgoing envelope."""
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier.get("traceparent")
+    """The W3C traceparent of the active span, to put into an outgoing envelope; None without
+    one. Written as the W3C propagator writes it, without asking every configured propagator
+    for its headers (once per event made)."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    trace_id, span_id = (
+        trace.format_trace_id(context.trace_id),
+        trace.format_span_id(context.span_id),
+    )
+    return f"00-{trace_id}-{span_id}-{context.trace_flags:02x}"
 
 
 def record_context(record: SourceRecord) -> trace.SpanContext | None:
