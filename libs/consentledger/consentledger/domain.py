@@ -77,7 +77,11 @@ class Consent:
     @property
     def last_activity(self) -> datetime:
         """Grant, confirmation or last use, whichever is latest: expiry counts from here."""
-        return max(t for t in (self.granted_at, self.confirmed_at, self.last_used_at) if t)
+        latest = self.evidence.captured_at
+        for t in (self.confirmed_at, self.last_used_at):
+            if t is not None and t > latest:
+                latest = t
+        return latest
 
     def status(self, at: datetime, expiry: timedelta) -> ConsentStatus:
         if self.revoked_at is not None and self.revoked_at <= at:
@@ -264,11 +268,12 @@ def with_customer_facts(
     """Add the customer's facts from contacts, as known to hold at `at` (all, without it): the
     kind with the latest effective time by then, purchases made by then. Before anything was
     known the kind stays None (a consumer) and there are no purchases."""
-    for kind, since in kinds:
-        if at is None or since <= at:
-            state = with_kind(state, kind, since)
+    kind, kind_since = state.kind, state.kind_since
+    for new, since in kinds:  # as `with_kind`, without a copy of the state for each
+        if (at is None or since <= at) and (kind_since is None or since >= kind_since):
+            kind, kind_since = new, since
     bought = tuple(p for p in purchases if at is None or p.purchased_at <= at)
-    return replace(state, purchases=(*state.purchases, *bought))
+    return replace(state, kind=kind, kind_since=kind_since, purchases=(*state.purchases, *bought))
 
 
 def state_as_of(

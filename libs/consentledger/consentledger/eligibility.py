@@ -47,6 +47,15 @@ class Decision:
         return cls(False, reason=reason, consent_id=consent_id)
 
 
+# Decisions are immutable: those that name no consent are built once and shared.
+_ERASED = Decision.block(BlockReason.ERASED)
+_NOT_ADVERTISING = Decision.allow(LegalBasis.NOT_ADVERTISING)
+_OBJECTION = Decision.block(BlockReason.OBJECTION)
+_SUPPRESSED = Decision.block(BlockReason.SUPPRESSED)
+_NO_CONSENT = Decision.block(BlockReason.NO_CONSENT)
+_WITHOUT_CONSENT = {basis: Decision.allow(basis) for basis in LegalBasis}
+
+
 def covers(consent: Consent, channel: Channel, purpose: Purpose) -> bool:
     if consent.channel != channel:
         return False
@@ -66,32 +75,35 @@ def eligibility(
 ) -> Decision:
     """The decision for one contact; `state` must hold what had taken effect by `at`, `expiry`
     is the configured period after which an unused consent lapses."""
-    if state.erased_at is not None and state.erased_at <= at:
-        return Decision.block(BlockReason.ERASED)
+    erased_at = state.erased_at
+    if erased_at is not None and erased_at <= at:
+        return _ERASED
     if not purpose.is_advertising:
-        return Decision.allow(LegalBasis.NOT_ADVERTISING)
+        return _NOT_ADVERTISING
     if state.objecting:
-        return Decision.block(BlockReason.OBJECTION)
+        return _OBJECTION
     channel_objection = state.channel_objections.get(channel)
-    candidates = sorted(
-        (c for c in state.consents.values() if covers(c, channel, purpose)),
-        key=lambda c: c.granted_at,
-        reverse=True,
-    )
+    candidates = [c for c in state.consents.values() if covers(c, channel, purpose)]
+    if len(candidates) > 1:
+        candidates.sort(key=_granted_at, reverse=True)
     for consent in candidates:
         if state.status(consent, at, expiry) is ConsentStatus.ACTIVE:
             return Decision.allow(LegalBasis.EXPRESS_CONSENT, consent.consent_id)
     if channel_objection is not None:
-        return Decision.block(BlockReason.OBJECTION)
+        return _OBJECTION
     if channel in state.suppressed:
-        return Decision.block(BlockReason.SUPPRESSED)
+        return _SUPPRESSED
     basis = _without_consent(state, channel, purpose, at, product_category)
     if basis is not None:
-        return Decision.allow(basis)
+        return _WITHOUT_CONSENT[basis]
     if candidates:
         latest = candidates[0]
         return Decision.block(_reason(state.status(latest, at, expiry)), latest.consent_id)
-    return Decision.block(BlockReason.NO_CONSENT)
+    return _NO_CONSENT
+
+
+def _granted_at(consent: Consent) -> datetime:
+    return consent.granted_at
 
 
 def _without_consent(
@@ -127,9 +139,12 @@ def existing_customer_exemption(
     )
 
 
+_REASONS = {
+    ConsentStatus.PENDING: BlockReason.PENDING_CONFIRMATION,
+    ConsentStatus.REVOKED: BlockReason.REVOKED,
+    ConsentStatus.EXPIRED: BlockReason.EXPIRED,
+}
+
+
 def _reason(status: ConsentStatus) -> BlockReason:
-    return {
-        ConsentStatus.PENDING: BlockReason.PENDING_CONFIRMATION,
-        ConsentStatus.REVOKED: BlockReason.REVOKED,
-        ConsentStatus.EXPIRED: BlockReason.EXPIRED,
-    }.get(status, BlockReason.NO_CONSENT)
+    return _REASONS.get(status, BlockReason.NO_CONSENT)

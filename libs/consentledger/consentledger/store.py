@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,14 +14,12 @@ import orjson
 from consentledger import snapshots
 from consentledger.domain import (
     ConsentState,
-    Purchase,
     state_as_of,
-    with_customer_facts,
 )
 from consentledger.effective import effective_at
+from consentledger.facts import CustomerFacts
 from dialog_schemas import Event
 from dialog_schemas.catalog import CONSENT_EVENTS, upcast
-from dialog_schemas.common import Channel, CustomerKind
 
 Connection = Any
 """An asyncpg connection or pool: anything with fetch and fetchrow."""
@@ -181,30 +179,17 @@ async def states_at(db: Connection, questions: Iterable[Question]) -> dict[Quest
     if moved:  # the customer's events are no longer in one partition: fold them all
         whole = await _rows_since(db, {c: NO_POSITION for c in moved})
         since |= {c: (None, whole.get(c, [])) for c in moved}
+    known = {c: CustomerFacts.of(f) for c, f in facts.items()}  # read once, shared by its questions
+    events = {c: [r.event for r in rows] for c, (_, rows) in since.items()}
     states = {}
     for customer, at in wanted:
-        f = facts.get(customer)
+        f = known.get(customer)
         if f is None:
             continue
-        snapshot, rows = since[customer]
-        state = state_as_of([r.event for r in rows], at, snapshot.state if snapshot else None)
-        states[customer, at] = _with_facts(state, f, at)
+        snapshot = since[customer][0]
+        state = state_as_of(events[customer], at, snapshot.state if snapshot else None)
+        states[customer, at] = f.applied(state, at)
     return states
-
-
-def _with_facts(state: ConsentState, facts: Any, at: datetime | None) -> ConsentState:
-    """The customer facts from contacts added to the folded consent history, as of `at`."""
-    registered = at is None or facts["registered_at"] <= at
-    suppressed = {Channel(c): facts["registered_at"] for c in facts["suppressed_channels"]}
-    state = replace(
-        state,
-        suppressed={**(suppressed if registered else {}), **state.suppressed},
-        erased_at=facts["erased_at"],
-    )
-    kinds = [
-        (CustomerKind(k), t) for k, t in zip(facts["kinds"], facts["kinds_since"], strict=True)
-    ]
-    return with_customer_facts(state, kinds, _purchases(facts["purchases"]), at)
 
 
 async def _since(
@@ -257,13 +242,6 @@ def _snapshot(facts: Any) -> snapshots.Snapshot | None:
         facts["snapshot_offset"],
         facts["snapshot_through"],
     )
-
-
-def _purchases(data: str | None) -> list[Purchase]:
-    return [
-        Purchase(p[0], p[1], datetime.fromisoformat(p[2]), p[3], p[4])
-        for p in (orjson.loads(data) if data else [])
-    ]
 
 
 async def recorded(db: Connection, event_ids: Sequence[Any]) -> list[asyncpg.Record]:
