@@ -98,13 +98,16 @@ def batch_agent(
             for event in events:
                 await stream.ack(event)
 
+        free = asyncio.Event()  # no batch being applied: the next may close before it is full
+        free.set()
         batches = idle_batches(
             stream.events(),
             max_items=settings.batch_max,
             idle_s=settings.batch_idle_s,
             within_s=settings.batch_within_s,
+            ready=free,
         )
-        await overlapped(batches, prepare, apply, acknowledge)
+        await overlapped(batches, prepare, apply, acknowledge, free)
 
     return process
 
@@ -122,11 +125,13 @@ async def overlapped(
     prepare: Callable[[list[T]], P],
     apply: Callable[[P], Awaitable[object]],
     done: Callable[[list[T]], Awaitable[None]],
+    free: asyncio.Event | None = None,
 ) -> None:
     """Apply every batch of `batches` in order, preparing each while the one before is applied.
 
     `prepare` is synchronous (decoding); `apply` must return once the batch's effects are
     durable; `done` (acknowledging) runs after `apply` returned, before the next `apply` starts.
+    `free`, if given, is set while no batch is being applied (`idle_batches`' `ready`).
     Raises what `apply` or `done` raised, once it did; on cancellation the batch being applied
     is cancelled with it.
     """
@@ -141,8 +146,12 @@ async def overlapped(
             loop_task.cancel()  # stop waiting for the next batch: the stream must stop now
 
     async def apply_then_done(prepared: P, batch: list[T]) -> None:
-        await apply(prepared)
-        await done(batch)
+        try:
+            await apply(prepared)
+            await done(batch)
+        finally:
+            if free is not None:
+                free.set()
 
     applying: _Applying[T] | None = None
     try:
@@ -150,6 +159,8 @@ async def overlapped(
             prepared = prepare(batch)
             if applying is not None:
                 await applying.task
+            if free is not None:
+                free.clear()
             task = asyncio.create_task(apply_then_done(prepared, batch))
             task.add_done_callback(watch)
             applying = _Applying(batch, task)
