@@ -1,9 +1,10 @@
 """A faust agent that does nothing with its records: the live projection's ceiling.
 
 `python -m bench.noop_agent BOOTSTRAP TOPIC COUNT OUTFILE` reads TOPIC from the beginning in a
-group of its own, with the worker's faust settings, transport and batching, acknowledging each
-batch without looking at it; after COUNT records it writes `records/s` (first record to last) to
-OUTFILE. The bench stops it.
+group of its own, with the worker's faust settings, transport and agent loop (batching,
+overlapping, acknowledgement: `dialogkit.agent_loop.batch_agent`), acknowledging each batch
+without looking at it; after COUNT records it writes `records/s` (first batch to last) and the
+process's CPU microseconds per record after the first batch to OUTFILE. The bench stops it.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import uuid
 from pathlib import Path
 
 import faust
-from faust.types import StreamT
 
 from devstack.broker import GROUP_SETTINGS
 from devstack.processes import free_port
 from dialogkit import faust_transport
-from dialogkit.batching import idle_batches
+from dialogkit.agent_loop import Steps, batch_agent
 from dialogkit.config import ServiceSettings
 from dialogkit.worker import faust_settings
 
@@ -34,24 +34,19 @@ def main(bootstrap: str, topic_name: str, count: int, out: Path) -> None:
         topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
 
-    async def noop(stream: StreamT[bytes]) -> None:
-        stream.enable_acks = False
-        seen, first = 0, 0.0
-        batches = idle_batches(
-            stream.events(),
-            max_items=settings.batch_max,
-            idle_s=settings.batch_idle_s,
-            within_s=settings.batch_within_s,
-        )
-        async for events in batches:
-            first = first or time.perf_counter()
-            seen += len(events)
-            for event in events:
-                await stream.ack(event)
-            if seen >= count:
-                elapsed = max(time.perf_counter() - first, 1e-6)
-                out.write_text(f"{seen / elapsed:.1f}\n")  # noqa: ASYNC240 - once, at the end
+    seen, first, cpu, counted = 0, 0.0, 0.0, 0
 
+    async def note(events: int) -> None:
+        nonlocal seen, first, cpu, counted
+        if not first:  # the clocks start once the first batch is in
+            first, cpu, counted = time.perf_counter(), time.process_time(), events
+        seen += events
+        if seen >= count:
+            elapsed = max(time.perf_counter() - first, 1e-6)
+            cpu_us = (time.process_time() - cpu) / max(seen - counted, 1) * 1e6
+            out.write_text(f"{seen / elapsed:.1f} {cpu_us:.1f}\n")  # noqa: ASYNC240 - once, at the end
+
+    noop = batch_agent("bench.noop", topic_name, settings, lambda: Steps(len, note))
     app.agent(topic, name="bench.noop")(noop)
     sys.argv = sys.argv[:1]
     faust.Worker(

@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 import psutil
@@ -25,6 +27,7 @@ from dialogkit.codec import encode
 from dialogkit.replay import read_topic_in_batches
 
 APPLIED = re.compile(r"interactions\.timeline: applied (\d+)")
+TOPIC_READ = re.compile(r"interactions\.events\.v1: ([\d,]+) of")
 TOPIC_RATE = re.compile(r"interactions\.events\.v1: .* events applied.*?, ([\d,]+) events/s")
 
 
@@ -65,16 +68,38 @@ async def publish_raw(bootstrap: str, topic: str, count: int, customers: int, pr
     return count / (time.perf_counter() - began)
 
 
-async def bare_consumer(bootstrap: str, topic: str) -> tuple[int, float]:
-    """getmany + JSON decode of the whole topic: (records, records per second)."""
-    began, seen = time.perf_counter(), 0
+async def bare_consumer(bootstrap: str, topic: str) -> tuple[int, float, float]:
+    """getmany + JSON decode of the whole topic: (records, records per second, CPU µs per
+    record of this process)."""
+    began, cpu, seen = time.perf_counter(), time.process_time(), 0
     async for records in read_topic_in_batches(bootstrap, topic, {}, 5000):
         seen += sum(1 for r in records if orjson.loads(r.value or b"{}"))
-    return seen, seen / (time.perf_counter() - began)
+    cpu_us = (time.process_time() - cpu) / max(seen, 1) * 1e6
+    return seen, seen / (time.perf_counter() - began), cpu_us
 
 
-def run_rebuild(bench: Bench, dsn: str, profile: bool) -> tuple[float, int, str]:
-    """`python -m interactions rebuild` as its own process: (seconds, peak RSS in kB, output)."""
+@dataclass
+class CpuWatch:
+    """The rebuild's CPU time from its first progress report (the first batch applied, start-up
+    behind it) to its last sample, and the events read by then."""
+
+    first_read: int = 0
+    first_cpu: float | None = None
+    last_cpu: float = 0.0
+
+    def sample(self, cpu: float, log: Path) -> None:
+        self.last_cpu = cpu
+        if self.first_cpu is None and (read := TOPIC_READ.search(log.read_text(errors="replace"))):
+            self.first_read, self.first_cpu = int(read.group(1).replace(",", "")), cpu
+
+    def per_event_us(self, events: int) -> float:
+        spent = self.last_cpu - (self.first_cpu or 0.0)
+        return spent / max(events - self.first_read, 1) * 1e6
+
+
+def run_rebuild(bench: Bench, dsn: str, profile: bool) -> tuple[float, int, CpuWatch, str]:
+    """`python -m interactions rebuild` as its own process: (seconds, peak RSS in kB, its CPU
+    time, output)."""
     env = {
         **os.environ,
         **ENV,
@@ -88,20 +113,21 @@ def run_rebuild(bench: Bench, dsn: str, profile: bool) -> tuple[float, int, str]
         command = [sys.executable, "-m", "pyinstrument", "-o", str(report), *command[1:]]
     log = bench.work / "rebuild.log"
     began = time.perf_counter()
-    peak = 0
+    peak, cpu = 0, CpuWatch()
     with log.open("wb") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
         watched = psutil.Process(process.pid)
         while process.poll() is None:  # RSS of the process itself (ru_maxrss of a child
-            # counts the parent's pages it had before exec)
+            # counts the parent's pages it had before exec); CPU until 0.1 s before its end
             with contextlib.suppress(psutil.Error):
                 peak = max(peak, watched.memory_info().rss)
+                cpu.sample(sum(watched.cpu_times()[:2]), log)
             time.sleep(0.1)
     seconds = time.perf_counter() - began
     text = log.read_text(errors="replace")
     if process.returncode != 0:
         raise RuntimeError(f"rebuild failed ({process.returncode}):\n{text[-3000:]}")
-    return seconds, peak // 1024, text
+    return seconds, peak // 1024, cpu, text
 
 
 async def measure(bench: Bench, *, profile: bool = False) -> list[Figure]:
@@ -117,10 +143,10 @@ async def measure(bench: Bench, *, profile: bool = False) -> list[Figure]:
         "r",
     )
     bench.progress.say("bare consumer reading the topic")
-    seen, bare = await bare_consumer(bench.bootstrap, INTERACTIONS_EVENTS.name)
+    seen, bare, bare_cpu_us = await bare_consumer(bench.bootstrap, INTERACTIONS_EVENTS.name)
     bench.progress.say(f"python -m interactions rebuild of {seen:,} events")
     dsn = await bench.database("interactions")
-    seconds, peak_kb, output = await asyncio.to_thread(run_rebuild, bench, dsn, profile)
+    seconds, peak_kb, cpu, output = await asyncio.to_thread(run_rebuild, bench, dsn, profile)
     match = APPLIED.search(output)
     applied = int(match.group(1)) if match else seen
     rates = TOPIC_RATE.findall(output)  # its own progress: reading and applying, no start-up
@@ -138,8 +164,16 @@ async def measure(bench: Bench, *, profile: bool = False) -> list[Figure]:
             f"peak memory {peak_kb / 1024:,.0f} MB; the rate is the rebuild's own progress report"
             f" for the topic; the whole process took {seconds:.1f} s"
             f" ({applied / seconds:,.0f} events/s with start-up and the other, empty topics);"
-            f" topic produced at {produced:,.0f} events/s"
+            f" topic produced at {produced:,.0f} events/s; CPU per event: rebuild process"
+            f" {cpu.per_event_us(applied):,.0f} µs after its first batch, bare consumer"
+            f" {bare_cpu_us:,.0f} µs"
         ),
-        extra={"peak_rss_kb": peak_kb, "seconds": seconds, "produced_per_s": produced},
+        extra={
+            "peak_rss_kb": peak_kb,
+            "seconds": seconds,
+            "produced_per_s": produced,
+            "cpu_us": cpu.per_event_us(applied),
+            "bare_cpu_us": bare_cpu_us,
+        },
     )
     return [figure]

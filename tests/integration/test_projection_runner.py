@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,6 +166,43 @@ async def test_partitions_keep_separate_positions(
     )
     positions = await stored_positions(pool, "interactions.timeline")
     assert positions == {(TOPIC, 1): 2, (TOPIC, 2): 8}
+
+
+async def test_two_runners_of_one_projection_given_the_same_batch_apply_it_once(
+    new_database, pool_for, publisher, platform_topics_ready, customer_id
+) -> None:
+    """As after a rebalance, when the old owner of a partition still applies its last batch."""
+    pool = await pool_for(await new_database("interactions"))
+    one, other = await runner_for(pool, publisher), await runner_for(pool, publisher)
+    batch = [touchpoint_record(customer_id, o, partition=p) for p in (3, 4) for o in range(5)]
+    outcomes = await asyncio.gather(one.handle(batch), other.handle(batch))
+    assert sorted((o.applied, o.skipped) for o in outcomes) == [(0, 10), (10, 0)]
+    assert await stored_positions(pool, "interactions.timeline") == {(TOPIC, 3): 5, (TOPIC, 4): 5}
+
+
+async def test_a_batch_already_applied_leaves_the_positions_as_they_were(
+    new_database, pool_for, publisher, platform_topics_ready, customer_id
+) -> None:
+    pool = await pool_for(await new_database("interactions"))
+    runner = await runner_for(pool, publisher)
+    batch = [touchpoint_record(customer_id, o) for o in range(3)]
+    await runner.handle(batch)
+    query = "SELECT next_offset, updated_at FROM projection_positions WHERE projection = $1"
+    before = await pool.fetch(query, "interactions.timeline")
+    outcome = await runner.handle(batch[:2])
+    assert (outcome.applied, outcome.skipped) == (0, 2)
+    assert await pool.fetch(query, "interactions.timeline") == before
+
+
+async def test_an_event_twice_in_one_batch_is_one_timeline_entry(
+    new_database, pool_for, publisher, platform_topics_ready, customer_id
+) -> None:
+    pool = await pool_for(await new_database("interactions"))
+    record = touchpoint_record(customer_id, 0)
+    repeated = SourceRecord(TOPIC, 0, 1, record.key, record.value)  # the producer retried
+    outcome = await (await runner_for(pool, publisher)).handle([record, repeated])
+    assert outcome.applied == 2
+    assert await entries(pool, customer_id) == ["tp-0"]
 
 
 async def test_stored_v1_touchpoints_are_projected_by_v2_code(

@@ -76,3 +76,25 @@ async def test_the_worker_consumer_waits_for_records_as_long_as_its_setting_says
         assert consumer._fetch_max_wait_ms == 35
     finally:
         await consumer.stop()
+
+
+async def test_while_the_reader_is_busy_a_batch_is_handed_over_only_when_full_or_it_is_free() -> (
+    None
+):
+    async def five_then_quiet() -> AsyncIterator[int]:
+        async for n in steady(5, 0):
+            yield n
+        await asyncio.Event().wait()
+
+    ready = asyncio.Event()  # the reader is applying the batch before
+    batches = idle_batches(
+        five_then_quiet(), max_items=100, idle_s=0.01, within_s=0.02, ready=ready
+    ).__aiter__()
+    waiting = asyncio.ensure_future(batches.__anext__())
+    await asyncio.sleep(0.1)  # well past the batch's window
+    assert not waiting.done()
+    ready.set()
+    assert await asyncio.wait_for(waiting, 5) == [0, 1, 2, 3, 4]
+    await batches.aclose()
+    full = idle_batches(steady(10, 0), max_items=4, idle_s=1, within_s=5, ready=asyncio.Event())
+    assert [b async for b in full][:2] == [[0, 1, 2, 3], [4, 5, 6, 7]]

@@ -54,12 +54,19 @@ class _Gatherer(Generic[T]):
 
 
 async def idle_batches(
-    source: AsyncIterable[T], *, max_items: int, idle_s: float, within_s: float
+    source: AsyncIterable[T],
+    *,
+    max_items: int,
+    idle_s: float,
+    within_s: float,
+    ready: asyncio.Event | None = None,
 ) -> AsyncIterator[list[T]]:
     """Lists of at most `max_items` items of `source`, in order; seconds as floats.
 
-    The gathering of a batch wakes once per `idle_s`, not once per item. Raises whatever
-    reading `source` raised, after handing over the items read before it.
+    The gathering of a batch wakes once per `idle_s`, not once per item. While `ready` is
+    given and not set (the reader is still busy with the batch before), a batch is handed over
+    only once it is full: closing it early would make batches smaller without applying anything
+    sooner. Raises whatever reading `source` raised, after handing over the items read before it.
     """
     gatherer: _Gatherer[T] = _Gatherer(max_items)
     filler = asyncio.create_task(gatherer.fill(source))
@@ -70,6 +77,8 @@ async def idle_batches(
                 gatherer.arrived.clear()
                 await gatherer.arrived.wait()
             deadline = loop.time() + within_s
+            if ready is not None and not ready.is_set():
+                await _first(gatherer.full, ready)
             while not gatherer.full.is_set():
                 seen = len(gatherer.items)
                 wait = min(idle_s, deadline - loop.time())
@@ -89,3 +98,13 @@ async def idle_batches(
     finally:
         filler.cancel()
         await asyncio.gather(filler, return_exceptions=True)
+
+
+async def _first(*events: asyncio.Event) -> None:
+    """Wait until one of `events` is set."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

@@ -10,19 +10,20 @@ commit and the offset commit neither loses nor repeats a change (repeats are ski
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Generic, Protocol
+from typing import Any, Generic
 
 import faust
 import orjson
-from faust.types import EventT, StreamT
+from faust.types import StreamT
 from typing_extensions import TypeVar
 
 from dialog_schemas.catalog import TopicContract
 from dialogkit import faust_transport, metrics
+from dialogkit.agent_loop import BATCH_SECONDS as BATCH_SECONDS  # the metrics page names it
+from dialogkit.agent_loop import Steps, batch_agent, source_record, source_records
 from dialogkit.auth import authorize_header, refusal
-from dialogkit.batching import idle_batches
 from dialogkit.codec import DecodeError
 from dialogkit.config import ServiceSettings
 from dialogkit.ingress import IngressContext, IngressProcessor, IngressRoute
@@ -33,13 +34,11 @@ from dialogkit.ledger import ledger_verifier
 from dialogkit.problems import PROBLEM_JSON
 from dialogkit.projection import (
     PROJECTION_DEAD_LETTERS_TOTAL,
-    BatchOutcome,
     Projection,
     ProjectionRunner,
     decode,
 )
 from dialogkit.readiness import check_all
-from dialogkit.records import SourceRecord
 from dialogkit.resume import resume_at_stored_positions
 from dialogkit.side_by_side import SideBySide
 from dialogkit.tracing import instrument_libraries
@@ -47,27 +46,6 @@ from dialogkit.worker_setup import WorkerResources, faust_settings
 
 S = TypeVar("S", bound=ServiceSettings, default=ServiceSettings)
 log = logging.getLogger(__name__)
-BATCH_SECONDS = "dialog_batch_seconds"  # handing a batch to its handler until it is durable
-BATCH_RECORDS = "dialog_batch_records_total"
-
-
-def source_record(event: EventT[bytes]) -> SourceRecord:
-    message = event.message
-    headers = message.headers or ()
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    return SourceRecord(
-        message.topic,
-        message.partition,
-        message.offset,
-        message.key,
-        message.value,
-        tuple((k, v if isinstance(v, bytes) else bytes(v)) for k, v in items),
-    )
-
-
-class BatchHandler(Protocol):
-    async def handle(self, records: Sequence[SourceRecord]) -> BatchOutcome:
-        """Process a batch; return only once its effects are durable."""
 
 
 class StreamWorker(Generic[S]):
@@ -103,32 +81,39 @@ class StreamWorker(Generic[S]):
         self.app.on_rebalance_complete.connect(self._seek_to_stored_positions)  # type: ignore[arg-type]
         self._add_pages()
 
-    def _projection_runners(self, readers: Sequence[Projection]) -> Callable[[], BatchHandler]:
+    def _projection_runners(self, readers: Sequence[Projection]) -> Callable[[], Steps]:
         resources = self.resources
         verifier = ledger_verifier(self.settings, readers)
-        return lambda: SideBySide(
-            readers[0].source,
-            {
-                p.name: ProjectionRunner(
-                    resources.pool, p, resources.dead_letters(p.name), verifier
-                )
-                for p in readers
-            },
-            verifier,
-        )
 
-    def _ingress_processor(self, route: IngressRoute[S]) -> Callable[[], BatchHandler]:
+        def make() -> Steps:
+            runners = SideBySide(
+                readers[0].source,
+                {
+                    p.name: ProjectionRunner(
+                        resources.pool, p, resources.dead_letters(p.name), verifier
+                    )
+                    for p in readers
+                },
+                verifier,
+            )
+            return Steps(lambda events: runners.decode(source_records(events)), runners.apply)
+
+        return make
+
+    def _ingress_processor(self, route: IngressRoute[S]) -> Callable[[], Steps]:
         resources, settings = self.resources, self.settings
-        return lambda: IngressProcessor(
-            route,
-            resources.publisher,
-            resources.dead_letters(route.name),
-            settings.key_store(resources.pool),
-            context=IngressContext(resources.pool, settings),
+        return lambda: Steps.of(
+            IngressProcessor(
+                route,
+                resources.publisher,
+                resources.dead_letters(route.name),
+                settings.key_store(resources.pool),
+                context=IngressContext(resources.pool, settings),
+            )
         )
 
-    def _add_agent(self, name: str, topic_name: str, make: Callable[[], BatchHandler]) -> None:
-        """An agent that hands batches of raw records to a handler made once resources are up."""
+    def _add_agent(self, name: str, topic_name: str, make: Callable[[], Steps]) -> None:
+        """An agent that hands batches of raw records to steps made once resources are up."""
         topic = self.app.topic(
             topic_name,
             key_type=bytes,
@@ -136,26 +121,7 @@ class StreamWorker(Generic[S]):
             key_serializer="raw",
             value_serializer="raw",
         )
-        settings = self.settings
-
-        async def process(stream: StreamT[bytes]) -> None:
-            handler: BatchHandler | None = None
-            stream.enable_acks = False  # acknowledged below, once a batch is durable
-            batches = idle_batches(
-                stream.events(),
-                max_items=settings.batch_max,
-                idle_s=settings.batch_idle_s,
-                within_s=settings.batch_within_s,
-            )
-            async for events in batches:
-                handler = handler or make()
-                metrics.EVENTS_CONSUMED.labels(consumer=name, topic=topic_name).inc(len(events))
-                with metrics.timed(BATCH_SECONDS, consumer=name):
-                    await handler.handle([source_record(e) for e in events])
-                metrics.increment(BATCH_RECORDS, len(events), consumer=name)
-                for event in events:
-                    await stream.ack(event)
-
+        process = batch_agent(name, topic_name, self.settings, make)
         self.app.agent(topic, name=f"{self.service}.{name}")(process)
 
     def add_state_table(self, name: str, source: TopicContract) -> Any:
