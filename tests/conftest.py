@@ -111,6 +111,20 @@ def new_database(postgres_admin_dsn: str) -> Callable[..., Awaitable[str]]:
 
 
 @pytest.fixture
+def new_databases(
+    new_database: Callable[..., Awaitable[str]],
+) -> Callable[..., Awaitable[dict[str, str]]]:
+    """Create one database per package at once, each with that package's migrations applied;
+    returns their DSNs by package."""
+
+    async def create(*packages: str) -> dict[str, str]:
+        dsns = await asyncio.gather(*(new_database(p) for p in packages))
+        return dict(zip(packages, dsns, strict=True))
+
+    return create
+
+
+@pytest.fixture
 async def pool_for() -> AsyncIterator[Callable[[str], Awaitable[asyncpg.Pool]]]:
     pools: list[asyncpg.Pool] = []
 

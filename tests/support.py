@@ -6,11 +6,13 @@ import asyncio
 import io
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.structs import TopicPartition
 
 from devstack.auth import auth_env, development_token, ledger_key_file, local_key_file
-from devstack.processes import Child, free_port, spawn, wait_until
+from devstack.processes import Child, StartError, free_port, spawn
 from devstack.stack import ready
 from dialog_schemas.catalog import CONSENT_EVENTS
 from dialogkit.ledger import LedgerSigner, local_ledger_key
@@ -36,6 +38,20 @@ LEDGER_SIGNER = LedgerSigner(local_ledger_key(LEDGER_KEY_FILE))
 """Signs as the consent service does: the local ledger key the test processes are given."""
 CONSENT_SIGNERS = {CONSENT_EVENTS.name: LEDGER_SIGNER}
 """For a publisher that writes consent events as the consent service would."""
+
+
+def bytecode_env(prefix: Path | None) -> dict[str, str]:
+    """Settings that give the Python processes the tests start a bytecode cache of their own
+    in the folder `prefix` (none when None): each process then compiles a module once for the
+    whole run instead of at every start, whatever the environment says about bytecode."""
+    return {} if prefix is None else {"PYTHONPYCACHEPREFIX": str(prefix)}
+
+
+BYTECODE_CACHE = Path(sys.prefix) / "pycache" if sys.prefix != sys.base_prefix else None
+"""Inside the project's environment (removed with it), where the tests run in one."""
+if BYTECODE_CACHE is not None:  # this process keeps its settings; only its children use these
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ.update(bytecode_env(BYTECODE_CACHE))
 
 
 def token(*scopes: str, subject: str = "test-suite") -> dict[str, str]:
@@ -65,6 +81,91 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+@dataclass(frozen=True)
+class Service:
+    """One process of a service to start: `python -m <service> <role>`, on a free port unless
+    `port` is given, its output in the file `logs`."""
+
+    service: str
+    role: str
+    dsn: str
+    logs: Path
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    port: int | None = None
+
+    def start(self, bootstrap: str) -> tuple[Child, str]:
+        """Start the process without waiting for it; the child and its base URL."""
+        prefix = self.service.upper()
+        port = self.port or free_port()
+        env = {
+            **os.environ,
+            f"{prefix}_KAFKA_BOOTSTRAP": bootstrap,
+            f"{prefix}_DATABASE_URL": self.dsn,
+            f"{prefix}_HTTP_PORT": str(port if self.role == "api" else free_port()),
+            f"{prefix}_WORKER_WEB_PORT": str(port if self.role == "worker" else free_port()),
+            f"{prefix}_WORKER_DATA_DIR": str(self.logs.parent / f"{self.service}-{self.role}-data"),
+            **self.extra_env,
+        }
+        name = f"{self.service}-{self.role}"
+        command = [sys.executable, "-m", self.service, self.role]
+        return spawn(name, command, self.logs, env=env), f"http://127.0.0.1:{port}"
+
+
+def wait_ready(started: list[tuple[Child, str]], *, timeout: float = 90) -> None:
+    """Wait until every started process answers on `/readyz`, all at once.
+
+    Raises StartError as soon as one exits, or naming those not ready at the deadline."""
+    waiting = list(started)
+    deadline = time.monotonic() + timeout
+    while waiting:
+        for child, base in list(waiting):
+            if ready(f"{base}/readyz"):
+                waiting.remove((child, base))
+            elif not child.running():
+                raise StartError(
+                    f"{child.name}: process exited with code {child.process.returncode}; "
+                    f"read {child.log}\n{child.tail()}"
+                )
+        if waiting and time.monotonic() > deadline:
+            child = waiting[0][0]
+            names = ", ".join(c.name for c, _ in waiting)
+            raise StartError(
+                f"{names}: not ready within {timeout:.0f} s; read {child.log}\n{child.tail()}"
+            )
+        if waiting:
+            time.sleep(0.1)
+
+
+def stop_all(children: list[Child], timeout: float = 10.0) -> None:
+    """Ask every child to stop at once, then wait for each; kill those that do not in time."""
+    for child in children:
+        if child.running():
+            child.process.send_signal(child.stop_signal)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        try:
+            child.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait(5)
+
+
+@contextmanager
+def service_processes(
+    bootstrap: str, *services: Service, timeout: float = 90
+) -> Iterator[list[str]]:
+    """Start the services' processes side by side, wait until all are ready, and stop them all
+    when the block ends; yields their base URLs in the order given."""
+    started: list[tuple[Child, str]] = []
+    try:
+        for service in services:
+            started.append(service.start(bootstrap))
+        wait_ready(started, timeout=timeout)
+        yield [base for _, base in started]
+    finally:
+        stop_all([child for child, _ in started])
+
+
 @contextmanager
 def service_process(
     service: str,
@@ -78,21 +179,9 @@ def service_process(
     port: int | None = None,
 ) -> Iterator[tuple[Child, str]]:
     """Run `python -m <service> <role>` on free ports until the block ends; yields its base URL."""
-    prefix = service.upper()
-    port = port or free_port()
-    env = {
-        **os.environ,
-        f"{prefix}_KAFKA_BOOTSTRAP": bootstrap,
-        f"{prefix}_DATABASE_URL": dsn,
-        f"{prefix}_HTTP_PORT": str(port if role == "api" else free_port()),
-        f"{prefix}_WORKER_WEB_PORT": str(port if role == "worker" else free_port()),
-        f"{prefix}_WORKER_DATA_DIR": str(logs.parent / f"{service}-{role}-data"),
-        **(extra_env or {}),
-    }
-    child = spawn(f"{service}-{role}", [sys.executable, "-m", service, role], logs, env=env)
-    base = f"http://127.0.0.1:{port}"
+    child, base = Service(service, role, dsn, logs, extra_env or {}, port).start(bootstrap)
     try:
-        wait_until(lambda: ready(f"{base}/readyz"), timeout=timeout, what=child.name, child=child)
+        wait_ready([(child, base)], timeout=timeout)
         yield child, base
     finally:
         child.stop()

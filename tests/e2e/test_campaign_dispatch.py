@@ -1,14 +1,16 @@
-"""A campaign over 500 customers, end to end: contacts, consent and campaigns as processes on the
+"""A campaign over 150 customers, end to end: contacts, consent and campaigns as processes on the
 real broker and database. Customers are registered and consents given through the APIs; the
 campaign is launched through its API; between planning and dispatch some customers withdraw,
 object or are erased. Exactly the eligible customers are authorized and appear once on the
 outbound topic; every other one is blocked or deferred with the right reason; the statistics
-add up; the proof bundle of an authorized customer shows the use."""
+add up; the proof bundle of an authorized customer shows the use. The campaigns worker plans
+and decides in batches of 40, so the campaign crosses batch boundaries, and its outreach list
+is read in pages of 50."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import math
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -24,10 +26,14 @@ from devstack.processes import free_port
 from dialogkit.codec import decode_envelope
 from dialogkit.pii import HttpKeyStore, decrypt
 from tests.campaign_hours import FAR, NOON, NOW, campaigns_env, zone
-from tests.support import AUTH, TOKEN, eventually, read_topic, service_process
+from tests.support import AUTH, TOKEN, Service, eventually, read_topic, service_processes
 
 SERVICES = ("contacts", "consent", "interactions", "campaigns")
-AUDIENCE = 500
+AUDIENCE = 150
+BATCH = 40
+"""Customers the campaigns worker plans, and outreach it decides, per transaction."""
+PAGE = 50
+"""Outreach per page of the campaign's outreach list: the audience fills exactly three."""
 EVIDENCE = {
     "medium": "phone_call",
     "wording_version": "calls-v3",
@@ -38,7 +44,10 @@ EVIDENCE = {
 }
 
 
-CAMPAIGNS_ENV = campaigns_env(0.25)
+CAMPAIGNS_ENV = campaigns_env(0.25) | {
+    "CAMPAIGNS_PLAN_BATCH": str(BATCH),
+    "CAMPAIGNS_DISPATCH_BATCH": str(BATCH),
+}
 GROUPS = {  # group -> how many customers; the rest of the audience has an express consent
     "none": 20,  # no consent: blocked no_consent
     "withdrawn": 20,  # consent withdrawn between planning and dispatch: blocked revoked
@@ -56,14 +65,17 @@ PLANNED_OUT = ("objected_before", "erased_before")
 
 
 @pytest.fixture
-async def databases(new_database) -> dict[str, str]:
-    return {service: await new_database(service) for service in SERVICES}
+async def databases(new_databases) -> dict[str, str]:
+    made: dict[str, str] = await new_databases(*SERVICES)
+    return made
 
 
 @pytest.fixture
 def platform(
     platform_topics_ready: str, databases: dict[str, str], tmp_path: Path
 ) -> Iterator[dict[str, str]]:
+    """Every service's API and worker; the URLs of the APIs, and the campaigns worker's as
+    `campaigns-worker`."""
     ports = {service: free_port() for service in SERVICES}
     urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
     peers = {
@@ -72,21 +84,20 @@ def platform(
         for peer, url in urls.items()
         if peer != service
     }
-    with contextlib.ExitStack() as stack:
-        for service in SERVICES:
-            for role in ("api", "worker"):
-                stack.enter_context(
-                    service_process(
-                        service,
-                        role,
-                        bootstrap=platform_topics_ready,
-                        dsn=databases[service],
-                        logs=tmp_path / f"{service}-{role}.log",
-                        extra_env=peers | CAMPAIGNS_ENV,
-                        port=ports[service] if role == "api" else None,
-                    )
-                )
-        yield urls
+    processes = [
+        Service(
+            service,
+            role,
+            databases[service],
+            tmp_path / f"{service}-{role}.log",
+            peers | CAMPAIGNS_ENV,
+            ports[service] if role == "api" else None,
+        )
+        for service in SERVICES
+        for role in ("api", "worker")
+    ]
+    with service_processes(platform_topics_ready, *processes) as bases:
+        yield urls | {"campaigns-worker": bases[-1]}
 
 
 class Platform:
@@ -108,7 +119,19 @@ def phone(n: int) -> str:
     return f"+4930{20000000 + n}"
 
 
-async def test_a_campaign_over_500_customers_is_decided_at_dispatch_time(
+async def dispatch_rounds(worker: str) -> float:
+    """Dispatch rounds the campaigns worker has decided (each takes at most `BATCH`)."""
+    async with httpx.AsyncClient() as client:
+        page = (await client.get(f"{worker}/metrics")).text
+    [rounds] = [
+        float(line.split()[-1])
+        for line in page.splitlines()
+        if line.startswith("dialog_dispatch_round_duration_seconds_count")
+    ]
+    return rounds
+
+
+async def test_a_campaign_over_150_customers_is_decided_at_dispatch_time(
     platform: dict[str, str], platform_topics_ready: str
 ) -> None:
     tag = uuid.uuid4().hex[:6]
@@ -335,6 +358,7 @@ async def test_a_campaign_over_500_customers_is_decided_at_dispatch_time(
             ids["erased"], lambda c: p.call("contacts", "POST", f"/v1/customers/{c}/erasure")
         )
         assert (await statistics(main))["pending"] == members, "still before the due time"
+        rounds_before = await dispatch_rounds(platform["campaigns-worker"])
 
         authorized = ids["granted"] + ids["business"] + ids["merged"]
         blocked = {
@@ -366,19 +390,24 @@ async def test_a_campaign_over_500_customers_is_decided_at_dispatch_time(
         assert total["blocked_by_reason"] == dict(sorted(blocked.items()))
         assert total["deferred_by_reason"] == dict(sorted(deferred.items()))
         assert total["audience"] == members
+        rounds = await dispatch_rounds(platform["campaigns-worker"]) - rounds_before
+        assert rounds >= math.ceil(members / BATCH), "decided in several batches"
 
         # who exactly, and why
         outcomes: dict[str, tuple[str, str | None]] = {}
         cursor: str | None = None
+        pages = 0
         while True:
-            params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+            params = {"limit": PAGE, **({"cursor": cursor} if cursor else {})}
             page = (
                 await p.call("campaigns", "GET", f"/v1/campaigns/{main}/outreach", params=params)
             ).json()
+            pages += 1
             outcomes |= {o["customer_id"]: (o["outcome"], o["reason"]) for o in page["outreach"]}
             cursor = page["next_cursor"]
             if cursor is None:
                 break
+        assert pages == members // PAGE == 3
         expected = {c: ("authorized", None) for c in authorized}
         for group, reason in [
             ("none", "no_consent"),

@@ -43,7 +43,7 @@ from dialog_schemas.interactions import SurveyAnswer, TouchpointRecorded
 from dialogkit.codec import decode_envelope
 from dialogkit.publishing import KafkaPublisher
 from tests.campaign_hours import FAR, NOON, NOW, campaigns_env, zone
-from tests.support import AUTH, eventually, read_topic, service_process
+from tests.support import AUTH, Service, eventually, read_topic, service_process, service_processes
 
 DELAY_S = 12
 """The cross-sell's delay, shortened for the test (days in practice)."""
@@ -84,25 +84,24 @@ class Platform:
 
 @pytest.fixture
 async def platform(
-    platform_topics_ready: str, new_database, tmp_path: Path
+    platform_topics_ready: str, new_databases, tmp_path: Path
 ) -> AsyncIterator[Platform]:
-    dsns = {s: await new_database(s) for s in ("contacts", "campaigns")}
+    dsns = await new_databases("contacts", "campaigns")
     ports = {s: free_port() for s in dsns}
     urls = {s: f"http://127.0.0.1:{port}" for s, port in ports.items()}
     env = {"CAMPAIGNS_CONTACTS_URL": urls["contacts"]} | CAMPAIGNS_ENV
-    with contextlib.ExitStack() as stack:
-        for service, role in (("contacts", "api"), ("contacts", "worker"), ("campaigns", "api")):
-            stack.enter_context(
-                service_process(
-                    service,
-                    role,
-                    bootstrap=platform_topics_ready,
-                    dsn=dsns[service],
-                    logs=tmp_path / f"{service}-{role}.log",
-                    extra_env=env,
-                    port=ports[service] if role == "api" else None,
-                )
-            )
+    processes = [
+        Service(
+            service,
+            role,
+            dsns[service],
+            tmp_path / f"{service}-{role}.log",
+            env,
+            ports[service] if role == "api" else None,
+        )
+        for service, role in (("contacts", "api"), ("contacts", "worker"), ("campaigns", "api"))
+    ]
+    with service_processes(platform_topics_ready, *processes):
         made = Platform(urls, dsns["campaigns"], platform_topics_ready, tmp_path, env)
         yield made
         await made.client.aclose()

@@ -19,7 +19,7 @@ from dialog_schemas.common import CustomerKind
 from dialog_schemas.contacts import ContactRegistered
 from dialogkit.ledger import LedgerVerifier, load_public_key
 from dialogkit.publishing import KafkaPublisher
-from tests.support import AUTH, eventually, read_topic, service_process
+from tests.support import AUTH, Service, eventually, read_topic, service_processes
 
 EVIDENCE = {
     "medium": "web_form",
@@ -39,11 +39,11 @@ async def consent_dsn(new_database) -> str:
 def consent_api(
     platform_topics_ready: str, consent_dsn: str, tmp_path: Path, data_keys_env: dict[str, str]
 ) -> Iterator[str]:
-    common = {"bootstrap": platform_topics_ready, "dsn": consent_dsn, "extra_env": data_keys_env}
-    with (
-        service_process("consent", "worker", logs=tmp_path / "worker.log", **common),
-        service_process("consent", "api", logs=tmp_path / "api.log", **common) as (_, api),
-    ):
+    with service_processes(
+        platform_topics_ready,
+        Service("consent", "worker", consent_dsn, tmp_path / "worker.log", data_keys_env),
+        Service("consent", "api", consent_dsn, tmp_path / "api.log", data_keys_env),
+    ) as (_, api):
         yield api
 
 

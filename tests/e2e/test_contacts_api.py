@@ -15,7 +15,7 @@ import pytest
 from dialog_schemas.catalog import CONTACTS_EVENTS
 from dialogkit.keys import KeyDestroyed, PostgresKeyStore
 from dialogkit.pii import PersonalDataCipher
-from tests.support import AUTH, eventually, read_topic, service_process
+from tests.support import AUTH, Service, eventually, read_topic, service_processes
 
 PERSON = {
     "kind": "consumer",
@@ -36,11 +36,11 @@ async def contacts_dsn(new_database) -> str:
 
 @pytest.fixture
 def contacts_api(platform_topics_ready: str, contacts_dsn: str, tmp_path: Path) -> Iterator[str]:
-    common = {"bootstrap": platform_topics_ready, "dsn": contacts_dsn}
-    with (
-        service_process("contacts", "worker", logs=tmp_path / "worker.log", **common),
-        service_process("contacts", "api", logs=tmp_path / "api.log", **common) as (_, api),
-    ):
+    with service_processes(
+        platform_topics_ready,
+        Service("contacts", "worker", contacts_dsn, tmp_path / "worker.log"),
+        Service("contacts", "api", contacts_dsn, tmp_path / "api.log"),
+    ) as (_, api):
         yield api
 
 

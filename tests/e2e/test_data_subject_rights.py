@@ -5,7 +5,6 @@ address come back suppressed for marketing."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -32,7 +31,7 @@ from dialog_schemas.common import Channel, LegalBasis, Purpose
 from dialogkit.keys import HttpKeyStore, KeyDestroyed
 from dialogkit.pii import PREFIX, PersonalDataCipher
 from dialogkit.publishing import KafkaPublisher
-from tests.support import AUTH, eventually, read_topic, service_process
+from tests.support import AUTH, Service, eventually, read_topic, service_processes
 
 SERVICES = ("contacts", "consent", "interactions", "campaigns")
 NAME, PHONE, EMAIL = "Kim Auskunft", "+49 30 5550100", "kim.auskunft@example.org"
@@ -52,8 +51,9 @@ EVIDENCE = {
 
 
 @pytest.fixture
-async def databases(new_database) -> dict[str, str]:
-    return {service: await new_database(service) for service in SERVICES}
+async def databases(new_databases) -> dict[str, str]:
+    made: dict[str, str] = await new_databases(*SERVICES)
+    return made
 
 
 @pytest.fixture
@@ -71,20 +71,19 @@ def platform(
         if peer != service
     }
     debug = {f"{service.upper()}_LOG_LEVEL": "DEBUG" for service in SERVICES}
-    with contextlib.ExitStack() as stack:
-        for service in SERVICES:
-            for role in ("api", "worker"):
-                stack.enter_context(
-                    service_process(
-                        service,
-                        role,
-                        bootstrap=platform_topics_ready,
-                        dsn=databases[service],
-                        logs=tmp_path / f"{service}-{role}.log",
-                        extra_env=peers | debug,
-                        port=ports[service] if role == "api" else None,
-                    )
-                )
+    processes = [
+        Service(
+            service,
+            role,
+            databases[service],
+            tmp_path / f"{service}-{role}.log",
+            peers | debug,
+            ports[service] if role == "api" else None,
+        )
+        for service in SERVICES
+        for role in ("api", "worker")
+    ]
+    with service_processes(platform_topics_ready, *processes):
         yield urls
 
 
@@ -188,6 +187,7 @@ async def test_export_everything_then_erase_everywhere(
             },
         )
         assert granted.status_code in (201, 202), granted.text
+        consent_id = granted.json()["consent_id"]
         call = {
             "customer_id": customer,
             "touchpoint_id": "call-1",
@@ -200,13 +200,22 @@ async def test_export_everything_then_erase_everywhere(
         assert (await interactions.post("/v1/touchpoints", json=call)).status_code == 202
         await campaign_outreach(publisher, customer)
 
+        def holds_the_grant(response: httpx.Response) -> bool:
+            consents = response.json().get("consents", []) if response.status_code == 200 else []
+            return [c["consent_id"] for c in consents] == [consent_id]
+
+        # the export asks the consent service, whose read model may lag behind the timeline's
+        await eventually(lambda: consent.get(f"/v1/customers/{customer}/proof"), holds_the_grant)
+
         def complete(response: httpx.Response) -> bool:
             if response.status_code != 200:
                 return False
             export = response.json()
             kinds = {e["kind"] for e in export["interactions"]["timeline"]}
+            proof = export["consent"]["proof"]
             return (
-                bool(export["consent"]["proof"])
+                bool(proof)
+                and [c["consent_id"] for c in proof.get("consents", [])] == [consent_id]
                 and {"ContactRegistered", "ConsentGranted", "TouchpointRecorded"} <= kinds
                 and bool(export["campaigns"]["outreach"])
                 and bool(export["campaigns"]["outreach"][0]["responses"])

@@ -7,6 +7,7 @@ erased customer stays suppressed however it comes back (an update, a consent gra
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack.processes import free_port
 from dialogkit.db import ensure_database, migrate
 from tests.conftest import dsn_for
-from tests.support import AUTH, eventually, service_process
+from tests.support import AUTH, Service, eventually, service_processes
 
 ERASED_NUMBER = "+49 30 5557788"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -33,13 +35,15 @@ EVIDENCE = {
 
 @pytest.fixture(scope="module")
 async def databases(postgres_admin_dsn: str) -> dict[str, str]:
-    made = {}
-    for service in ("contacts", "consent"):
+    async def create(service: str) -> str:
         name = f"test_{uuid.uuid4().hex[:12]}"
         await ensure_database(postgres_admin_dsn, name)
-        made[service] = dsn_for(postgres_admin_dsn, name)
-        await migrate(made[service], service)
-    return made
+        dsn = dsn_for(postgres_admin_dsn, name)
+        await migrate(dsn, service)
+        return dsn
+
+    services = ("contacts", "consent")
+    return dict(zip(services, await asyncio.gather(*map(create, services)), strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -50,37 +54,17 @@ def platform(
 ) -> Iterator[dict[str, str]]:
     """Contacts and consent, API and worker each; consent asks this contacts for keys."""
     logs = tmp_path_factory.mktemp("identity")
-    common = {"bootstrap": platform_topics_ready}
-    with service_process(
-        "contacts", "api", dsn=databases["contacts"], logs=logs / "contacts-api.log", **common
-    ) as (_, contacts):
-        env = {"CONSENT_CONTACTS_URL": contacts}
-        with (
-            service_process(
-                "contacts",
-                "worker",
-                dsn=databases["contacts"],
-                logs=logs / "contacts-worker.log",
-                **common,
-            ),
-            service_process(
-                "consent",
-                "worker",
-                dsn=databases["consent"],
-                logs=logs / "consent-worker.log",
-                extra_env=env,
-                **common,
-            ),
-            service_process(
-                "consent",
-                "api",
-                dsn=databases["consent"],
-                logs=logs / "consent-api.log",
-                extra_env=env,
-                **common,
-            ) as (_, consent),
-        ):
-            yield {"contacts": contacts, "consent": consent}
+    port = free_port()
+    env = {"CONSENT_CONTACTS_URL": f"http://127.0.0.1:{port}"}
+    contacts, consent = databases["contacts"], databases["consent"]
+    with service_processes(
+        platform_topics_ready,
+        Service("contacts", "api", contacts, logs / "contacts-api.log", port=port),
+        Service("contacts", "worker", contacts, logs / "contacts-worker.log"),
+        Service("consent", "worker", consent, logs / "consent-worker.log", env),
+        Service("consent", "api", consent, logs / "consent-api.log", env),
+    ) as (contacts_api, _, _, consent_api):
+        yield {"contacts": contacts_api, "consent": consent_api}
 
 
 @pytest.fixture

@@ -27,17 +27,15 @@ from dialog_schemas.contacts import ContactRegistered
 from dialog_schemas.interactions import TouchpointReported
 from dialogkit.codec import encode
 from dialogkit.publishing import KafkaPublisher
-from tests.support import AUTH, eventually, service_process
+from tests.support import AUTH, Service, eventually, service_processes
 
 BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(days=10)
 
 
 @pytest.fixture
-async def databases(new_database) -> dict[str, str]:
-    return {
-        "interactions": await new_database("interactions"),
-        "consent": await new_database("consent"),
-    }
+async def databases(new_databases) -> dict[str, str]:
+    made: dict[str, str] = await new_databases("interactions", "consent")
+    return made
 
 
 @pytest.fixture
@@ -52,32 +50,13 @@ def services(
         "INTERACTIONS_COMPLIANCE_SETTLE_S": "5",  # a fresh worker catches up on busy topics
         **data_keys_env,
     }
-    with (
-        service_process(
-            "consent",
-            "worker",
-            logs=tmp_path / "consent.log",
-            extra_env=data_keys_env,
-            bootstrap=platform_topics_ready,
-            dsn=databases["consent"],
-        ),
-        service_process(
-            "interactions",
-            "worker",
-            logs=tmp_path / "worker.log",
-            extra_env=fast_checks,
-            bootstrap=platform_topics_ready,
-            dsn=databases["interactions"],
-        ),
-        service_process(
-            "interactions",
-            "api",
-            logs=tmp_path / "api.log",
-            extra_env=data_keys_env,
-            bootstrap=platform_topics_ready,
-            dsn=databases["interactions"],
-        ) as (_, api),
-    ):
+    consent, interactions = databases["consent"], databases["interactions"]
+    with service_processes(
+        platform_topics_ready,
+        Service("consent", "worker", consent, tmp_path / "consent.log", data_keys_env),
+        Service("interactions", "worker", interactions, tmp_path / "worker.log", fast_checks),
+        Service("interactions", "api", interactions, tmp_path / "api.log", data_keys_env),
+    ) as (*_, api):
         yield api
 
 

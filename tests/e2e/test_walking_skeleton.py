@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.support import AUTH, eventually, service_process
+from tests.support import AUTH, Service, eventually, service_process, service_processes
 
 
 @pytest.fixture
@@ -23,18 +23,12 @@ def interactions(
     platform_topics_ready: str, interactions_dsn: str, tmp_path: Path, data_keys_env: dict[str, str]
 ) -> Iterator[tuple[str, str]]:
     """The interactions API and worker as separate processes; yields their base URLs."""
-    common = {
-        "bootstrap": platform_topics_ready,
-        "dsn": interactions_dsn,
-        "extra_env": data_keys_env,
-    }
-    with (
-        service_process("interactions", "worker", logs=tmp_path / "worker.log", **common) as (
-            _,
-            worker,
-        ),
-        service_process("interactions", "api", logs=tmp_path / "api.log", **common) as (_, api),
-    ):
+    dsn, env = interactions_dsn, data_keys_env
+    with service_processes(
+        platform_topics_ready,
+        Service("interactions", "worker", dsn, tmp_path / "worker.log", env),
+        Service("interactions", "api", dsn, tmp_path / "api.log", env),
+    ) as (worker, api):
         yield api, worker
 
 

@@ -32,7 +32,7 @@ from dialogkit.ingress import IngressContext, IngressProcessor
 from dialogkit.publishing import KafkaPublisher
 from dialogkit.records import SourceRecord
 from tests.integration.test_ingress import CASE, dead_letters, report_envelope
-from tests.support import eventually, read_topic, service_process
+from tests.support import Service, eventually, read_topic, service_processes
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ async def test_what_the_official_cloudevents_sdk_writes_reaches_the_read_models(
     platform_topics_ready: str,
     producer: AIOKafkaProducer,
     publisher: KafkaPublisher,
-    new_database,
+    new_databases,
     pool_for,
     tmp_path: Path,
     data_keys_env: dict[str, str],
@@ -155,27 +155,15 @@ async def test_what_the_official_cloudevents_sdk_writes_reaches_the_read_models(
         headers=[*headers, (CASE, f"{run}-no-ce-id".encode())],
     )
 
-    interactions_db, contacts_db = (
-        await new_database("interactions"),
-        await new_database("contacts"),
-    )
+    dsns = await new_databases("interactions", "contacts")
+    interactions_db, contacts_db = dsns["interactions"], dsns["contacts"]
     timeline, products = await pool_for(interactions_db), await pool_for(contacts_db)
-    with (
-        service_process(
-            "interactions",
-            "worker",
-            bootstrap=platform_topics_ready,
-            dsn=interactions_db,
-            logs=tmp_path / "interactions.log",
-            extra_env=data_keys_env,
+    with service_processes(
+        platform_topics_ready,
+        Service(
+            "interactions", "worker", interactions_db, tmp_path / "interactions.log", data_keys_env
         ),
-        service_process(
-            "contacts",
-            "worker",
-            bootstrap=platform_topics_ready,
-            dsn=contacts_db,
-            logs=tmp_path / "contacts.log",
-        ),
+        Service("contacts", "worker", contacts_db, tmp_path / "contacts.log"),
     ):
         entries = await eventually(
             lambda: timeline.fetch(
