@@ -14,11 +14,9 @@ topics (and a survey answer on the interactions topic, as the interactions servi
 
 from __future__ import annotations
 
-import contextlib
 import signal
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,13 +137,6 @@ def has(customer: str, *outcomes: str) -> Any:
     return lambda found: customer in found and found[customer]["outcome"] in outcomes
 
 
-@contextlib.contextmanager
-def timed() -> Iterator[list[float]]:
-    began, spent = time.monotonic(), []
-    yield spent
-    spent.append(time.monotonic() - began)
-
-
 async def test_triggers_plan_outreach_decided_like_any_other(
     platform: Platform, producer: AIOKafkaProducer, publisher: KafkaPublisher
 ) -> None:
@@ -225,19 +216,18 @@ async def test_triggers_plan_outreach_decided_like_any_other(
         def cancellation(number: str) -> dict[str, Any]:
             return {"contract_id": f"{number}-{tag}", "cancelled_at": datetime.now(UTC).isoformat()}
 
-        with timed() as spent:
-            for number, customer in (("k-1", "caller"), ("k-2", "caller"), ("k-3", "far")):
-                value = ingress("CancellationReported", people[customer], cancellation(number))
-                await producer.send_and_wait(
-                    CONTACTS_INGRESS.name, value, key=people[customer].encode()
-                )
-            calls = await eventually(
-                lambda: p.outreach(ids["retention"]),
-                has(people["caller"], "authorized", "blocked"),
-                timeout=30,
-                interval=0.05,
+        # how soon is measured by the bench (cancellation → retention call decided, p99)
+        for number, customer in (("k-1", "caller"), ("k-2", "caller"), ("k-3", "far")):
+            value = ingress("CancellationReported", people[customer], cancellation(number))
+            await producer.send_and_wait(
+                CONTACTS_INGRESS.name, value, key=people[customer].encode()
             )
-        assert spent[0] < 10, f"cancellation to decision took {spent[0]:.1f} s"
+        calls = await eventually(
+            lambda: p.outreach(ids["retention"]),
+            has(people["caller"], "authorized", "blocked"),
+            timeout=30,
+            interval=0.05,
+        )
         call = calls[people["caller"]]
         assert (call["outcome"], call["legal_basis"]) == ("authorized", "presumed_business_consent")
         calls = await eventually(
