@@ -125,3 +125,60 @@ async def test_an_unreachable_key_service_is_unavailable() -> None:
         await store.key_for("c-1", create=True)
     with pytest.raises(PermissionError, match="erasure in the contacts service"):
         await store.destroy("c-1")
+
+
+async def test_concurrent_batch_asks_share_rounds_with_single_asks() -> None:
+    """`keys_for` (what sealing a command's events uses) goes in the same rounds as `key_for`:
+    200 commands sealing at once cost one request, not 200."""
+    contacts = Contacts()
+    store = HttpKeyStore("http://contacts/", "t0ken", transport=contacts.transport())
+    customers = [f"c-{n}" for n in range(200)]
+    found = await asyncio.gather(
+        *(store.keys_for([c], create=True) for c in customers[:150]),
+        *(store.key_for(c, create=True) for c in customers[150:]),
+    )
+    assert found[:150] == [{c: contacts.keys[c]} for c in customers[:150]]
+    assert found[150:] == [contacts.keys[c] for c in customers[150:]]
+    assert len(contacts.requests) == 1
+    assert sorted(contacts.bodies[0]["customer_ids"]) == sorted(customers)
+
+
+async def test_a_batch_larger_than_a_request_goes_in_several_rounds() -> None:
+    from dialogkit.keys import BATCH_LIMIT
+
+    contacts = Contacts()
+    store = HttpKeyStore("http://contacts/", "t0ken", transport=contacts.transport())
+    customers = [f"c-{n}" for n in range(BATCH_LIMIT * 2 + 1)]
+    found = await store.keys_for(customers + customers[:3], create=True)
+    assert found == {c: contacts.keys[c] for c in customers}
+    assert [len(body["customer_ids"]) for body in contacts.bodies] == [BATCH_LIMIT, BATCH_LIMIT, 1]
+
+
+async def test_a_malformed_customer_id_in_a_batch_is_refused_without_asking() -> None:
+    contacts = Contacts()
+    store = HttpKeyStore("http://contacts/", "t0ken", transport=contacts.transport())
+    with pytest.raises(ValueError, match="validation error"):
+        await store.keys_for(["c-1", "not/an id"], create=True)
+    assert contacts.requests == []
+
+
+async def test_peer_requests_find_their_async_library_without_searching_for_modules() -> None:
+    """httpcore asks sniffio which async library runs each request; without sniffio installed
+    that is a failing import, a search of every path entry, on every request to a peer."""
+    import sys
+    from importlib.abc import MetaPathFinder
+
+    from httpcore._synchronization import current_async_library
+
+    searched: list[str] = []
+
+    class Recorder(MetaPathFinder):
+        def find_spec(self, name: str, *_: object) -> None:
+            searched.append(name)
+
+    sys.meta_path.insert(0, Recorder())
+    try:
+        assert all(current_async_library() == "asyncio" for _ in range(100))
+    finally:
+        del sys.meta_path[0]
+    assert searched == []

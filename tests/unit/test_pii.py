@@ -271,7 +271,11 @@ async def test_the_key_client_asks_for_many_keys_in_one_request() -> None:
         bodies.append(body)
         if body["customer_ids"] == ["down"]:
             return httpx.Response(503)
-        return httpx.Response(200, json={"keys": [found], "erased": ["c-2"], "missing": ["c-3"]})
+        asked = body["customer_ids"]
+        missing = [c for c in asked if c not in ("c-1", "c-2")]  # the route answers every one
+        keys = [found] if "c-1" in asked else []
+        erased = ["c-2"] if "c-2" in asked else []
+        return httpx.Response(200, json={"keys": keys, "erased": erased, "missing": missing})
 
     store = HttpKeyStore("http://contacts", "t", transport=httpx.MockTransport(contacts))
     answers = await store.keys_for(["c-1", "c-2", "c-3"], create=True)

@@ -6,6 +6,7 @@ it for them over HTTP (`HttpKeyStore`); a KMS-backed store can replace either.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 import time
@@ -228,18 +229,23 @@ class HttpKeyStore:
     async def keys_for(
         self, customer_ids: Sequence[str], *, create: bool = False
     ) -> dict[str, DataKey | None]:
-        """Keys found in the cache (not when sealing), the rest in requests of up to
-        `BATCH_LIMIT` customers to `POST /v1/data-keys`. Raises KeyServiceUnavailable."""
+        """Keys found in the cache (not when sealing), the rest asked in the same rounds as
+        `key_for` (up to `BATCH_LIMIT` customers per `POST /v1/data-keys`), so concurrent
+        callers of either share requests. Raises KeyServiceUnavailable; ValueError for an id
+        that is not a customer id, without asking."""
         now, answers = time.monotonic(), dict[str, DataKey | None]()
         for customer_id in dict.fromkeys(customer_ids):
             hit = self._cached.get(customer_id)
             if hit is not None and not create and now - hit[0] < self._cache_s:
                 answers[customer_id] = hit[1]
         asked = [c for c in dict.fromkeys(customer_ids) if c not in answers]
-        for start in range(0, len(asked), BATCH_LIMIT):
-            chunk = asked[start : start + BATCH_LIMIT]
+        for customer_id in asked:
+            _CUSTOMER_ID.validate_python(customer_id)  # a malformed one would fail its round
+        if asked:
+            rounds = self._rounds[create]
             with metrics.timed(KEY_REQUEST_SECONDS, purpose="seal" if create else "open"):
-                answers.update(await self._ask_chunk(chunk, create))
+                found = await asyncio.gather(*(rounds.get(c) for c in asked))
+            answers.update(zip(asked, found, strict=True))
         return {c: answers.get(c) for c in customer_ids}
 
     async def _ask_chunk(self, chunk: list[str], create: bool) -> dict[str, DataKey | None]:
