@@ -3,7 +3,8 @@
 Contacts publishes `ContactsMerged` on the survivor's key; the duplicate's own events sit on
 other partitions and may be read before or after it (live, the duplicate's come first; on a
 rebuild, either). The projection runner therefore records each batch's merges and, at the end
-of the batch, re-keys the rows of any merged customer that batch touched (`lifecycle`).
+of the batch, re-keys the rows of any merged customer that batch touched (`lifecycle`, which
+finds those customers in the same query as the erased ones).
 """
 
 from __future__ import annotations
@@ -80,16 +81,12 @@ duplicate's row whose column value the survivor already has is the same row, and
 
 
 async def rekey(
-    connection: asyncpg.Connection, customers: list[str], tables: Iterable[Table]
+    connection: asyncpg.Connection, duplicates: list[str], tables: Iterable[Table]
 ) -> None:
-    """Move the rows of those of `customers` that were merged to their survivor."""
-    merged = await connection.fetchval(
-        "SELECT array_agg(duplicate) FROM customer_merges WHERE duplicate = ANY($1::text[])",
-        customers,
-    )
-    if not merged:
-        return  # the usual batch: one query instead of two per table
-    customers = merged
+    """Move the rows of `duplicates` (customers merged into another, as `customer_merges`
+    records them) to their survivors; nothing for no duplicates (the usual batch)."""
+    if not duplicates:
+        return
     for entry in tables:
         table, unique = entry if isinstance(entry, tuple) else (entry, None)
         if unique is not None:
@@ -98,10 +95,10 @@ async def rekey(
                 " WHERE t.customer_id = m.duplicate AND m.duplicate = ANY($1::text[])"
                 f" AND EXISTS (SELECT 1 FROM {table} s"
                 f" WHERE s.customer_id = m.survivor AND s.{unique} = t.{unique})",
-                customers,
+                duplicates,
             )
         await connection.execute(
             f"UPDATE {table} t SET customer_id = m.survivor FROM customer_merges m"
             " WHERE t.customer_id = m.duplicate AND m.duplicate = ANY($1::text[])",
-            customers,
+            duplicates,
         )
