@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, cast
 
 import asyncpg
+from opentelemetry.trace import SpanContext
 from typing_extensions import TypeVar
 
 from dialog_schemas import Envelope, Event
@@ -22,7 +23,7 @@ from dialogkit.lifecycle import apply_batch
 from dialogkit.logs import handling_event
 from dialogkit.records import SourceRecord
 from dialogkit.retry import retry_transient
-from dialogkit.tracing import batch_span
+from dialogkit.tracing import linked_span, record_context
 
 log = logging.getLogger(__name__)
 PROJECTION_DEAD_LETTERS_TOTAL = "dialog_projection_dead_letters_total"
@@ -40,6 +41,9 @@ class Decoded(Generic[E]):
     envelope: Envelope
     event: E
     record: SourceRecord
+    trace: SpanContext | None = None
+    """The span context the record carries (`dialogkit.tracing.record_context`), read once
+    for every projection that applies the record."""
 
 
 def of_type(events: Iterable[Decoded], kind: type[K]) -> list[Decoded[K]]:
@@ -78,13 +82,15 @@ class BatchOutcome:
 def decode(record: SourceRecord, source: TopicContract, *, strict: bool = False) -> Decoded:
     """A record as the typed event it carries, or DecodeError saying what is wrong."""
     envelope = decode_envelope(record.value, record.headers)
-    return Decoded(envelope, decode_event(envelope, source.events, strict=strict), record)
+    event = decode_event(envelope, source.events, strict=strict)
+    return Decoded(envelope, event, record, record_context(record))
 
 
 @dataclass(frozen=True, slots=True)
 class Undecodable:
     record: SourceRecord
     error: DecodeError
+    trace: SpanContext | None = None
 
 
 Item = Decoded | Undecodable
@@ -108,7 +114,7 @@ def decode_all(
                     verifier.check(record)
                 items.append(decode(record, source))
             except DecodeError as error:
-                items.append(Undecodable(record, error))
+                items.append(Undecodable(record, error, record_context(record)))
     return items
 
 
@@ -168,7 +174,7 @@ class ProjectionRunner:
         else in the batch is applied.
         """
         try:
-            with batch_span(f"projection {self._projection.name}", [i.record for i in items]):
+            with linked_span(f"projection {self._projection.name}", [i.trace for i in items]):
                 return await retry_transient(
                     lambda: self._apply(items), what=f"projection {self._projection.name}"
                 )
