@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import asyncpg
 
 from dialog_schemas.contacts import ContactErased
-from dialogkit.merges import Table, record_merges, rekey
+from dialogkit.merges import Table, events_of, record_merges, rekey
 
 if TYPE_CHECKING:
     from dialogkit.projection import Decoded, Projection
@@ -120,7 +120,7 @@ async def record_erasures(
 ) -> None:
     """Add the subjects of the batch's `ContactErased` events to the `erasures` table (once
     each); no statement for a batch without any (the usual one)."""
-    erased = [(d.envelope.subject,) for d in events if isinstance(d.event, ContactErased)]
+    erased = [(d.envelope.subject,) for d in events_of(events, ContactErased)]
     if erased:
         await connection.executemany(
             f"INSERT INTO {erasures} (customer_id) VALUES ($1) ON CONFLICT DO NOTHING", erased

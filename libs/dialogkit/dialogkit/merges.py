@@ -11,16 +11,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import asyncpg
 
+from dialog_schemas import Event
 from dialog_schemas.contacts import ContactsMerged
 
 if TYPE_CHECKING:
     from dialogkit.projection import Decoded
 
 log = logging.getLogger(__name__)
+K = TypeVar("K", bound=Event)
+
+
+def events_of(events: Iterable[Decoded], kind: type[K]) -> list[Decoded[K]]:
+    """The events of a batch that are `kind` (or a subclass), in batch order: as `isinstance`
+    selects them, asked once per distinct event type (for an event model's class, `isinstance`
+    is a Python-level call, and a batch holds a few types many times)."""
+    matches: dict[type, bool] = {}
+    found = []
+    for decoded in events:
+        cls = type(decoded.event)
+        match = matches.get(cls)
+        if match is None:
+            match = matches[cls] = issubclass(cls, kind)
+        if match:
+            found.append(decoded)
+    return cast("list[Decoded[K]]", found)
 
 
 async def record_merges(connection: asyncpg.Connection, events: Sequence[Decoded]) -> list[str]:
@@ -30,9 +48,7 @@ async def record_merges(connection: asyncpg.Connection, events: Sequence[Decoded
     would make a customer its own survivor (two merges in opposite directions) is ignored.
     """
     duplicates = []
-    for decoded in events:
-        if not isinstance(decoded.event, ContactsMerged):
-            continue
+    for decoded in events_of(events, ContactsMerged):
         duplicate, survivor = decoded.event.merged_customer_id, decoded.envelope.subject
         survivor = await survivor_of(connection, survivor) or survivor
         earlier = await survivor_of(connection, duplicate)

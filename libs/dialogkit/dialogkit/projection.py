@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Generic, Protocol, cast
+from typing import Generic, Protocol
 
 import asyncpg
 from opentelemetry.trace import SpanContext
@@ -21,6 +21,7 @@ from dialogkit.deadletters import DeadLetters
 from dialogkit.ledger import LedgerVerifier
 from dialogkit.lifecycle import apply_batch
 from dialogkit.logs import handling_event
+from dialogkit.merges import events_of
 from dialogkit.records import SourceRecord
 from dialogkit.retry import retry_transient
 from dialogkit.tracing import linked_span, record_context
@@ -48,7 +49,7 @@ class Decoded(Generic[E]):
 
 def of_type(events: Iterable[Decoded], kind: type[K]) -> list[Decoded[K]]:
     """The events of a batch that are `kind` (or a subclass), typed as such, in batch order."""
-    return [cast(Decoded[K], d) for d in events if isinstance(d.event, kind)]
+    return events_of(events, kind)
 
 
 class Projection(Protocol):
