@@ -9,6 +9,7 @@ import pytest
 from devstack.stack import definitions
 from dialogkit.db import migration_files, with_requirements
 from dialogkit.lifecycle import CustomerTables
+from dialogkit.merges import Table
 from dialogkit.publishing import FakePublisher
 from dialogkit.service import ServiceDefinition
 
@@ -78,3 +79,9 @@ def test_personal_columns_and_the_erasures_table_are_declared_tables(
 def test_personal_columns_need_a_table_of_erasures() -> None:
     with pytest.raises(ValueError, match="erasures"):
         CustomerTables(merged=("notes",), personal={"notes": ("text",)})
+
+
+@pytest.mark.parametrize("merged", [("erased", "notes"), (("erased", "customer_id"),)])
+def test_the_table_of_erasures_cannot_follow_merges(merged: tuple[Table, ...]) -> None:
+    with pytest.raises(ValueError, match="cannot be merged"):
+        CustomerTables(merged=merged, personal={"notes": ("text",)}, erasures="erased")

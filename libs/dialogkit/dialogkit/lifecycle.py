@@ -10,16 +10,21 @@ A projection that keeps customer-keyed rows names its service's declaration as i
 
 1. record the batch's merges (`ContactsMerged`), so `apply` already sees every survivor;
 2. `apply` the batch (rows are written under the subject the events name);
-3. re-key every `merged` table for the batch's customers (its subjects and the duplicates it
-   merged), which moves a duplicate's rows whether the merge came first or its events did;
-4. where the service declares `personal` columns: record the batch's erasures (`ContactErased`)
-   in its `erasures` table and empty those columns in the rows of every erased customer among
-   the batch's customers or their survivors, so a duplicate's rows that reach an erased
-   survivor, and rows read after the erasure, are emptied too;
-5. call the projection's `after_merges(connection, events, customers)`, if it has one: what
+3. where the service declares `personal` columns: record the batch's erasures (`ContactErased`)
+   in its `erasures` table;
+4. find, in one query, which of the batch's customers (its subjects and the duplicates it
+   merged) were merged, and which of them or their survivors were erased (`merged_and_erased`);
+5. re-key every `merged` table for the merged ones, which moves a duplicate's rows whether the
+   merge came first or its events did;
+6. empty the `personal` columns in the rows of every erased one found, so a duplicate's rows
+   that reach an erased survivor, and rows read after the erasure, are emptied too;
+7. call the projection's `after_merges(connection, events, customers)`, if it has one: what
    depends on the rows being where they end up (folding a duplicate's facts into the
    survivor's, forgetting what an erasure took from rows that just moved to an erased
    survivor, recomputing a survivor's state).
+
+Re-keying does not touch `customer_merges` or the `erasures` table (which is never a `merged`
+table), so finding both sets before re-keying finds what it would find after.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import asyncpg
 
 from dialog_schemas.contacts import ContactErased
-from dialogkit.merges import Table, record_merges, rekey
+from dialogkit.merges import Table, events_of, record_merges, rekey
 
 if TYPE_CHECKING:
     from dialogkit.projection import Decoded, Projection
@@ -59,6 +64,8 @@ class CustomerTables:
     def __post_init__(self) -> None:
         if self.personal and self.erasures is None:
             raise ValueError("personal columns are forgotten only with an `erasures` table")
+        if self.erasures is not None and self.erasures in self.merged_names():
+            raise ValueError("an erasure stays with the id erased: `erasures` cannot be merged")
 
     def names(self) -> set[str]:
         """Every table declared, merged or kept (the platform's shared ones too)."""
@@ -97,39 +104,58 @@ async def apply_batch(
     duplicates = await record_merges(connection, events)
     await projection.apply(connection, events)
     customers = sorted({d.envelope.subject for d in events} | set(duplicates))
-    await rekey(connection, customers, tables.merged)
-    if tables.personal:
-        await forget_erased(connection, tables, events, customers)
+    erasures = tables.erasures if tables.personal else None
+    if erasures is not None:
+        await record_erasures(connection, erasures, events)
+    merged, erased = await merged_and_erased(connection, customers, erasures)
+    await rekey(connection, merged, tables.merged)
+    if erased:
+        await forget_erased(connection, tables, erased)
     if isinstance(projection, AfterMerges):
         await projection.after_merges(connection, events, customers)
 
 
-async def forget_erased(
-    connection: asyncpg.Connection,
-    tables: CustomerTables,
-    events: Sequence[Decoded],
-    customers: list[str],
+async def record_erasures(
+    connection: asyncpg.Connection, erasures: str, events: Sequence[Decoded]
 ) -> None:
-    """Record the batch's erasures; empty the personal columns of the erased among `customers`
-    (already re-keyed) and of the erased survivors of those merged (GDPR Art. 17)."""
-    erased = [(d.envelope.subject,) for d in events if isinstance(d.event, ContactErased)]
-    await connection.executemany(
-        f"INSERT INTO {tables.erasures} (customer_id) VALUES ($1) ON CONFLICT DO NOTHING", erased
-    )
-    # the erased among them first (usually none): an update joined to the whole table per
+    """Add the subjects of the batch's `ContactErased` events to the `erasures` table (once
+    each); no statement for a batch without any (the usual one)."""
+    erased = [(d.envelope.subject,) for d in events_of(events, ContactErased)]
+    if erased:
+        await connection.executemany(
+            f"INSERT INTO {erasures} (customer_id) VALUES ($1) ON CONFLICT DO NOTHING", erased
+        )
+
+
+async def merged_and_erased(
+    connection: asyncpg.Connection, customers: list[str], erasures: str | None
+) -> tuple[list[str], list[str]]:
+    """Of `customers`: those merged into another (`customer_merges`), and those erased or
+    whose survivor was erased, the survivors then in their place (GDPR Art. 17), as the
+    `erasures` table records them; no erased ones without an `erasures` table. One query."""
+    merged = "SELECT array_agg(duplicate) FROM customer_merges WHERE duplicate = ANY($1::text[])"
+    if erasures is None:
+        return await connection.fetchval(merged, customers) or [], []
+    # only the erased among them (usually none): an update joined to the whole table per
     # batch grows with the table and slowed a rebuild down as it went
-    targets = await connection.fetchval(
-        f"SELECT array_agg(customer_id) FROM {tables.erasures}"
+    erased = (
+        f"SELECT array_agg(customer_id) FROM {erasures}"
         " WHERE customer_id = ANY($1::text[]) OR customer_id IN"
-        " (SELECT survivor FROM customer_merges WHERE duplicate = ANY($1::text[]))",
-        customers,
+        " (SELECT survivor FROM customer_merges WHERE duplicate = ANY($1::text[]))"
     )
-    if not targets:
-        return
+    row = await connection.fetchrow(f"SELECT ({merged}) AS merged, ({erased}) AS erased", customers)
+    return row["merged"] or [], row["erased"] or []
+
+
+async def forget_erased(
+    connection: asyncpg.Connection, tables: CustomerTables, erased: list[str]
+) -> None:
+    """Empty the `personal` columns of the rows of the `erased` customers (already re-keyed:
+    rows that moved to an erased survivor are emptied too)."""
     for table, columns in tables.personal.items():
         emptied = ", ".join(f"{c} = NULL" for c in columns)
         present = " OR ".join(f"{c} IS NOT NULL" for c in columns)
         await connection.execute(
             f"UPDATE {table} SET {emptied} WHERE customer_id = ANY($1::text[]) AND ({present})",
-            targets,
+            erased,
         )

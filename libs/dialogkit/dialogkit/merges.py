@@ -3,23 +3,42 @@
 Contacts publishes `ContactsMerged` on the survivor's key; the duplicate's own events sit on
 other partitions and may be read before or after it (live, the duplicate's come first; on a
 rebuild, either). The projection runner therefore records each batch's merges and, at the end
-of the batch, re-keys the rows of any merged customer that batch touched (`lifecycle`).
+of the batch, re-keys the rows of any merged customer that batch touched (`lifecycle`, which
+finds those customers in the same query as the erased ones).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import asyncpg
 
+from dialog_schemas import Event
 from dialog_schemas.contacts import ContactsMerged
 
 if TYPE_CHECKING:
     from dialogkit.projection import Decoded
 
 log = logging.getLogger(__name__)
+K = TypeVar("K", bound=Event)
+
+
+def events_of(events: Iterable[Decoded], kind: type[K]) -> list[Decoded[K]]:
+    """The events of a batch that are `kind` (or a subclass), in batch order: as `isinstance`
+    selects them, asked once per distinct event type (for an event model's class, `isinstance`
+    is a Python-level call, and a batch holds a few types many times)."""
+    matches: dict[type, bool] = {}
+    found = []
+    for decoded in events:
+        cls = type(decoded.event)
+        match = matches.get(cls)
+        if match is None:
+            match = matches[cls] = issubclass(cls, kind)
+        if match:
+            found.append(decoded)
+    return cast("list[Decoded[K]]", found)
 
 
 async def record_merges(connection: asyncpg.Connection, events: Sequence[Decoded]) -> list[str]:
@@ -29,9 +48,7 @@ async def record_merges(connection: asyncpg.Connection, events: Sequence[Decoded
     would make a customer its own survivor (two merges in opposite directions) is ignored.
     """
     duplicates = []
-    for decoded in events:
-        if not isinstance(decoded.event, ContactsMerged):
-            continue
+    for decoded in events_of(events, ContactsMerged):
         duplicate, survivor = decoded.event.merged_customer_id, decoded.envelope.subject
         survivor = await survivor_of(connection, survivor) or survivor
         earlier = await survivor_of(connection, duplicate)
@@ -80,16 +97,12 @@ duplicate's row whose column value the survivor already has is the same row, and
 
 
 async def rekey(
-    connection: asyncpg.Connection, customers: list[str], tables: Iterable[Table]
+    connection: asyncpg.Connection, duplicates: list[str], tables: Iterable[Table]
 ) -> None:
-    """Move the rows of those of `customers` that were merged to their survivor."""
-    merged = await connection.fetchval(
-        "SELECT array_agg(duplicate) FROM customer_merges WHERE duplicate = ANY($1::text[])",
-        customers,
-    )
-    if not merged:
-        return  # the usual batch: one query instead of two per table
-    customers = merged
+    """Move the rows of `duplicates` (customers merged into another, as `customer_merges`
+    records them) to their survivors; nothing for no duplicates (the usual batch)."""
+    if not duplicates:
+        return
     for entry in tables:
         table, unique = entry if isinstance(entry, tuple) else (entry, None)
         if unique is not None:
@@ -98,10 +111,10 @@ async def rekey(
                 " WHERE t.customer_id = m.duplicate AND m.duplicate = ANY($1::text[])"
                 f" AND EXISTS (SELECT 1 FROM {table} s"
                 f" WHERE s.customer_id = m.survivor AND s.{unique} = t.{unique})",
-                customers,
+                duplicates,
             )
         await connection.execute(
             f"UPDATE {table} t SET customer_id = m.survivor FROM customer_merges m"
             " WHERE t.customer_id = m.duplicate AND m.duplicate = ANY($1::text[])",
-            customers,
+            duplicates,
         )

@@ -7,9 +7,10 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Generic, Protocol, cast
+from typing import Generic, Protocol
 
 import asyncpg
+from opentelemetry.trace import SpanContext
 from typing_extensions import TypeVar
 
 from dialog_schemas import Envelope, Event
@@ -20,9 +21,10 @@ from dialogkit.deadletters import DeadLetters
 from dialogkit.ledger import LedgerVerifier
 from dialogkit.lifecycle import apply_batch
 from dialogkit.logs import handling_event
+from dialogkit.merges import events_of
 from dialogkit.records import SourceRecord
 from dialogkit.retry import retry_transient
-from dialogkit.tracing import batch_span
+from dialogkit.tracing import linked_span, record_context
 
 log = logging.getLogger(__name__)
 PROJECTION_DEAD_LETTERS_TOTAL = "dialog_projection_dead_letters_total"
@@ -40,11 +42,14 @@ class Decoded(Generic[E]):
     envelope: Envelope
     event: E
     record: SourceRecord
+    trace: SpanContext | None = None
+    """The span context the record carries (`dialogkit.tracing.record_context`), read once
+    for every projection that applies the record."""
 
 
 def of_type(events: Iterable[Decoded], kind: type[K]) -> list[Decoded[K]]:
     """The events of a batch that are `kind` (or a subclass), typed as such, in batch order."""
-    return [cast(Decoded[K], d) for d in events if isinstance(d.event, kind)]
+    return events_of(events, kind)
 
 
 class Projection(Protocol):
@@ -78,13 +83,15 @@ class BatchOutcome:
 def decode(record: SourceRecord, source: TopicContract, *, strict: bool = False) -> Decoded:
     """A record as the typed event it carries, or DecodeError saying what is wrong."""
     envelope = decode_envelope(record.value, record.headers)
-    return Decoded(envelope, decode_event(envelope, source.events, strict=strict), record)
+    event = decode_event(envelope, source.events, strict=strict)
+    return Decoded(envelope, event, record, record_context(record))
 
 
 @dataclass(frozen=True, slots=True)
 class Undecodable:
     record: SourceRecord
     error: DecodeError
+    trace: SpanContext | None = None
 
 
 Item = Decoded | Undecodable
@@ -108,7 +115,7 @@ def decode_all(
                     verifier.check(record)
                 items.append(decode(record, source))
             except DecodeError as error:
-                items.append(Undecodable(record, error))
+                items.append(Undecodable(record, error, record_context(record)))
     return items
 
 
@@ -168,7 +175,7 @@ class ProjectionRunner:
         else in the batch is applied.
         """
         try:
-            with batch_span(f"projection {self._projection.name}", [i.record for i in items]):
+            with linked_span(f"projection {self._projection.name}", [i.trace for i in items]):
                 return await retry_transient(
                     lambda: self._apply(items), what=f"projection {self._projection.name}"
                 )

@@ -95,14 +95,24 @@ def current_traceparent() -> str | None:
     return f"00-{trace_id}-{span_id}-{context.trace_flags:02x}"
 
 
+TRACE_HEADERS = ("traceparent", "ce_traceparent")
+"""The headers a record's span context may come from, in order of preference."""
+
+
 def record_context(record: SourceRecord) -> trace.SpanContext | None:
     """The span context a record carries: its `traceparent` header (set by the producer), else
-    its envelope's `ce_traceparent` (set by the API that made the event); None if neither."""
-    headers = {name.lower(): value for name, value in record.headers}
-    for name in ("traceparent", "ce_traceparent"):
-        if (value := headers.get(name)) is None:
+    its envelope's `ce_traceparent` (set by the API that made the event); None if neither.
+    Header names in any case; of a header given twice, the last."""
+    found: dict[str, bytes] = {}
+    for name, value in record.headers:
+        if (lowered := name.lower()) in TRACE_HEADERS:
+            found[lowered] = value
+    if not found:  # the usual record of a batch published without a trace
+        return None
+    for name in TRACE_HEADERS:
+        if (header := found.get(name)) is None:
             continue
-        carrier = {"traceparent": value.decode(errors="replace")}
+        carrier = {"traceparent": header.decode(errors="replace")}
         span_context = trace.get_current_span(propagate.extract(carrier)).get_span_context()
         if span_context.is_valid:
             return span_context
@@ -113,19 +123,29 @@ def record_context(record: SourceRecord) -> trace.SpanContext | None:
 def batch_span(name: str, records: Sequence[SourceRecord], **attributes: str) -> Iterator[None]:
     """A span around processing a batch of records: linked to the trace of every record, and a
     child of that trace when all records share one (the live path, one request at a time)."""
-    contexts = [c for c in map(record_context, records) if c is not None]
-    traces = {c.trace_id for c in contexts}
+    with linked_span(name, [record_context(r) for r in records], **attributes):
+        yield
+
+
+@contextmanager
+def linked_span(
+    name: str, contexts: Sequence[trace.SpanContext | None], **attributes: str
+) -> Iterator[None]:
+    """`batch_span` for a batch whose records' span contexts (`record_context`, None for a
+    record without one) were read already: one per record, in batch order."""
+    found = [c for c in contexts if c is not None]
+    traces = {c.trace_id for c in found}
     parent = None
     if len(traces) == 1:
-        parent = trace.set_span_in_context(trace.NonRecordingSpan(contexts[0]))
-    links = [trace.Link(c) for c in contexts[:MAX_LINKS]]
+        parent = trace.set_span_in_context(trace.NonRecordingSpan(found[0]))
+    links = [trace.Link(c) for c in found[:MAX_LINKS]]
     tracer = trace.get_tracer("dialogkit")
     with tracer.start_as_current_span(
         name,
         context=parent,
         kind=trace.SpanKind.CONSUMER,
         links=links,
-        attributes={**attributes, "messaging.batch.message_count": len(records)},
+        attributes={**attributes, "messaging.batch.message_count": len(contexts)},
     ):
         yield
 

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import asyncpg
 import orjson
 
-from dialog_schemas import Event
 from dialog_schemas.catalog import TopicContract
 from dialogkit.projection import Decoded
 from interactions.tables import CUSTOMER_TABLES
@@ -55,28 +54,32 @@ class TimelineProjection:
         self.name = name
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        rows = [row for d in events if (row := _row(d, d.event))]
+        rows = [row for d in events if (row := timeline_row(d))]
         if rows:
             await connection.execute(INSERT_ENTRIES, orjson.dumps(rows).decode())
 
 
-def _row(decoded: Decoded, event: Event) -> tuple[object, ...] | None:
-    entry = describe(event)
+def timeline_row(decoded: Decoded) -> tuple[object, ...] | None:
+    """The `COLUMNS` of an event's timeline entry, in order, as `orjson` writes them into the
+    batch's JSON array (enumeration members as their values); None for an event not about a
+    customer."""
+    entry = describe(decoded.event)
     if entry is None:
         return None
     envelope = decoded.envelope
+    occurred_at, summary, channel, direction, source_ref, note, answer = entry
     return (
         envelope.subject,
         envelope.id,
-        entry.occurred_at,
+        occurred_at,
         envelope.type,
-        entry.channel.value if entry.channel else None,
-        entry.direction.value if entry.direction else None,
-        entry.summary,
+        channel,
+        direction,
+        summary,
         envelope.source,
-        entry.source_ref,
+        source_ref,
         envelope.correlationid,
-        entry.note,
-        envelope.subject if entry.note is not None or entry.answer is not None else None,
-        entry.answer,
+        note,
+        envelope.subject if note is not None or answer is not None else None,
+        answer,
     )

@@ -8,9 +8,9 @@ about a customer) has no entry.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, NamedTuple
 
 from dialog_schemas import Event
 from dialog_schemas import campaigns as cp
@@ -20,8 +20,12 @@ from dialog_schemas import interactions as ia
 from dialog_schemas.common import Channel, Direction
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """An event as a timeline shows it.
+
+    A named tuple: one is made per event projected, and a frozen dataclass cost several times
+    as much to make."""
+
     occurred_at: datetime
     summary: str
     channel: Channel | None = None
@@ -34,28 +38,57 @@ class Entry:
     """A survey answer's free text, sealed as it came; kept and shown like the note."""
 
 
+def _words(member: StrEnum) -> str:
+    """An enumeration's value as words (`no_answer` -> `no answer`). The members are strings:
+    their own methods give their value, without `.value` (a Python-level property)."""
+    return member.replace("_", " ")
+
+
+def _call(d: ia.CallDetails) -> str:
+    duration = f" ({d.duration_s} s)" if d.duration_s else ""
+    return "Call: " + _words(d.disposition) + duration
+
+
+def _letter(d: ia.LetterDetails) -> str:
+    return "Letter " + d.status + f" (mailing {d.mailing_id})"
+
+
+def _email(d: ia.EmailDetails) -> str:
+    return "Email " + d.status
+
+
+def _sms(d: ia.SmsDetails) -> str:
+    return "SMS " + d.status
+
+
+def _social(d: ia.SocialDetails) -> str:
+    return f"Social message on {d.platform}"
+
+
+HEADLINES: dict[str, Callable[[Any], str]] = {
+    "call": _call,
+    "letter": _letter,
+    "email": _email,
+    "sms": _sms,
+    "social": _social,
+}
+"""A touchpoint's headline by the kind of its details."""
+
+
 def _touchpoint(e: ia.TouchpointRecorded) -> Entry:
-    what = {
-        "call": lambda d: (
-            f"Call: {d.disposition.value.replace('_', ' ')}"
-            + (f" ({d.duration_s} s)" if d.duration_s else "")
-        ),
-        "letter": lambda d: f"Letter {d.status.value} (mailing {d.mailing_id})",
-        "email": lambda d: f"Email {d.status.value}",
-        "sms": lambda d: f"SMS {d.status.value}",
-        "social": lambda d: f"Social message on {d.platform}",
-    }
-    headline = (
-        what[e.details.kind](e.details)
-        if e.details is not None
-        else f"{e.channel.value.capitalize()} touchpoint"
-    )
-    if e.survey is not None:
-        score = f" (score {e.survey.score})" if e.survey.score is not None else ""
-        headline += f", survey answer{score}"
-    if e.purpose is not None:
-        headline += f" [{e.purpose.value}]"
-    answer = e.survey.free_text or None if e.survey is not None else None
+    details, survey, purpose = e.details, e.survey, e.purpose
+    if details is not None:
+        headline = HEADLINES[details.kind](details)
+    else:
+        headline = e.channel.capitalize() + " touchpoint"
+    answer = None
+    if survey is not None:
+        headline += (
+            ", survey answer" if survey.score is None else f", survey answer (score {survey.score})"
+        )
+        answer = survey.free_text or None
+    if purpose is not None:
+        headline += " [" + purpose + "]"
     return Entry(
         e.occurred_at,
         headline,
@@ -69,14 +102,12 @@ def _touchpoint(e: ia.TouchpointRecorded) -> Entry:
 
 def _consent_granted(e: cs.ConsentGranted) -> Entry:
     pending = " (pending double opt-in)" if e.pending_confirmation else ""
-    summary = f"Consent given: {e.channel.value} for {e.purpose.value}{pending}"
+    summary = f"Consent given: {e.channel} for {e.purpose}{pending}"
     return Entry(e.evidence.captured_at, summary, e.channel, Direction.INBOUND, str(e.consent_id))
 
 
 def _consent_revoked(e: cs.ConsentRevoked) -> Entry:
-    summary = (
-        f"Consent withdrawn: {e.channel.value} for {e.purpose.value}, via {e.via_channel.value}"
-    )
+    summary = f"Consent withdrawn: {e.channel} for {e.purpose}, via {e.via_channel}"
     return Entry(e.revoked_at, summary, e.channel, Direction.INBOUND, str(e.consent_id))
 
 
@@ -84,7 +115,7 @@ DESCRIPTIONS: dict[type[Event], Callable[[Any], Entry]] = {
     ia.TouchpointRecorded: _touchpoint,
     ia.OptOutReceived: lambda e: Entry(
         e.received_at,
-        f"Opt-out received on {e.channel.value}",
+        f"Opt-out received on {e.channel}",
         e.channel,
         Direction.INBOUND,
         e.touchpoint_id,
@@ -101,8 +132,7 @@ DESCRIPTIONS: dict[type[Event], Callable[[Any], Entry]] = {
     ),
     ia.ComplianceFindingRecorded: lambda e: Entry(
         e.occurred_at,
-        f"Compliance finding: {e.channel.value} for {e.purpose.value} while not eligible"
-        f" ({e.reason.value.replace('_', ' ')})",
+        f"Compliance finding: {e.channel} for {e.purpose} while not eligible ({_words(e.reason)})",
         e.channel,
         Direction.OUTBOUND,
         e.touchpoint_id,
@@ -118,14 +148,14 @@ DESCRIPTIONS: dict[type[Event], Callable[[Any], Entry]] = {
     cs.ConsentRevoked: _consent_revoked,
     cs.ObjectionRecorded: lambda e: Entry(
         e.objected_at,
-        f"Objection to all direct marketing, via {e.via_channel.value}",
+        f"Objection to all direct marketing, via {e.via_channel}",
         None,
         Direction.INBOUND,
         str(e.objection_id),
     ),
     cs.ChannelObjectionRecorded: lambda e: Entry(
         e.objected_at,
-        f"Objection to advertising on {e.channel.value}",
+        f"Objection to advertising on {e.channel}",
         e.channel,
         Direction.INBOUND,
     ),
@@ -138,7 +168,7 @@ DESCRIPTIONS: dict[type[Event], Callable[[Any], Entry]] = {
     ),
     cs.ConsentUsed: lambda e: Entry(
         e.used_at,
-        f"Consent used: {e.channel.value} for {e.purpose.value}",
+        f"Consent used: {e.channel} for {e.purpose}",
         e.channel,
         None,
         e.reference,
@@ -147,39 +177,39 @@ DESCRIPTIONS: dict[type[Event], Callable[[Any], Entry]] = {
         e.expired_at, "Consent expired after a period without use", None, None, str(e.consent_id)
     ),
     cs.ContactPointSuppressed: lambda e: Entry(
-        e.matched_at, f"Suppressed on {e.channel.value} ({e.list_name} {e.list_version})", e.channel
+        e.matched_at, f"Suppressed on {e.channel} ({e.list_name} {e.list_version})", e.channel
     ),
     cp.OutreachPlanned: lambda e: Entry(
         e.planned_for,
-        f"Outreach planned: campaign {e.campaign_id} on {e.channel.value}",
+        f"Outreach planned: campaign {e.campaign_id} on {e.channel}",
         e.channel,
         Direction.OUTBOUND,
         str(e.outreach_id),
     ),
     cp.OutreachAuthorized: lambda e: Entry(
         e.decided_at,
-        f"Outreach authorized ({e.legal_basis.value.replace('_', ' ')})",
+        f"Outreach authorized ({_words(e.legal_basis)})",
         e.channel,
         Direction.OUTBOUND,
         str(e.outreach_id),
     ),
     cp.OutreachBlocked: lambda e: Entry(
         e.decided_at,
-        f"Outreach blocked: {e.reason.value.replace('_', ' ')}",
+        f"Outreach blocked: {_words(e.reason)}",
         e.channel,
         Direction.OUTBOUND,
         str(e.outreach_id),
     ),
     cp.OutreachDeferred: lambda e: Entry(
         e.decided_at,
-        f"Outreach deferred until {e.until.isoformat()}: {e.reason.value.replace('_', ' ')}",
+        f"Outreach deferred until {e.until.isoformat()}: {_words(e.reason)}",
         e.channel,
         Direction.OUTBOUND,
         str(e.outreach_id),
     ),
     cp.OutreachCancelled: lambda e: Entry(
         e.cancelled_at,
-        f"Outreach cancelled: {e.reason.value.replace('_', ' ')}",
+        f"Outreach cancelled: {_words(e.reason)}",
         e.channel,
         Direction.OUTBOUND,
         str(e.outreach_id),
@@ -188,11 +218,9 @@ DESCRIPTIONS: dict[type[Event], Callable[[Any], Entry]] = {
         e.dispatched_at, "Outreach dispatched", e.channel, Direction.OUTBOUND, str(e.outreach_id)
     ),
     cp.ResponseReceived: lambda e: Entry(
-        e.received_at, f"Response: {e.response.value}", e.channel, Direction.INBOUND, e.response_id
+        e.received_at, f"Response: {e.response}", e.channel, Direction.INBOUND, e.response_id
     ),
-    ct.ContactRegistered: lambda e: Entry(
-        e.registered_at, f"Registered as {e.kind.value} customer"
-    ),
+    ct.ContactRegistered: lambda e: Entry(e.registered_at, f"Registered as {e.kind} customer"),
     ct.ContactUpdated: lambda e: Entry(
         e.updated_at,
         "Profile updated: "
@@ -220,7 +248,7 @@ DESCRIPTIONS: dict[type[Event], Callable[[Any], Entry]] = {
     ct.ContactErased: lambda e: Entry(e.erased_at, "Personal data erased"),
     cp.BehaviouralSignalRecorded: lambda e: Entry(
         e.occurred_at,
-        f"Signal: {e.signal.value.replace('_', ' ')} ({e.category})",
+        f"Signal: {_words(e.signal)} ({e.category})",
         None,
         Direction.INBOUND,
         e.signal_id,
