@@ -56,41 +56,42 @@ class ComplianceProjection:
         attempts = [
             d for d in of_type(events, TouchpointRecorded) if is_advertising_attempt(d.event)
         ]
-        await connection.executemany(
-            "INSERT INTO compliance_checks (event_id, customer_id, touchpoint_id, channel,"
-            " purpose, campaign_id, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT DO NOTHING",
-            [
-                (
-                    d.envelope.id,
-                    d.envelope.subject,
-                    d.event.touchpoint_id,
-                    d.event.channel.value,
-                    d.event.purpose.value if d.event.purpose else None,
-                    d.event.campaign_id,
-                    d.event.occurred_at,
-                )
-                for d in attempts
-            ],
-        )
-        findings = of_type(events, ComplianceFindingRecorded)
-        await connection.executemany(
-            "INSERT INTO compliance_findings (finding_id, customer_id, touchpoint_id, channel,"
-            " purpose, reason, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT DO NOTHING",
-            [
-                (
-                    d.event.finding_id,
-                    d.envelope.subject,
-                    d.event.touchpoint_id,
-                    d.event.channel.value,
-                    d.event.purpose.value,
-                    d.event.reason.value,
-                    d.event.occurred_at,
-                )
-                for d in findings
-            ],
-        )
+        if attempts:  # most batches hold none: no statement then
+            await connection.executemany(
+                "INSERT INTO compliance_checks (event_id, customer_id, touchpoint_id, channel,"
+                " purpose, campaign_id, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                " ON CONFLICT DO NOTHING",
+                [
+                    (
+                        d.envelope.id,
+                        d.envelope.subject,
+                        d.event.touchpoint_id,
+                        d.event.channel.value,
+                        d.event.purpose.value if d.event.purpose else None,
+                        d.event.campaign_id,
+                        d.event.occurred_at,
+                    )
+                    for d in attempts
+                ],
+            )
+        if findings := of_type(events, ComplianceFindingRecorded):
+            await connection.executemany(
+                "INSERT INTO compliance_findings (finding_id, customer_id, touchpoint_id,"
+                " channel, purpose, reason, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                " ON CONFLICT DO NOTHING",
+                [
+                    (
+                        d.event.finding_id,
+                        d.envelope.subject,
+                        d.event.touchpoint_id,
+                        d.event.channel.value,
+                        d.event.purpose.value,
+                        d.event.reason.value,
+                        d.event.occurred_at,
+                    )
+                    for d in findings
+                ],
+            )
 
 
 class CampaignCategories:
@@ -100,18 +101,20 @@ class CampaignCategories:
     source = CAMPAIGNS_EVENTS
 
     async def apply(self, connection: asyncpg.Connection, events: Sequence[Decoded]) -> None:
-        await connection.executemany(
-            "INSERT INTO campaign_categories (campaign_id, product_category) VALUES ($1, $2)"
-            " ON CONFLICT (campaign_id) DO UPDATE SET product_category = excluded.product_category",
-            [
-                (d.event.campaign_id, d.event.product_category)
-                for d in of_type(events, CampaignCreated)
-            ]
-            + [
-                (d.event.campaign_id, d.event.definition.product_category)
-                for d in of_type(events, CampaignUpdated)
-            ],
-        )
+        rows = [
+            (d.event.campaign_id, d.event.product_category)
+            for d in of_type(events, CampaignCreated)
+        ] + [
+            (d.event.campaign_id, d.event.definition.product_category)
+            for d in of_type(events, CampaignUpdated)
+        ]
+        if rows:
+            await connection.executemany(
+                "INSERT INTO campaign_categories (campaign_id, product_category) VALUES ($1, $2)"
+                " ON CONFLICT (campaign_id) DO UPDATE"
+                " SET product_category = excluded.product_category",
+                rows,
+            )
 
 
 class ComplianceCheckJob:
