@@ -20,7 +20,7 @@ from bench.stack import Bench, Sizes
 from bench.table import Progress
 from devstack.broker import start_broker
 from devstack.postgres import start_postgres
-from devstack.processes import free_port
+from devstack.processes import free_port, keep_bytecode_for_children
 from dialogkit.topics import ensure_topics, platform_topics
 
 STEPS = (  # (the step that ends with the first log line containing the marker, marker)
@@ -88,4 +88,5 @@ async def measure(work: Path) -> None:
 
 
 if __name__ == "__main__":
+    keep_bytecode_for_children()  # as `python -m bench` measures: compiled modules kept
     asyncio.run(measure(Path(tempfile.mkdtemp(prefix="start-steps-"))))

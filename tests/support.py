@@ -20,7 +20,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.structs import TopicPartition
 
 from devstack.auth import auth_env, development_token, ledger_key_file, local_key_file
-from devstack.processes import Child, StartError, free_port, spawn
+from devstack.processes import (
+    Child,
+    StartError,
+    free_port,
+    keep_bytecode_for_children,
+    spawn,
+)
 from devstack.stack import ready
 from dialog_schemas.catalog import CONSENT_EVENTS
 from dialogkit.ledger import LedgerSigner, local_ledger_key
@@ -40,18 +46,8 @@ CONSENT_SIGNERS = {CONSENT_EVENTS.name: LEDGER_SIGNER}
 """For a publisher that writes consent events as the consent service would."""
 
 
-def bytecode_env(prefix: Path | None) -> dict[str, str]:
-    """Settings that give the Python processes the tests start a bytecode cache of their own
-    in the folder `prefix` (none when None): each process then compiles a module once for the
-    whole run instead of at every start, whatever the environment says about bytecode."""
-    return {} if prefix is None else {"PYTHONPYCACHEPREFIX": str(prefix)}
-
-
-BYTECODE_CACHE = Path(sys.prefix) / "pycache" if sys.prefix != sys.base_prefix else None
-"""Inside the project's environment (removed with it), where the tests run in one."""
-if BYTECODE_CACHE is not None:  # this process keeps its settings; only its children use these
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    os.environ.update(bytecode_env(BYTECODE_CACHE))
+BYTECODE_CACHE = keep_bytecode_for_children()
+"""The processes the tests start compile each module once for the whole run."""
 
 
 def token(*scopes: str, subject: str = "test-suite") -> dict[str, str]:
