@@ -212,3 +212,58 @@ def test_limits_below_one_are_refused() -> None:
         Rounds(ask, in_flight=0)
     with pytest.raises(ValueError, match="at least 1"):
         Rounds(ask, max_keys=0)
+
+
+async def test_many_keys_of_one_caller_share_rounds_with_single_asks() -> None:
+    service = Service()
+    rounds = Rounds(service.ask, max_keys=3)
+    single = asyncio.ensure_future(rounds.get("b"))
+    await settle()
+    many = asyncio.ensure_future(rounds.get_many(["a", "b", "c", "d"]))
+    also = asyncio.ensure_future(rounds.get("c"))
+    await settle()
+    assert service.batches == [["b"]]
+    service.answer(0)
+    await settle()
+    assert service.batches == [["b"], ["a", "b", "c"]], "a key asked twice goes once"
+    service.answer(1)
+    await settle()
+    assert service.batches[2] == ["d"]
+    service.answer(2)
+    assert await single == "b@0"
+    assert await many == ["a@1", "b@1", "c@1", "d@2"]
+    assert await also == "c@1"
+
+
+async def test_a_failed_round_fails_a_many_keys_caller_and_the_next_round_still_runs() -> None:
+    service = Service()
+    service.failures[0] = ConnectionError("down")
+    rounds = Rounds(service.ask, max_keys=2)
+    many = asyncio.ensure_future(rounds.get_many(["a", "b", "c"]))
+    await settle()
+    service.answer(0)
+    with pytest.raises(ConnectionError, match="down"):
+        await many
+    await settle()
+    assert service.batches == [["a", "b"], ["c"]]
+    later = asyncio.ensure_future(rounds.get("z"))
+    service.answer(1)
+    await settle()
+    service.answer(2)
+    assert await later == "z@2"
+
+
+async def test_a_cancelled_many_keys_caller_leaves_its_keys_out_of_the_next_round() -> None:
+    service = Service()
+    rounds = Rounds(service.ask)
+    first = asyncio.ensure_future(rounds.get("a"))
+    await settle()
+    gone = asyncio.ensure_future(rounds.get_many(["x", "y"]))
+    kept = asyncio.ensure_future(rounds.get("k"))
+    await settle()
+    gone.cancel()
+    service.answer(0)
+    await settle()
+    assert service.batches == [["a"], ["k"]]
+    service.answer(1)
+    assert (await first, await kept) == ("a@0", "k@1")

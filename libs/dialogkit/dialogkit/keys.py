@@ -6,7 +6,6 @@ it for them over HTTP (`HttpKeyStore`); a KMS-backed store can replace either.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import secrets
 import time
@@ -244,7 +243,7 @@ class HttpKeyStore:
         if asked:
             rounds = self._rounds[create]
             with metrics.timed(KEY_REQUEST_SECONDS, purpose="seal" if create else "open"):
-                found = await asyncio.gather(*(rounds.get(c) for c in asked))
+                found = await rounds.get_many(asked)
             answers.update(zip(asked, found, strict=True))
         return {c: answers.get(c) for c in customer_ids}
 

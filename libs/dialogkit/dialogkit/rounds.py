@@ -9,7 +9,7 @@ time, only sharing among asks that waited together.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -47,6 +47,20 @@ class Rounds(Generic[K, V]):
         self._waiting.setdefault(key, []).append(future)
         self._start()
         return await future
+
+    async def get_many(self, keys: Sequence[K]) -> list[V]:
+        """The answers for `keys`, in order, from the rounds to begin (a round takes at most
+        `max_keys` of them; the rest go in the next). Raises the first exception a round gave
+        one of them. Cheaper than one `get` per key: one future each, no task."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[V]] = []
+        for key in keys:
+            future: asyncio.Future[V] = loop.create_future()
+            self._waiting.setdefault(key, []).append(future)
+            futures.append(future)
+        self._start()
+        # gather over futures makes no tasks; cancelled, it cancels each of them
+        return list(await asyncio.gather(*futures))
 
     def _start(self) -> None:
         loop = asyncio.get_running_loop()
