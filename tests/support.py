@@ -162,6 +162,41 @@ def service_processes(
         stop_all([child for child, _ in started])
 
 
+PLATFORM = ("contacts", "consent", "interactions", "campaigns")
+"""Every service of the platform, contacts first (the others ask it for data keys)."""
+
+
+@contextmanager
+def whole_platform(
+    bootstrap: str, databases: Mapping[str, str], logs: Path, env: Mapping[str, str]
+) -> Iterator[tuple[dict[str, str], list[str]]]:
+    """API and worker of every service side by side, each API told where the others are, with
+    `env` added to every process's settings; yields the APIs' URLs by service and the base URLs
+    of all processes in the order (service, role) of PLATFORM, each service api then worker."""
+    ports = {service: free_port() for service in PLATFORM}
+    urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
+    peers = {
+        f"{service.upper()}_{peer.upper()}_URL": url
+        for service in PLATFORM
+        for peer, url in urls.items()
+        if peer != service
+    }
+    processes = [
+        Service(
+            service,
+            role,
+            databases[service],
+            logs / f"{service}-{role}.log",
+            peers | dict(env),
+            ports[service] if role == "api" else None,
+        )
+        for service in PLATFORM
+        for role in ("api", "worker")
+    ]
+    with service_processes(bootstrap, *processes) as bases:
+        yield urls, bases
+
+
 @contextmanager
 def service_process(
     service: str,

@@ -22,13 +22,12 @@ import httpx
 import orjson
 import pytest
 
-from devstack.processes import free_port
 from dialogkit.codec import decode_envelope
 from dialogkit.pii import HttpKeyStore, decrypt
 from tests.campaign_hours import FAR, NOON, NOW, campaigns_env, zone
-from tests.support import AUTH, TOKEN, Service, eventually, read_topic, service_processes
+from tests.support import AUTH, PLATFORM, TOKEN, eventually, read_topic, whole_platform
 
-SERVICES = ("contacts", "consent", "interactions", "campaigns")
+SERVICES = PLATFORM
 AUDIENCE = 150
 BATCH = 40
 """Customers the campaigns worker plans, and outreach it decides, per transaction."""
@@ -76,27 +75,7 @@ def platform(
 ) -> Iterator[dict[str, str]]:
     """Every service's API and worker; the URLs of the APIs, and the campaigns worker's as
     `campaigns-worker`."""
-    ports = {service: free_port() for service in SERVICES}
-    urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
-    peers = {
-        f"{service.upper()}_{peer.upper()}_URL": url
-        for service in SERVICES
-        for peer, url in urls.items()
-        if peer != service
-    }
-    processes = [
-        Service(
-            service,
-            role,
-            databases[service],
-            tmp_path / f"{service}-{role}.log",
-            peers | CAMPAIGNS_ENV,
-            ports[service] if role == "api" else None,
-        )
-        for service in SERVICES
-        for role in ("api", "worker")
-    ]
-    with service_processes(platform_topics_ready, *processes) as bases:
+    with whole_platform(platform_topics_ready, databases, tmp_path, CAMPAIGNS_ENV) as (urls, bases):
         yield urls | {"campaigns-worker": bases[-1]}
 
 

@@ -16,7 +16,6 @@ import httpx
 import orjson
 import pytest
 
-from devstack.processes import free_port
 from dialog_schemas import Envelope, Event
 from dialog_schemas.campaigns import (
     CampaignCreated,
@@ -31,9 +30,9 @@ from dialog_schemas.common import Channel, LegalBasis, Purpose
 from dialogkit.keys import HttpKeyStore, KeyDestroyed
 from dialogkit.pii import PREFIX, PersonalDataCipher
 from dialogkit.publishing import KafkaPublisher
-from tests.support import AUTH, Service, eventually, read_topic, service_processes
+from tests.support import AUTH, PLATFORM, eventually, read_topic, whole_platform
 
-SERVICES = ("contacts", "consent", "interactions", "campaigns")
+SERVICES = PLATFORM
 NAME, PHONE, EMAIL = "Kim Auskunft", "+49 30 5550100", "kim.auskunft@example.org"
 SAID = "Kim asked to move the fiber installation to Friday"
 PERSONAL = (NAME, "+49305550100", EMAIL, SAID, "Auskunft")
@@ -62,28 +61,8 @@ def platform(
 ) -> Iterator[dict[str, str]]:
     """API and worker of every service, each API told where the others are, logging at DEBUG
     (their log files must hold no personal data even so)."""
-    ports = {service: free_port() for service in SERVICES}
-    urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
-    peers = {
-        f"{service.upper()}_{peer.upper()}_URL": url
-        for service in SERVICES
-        for peer, url in urls.items()
-        if peer != service
-    }
     debug = {f"{service.upper()}_LOG_LEVEL": "DEBUG" for service in SERVICES}
-    processes = [
-        Service(
-            service,
-            role,
-            databases[service],
-            tmp_path / f"{service}-{role}.log",
-            peers | debug,
-            ports[service] if role == "api" else None,
-        )
-        for service in SERVICES
-        for role in ("api", "worker")
-    ]
-    with service_processes(platform_topics_ready, *processes):
+    with whole_platform(platform_topics_ready, databases, tmp_path, debug) as (urls, _):
         yield urls
 
 
