@@ -2,8 +2,8 @@
 
 `python -m bench.noop_agent BOOTSTRAP TOPIC COUNT OUTFILE` reads TOPIC from the beginning in a
 group of its own, with the worker's faust settings, transport and agent loop (batching,
-overlapping, acknowledgement: `dialogkit.agent_loop.batch_agent`) and process settings (uvloop,
-the tuned collector: `dialogkit.service.run_worker`), acknowledging each batch
+overlapping, acknowledgement: `dialogkit.agent_loop.batch_agent`) and process settings (asyncio's
+loop, the tuned collector: `dialogkit.service.run_worker`), acknowledging each batch
 without looking at it; after COUNT records it writes `records/s` (first batch to last) and the
 process's CPU microseconds per record after the first batch to OUTFILE. The bench stops it.
 """
@@ -16,7 +16,6 @@ import uuid
 from pathlib import Path
 
 import faust
-import mode.loop
 
 from devstack.broker import GROUP_SETTINGS
 from devstack.processes import free_port
@@ -27,7 +26,6 @@ from dialogkit.worker import faust_settings
 
 
 def main(bootstrap: str, topic_name: str, count: int, out: Path) -> None:
-    mode.loop.use("uvloop")  # as the worker: before faust builds anything that takes the loop
     settings = ServiceSettings(
         kafka_bootstrap=bootstrap, worker_web_port=free_port(), **GROUP_SETTINGS
     )

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,6 +160,33 @@ def service_processes(
         yield [base for _, base in started]
     finally:
         stop_all([child for child, _ in started])
+
+
+def wait_caught_up(worker: str, topics: Sequence[str], timeout: float = 120) -> None:
+    """Wait until the worker at base URL `worker` has applied everything on `topics`: every
+    `dialog_projection_lag_records` sample of them is 0 (the worker refreshes the gauge before
+    each scrape of its /metrics). A worker started late in a test session first replays the
+    shared topics; a command sent before that is done may rightly answer 202 (not yet applied)."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def lags() -> list[float]:
+        page = httpx.get(f"{worker}/metrics", timeout=10).text
+        return [
+            sample.value
+            for family in text_string_to_metric_families(page)
+            if family.name == "dialog_projection_lag_records"
+            for sample in family.samples
+            if sample.labels.get("topic") in topics
+        ]
+
+    deadline = time.monotonic() + timeout
+    found = lags()
+    while not (found and all(value == 0 for value in found)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{worker} not caught up on {list(topics)} within {timeout} s")
+        time.sleep(0.2)
+        found = lags()
 
 
 PLATFORM = ("contacts", "consent", "interactions", "campaigns")

@@ -19,7 +19,14 @@ from dialog_schemas.common import CustomerKind
 from dialog_schemas.contacts import ContactRegistered
 from dialogkit.ledger import LedgerVerifier, load_public_key
 from dialogkit.publishing import KafkaPublisher
-from tests.support import AUTH, Service, eventually, read_topic, service_processes
+from tests.support import (
+    AUTH,
+    Service,
+    eventually,
+    read_topic,
+    service_processes,
+    wait_caught_up,
+)
 
 EVIDENCE = {
     "medium": "web_form",
@@ -43,7 +50,10 @@ def consent_api(
         platform_topics_ready,
         Service("consent", "worker", consent_dsn, tmp_path / "worker.log", data_keys_env),
         Service("consent", "api", consent_dsn, tmp_path / "api.log", data_keys_env),
-    ) as (_, api):
+    ) as (worker, api):
+        # the commands below expect 201 (applied within the wait), so the worker must first
+        # have replayed what earlier tests left on the topics it reads the customers' state from
+        wait_caught_up(worker, [CONSENT_EVENTS.name, CONTACTS_EVENTS.name])
         yield api
 
 

@@ -1,4 +1,4 @@
-"""How a service process runs: uvicorn's options, uvloop under the worker and the rebuild, and a
+"""How a service process runs: uvicorn's options, uvloop under the rebuild (not the worker), and a
 garbage collector tuned once start-up is done."""
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def test_the_api_runs_on_uvloop_and_httptools_after_tuning_the_heap(
     assert options == service.server_options(settings)
 
 
-def test_the_worker_selects_uvloop_before_faust_is_built(
+def test_the_worker_stays_on_asyncios_loop_and_tunes_the_heap_before_running(
     recorded: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import mode.loop
@@ -119,8 +119,8 @@ def test_the_worker_selects_uvloop_before_faust_is_built(
 
     service.run_worker(DEFINITION, Settings())
 
-    assert recorded.calls[0] == ("loop", ("uvloop",))
-    assert recorded.names == ["loop", "tracing", "resources", "worker", "tune", "run"]
+    assert "loop" not in recorded.names, "faust's consumer thread races under uvloop"
+    assert recorded.names == ["tracing", "resources", "worker", "tune", "run"]
 
 
 def test_the_rebuild_runs_on_uvloop(recorded: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:

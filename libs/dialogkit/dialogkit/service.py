@@ -113,12 +113,13 @@ def run_api(definition: ServiceDefinition[S], settings: S) -> None:
 
 
 def run_worker(definition: ServiceDefinition[S], settings: S) -> None:
-    import mode.loop
-
+    """Run the service's stream worker until it is stopped. It stays on asyncio's own event loop:
+    under uvloop (`mode.loop.use("uvloop")`) faust's consumer thread and aiokafka's fetcher
+    raced over the fetched records (`KeyError` in `Fetcher.fetched_records`), which crashed a
+    worker replaying several busy topics."""
     from dialogkit.worker import StreamWorker
     from dialogkit.worker_setup import WorkerResources
 
-    mode.loop.use("uvloop")  # before faust builds anything that takes the event loop
     configure_logging(f"{definition.name}-worker", settings.log_level)
     configure_tracing(f"{definition.name}-worker", settings.otlp_endpoint)
     resources = WorkerResources(definition.name, settings)
