@@ -119,7 +119,7 @@ def test_the_worker_stays_on_asyncios_loop_and_tunes_the_heap_before_running(
 
     service.run_worker(DEFINITION, Settings())
 
-    assert "loop" not in recorded.names, "faust's consumer thread races under uvloop"
+    assert "loop" not in recorded.names, "the worker stays on asyncio's loop"
     assert recorded.names == ["tracing", "resources", "worker", "tune", "run"]
 
 

@@ -34,8 +34,9 @@ def resume_at_stored_positions(
     async def perform_seek() -> None:
         await seek_to_committed()
         stored = await stored_offsets(resources.pool, projections, consumer.assignment())
-        for tp, offset in stored.items():
-            await consumer.seek(tp, offset)
+        # `seek_wait` seeks on the consumer's own thread; `seek` calls aiokafka from this one,
+        # racing the fetcher there (a KeyError in `Fetcher.fetched_records` crashed workers)
+        await consumer.seek_wait(stored)
         await commit_stored_positions(consumer, stored)
 
     consumer.perform_seek = perform_seek

@@ -113,10 +113,8 @@ def run_api(definition: ServiceDefinition[S], settings: S) -> None:
 
 
 def run_worker(definition: ServiceDefinition[S], settings: S) -> None:
-    """Run the service's stream worker until it is stopped. It stays on asyncio's own event loop:
-    under uvloop (`mode.loop.use("uvloop")`) faust's consumer thread and aiokafka's fetcher
-    raced over the fetched records (`KeyError` in `Fetcher.fetched_records`), which crashed a
-    worker replaying several busy topics."""
+    """Run the service's stream worker until it is stopped, on asyncio's own event loop (faust
+    runs its consumer on a thread of its own; uvloop there is not measured yet)."""
     from dialogkit.worker import StreamWorker
     from dialogkit.worker_setup import WorkerResources
 
